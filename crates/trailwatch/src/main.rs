@@ -1,0 +1,32 @@
+//! The `trailwatch` binary: wiring only; the work is done by the library crates.
+
+mod test_pattern;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Real-time monitoring of AWS API calls with CloudWatch-compatible metric filters.
+#[derive(Parser)]
+#[command(name = "trailwatch", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Test a CloudWatch Logs filter pattern against events, one per line.
+    ///
+    /// Exit status: 0 when the pattern is valid (whether or not anything matched), 2 when it is
+    /// invalid (the reason on standard error), 1 for other errors. Give a pattern that begins
+    /// with '-' after '--'.
+    TestPattern(test_pattern::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::TestPattern(args) => test_pattern::run(args),
+    }
+}
