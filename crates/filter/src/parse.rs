@@ -114,7 +114,8 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
     if i != b.len() {
         return None;
     }
-    s.parse::<f64>().ok().filter(|v| v.is_finite())
+    // Out-of-range values become ±infinity, which still compare as numbers.
+    s.parse::<f64>().ok()
 }
 
 struct Parser<'a> {
