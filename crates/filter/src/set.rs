@@ -1,17 +1,31 @@
 //! Many filters matched together, each event examined once.
 //!
-//! Each filter yields a *requirement*: a formula over literals that every event it matches must
-//! contain (for `{ ($.eventSource = kms.amazonaws.com) && (($.eventName = DisableKey) || …) }`,
-//! "`kms.amazonaws.com` and (`DisableKey` or …)"). One Aho-Corasick pass over the raw event finds
-//! which literals occur; filters whose requirement fails are dropped without reading the JSON.
-//! The rest are evaluated on one lazily read document that decodes only the fields they select,
-//! each at most once.
+//! Each filter yields a *requirement*: a formula over facts about the raw event that every event
+//! it matches satisfies (for `{ ($.eventSource = kms.amazonaws.com) && (($.eventName =
+//! DisableKey) || …) }`: "some `eventSource` member is `kms.amazonaws.com`, and some
+//! `eventName` member is `DisableKey` or …"). The facts are of two kinds:
 //!
-//! A requirement must be implied by a match, so anything that can match without its literal in
-//! the raw text yields no literal: `!=`, `NOT EXISTS`, numbers (`= 400` matches `4e2`),
-//! regexes, exclusions. A JSON string may hide a literal behind escapes (`\u0050utRolePolicy`);
-//! a literal taken from a JSON value never contains `"`, `\` or control characters, so only
-//! `\u` and `\/` can hide it, and in an event that has either, JSON literals count as present.
+//! * a *literal* occurs in the raw text (terms, space-delimited values, `*` wildcards);
+//! * a *keyed value*: a member `"key": value` whose value is exactly the given text, for an exact
+//!   `$.….key = value` condition. The key is found like a literal and the value after it is
+//!   read and looked up in a hash map, so a thousand event names cost one lookup, not a thousand
+//!   searches.
+//!
+//! One Aho-Corasick pass over the raw event (few patterns, so its vectorised searcher applies)
+//! establishes the facts; an inverted index turns them into candidate filters, so filters
+//! whose facts are absent cost nothing. Candidates are evaluated on one lazily read document
+//! that decodes only the fields they select, each condition at most once per event.
+//!
+//! A requirement must be implied by a match, so anything that can match without its fact in
+//! the raw text yields none: `!=`, `NOT EXISTS`, numbers (`= 400` matches `4e2`), regexes,
+//! exclusions. A JSON key or string may hide characters behind escapes (`\u0050utRolePolicy`);
+//! literals from JSON values never contain `"`, `\` or control characters, and keys of keyed
+//! values contain none of those nor `/`, so only `\u` and `\/` can hide them: in an event that
+//! has either, every JSON fact counts as present.
+
+use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
@@ -21,13 +35,13 @@ use crate::delimited;
 use crate::json::{Entries, View, resolve_lazy};
 use crate::{FilterPattern, condition_holds, fields_hold, terms_match};
 
-/// A necessary condition on the raw event.
+/// A necessary condition on the raw event, over facts.
 #[derive(Debug, Clone, PartialEq)]
 enum Requirement {
-    /// No literal is required.
+    /// No fact is required.
     None,
-    /// The literal with this id occurs (for a JSON literal: or the event has hiding escapes).
-    Literal {
+    /// The fact with this id holds (for a JSON fact: or the event has hiding escapes).
+    Fact {
         id: usize,
         json: bool,
     },
@@ -55,24 +69,50 @@ impl Requirement {
         Requirement::Any(items)
     }
 
-    fn holds(&self, present: &[u64], hidden: bool) -> bool {
+    fn holds(&self, facts: &[u64], hidden: bool) -> bool {
         match self {
             Requirement::None => true,
-            Requirement::Literal { id, json } => {
-                (*json && hidden) || present[id / 64] & (1 << (id % 64)) != 0
-            }
-            Requirement::All(items) => items.iter().all(|r| r.holds(present, hidden)),
-            Requirement::Any(items) => items.iter().any(|r| r.holds(present, hidden)),
+            Requirement::Fact { id, json } => (*json && hidden) || bit(facts, *id),
+            Requirement::All(items) => items.iter().all(|r| r.holds(facts, hidden)),
+            Requirement::Any(items) => items.iter().any(|r| r.holds(facts, hidden)),
         }
     }
+
+    fn facts(&self, out: &mut Vec<usize>) {
+        match self {
+            Requirement::None => {}
+            Requirement::Fact { id, .. } => out.push(*id),
+            Requirement::All(items) | Requirement::Any(items) => {
+                items.iter().for_each(|r| r.facts(out))
+            }
+        }
+    }
+
+    fn has_json_fact(&self) -> bool {
+        match self {
+            Requirement::None => false,
+            Requirement::Fact { json, .. } => *json,
+            Requirement::All(items) | Requirement::Any(items) => {
+                items.iter().any(Self::has_json_fact)
+            }
+        }
+    }
+}
+
+fn bit(words: &[u64], id: usize) -> bool {
+    words[id / 64] & (1 << (id % 64)) != 0
+}
+
+fn set_bit(words: &mut [u64], id: usize) {
+    words[id / 64] |= 1 << (id % 64);
 }
 
 /// How one filter of the set is evaluated.
 #[derive(Debug, Clone)]
 struct Plan {
     requirement: Requirement,
-    /// For JSON patterns: the expression with each selector replaced by its id in the set.
-    json: Option<Expr<(usize, JsonTest)>>,
+    /// For JSON patterns: the expression over the set's distinct conditions.
+    json: Option<Expr<usize>>,
 }
 
 /// Filters compiled to be matched together; [`FilterSet::matching`] equals evaluating each
@@ -93,42 +133,105 @@ struct Plan {
 pub struct FilterSet {
     filters: Vec<FilterPattern>,
     plans: Vec<Plan>,
-    literals: Vec<String>,
-    searcher: Option<AhoCorasick>,
+    /// The literals, with their fact ids.
+    literals: Vec<(String, usize)>,
+    literal_search: LiteralSearch,
+    /// The `"key"` tokens of keyed values.
+    keys: Vec<String>,
+    key_search: Option<KeySearch>,
+    /// Per key: value → fact ids.
+    keyed: Vec<FxHashMap<String, Vec<usize>>>,
+    fact_count: usize,
+    /// Fact id → filters whose requirement mentions it.
+    by_fact: Vec<Vec<usize>>,
+    /// Filters without a requirement: candidates for every event.
+    always: Vec<usize>,
+    /// Filters with JSON facts: candidates for every event with hiding escapes.
+    with_json_facts: Vec<usize>,
     selectors: Vec<Selector>,
+    /// Distinct JSON conditions: (selector id, test).
+    conditions: Vec<(usize, JsonTest)>,
 }
 
 /// Reusable per-thread state for matching events against a [`FilterSet`].
 pub struct SetMatcher<'s> {
     set: &'s FilterSet,
-    present: Vec<u64>,
+    facts: Vec<u64>,
+    /// Per filter: the number of the last event that made it a candidate.
+    stamp: Vec<u64>,
+    event: u64,
+    candidates: Vec<usize>,
+    /// Per distinct JSON condition: 0 unknown, 1 false, 2 true, for the current event.
+    memo: Vec<u8>,
+    touched: Vec<usize>,
 }
 
+#[derive(Default)]
 struct Builder {
     literals: Vec<String>,
+    /// The fact id of each literal.
+    literal_facts: Vec<usize>,
+    keys: Vec<String>,
+    keyed: Vec<FxHashMap<String, Vec<usize>>>,
+    facts: usize,
     selectors: Vec<Selector>,
+    conditions: Vec<(usize, JsonTest)>,
+    literal_ids: HashMap<String, usize>,
+}
+
+/// A key that escapes cannot disguise unless the event has `\u` or `\/`, and that holds none of
+/// the characters JSON puts between tokens (see [`KeySearch`]).
+fn plain_key(k: &str) -> bool {
+    !k.is_empty()
+        && !k.chars().any(|c| {
+            matches!(c, '"' | '\\' | '/' | ',' | ':' | '{' | '}' | '[' | ']')
+                || c.is_whitespace()
+                || c.is_control()
+        })
+}
+
+fn position_or_push<T: PartialEq + Clone>(items: &mut Vec<T>, item: &T) -> usize {
+    match items.iter().position(|x| x == item) {
+        Some(id) => id,
+        None => {
+            items.push(item.clone());
+            items.len() - 1
+        }
+    }
 }
 
 impl Builder {
     fn literal(&mut self, text: &str, json: bool) -> Requirement {
-        let id = match self.literals.iter().position(|l| l == text) {
-            Some(id) => id,
+        let id = match self.literal_ids.get(text) {
+            Some(&id) => id,
             None => {
+                let id = self.facts;
+                self.facts += 1;
                 self.literals.push(text.to_string());
-                self.literals.len() - 1
+                self.literal_facts.push(id);
+                self.literal_ids.insert(text.to_string(), id);
+                id
             }
         };
-        Requirement::Literal { id, json }
+        Requirement::Fact { id, json }
     }
 
-    fn selector(&mut self, s: &Selector) -> usize {
-        match self.selectors.iter().position(|x| x == s) {
-            Some(id) => id,
-            None => {
-                self.selectors.push(s.clone());
-                self.selectors.len() - 1
-            }
+    fn keyed(&mut self, key: &str, value: &str) -> Requirement {
+        let k = position_or_push(&mut self.keys, &key.to_string());
+        if self.keyed.len() <= k {
+            self.keyed.push(FxHashMap::default());
         }
+        let ids = self.keyed[k].entry(value.to_string()).or_default();
+        let id = match ids.first() {
+            Some(&id) => id,
+            None => {
+                let id = self.facts;
+                self.facts += 1;
+                ids.push(id);
+                id
+            }
+        };
+        Requirement::Fact { id, json: true }
     }
 
     fn expr<C>(
@@ -146,6 +249,32 @@ impl Builder {
                 let reqs = items.iter().map(|e| self.expr(e, leaf)).collect();
                 Requirement::any(reqs)
             }
+        }
+    }
+
+    fn json_fact(&mut self, c: &JsonCondition) -> Requirement {
+        match &c.test {
+            JsonTest::Compare(CmpOp::Eq, Value::Text(glob)) => {
+                let exact = !glob.leading_star && !glob.trailing_star;
+                match (exact, c.selector.steps.last()) {
+                    (true, Some(Step::Key(k))) if plain_key(k) => self.keyed(k, &glob.core),
+                    _ => match glob.required_literal() {
+                        Some(l)
+                            if !l
+                                .chars()
+                                .any(|ch| ch == '"' || ch == '\\' || ch.is_control()) =>
+                        {
+                            self.literal(l, true)
+                        }
+                        _ => Requirement::None,
+                    },
+                }
+            }
+            // The JSON words themselves cannot be escaped.
+            JsonTest::IsTrue => self.literal("true", false),
+            JsonTest::IsFalse => self.literal("false", false),
+            JsonTest::IsNull => self.literal("null", false),
+            _ => Requirement::None,
         }
     }
 
@@ -188,27 +317,10 @@ impl Builder {
                 }
             }
             Pattern::Json(expr) => {
-                let requirement = self.expr(expr, &mut |b, c: &JsonCondition| match &c.test {
-                    JsonTest::Compare(CmpOp::Eq, Value::Text(glob)) => {
-                        match glob.required_literal() {
-                            Some(l)
-                                if !l
-                                    .chars()
-                                    .any(|ch| ch == '"' || ch == '\\' || ch.is_control()) =>
-                            {
-                                b.literal(l, true)
-                            }
-                            _ => Requirement::None,
-                        }
-                    }
-                    // The JSON words themselves cannot be escaped.
-                    JsonTest::IsTrue => b.literal("true", false),
-                    JsonTest::IsFalse => b.literal("false", false),
-                    JsonTest::IsNull => b.literal("null", false),
-                    _ => Requirement::None,
-                });
+                let requirement = self.expr(expr, &mut |b, c: &JsonCondition| b.json_fact(c));
                 let json = Some(map_expr(expr, &mut |c: &JsonCondition| {
-                    (self.selector(&c.selector), c.test.clone())
+                    let sel = position_or_push(&mut self.selectors, &c.selector);
+                    position_or_push(&mut self.conditions, &(sel, c.test.clone()))
                 }));
                 Plan { requirement, json }
             }
@@ -251,27 +363,44 @@ fn map_expr<C, D>(expr: &Expr<C>, f: &mut impl FnMut(&C) -> D) -> Expr<D> {
 impl FilterSet {
     /// Compiles filters to be matched together. Indices in answers refer to this order.
     pub fn new(filters: Vec<FilterPattern>) -> FilterSet {
-        let mut b = Builder {
-            literals: Vec::new(),
-            selectors: Vec::new(),
-        };
-        let plans = filters.iter().map(|f| b.plan(f)).collect();
-        let searcher = if b.literals.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(&b.literals)
-                    .expect("literal sets of filter patterns are small enough for Aho-Corasick"),
-            )
-        };
+        let mut b = Builder::default();
+        let plans: Vec<Plan> = filters.iter().map(|f| b.plan(f)).collect();
+        let literals: Vec<(String, usize)> = b.literals.into_iter().zip(b.literal_facts).collect();
+        let literal_search = LiteralSearch::new(&literals);
+        let keys: Vec<String> = b.keys.iter().map(|k| format!("\"{k}\"")).collect();
+        let key_search = (!keys.is_empty()).then(|| KeySearch::new(&keys));
+        let mut by_fact = vec![Vec::new(); b.facts];
+        let mut always = Vec::new();
+        let mut with_json_facts = Vec::new();
+        for (i, plan) in plans.iter().enumerate() {
+            let mut facts = Vec::new();
+            plan.requirement.facts(&mut facts);
+            facts.sort_unstable();
+            facts.dedup();
+            if facts.is_empty() {
+                always.push(i);
+            }
+            for f in facts {
+                by_fact[f].push(i);
+            }
+            if plan.requirement.has_json_fact() {
+                with_json_facts.push(i);
+            }
+        }
         FilterSet {
             filters,
             plans,
-            literals: b.literals,
-            searcher,
+            literals,
+            literal_search,
+            keys,
+            key_search,
+            keyed: b.keyed,
+            fact_count: b.facts,
+            by_fact,
+            always,
+            with_json_facts,
             selectors: b.selectors,
+            conditions: b.conditions,
         }
     }
 
@@ -290,16 +419,24 @@ impl FilterSet {
         self.filters.is_empty()
     }
 
-    /// The distinct literals the prefilter looks for.
-    pub fn literals(&self) -> &[String] {
-        &self.literals
+    /// What the prefilter searches the raw text for: literals and `"key"` tokens.
+    pub fn search_patterns(&self) -> Vec<&str> {
+        let literals = self.literals.iter().map(|(l, _)| l.as_str());
+        literals
+            .chain(self.keys.iter().map(String::as_str))
+            .collect()
     }
 
     /// State for matching many events; keep one per thread.
     pub fn matcher(&self) -> SetMatcher<'_> {
         SetMatcher {
             set: self,
-            present: vec![0; self.literals.len().div_ceil(64)],
+            facts: vec![0; self.fact_count.div_ceil(64)],
+            stamp: vec![0; self.filters.len()],
+            event: 0,
+            candidates: Vec::new(),
+            memo: vec![0; self.conditions.len()],
+            touched: Vec::new(),
         }
     }
 
@@ -308,6 +445,147 @@ impl FilterSet {
         let mut out = Vec::new();
         self.matcher().matching(message, &mut out);
         out
+    }
+
+    /// Marks the keyed facts of the member whose key token ends at `at`.
+    fn keyed_value(&self, key: usize, message: &str, at: usize, facts: &mut [u64]) {
+        let values = &self.keyed[key];
+        let Some(value) = member_value(message, at) else {
+            return;
+        };
+        if let Some(ids) = values.get(value.as_ref()) {
+            ids.iter().for_each(|&id| set_bit(facts, id));
+        }
+    }
+}
+
+/// Finds the `"key"` tokens of an event.
+///
+/// A leftmost, non-overlapping search suffices: a token that started before a real key's
+/// opening quote and overlapped it would have to end with that quote, so its last key
+/// character would be what precedes a key in JSON (`{`, `,`, white space), which keyed keys
+/// never contain (see [`plain_key`]). Tokens all begin with `"`, which defeats Aho-Corasick's
+/// start-byte prefilter, so the vectorised Teddy searcher is used directly where the CPU has it.
+#[derive(Debug, Clone)]
+enum KeySearch {
+    Teddy(aho_corasick::packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl KeySearch {
+    fn new(keys: &[String]) -> KeySearch {
+        let teddy = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(keys)
+            .build();
+        match teddy {
+            Some(searcher) => KeySearch::Teddy(searcher),
+            None => KeySearch::Automaton(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(keys)
+                    .expect("keys of filter patterns are few and short"),
+            ),
+        }
+    }
+
+    /// Calls `f(key index, end of the token)` for each token.
+    fn each(&self, message: &str, mut f: impl FnMut(usize, usize)) {
+        match self {
+            KeySearch::Teddy(s) => s
+                .find_iter(message)
+                .for_each(|m| f(m.pattern().as_usize(), m.end())),
+            KeySearch::Automaton(a) => a
+                .find_iter(message)
+                .for_each(|m| f(m.pattern().as_usize(), m.end())),
+        }
+    }
+}
+
+/// Finds which literals occur anywhere in an event, overlapping ones included.
+#[derive(Debug, Clone)]
+enum LiteralSearch {
+    /// Few literals: one vectorised substring search each, stopping at the first occurrence.
+    Each(Vec<memmem::Finder<'static>>),
+    /// Many: one Aho-Corasick pass reporting overlapping matches.
+    Automaton(AhoCorasick),
+}
+
+/// Up to this many literals are searched one by one; past it, one automaton pass is cheaper.
+const SEPARATE_LITERAL_SEARCHES: usize = 12;
+
+impl LiteralSearch {
+    fn new(literals: &[(String, usize)]) -> LiteralSearch {
+        if literals.len() <= SEPARATE_LITERAL_SEARCHES {
+            let finders = literals
+                .iter()
+                .map(|(l, _)| memmem::Finder::new(l.as_bytes()).into_owned());
+            LiteralSearch::Each(finders.collect())
+        } else {
+            let automaton = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(literals.iter().map(|(l, _)| l))
+                .expect("literals of filter patterns are few and short enough for Aho-Corasick");
+            LiteralSearch::Automaton(automaton)
+        }
+    }
+
+    fn mark(&self, literals: &[(String, usize)], message: &str, facts: &mut [u64]) {
+        match self {
+            LiteralSearch::Each(finders) => {
+                for (finder, (_, fact)) in finders.iter().zip(literals) {
+                    if finder.find(message.as_bytes()).is_some() {
+                        set_bit(facts, *fact);
+                    }
+                }
+            }
+            LiteralSearch::Automaton(automaton) => {
+                for m in automaton.find_overlapping_iter(message) {
+                    set_bit(facts, literals[m.pattern().as_usize()].1);
+                }
+            }
+        }
+    }
+}
+
+fn skip_json_ws(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// The value of the member whose key token ends at byte `at`: a string's decoded text, or a
+/// scalar's raw text; `None` if no `:` follows (the token was not a key) or for containers.
+fn member_value(message: &str, at: usize) -> Option<std::borrow::Cow<'_, str>> {
+    let bytes = message.as_bytes();
+    let colon = skip_json_ws(bytes, at);
+    if bytes.get(colon) != Some(&b':') {
+        return None;
+    }
+    let start = skip_json_ws(bytes, colon + 1);
+    match bytes.get(start)? {
+        b'"' => {
+            let body = &bytes[start + 1..];
+            match memchr::memchr2(b'"', b'\\', body)? {
+                end if body[end] == b'"' => Some(message[start + 1..start + 1 + end].into()),
+                _ => {
+                    // Escapes: let serde_json find the end and decode.
+                    let mut stream =
+                        serde_json::Deserializer::from_str(&message[start..]).into_iter::<String>();
+                    stream.next()?.ok().map(Into::into)
+                }
+            }
+        }
+        b'{' | b'[' => None,
+        _ => {
+            let end = bytes[start..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .map_or(bytes.len(), |n| start + n);
+            Some(message[start..end].into())
+        }
     }
 }
 
@@ -325,31 +603,63 @@ impl SetMatcher<'_> {
     pub fn matching(&mut self, message: &str, out: &mut Vec<usize>) {
         out.clear();
         let set = self.set;
-        self.present.iter_mut().for_each(|w| *w = 0);
-        if let Some(searcher) = &set.searcher {
-            for m in searcher.find_overlapping_iter(message) {
-                let id = m.pattern().as_usize();
-                self.present[id / 64] |= 1 << (id % 64);
-            }
+        self.facts.iter_mut().for_each(|w| *w = 0);
+        set.literal_search
+            .mark(&set.literals, message, &mut self.facts);
+        if let Some(keys) = &set.key_search {
+            keys.each(message, |key, end| {
+                set.keyed_value(key, message, end, &mut self.facts)
+            });
         }
-        let mut hidden: Option<bool> = None;
-        let mut candidates = Vec::new();
-        for (i, plan) in set.plans.iter().enumerate() {
-            let candidate = plan.requirement.holds(&self.present, false)
-                || (*hidden.get_or_insert_with(|| has_hiding_escape(message))
-                    && plan.requirement.holds(&self.present, true));
-            if candidate {
+
+        // Candidates: filters with a fact present, those without facts, and, in an event whose
+        // escapes may hide JSON facts, those with JSON facts.
+        self.event += 1;
+        let event = self.event;
+        self.candidates.clear();
+        let add = |i: usize, stamp: &mut Vec<u64>, candidates: &mut Vec<usize>| {
+            if stamp[i] != event {
+                stamp[i] = event;
                 candidates.push(i);
             }
+        };
+        for (w, &word) in self.facts.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let fact = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                for &i in &set.by_fact[fact] {
+                    add(i, &mut self.stamp, &mut self.candidates);
+                }
+            }
         }
-        if candidates.is_empty() {
+        for &i in &set.always {
+            add(i, &mut self.stamp, &mut self.candidates);
+        }
+        let hidden = !set.with_json_facts.is_empty() && has_hiding_escape(message);
+        if hidden {
+            for &i in &set.with_json_facts {
+                add(i, &mut self.stamp, &mut self.candidates);
+            }
+        }
+        if self.candidates.is_empty() {
             return;
         }
+        self.candidates.sort_unstable();
+
         let mut document: Option<Option<Entries<'_>>> = None;
         let mut cache: Vec<Option<Vec<View<'_>>>> = Vec::new();
-        for i in candidates {
+        for &t in &self.touched {
+            self.memo[t] = 0;
+        }
+        self.touched.clear();
+        for &i in &self.candidates {
+            let plan = &set.plans[i];
+            if !plan.requirement.holds(&self.facts, hidden) {
+                continue;
+            }
             let filter = &set.filters[i];
-            let matched = match (filter.pattern(), &set.plans[i].json) {
+            let matched = match (filter.pattern(), &plan.json) {
                 (Pattern::MatchAll, _) => true,
                 (Pattern::Terms(_), _) => terms_match(filter.term_matchers(), message),
                 (Pattern::Delimited(fields), _) => delimited::assign(fields, message)
@@ -362,13 +672,22 @@ impl SetMatcher<'_> {
                     if cache.is_empty() {
                         cache.resize(set.selectors.len(), None);
                     }
-                    expr.eval(&mut |(sel, test)| {
-                        let values = cache[*sel].get_or_insert_with(|| {
-                            let mut out = Vec::new();
-                            resolve_lazy(entries, &set.selectors[*sel].steps, &mut out);
-                            out
-                        });
-                        condition_holds(test, values)
+                    let (memo, touched) = (&mut self.memo, &mut self.touched);
+                    expr.eval(&mut |&c| match memo[c] {
+                        1 => false,
+                        2 => true,
+                        _ => {
+                            let (sel, test) = &set.conditions[c];
+                            let values = cache[*sel].get_or_insert_with(|| {
+                                let mut out = Vec::new();
+                                resolve_lazy(entries, &set.selectors[*sel].steps, &mut out);
+                                out
+                            });
+                            let holds = condition_holds(test, values);
+                            memo[c] = if holds { 2 } else { 1 };
+                            touched.push(c);
+                            holds
+                        }
                     })
                 }
                 (Pattern::Json(_), None) => false,
@@ -377,5 +696,42 @@ impl SetMatcher<'_> {
                 out.push(i);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_values_are_read_after_their_key() {
+        let doc = r#"{"a" : "x\"y", "b":12,"c":{"d":1}, "e" :null}"#;
+        let after = |key: &str| doc.find(key).map(|i| i + key.len()).expect("key");
+        assert_eq!(member_value(doc, after("\"a\"")).as_deref(), Some("x\"y"));
+        assert_eq!(member_value(doc, after("\"b\"")).as_deref(), Some("12"));
+        assert_eq!(member_value(doc, after("\"c\"")), None);
+        assert_eq!(member_value(doc, after("\"e\"")).as_deref(), Some("null"));
+        assert_eq!(member_value(r#"["a","b"]"#, 4), None);
+    }
+
+    #[test]
+    fn escaped_event_names_still_match() {
+        let set = FilterSet::new(vec![
+            FilterPattern::parse("{ $.eventName = PutRolePolicy }").expect("valid"),
+            FilterPattern::parse("{ $.eventName = \"x/y\" }").expect("valid"),
+        ]);
+        assert_eq!(
+            set.matching(r#"{"eventName":"Put\u0052olePolicy"}"#),
+            vec![0]
+        );
+        assert_eq!(
+            set.matching(r#"{"event\u004eame":"PutRolePolicy"}"#),
+            vec![0]
+        );
+        assert_eq!(set.matching(r#"{"eventName":"x\/y"}"#), vec![1]);
+        assert_eq!(
+            set.matching(r#"{"eventName":"Put\"RolePolicy"}"#),
+            Vec::<usize>::new()
+        );
     }
 }
