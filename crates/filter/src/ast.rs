@@ -342,6 +342,8 @@ pub struct FieldCondition {
 // ---------------------------------------------------------------------------------------------
 // Canonical text.
 
+/// The canonical text is compact (no optional white space), so that it is never longer than
+/// the text it was parsed from and always fits AWS's length limit again.
 impl fmt::Display for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -356,15 +358,18 @@ impl fmt::Display for Pattern {
                 Ok(())
             }
             Pattern::Json(expr) => {
-                f.write_str("{ ")?;
-                write_expr(f, expr, &mut |f, c| write!(f, "{c}"))?;
-                f.write_str(" }")
+                f.write_char('{')?;
+                write_expr(f, expr, &mut |f, c| match &c.test {
+                    JsonTest::Compare(op, v) => write!(f, "{}{}{v}", c.selector, op.as_str()),
+                    _ => write!(f, "{c}"),
+                })?;
+                f.write_char('}')
             }
             Pattern::Delimited(fields) => {
                 f.write_char('[')?;
                 for (i, field) in fields.iter().enumerate() {
                     if i > 0 {
-                        f.write_str(", ")?;
+                        f.write_char(',')?;
                     }
                     match field {
                         Field::Ellipsis => f.write_str("...")?,
@@ -372,7 +377,7 @@ impl fmt::Display for Pattern {
                         Field::Named { name, condition } => match condition {
                             None => f.write_str(name)?,
                             Some(expr) => write_expr(f, expr, &mut |f, c| {
-                                write!(f, "{name} {} {}", c.op.as_str(), c.value)
+                                write!(f, "{name}{}{}", c.op.as_str(), c.value)
                             })?,
                         },
                     }
@@ -394,7 +399,7 @@ fn write_expr<C>(
             let and = matches!(expr, Expr::And(_));
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    f.write_str(if and { " && " } else { " || " })?;
+                    f.write_str(if and { "&&" } else { "||" })?;
                 }
                 // Only an `Or` inside an `And` needs parentheses: `&&` binds tighter.
                 let paren = and && matches!(item, Expr::Or(_));

@@ -126,3 +126,20 @@ fn canonical_text_of_every_case_parses_to_the_same_pattern() {
         assert_eq!(pattern.pattern(), again.pattern(), "{}: {text}", case.id);
     }
 }
+
+/// Found by fuzzing: the canonical text added spaces, so a pattern near the 1,024-character
+/// limit printed to text that the parser then rejected as too long.
+#[test]
+fn regression_canonical_text_of_a_long_pattern_fits_the_limit() {
+    let one = "($.eventName=DeleteGroupPolicy)||";
+    let mut text = String::from("{");
+    while text.len() + one.len() + 40 < 1024 {
+        text.push_str(one);
+    }
+    text.push_str("($.eventName=DetachGroupPolicy)}");
+    let pattern = FilterPattern::parse(&text).expect("within the limit");
+    let canonical = pattern.to_string();
+    assert!(canonical.len() <= text.len(), "{canonical}");
+    let again = FilterPattern::parse(&canonical).expect("canonical text parses");
+    assert_eq!(again.pattern(), pattern.pattern());
+}
