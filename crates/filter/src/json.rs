@@ -9,8 +9,9 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use rustc_hash::FxHashSet;
 use serde::Deserialize;
-use serde::de::{MapAccess, Visitor};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::ast::Step;
@@ -82,33 +83,83 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// The entries of one JSON object, in order, values left raw.
 pub(crate) struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
-impl<'de> Deserialize<'de> for Entries<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
+/// The top-level keys a reader keeps.
+#[derive(Debug, Clone)]
+pub(crate) enum WantedKeys {
+    All,
+    /// Few keys: comparing is cheaper than hashing.
+    Few(Vec<String>),
+    Many(FxHashSet<String>),
+}
+
+impl WantedKeys {
+    pub(crate) fn new(mut keys: Vec<String>) -> WantedKeys {
+        keys.sort_unstable();
+        keys.dedup();
+        if keys.len() <= 16 {
+            WantedKeys::Few(keys)
+        } else {
+            WantedKeys::Many(keys.into_iter().collect())
+        }
+    }
+
+    fn wants(&self, key: &str) -> bool {
+        match self {
+            WantedKeys::All => true,
+            WantedKeys::Few(keys) => keys.iter().any(|k| {
+                k.len() == key.len() && k.as_bytes().first() == key.as_bytes().first() && k == key
+            }),
+            WantedKeys::Many(keys) => keys.contains(key),
+        }
+    }
+}
+
+/// Reads a JSON object keeping only the members whose keys are wanted, and validating the
+/// rest without keeping it, which costs half as much as keeping it.
+struct Wanted<'w>(&'w WantedKeys);
+
+impl<'de> DeserializeSeed<'de> for Wanted<'_> {
+    type Value = Entries<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        struct V<'w>(&'w WantedKeys);
+        impl<'de> Visitor<'de> for V<'_> {
             type Value = Entries<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-                    out.push((k.0, v));
+                let mut out = Vec::with_capacity(8);
+                while let Some(k) = map.next_key::<Key<'de>>()? {
+                    if self.0.wants(&k.0) {
+                        out.push((k.0, map.next_value::<&'de RawValue>()?));
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
                 }
                 Ok(Entries(out))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V(self.0))
     }
 }
 
 impl<'a> Entries<'a> {
-    /// Parses `text` as a JSON object; `None` if it is not one.
-    pub(crate) fn parse(text: &'a str) -> Option<Entries<'a>> {
+    /// Parses `text` as a JSON object, keeping only the members whose keys are wanted; `None`
+    /// if it is not a JSON object.
+    pub(crate) fn parse_wanted(text: &'a str, wanted: &WantedKeys) -> Option<Entries<'a>> {
         if !text.trim_start().starts_with('{') {
             return None;
         }
-        serde_json::from_str(text).ok()
+        let mut de = serde_json::Deserializer::from_str(text);
+        let entries = Wanted(wanted).deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some(entries)
+    }
+
+    /// Parses `text` as a JSON object; `None` if it is not one.
+    pub(crate) fn parse(text: &'a str) -> Option<Entries<'a>> {
+        Entries::parse_wanted(text, &WantedKeys::All)
     }
 
     /// The value of `key` (the last one, if the key repeats).
@@ -179,7 +230,7 @@ fn descend<'a>(raw: &'a RawValue, steps: &[Step], out: &mut Vec<View<'a>>) {
     let text = raw.get();
     match (first, text.as_bytes().first()) {
         (Step::Key(_) | Step::Wildcard { .. }, Some(b'{')) => {
-            if let Ok(entries) = serde_json::from_str::<Entries<'a>>(text) {
+            if let Some(entries) = Entries::parse(text) {
                 resolve_lazy(&entries, steps, out);
             }
         }
@@ -249,9 +300,9 @@ impl Node {
             View::Number(n) => Node::Number(n.to_string()),
             View::String(s) => Node::String(s.into_owned()),
             View::Undecodable => Node::Undecodable,
-            View::Object => match serde_json::from_str::<Entries<'_>>(text) {
-                Ok(entries) => Node::from_entries(&entries),
-                Err(_) => Node::Undecodable,
+            View::Object => match Entries::parse(text) {
+                Some(entries) => Node::from_entries(&entries),
+                None => Node::Undecodable,
             },
             View::Array => match serde_json::from_str::<Vec<&RawValue>>(text) {
                 Ok(items) => Node::Array(items.into_iter().map(Node::from_raw).collect()),

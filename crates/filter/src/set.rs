@@ -32,7 +32,7 @@ use memchr::memmem;
 
 use crate::ast::*;
 use crate::delimited;
-use crate::json::{Entries, View, resolve_lazy};
+use crate::json::{Entries, View, WantedKeys, resolve_lazy};
 use crate::{FilterPattern, condition_holds, fields_hold, terms_match};
 
 /// A necessary condition on the raw event, over facts.
@@ -78,13 +78,36 @@ impl Requirement {
         }
     }
 
-    fn facts(&self, out: &mut Vec<usize>) {
+    /// Facts of which at least one is present whenever the requirement holds, chosen to be
+    /// rarely present (by `weight`, an estimate of each fact's chance), with their total chance.
+    fn anchors(&self, weight: &[f64]) -> (Vec<usize>, f64) {
         match self {
-            Requirement::None => {}
-            Requirement::Fact { id, .. } => out.push(*id),
-            Requirement::All(items) | Requirement::Any(items) => {
-                items.iter().for_each(|r| r.facts(out))
+            Requirement::None => (Vec::new(), 1.0),
+            Requirement::Fact { id, .. } => (vec![*id], weight[*id]),
+            Requirement::Any(items) => {
+                let mut facts = Vec::new();
+                let mut chance = 0.0;
+                for item in items {
+                    let (f, c) = item.anchors(weight);
+                    facts.extend(f);
+                    chance += c;
+                }
+                (facts, chance.min(1.0))
             }
+            Requirement::All(items) => items
+                .iter()
+                .map(|item| item.anchors(weight))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap_or((Vec::new(), 1.0)),
+        }
+    }
+
+    /// Whether the presence of any of its facts makes the requirement hold (no `All`).
+    fn is_disjunction(&self) -> bool {
+        match self {
+            Requirement::None | Requirement::Fact { .. } => true,
+            Requirement::Any(items) => items.iter().all(Self::is_disjunction),
+            Requirement::All(_) => false,
         }
     }
 
@@ -111,6 +134,8 @@ fn set_bit(words: &mut [u64], id: usize) {
 #[derive(Debug, Clone)]
 struct Plan {
     requirement: Requirement,
+    /// The presence of one of the filter's anchors already makes its requirement hold.
+    anchor_suffices: bool,
     /// For JSON patterns: the expression over the set's distinct conditions.
     json: Option<Expr<usize>>,
 }
@@ -142,15 +167,60 @@ pub struct FilterSet {
     /// Per key: value → fact ids.
     keyed: Vec<FxHashMap<String, Vec<usize>>>,
     fact_count: usize,
-    /// Fact id → filters whose requirement mentions it.
+    /// Fact id → filters that have it among their anchors.
     by_fact: Vec<Vec<usize>>,
     /// Filters without a requirement: candidates for every event.
     always: Vec<usize>,
     /// Filters with JSON facts: candidates for every event with hiding escapes.
     with_json_facts: Vec<usize>,
     selectors: Vec<Selector>,
-    /// Distinct JSON conditions: (selector id, test).
-    conditions: Vec<(usize, JsonTest)>,
+    /// The top-level keys the selectors start with.
+    top_level_keys: WantedKeys,
+    /// Distinct JSON conditions.
+    conditions: Vec<SetCondition>,
+    /// Per selector: value → the `OneOf` conditions that hold for it.
+    one_of: Vec<FxHashMap<String, Vec<usize>>>,
+}
+
+/// A JSON condition of the set, on the selector with this id.
+#[derive(Debug, Clone, PartialEq)]
+enum SetCondition {
+    /// One condition as written.
+    Test(usize, JsonTest),
+    /// `sel = "a" || sel = "b" || …` (exact texts, no wildcards), kept sorted so that equal
+    /// sets compare equal. Decided through [`FilterSet::one_of`]: one lookup of the event's
+    /// value decides every such condition on the selector.
+    OneOf(usize, Vec<String>),
+}
+
+impl SetCondition {
+    fn selector(&self) -> usize {
+        match self {
+            SetCondition::Test(sel, _) | SetCondition::OneOf(sel, ..) => *sel,
+        }
+    }
+}
+
+/// The text an exact `=` compares a value with (as [`crate::value_holds`] does).
+fn compared_text<'v>(v: &'v View<'_>) -> Option<&'v str> {
+    match v {
+        View::String(s) => Some(s),
+        View::Number(n) => Some(n),
+        View::Null if crate::choices::NULL_SATISFIES_COMPARISONS => Some("null"),
+        _ => None,
+    }
+}
+
+/// The text an exact `=` condition compares with, if it is one (no `*`, not a number).
+fn exact_text(test: &JsonTest) -> Option<&str> {
+    match test {
+        JsonTest::Compare(CmpOp::Eq, Value::Text(g))
+            if !g.leading_star && !g.trailing_star && !g.core.contains('\u{0}') =>
+        {
+            Some(&g.core)
+        }
+        _ => None,
+    }
 }
 
 /// Reusable per-thread state for matching events against a [`FilterSet`].
@@ -164,6 +234,8 @@ pub struct SetMatcher<'s> {
     /// Per distinct JSON condition: 0 unknown, 1 false, 2 true, for the current event.
     memo: Vec<u8>,
     touched: Vec<usize>,
+    /// Per selector: the number of the last event whose `OneOf` conditions it decided.
+    decided: Vec<u64>,
 }
 
 #[derive(Default)]
@@ -175,7 +247,7 @@ struct Builder {
     keyed: Vec<FxHashMap<String, Vec<usize>>>,
     facts: usize,
     selectors: Vec<Selector>,
-    conditions: Vec<(usize, JsonTest)>,
+    conditions: Vec<SetCondition>,
     literal_ids: HashMap<String, usize>,
 }
 
@@ -278,10 +350,50 @@ impl Builder {
         }
     }
 
+    fn condition(&mut self, c: SetCondition) -> usize {
+        position_or_push(&mut self.conditions, &c)
+    }
+
+    /// The expression over the set's distinct conditions, exact `=` alternatives on one
+    /// selector joined into one lookup.
+    fn compile(&mut self, expr: &Expr<JsonCondition>) -> Expr<usize> {
+        match expr {
+            Expr::Cond(c) => {
+                let sel = position_or_push(&mut self.selectors, &c.selector);
+                Expr::Cond(self.condition(SetCondition::Test(sel, c.test.clone())))
+            }
+            Expr::And(items) => Expr::And(items.iter().map(|e| self.compile(e)).collect()),
+            Expr::Or(items) => {
+                let mut groups: Vec<(usize, Vec<String>)> = Vec::new();
+                let mut rest = Vec::new();
+                for item in items {
+                    match item {
+                        Expr::Cond(c) if exact_text(&c.test).is_some() => {
+                            let sel = position_or_push(&mut self.selectors, &c.selector);
+                            let text = exact_text(&c.test).unwrap_or_default().to_string();
+                            match groups.iter_mut().find(|(s, _)| *s == sel) {
+                                Some((_, texts)) => texts.push(text),
+                                None => groups.push((sel, vec![text])),
+                            }
+                        }
+                        other => rest.push(self.compile(other)),
+                    }
+                }
+                for (sel, mut texts) in groups {
+                    texts.sort_unstable();
+                    texts.dedup();
+                    rest.push(Expr::Cond(self.condition(SetCondition::OneOf(sel, texts))));
+                }
+                Expr::or(rest)
+            }
+        }
+    }
+
     fn plan(&mut self, filter: &FilterPattern) -> Plan {
         match filter.pattern() {
             Pattern::MatchAll => Plan {
                 requirement: Requirement::None,
+                anchor_suffices: true,
                 json: None,
             },
             Pattern::Terms(terms) => {
@@ -313,16 +425,18 @@ impl Builder {
                 };
                 Plan {
                     requirement,
+                    anchor_suffices: false,
                     json: None,
                 }
             }
             Pattern::Json(expr) => {
                 let requirement = self.expr(expr, &mut |b, c: &JsonCondition| b.json_fact(c));
-                let json = Some(map_expr(expr, &mut |c: &JsonCondition| {
-                    let sel = position_or_push(&mut self.selectors, &c.selector);
-                    position_or_push(&mut self.conditions, &(sel, c.test.clone()))
-                }));
-                Plan { requirement, json }
+                let json = Some(self.compile(expr));
+                Plan {
+                    requirement,
+                    anchor_suffices: false,
+                    json,
+                }
             }
             Pattern::Delimited(fields) => {
                 let mut reqs = Vec::new();
@@ -345,6 +459,7 @@ impl Builder {
                 }
                 Plan {
                     requirement: Requirement::all(reqs),
+                    anchor_suffices: false,
                     json: None,
                 }
             }
@@ -352,19 +467,24 @@ impl Builder {
     }
 }
 
-fn map_expr<C, D>(expr: &Expr<C>, f: &mut impl FnMut(&C) -> D) -> Expr<D> {
-    match expr {
-        Expr::Cond(c) => Expr::Cond(f(c)),
-        Expr::And(items) => Expr::And(items.iter().map(|e| map_expr(e, f)).collect()),
-        Expr::Or(items) => Expr::Or(items.iter().map(|e| map_expr(e, f)).collect()),
-    }
-}
-
 impl FilterSet {
     /// Compiles filters to be matched together. Indices in answers refer to this order.
     pub fn new(filters: Vec<FilterPattern>) -> FilterSet {
         let mut b = Builder::default();
-        let plans: Vec<Plan> = filters.iter().map(|f| b.plan(f)).collect();
+        let mut plans: Vec<Plan> = filters.iter().map(|f| b.plan(f)).collect();
+        // A fact's chance of being present, estimated: a keyed value is one of the values the
+        // set knows for its key (event names: rare; event sources: common); a literal is the
+        // rarer the longer it is.
+        let mut weight = vec![1.0; b.facts];
+        for (literal, &fact) in b.literals.iter().zip(&b.literal_facts) {
+            weight[fact] = 1.0 / (literal.len() * literal.len()).max(1) as f64;
+        }
+        for values in &b.keyed {
+            for ids in values.values() {
+                ids.iter()
+                    .for_each(|&id| weight[id] = 1.0 / values.len().max(2) as f64);
+            }
+        }
         let literals: Vec<(String, usize)> = b.literals.into_iter().zip(b.literal_facts).collect();
         let literal_search = LiteralSearch::new(&literals);
         let keys: Vec<String> = b.keys.iter().map(|k| format!("\"{k}\"")).collect();
@@ -372,22 +492,41 @@ impl FilterSet {
         let mut by_fact = vec![Vec::new(); b.facts];
         let mut always = Vec::new();
         let mut with_json_facts = Vec::new();
-        for (i, plan) in plans.iter().enumerate() {
-            let mut facts = Vec::new();
-            plan.requirement.facts(&mut facts);
-            facts.sort_unstable();
-            facts.dedup();
-            if facts.is_empty() {
+        for (i, plan) in plans.iter_mut().enumerate() {
+            let (mut anchors, _) = plan.requirement.anchors(&weight);
+            anchors.sort_unstable();
+            anchors.dedup();
+            if anchors.is_empty() {
                 always.push(i);
             }
-            for f in facts {
+            plan.anchor_suffices = plan.requirement.is_disjunction();
+            for f in anchors {
                 by_fact[f].push(i);
             }
             if plan.requirement.has_json_fact() {
                 with_json_facts.push(i);
             }
         }
+        let top_level_keys = b
+            .selectors
+            .iter()
+            .map(|s| match s.steps.first() {
+                Some(Step::Key(k)) => Some(k.clone()),
+                _ => None,
+            })
+            .collect::<Option<Vec<String>>>()
+            .map_or(WantedKeys::All, WantedKeys::new);
+        let mut one_of = vec![FxHashMap::<String, Vec<usize>>::default(); b.selectors.len()];
+        for (id, condition) in b.conditions.iter().enumerate() {
+            if let SetCondition::OneOf(sel, texts) = condition {
+                for text in texts {
+                    one_of[*sel].entry(text.clone()).or_default().push(id);
+                }
+            }
+        }
         FilterSet {
+            one_of,
+            top_level_keys,
             filters,
             plans,
             literals,
@@ -437,6 +576,7 @@ impl FilterSet {
             candidates: Vec::new(),
             memo: vec![0; self.conditions.len()],
             touched: Vec::new(),
+            decided: vec![0; self.selectors.len()],
         }
     }
 
@@ -655,7 +795,10 @@ impl SetMatcher<'_> {
         self.touched.clear();
         for &i in &self.candidates {
             let plan = &set.plans[i];
-            if !plan.requirement.holds(&self.facts, hidden) {
+            // Outside events with hiding escapes, a candidate has one of its anchors present.
+            let holds =
+                (plan.anchor_suffices && !hidden) || plan.requirement.holds(&self.facts, hidden);
+            if !holds {
                 continue;
             }
             let filter = &set.filters[i];
@@ -665,27 +808,49 @@ impl SetMatcher<'_> {
                 (Pattern::Delimited(fields), _) => delimited::assign(fields, message)
                     .is_some_and(|values| fields_hold(fields, &values)),
                 (Pattern::Json(_), Some(expr)) => {
-                    let Some(entries) = document.get_or_insert_with(|| Entries::parse(message))
+                    let Some(entries) = document
+                        .get_or_insert_with(|| Entries::parse_wanted(message, &set.top_level_keys))
                     else {
                         continue;
                     };
                     if cache.is_empty() {
                         cache.resize(set.selectors.len(), None);
                     }
-                    let (memo, touched) = (&mut self.memo, &mut self.touched);
+                    let (memo, touched, decided) =
+                        (&mut self.memo, &mut self.touched, &mut self.decided);
                     expr.eval(&mut |&c| match memo[c] {
                         1 => false,
                         2 => true,
                         _ => {
-                            let (sel, test) = &set.conditions[c];
-                            let values = cache[*sel].get_or_insert_with(|| {
+                            let condition = &set.conditions[c];
+                            let sel = condition.selector();
+                            let values = cache[sel].get_or_insert_with(|| {
                                 let mut out = Vec::new();
-                                resolve_lazy(entries, &set.selectors[*sel].steps, &mut out);
+                                resolve_lazy(entries, &set.selectors[sel].steps, &mut out);
                                 out
                             });
-                            let holds = condition_holds(test, values);
-                            memo[c] = if holds { 2 } else { 1 };
-                            touched.push(c);
+                            let holds = match condition {
+                                SetCondition::Test(_, test) => condition_holds(test, values),
+                                SetCondition::OneOf(..) => {
+                                    if decided[sel] != event {
+                                        decided[sel] = event;
+                                        let hits = values.iter().filter_map(compared_text);
+                                        for id in
+                                            hits.filter_map(|t| set.one_of[sel].get(t)).flatten()
+                                        {
+                                            if memo[*id] == 0 {
+                                                memo[*id] = 2;
+                                                touched.push(*id);
+                                            }
+                                        }
+                                    }
+                                    memo[c] == 2
+                                }
+                            };
+                            if memo[c] == 0 {
+                                memo[c] = if holds { 2 } else { 1 };
+                                touched.push(c);
+                            }
                             holds
                         }
                     })
