@@ -69,15 +69,6 @@ impl Requirement {
         Requirement::Any(items)
     }
 
-    fn holds(&self, facts: &[u64], hidden: bool) -> bool {
-        match self {
-            Requirement::None => true,
-            Requirement::Fact { id, json } => (*json && hidden) || bit(facts, *id),
-            Requirement::All(items) => items.iter().all(|r| r.holds(facts, hidden)),
-            Requirement::Any(items) => items.iter().any(|r| r.holds(facts, hidden)),
-        }
-    }
-
     /// Facts of which at least one is present whenever the requirement holds, chosen to be
     /// rarely present (by `weight`, an estimate of each fact's chance), with their total chance.
     fn anchors(&self, weight: &[f64]) -> (Vec<usize>, f64) {
@@ -130,12 +121,94 @@ fn set_bit(words: &mut [u64], id: usize) {
     words[id / 64] |= 1 << (id % 64);
 }
 
+/// A node of a formula flattened into one array: operands follow their `All`/`Any`, which
+/// record the size of their subtree, so evaluating walks memory forward instead of chasing
+/// pointers through a thousand filters' trees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    True,
+    Fact { id: u32, json: bool },
+    Cond(u32),
+    All(u32),
+    Any(u32),
+}
+
+fn op_size(op: Op) -> usize {
+    match op {
+        Op::All(n) | Op::Any(n) => n as usize,
+        _ => 1,
+    }
+}
+
+/// Evaluates the formula at `at`, `&&` and `||` short-circuiting.
+fn eval_ops(ops: &[Op], at: usize, leaf: &mut impl FnMut(Op) -> bool) -> bool {
+    match ops[at] {
+        Op::True => true,
+        Op::All(n) | Op::Any(n) => {
+            let all = matches!(ops[at], Op::All(_));
+            let end = at + n as usize;
+            let mut i = at + 1;
+            while i < end {
+                if eval_ops(ops, i, leaf) != all {
+                    return !all;
+                }
+                i += op_size(ops[i]);
+            }
+            all
+        }
+        op => leaf(op),
+    }
+}
+
+fn emit_requirement(r: &Requirement, ops: &mut Vec<Op>) {
+    let (items, all) = match r {
+        Requirement::None => return ops.push(Op::True),
+        Requirement::Fact { id, json } => {
+            return ops.push(Op::Fact {
+                id: *id as u32,
+                json: *json,
+            });
+        }
+        Requirement::All(items) => (items, true),
+        Requirement::Any(items) => (items, false),
+    };
+    let at = ops.len();
+    ops.push(Op::True);
+    items.iter().for_each(|item| emit_requirement(item, ops));
+    let size = (ops.len() - at) as u32;
+    ops[at] = if all { Op::All(size) } else { Op::Any(size) };
+}
+
+fn emit_expr(e: &Expr<usize>, ops: &mut Vec<Op>) {
+    let (items, all) = match e {
+        Expr::Cond(c) => return ops.push(Op::Cond(*c as u32)),
+        Expr::And(items) => (items, true),
+        Expr::Or(items) => (items, false),
+    };
+    let at = ops.len();
+    ops.push(Op::True);
+    items.iter().for_each(|item| emit_expr(item, ops));
+    let size = (ops.len() - at) as u32;
+    ops[at] = if all { Op::All(size) } else { Op::Any(size) };
+}
+
+/// What the matcher needs of one filter, compact and in one array.
+#[derive(Debug, Clone, Copy)]
+struct Compiled {
+    /// A JSON pattern (evaluated from `expression`); otherwise the filter's own matcher.
+    json: bool,
+    /// The presence of one of the filter's anchors already makes its requirement hold.
+    anchor_suffices: bool,
+    /// Index of the requirement's formula in `ops`.
+    requirement: u32,
+    /// Index of the JSON expression's formula in `ops`.
+    expression: u32,
+}
+
 /// How one filter of the set is evaluated.
 #[derive(Debug, Clone)]
 struct Plan {
     requirement: Requirement,
-    /// The presence of one of the filter's anchors already makes its requirement hold.
-    anchor_suffices: bool,
     /// For JSON patterns: the expression over the set's distinct conditions.
     json: Option<Expr<usize>>,
 }
@@ -157,7 +230,9 @@ struct Plan {
 #[derive(Debug, Clone)]
 pub struct FilterSet {
     filters: Vec<FilterPattern>,
-    plans: Vec<Plan>,
+    compiled: Vec<Compiled>,
+    /// The formulas of every filter's requirement and expression.
+    ops: Vec<Op>,
     /// The literals, with their fact ids.
     literals: Vec<(String, usize)>,
     literal_search: LiteralSearch,
@@ -167,8 +242,10 @@ pub struct FilterSet {
     /// Per key: value → fact ids.
     keyed: Vec<FxHashMap<String, Vec<usize>>>,
     fact_count: usize,
-    /// Fact id → filters that have it among their anchors.
-    by_fact: Vec<Vec<usize>>,
+    /// Fact id → filters that have it among their anchors: the filters of fact `f` are
+    /// `anchored[anchor_start[f]..anchor_start[f + 1]]`.
+    anchor_start: Vec<u32>,
+    anchored: Vec<u32>,
     /// Filters without a requirement: candidates for every event.
     always: Vec<usize>,
     /// Filters with JSON facts: candidates for every event with hiding escapes.
@@ -393,7 +470,6 @@ impl Builder {
         match filter.pattern() {
             Pattern::MatchAll => Plan {
                 requirement: Requirement::None,
-                anchor_suffices: true,
                 json: None,
             },
             Pattern::Terms(terms) => {
@@ -425,18 +501,13 @@ impl Builder {
                 };
                 Plan {
                     requirement,
-                    anchor_suffices: false,
                     json: None,
                 }
             }
             Pattern::Json(expr) => {
                 let requirement = self.expr(expr, &mut |b, c: &JsonCondition| b.json_fact(c));
                 let json = Some(self.compile(expr));
-                Plan {
-                    requirement,
-                    anchor_suffices: false,
-                    json,
-                }
+                Plan { requirement, json }
             }
             Pattern::Delimited(fields) => {
                 let mut reqs = Vec::new();
@@ -459,7 +530,6 @@ impl Builder {
                 }
                 Plan {
                     requirement: Requirement::all(reqs),
-                    anchor_suffices: false,
                     json: None,
                 }
             }
@@ -492,6 +562,8 @@ impl FilterSet {
         let mut by_fact = vec![Vec::new(); b.facts];
         let mut always = Vec::new();
         let mut with_json_facts = Vec::new();
+        let mut ops = Vec::new();
+        let mut compiled = Vec::with_capacity(plans.len());
         for (i, plan) in plans.iter_mut().enumerate() {
             let (mut anchors, _) = plan.requirement.anchors(&weight);
             anchors.sort_unstable();
@@ -499,14 +571,32 @@ impl FilterSet {
             if anchors.is_empty() {
                 always.push(i);
             }
-            plan.anchor_suffices = plan.requirement.is_disjunction();
             for f in anchors {
-                by_fact[f].push(i);
+                by_fact[f].push(i as u32);
             }
             if plan.requirement.has_json_fact() {
                 with_json_facts.push(i);
             }
+            let requirement = ops.len() as u32;
+            emit_requirement(&plan.requirement, &mut ops);
+            let expression = ops.len() as u32;
+            if let Some(expr) = &plan.json {
+                emit_expr(expr, &mut ops);
+            }
+            compiled.push(Compiled {
+                json: plan.json.is_some(),
+                anchor_suffices: plan.requirement.is_disjunction(),
+                requirement,
+                expression,
+            });
         }
+        let mut anchor_start = Vec::with_capacity(by_fact.len() + 1);
+        let mut anchored = Vec::new();
+        for filters in by_fact {
+            anchor_start.push(anchored.len() as u32);
+            anchored.extend(filters);
+        }
+        anchor_start.push(anchored.len() as u32);
         let top_level_keys = b
             .selectors
             .iter()
@@ -528,14 +618,16 @@ impl FilterSet {
             one_of,
             top_level_keys,
             filters,
-            plans,
+            compiled,
+            ops,
             literals,
             literal_search,
             keys,
             key_search,
             keyed: b.keyed,
             fact_count: b.facts,
-            by_fact,
+            anchor_start,
+            anchored,
             always,
             with_json_facts,
             selectors: b.selectors,
@@ -768,8 +860,12 @@ impl SetMatcher<'_> {
             while bits != 0 {
                 let fact = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                for &i in &set.by_fact[fact] {
-                    add(i, &mut self.stamp, &mut self.candidates);
+                let (from, to) = (
+                    set.anchor_start[fact] as usize,
+                    set.anchor_start[fact + 1] as usize,
+                );
+                for &i in &set.anchored[from..to] {
+                    add(i as usize, &mut self.stamp, &mut self.candidates);
                 }
             }
         }
@@ -794,31 +890,34 @@ impl SetMatcher<'_> {
         }
         self.touched.clear();
         for &i in &self.candidates {
-            let plan = &set.plans[i];
+            let plan = set.compiled[i];
+            let facts = &self.facts;
             // Outside events with hiding escapes, a candidate has one of its anchors present.
-            let holds =
-                (plan.anchor_suffices && !hidden) || plan.requirement.holds(&self.facts, hidden);
+            let holds = (plan.anchor_suffices && !hidden)
+                || eval_ops(&set.ops, plan.requirement as usize, &mut |op| match op {
+                    Op::Fact { id, json } => (json && hidden) || bit(facts, id as usize),
+                    _ => true,
+                });
             if !holds {
                 continue;
             }
-            let filter = &set.filters[i];
-            let matched = match (filter.pattern(), &plan.json) {
-                (Pattern::MatchAll, _) => true,
-                (Pattern::Terms(_), _) => terms_match(filter.term_matchers(), message),
-                (Pattern::Delimited(fields), _) => delimited::assign(fields, message)
-                    .is_some_and(|values| fields_hold(fields, &values)),
-                (Pattern::Json(_), Some(expr)) => {
-                    let Some(entries) = document
-                        .get_or_insert_with(|| Entries::parse_wanted(message, &set.top_level_keys))
-                    else {
-                        continue;
+            let matched = if plan.json {
+                let Some(entries) = document
+                    .get_or_insert_with(|| Entries::parse_wanted(message, &set.top_level_keys))
+                else {
+                    continue;
+                };
+                if cache.is_empty() {
+                    cache.resize(set.selectors.len(), None);
+                }
+                let (memo, touched, decided) =
+                    (&mut self.memo, &mut self.touched, &mut self.decided);
+                eval_ops(&set.ops, plan.expression as usize, &mut |op| {
+                    let Op::Cond(c) = op else {
+                        return true;
                     };
-                    if cache.is_empty() {
-                        cache.resize(set.selectors.len(), None);
-                    }
-                    let (memo, touched, decided) =
-                        (&mut self.memo, &mut self.touched, &mut self.decided);
-                    expr.eval(&mut |&c| match memo[c] {
+                    let c = c as usize;
+                    match memo[c] {
                         1 => false,
                         2 => true,
                         _ => {
@@ -853,9 +952,17 @@ impl SetMatcher<'_> {
                             }
                             holds
                         }
-                    })
+                    }
+                })
+            } else {
+                let filter = &set.filters[i];
+                match filter.pattern() {
+                    Pattern::MatchAll => true,
+                    Pattern::Terms(_) => terms_match(filter.term_matchers(), message),
+                    Pattern::Delimited(fields) => delimited::assign(fields, message)
+                        .is_some_and(|values| fields_hold(fields, &values)),
+                    Pattern::Json(_) => false,
                 }
-                (Pattern::Json(_), None) => false,
             };
             if matched {
                 out.push(i);
