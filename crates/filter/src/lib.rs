@@ -176,9 +176,9 @@ impl FilterPattern {
         match &self.pattern {
             Pattern::MatchAll => true,
             Pattern::Terms(_) => terms_match(&self.terms, message),
-            Pattern::Json(expr) => Node::parse_event(message).is_some_and(|root| {
-                expr.eval(&mut |c| condition_holds(&c.test, &select(&root, &c.selector)))
-            }),
+            Pattern::Json(expr) => {
+                Node::parse_event(message).is_some_and(|root| json_holds(expr, &root))
+            }
             Pattern::Delimited(fields) => delimited::assign(fields, message)
                 .is_some_and(|values| fields_hold(fields, &values)),
         }
@@ -193,7 +193,7 @@ impl FilterPattern {
             }
             Pattern::Json(expr) => {
                 let root = Node::parse_event(message)?;
-                if !expr.eval(&mut |c| condition_holds(&c.test, &select(&root, &c.selector))) {
+                if !json_holds(expr, &root) {
                     return None;
                 }
                 let mut out = ExtractedValues::default();
@@ -252,6 +252,11 @@ pub(crate) fn terms_match(terms: &[(TermRole, TermMatcher)], message: &str) -> b
             || terms
                 .iter()
                 .any(|(role, m)| *role == TermRole::Optional && m.occurs(message)))
+}
+
+/// Whether a JSON pattern holds of a whole event.
+pub(crate) fn json_holds(expr: &Expr<JsonCondition>, root: &Node) -> bool {
+    expr.eval(&mut |c| condition_holds(&c.test, &select(root, &c.selector)))
 }
 
 fn select<'n>(root: &'n Node, selector: &Selector) -> Vec<View<'n>> {

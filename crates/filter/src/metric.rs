@@ -5,7 +5,7 @@ use crate::choices;
 use crate::error::TransformationError;
 use crate::json::Node;
 use crate::parse::{parse_number, parse_selector};
-use crate::{FilterPattern, PatternKind};
+use crate::{FilterPattern, PatternKind, json_holds};
 
 /// Finds the text a field reference points at in one matched event.
 type Lookup<'a> = Box<dyn Fn(&ValueRef) -> Option<String> + 'a>;
@@ -131,12 +131,10 @@ impl MetricExtractor {
                 _ => no_match(),
             };
         }
-        let lookup: Lookup<'_> = match pattern.kind() {
-            PatternKind::Json => {
-                if !pattern.matches(message) {
-                    return no_match();
-                }
-                let Some(root) = Node::parse_event(message) else {
+        let lookup: Lookup<'_> = match pattern.pattern() {
+            Pattern::Json(expr) => {
+                let Some(root) = Node::parse_event(message).filter(|root| json_holds(expr, root))
+                else {
                     return no_match();
                 };
                 Box::new(move |r| match r {
