@@ -308,26 +308,37 @@ impl Parser<'_> {
     // -----------------------------------------------------------------------------------------
     // JSON.
 
-    fn json_or(&mut self) -> Result<Expr<JsonCondition>, PatternError> {
-        let mut items = vec![self.json_and()?];
+    /// `a || b || …` over `&&` groups of `primary`: `&&` binds tighter than `||`.
+    fn or_expr<C>(
+        &mut self,
+        primary: &mut impl FnMut(&mut Self) -> Result<Expr<C>, PatternError>,
+    ) -> Result<Expr<C>, PatternError> {
+        let mut items = vec![self.and_expr(primary)?];
         loop {
             self.skip_ws();
             if !self.eat("||") {
                 return Ok(Expr::or(items));
             }
-            items.push(self.json_and()?);
+            items.push(self.and_expr(primary)?);
         }
     }
 
-    fn json_and(&mut self) -> Result<Expr<JsonCondition>, PatternError> {
-        let mut items = vec![self.json_primary()?];
+    fn and_expr<C>(
+        &mut self,
+        primary: &mut impl FnMut(&mut Self) -> Result<Expr<C>, PatternError>,
+    ) -> Result<Expr<C>, PatternError> {
+        let mut items = vec![primary(self)?];
         loop {
             self.skip_ws();
             if !self.eat("&&") {
                 return Ok(Expr::and(items));
             }
-            items.push(self.json_primary()?);
+            items.push(primary(self)?);
         }
+    }
+
+    fn json_or(&mut self) -> Result<Expr<JsonCondition>, PatternError> {
+        self.or_expr(&mut |p| p.json_primary())
     }
 
     fn json_primary(&mut self) -> Result<Expr<JsonCondition>, PatternError> {
@@ -641,28 +652,7 @@ impl Parser<'_> {
         &mut self,
         name: &mut Option<String>,
     ) -> Result<Expr<Option<FieldCondition>>, PatternError> {
-        let mut items = vec![self.field_and(name)?];
-        loop {
-            self.skip_ws();
-            if !self.eat("||") {
-                return Ok(Expr::or(items));
-            }
-            items.push(self.field_and(name)?);
-        }
-    }
-
-    fn field_and(
-        &mut self,
-        name: &mut Option<String>,
-    ) -> Result<Expr<Option<FieldCondition>>, PatternError> {
-        let mut items = vec![self.field_primary(name)?];
-        loop {
-            self.skip_ws();
-            if !self.eat("&&") {
-                return Ok(Expr::and(items));
-            }
-            items.push(self.field_primary(name)?);
-        }
+        self.or_expr(&mut |p| p.field_primary(name))
     }
 
     fn field_primary(

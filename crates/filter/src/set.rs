@@ -172,11 +172,9 @@ fn emit_requirement(r: &Requirement, ops: &mut Vec<Op>) {
         Requirement::All(items) => (items, true),
         Requirement::Any(items) => (items, false),
     };
-    let at = ops.len();
-    ops.push(Op::True);
-    items.iter().for_each(|item| emit_requirement(item, ops));
-    let size = (ops.len() - at) as u32;
-    ops[at] = if all { Op::All(size) } else { Op::Any(size) };
+    emit_group(ops, all, |ops| {
+        items.iter().for_each(|item| emit_requirement(item, ops))
+    });
 }
 
 fn emit_expr(e: &Expr<usize>, ops: &mut Vec<Op>) {
@@ -185,9 +183,16 @@ fn emit_expr(e: &Expr<usize>, ops: &mut Vec<Op>) {
         Expr::And(items) => (items, true),
         Expr::Or(items) => (items, false),
     };
+    emit_group(ops, all, |ops| {
+        items.iter().for_each(|item| emit_expr(item, ops))
+    });
+}
+
+/// Emits an `All` or `Any` whose operands `operands` emits, and records its size.
+fn emit_group(ops: &mut Vec<Op>, all: bool, operands: impl FnOnce(&mut Vec<Op>)) {
     let at = ops.len();
     ops.push(Op::True);
-    items.iter().for_each(|item| emit_expr(item, ops));
+    operands(ops);
     let size = (ops.len() - at) as u32;
     ops[at] = if all { Op::All(size) } else { Op::Any(size) };
 }
