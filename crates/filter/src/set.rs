@@ -11,9 +11,9 @@
 //!   read and looked up in a hash map, so a thousand event names cost one lookup, not a thousand
 //!   searches.
 //!
-//! One Aho-Corasick pass over the raw event (few patterns, so its vectorised searcher applies)
-//! establishes the facts; an inverted index turns them into candidate filters, so filters
-//! whose facts are absent cost nothing. Candidates are evaluated on one lazily read document
+//! One vectorised pass over the raw event for the key tokens (Teddy) and one per literal
+//! (`memmem`; one Aho-Corasick pass when literals are many) establish the facts; an inverted
+//! index turns them into candidate filters, so filters whose facts are absent cost nothing. Candidates are evaluated on one lazily read document
 //! that decodes only the fields they select, each condition at most once per event.
 //!
 //! A requirement must be implied by a match, so anything that can match without its fact in
@@ -244,8 +244,8 @@ pub struct FilterSet {
     /// The `"key"` tokens of keyed values.
     keys: Vec<String>,
     key_search: Option<KeySearch>,
-    /// Per key: value → fact ids.
-    keyed: Vec<FxHashMap<String, Vec<usize>>>,
+    /// Per key: value → fact id.
+    keyed: Vec<FxHashMap<String, usize>>,
     fact_count: usize,
     /// Fact id → filters that have it among their anchors: the filters of fact `f` are
     /// `anchored[anchor_start[f]..anchor_start[f + 1]]`.
@@ -326,7 +326,7 @@ struct Builder {
     /// The fact id of each literal.
     literal_facts: Vec<usize>,
     keys: Vec<String>,
-    keyed: Vec<FxHashMap<String, Vec<usize>>>,
+    keyed: Vec<FxHashMap<String, usize>>,
     facts: usize,
     selectors: Vec<Selector>,
     conditions: Vec<SetCondition>,
@@ -375,16 +375,11 @@ impl Builder {
         if self.keyed.len() <= k {
             self.keyed.push(FxHashMap::default());
         }
-        let ids = self.keyed[k].entry(value.to_string()).or_default();
-        let id = match ids.first() {
-            Some(&id) => id,
-            None => {
-                let id = self.facts;
-                self.facts += 1;
-                ids.push(id);
-                id
-            }
-        };
+        let next = self.facts;
+        let id = *self.keyed[k].entry(value.to_string()).or_insert(next);
+        if id == next {
+            self.facts += 1;
+        }
         Requirement::Fact { id, json: true }
     }
 
@@ -555,9 +550,8 @@ impl FilterSet {
             weight[fact] = 1.0 / (literal.len() * literal.len()).max(1) as f64;
         }
         for values in &b.keyed {
-            for ids in values.values() {
-                ids.iter()
-                    .for_each(|&id| weight[id] = 1.0 / values.len().max(2) as f64);
+            for &id in values.values() {
+                weight[id] = 1.0 / values.len().max(2) as f64;
             }
         }
         let literals: Vec<(String, usize)> = b.literals.into_iter().zip(b.literal_facts).collect();
@@ -690,8 +684,8 @@ impl FilterSet {
         let Some(value) = member_value(message, at) else {
             return;
         };
-        if let Some(ids) = values.get(value.as_ref()) {
-            ids.iter().for_each(|&id| set_bit(facts, id));
+        if let Some(&id) = values.get(value.as_ref()) {
+            set_bit(facts, id);
         }
     }
 }
