@@ -168,14 +168,21 @@ fn explain_json(expr: &Expr<JsonCondition>, message: &str) -> Explanation {
 fn summarize(root: &Clause) -> String {
     let mut deciding = Vec::new();
     collect_deciding(root, root.result, &mut deciding);
-    let list = deciding
+    // A failed `||` of sixteen event names would make an unreadable sentence: name the first
+    // few and count the rest (the clauses below list them all).
+    const SHOWN: usize = 3;
+    let mut list = deciding
         .iter()
+        .take(SHOWN)
         .map(|c| match &c.found {
             Some(found) => format!("{} (found {found})", c.clause),
             None => c.clause.clone(),
         })
         .collect::<Vec<_>>()
         .join("; ");
+    if deciding.len() > SHOWN {
+        list.push_str(&format!("; and {} more", deciding.len() - SHOWN));
+    }
     if root.result {
         format!("matched by {list}")
     } else {
