@@ -830,9 +830,8 @@ fn has_hiding_escape(message: &str) -> bool {
 }
 
 impl SetMatcher<'_> {
-    /// Puts the indices of the filters that match `message` into `out` (cleared first).
-    pub fn matching(&mut self, message: &str, out: &mut Vec<usize>) {
-        out.clear();
+    /// Marks the facts present in the raw event.
+    fn find_facts(&mut self, message: &str) {
         let set = self.set;
         self.facts.iter_mut().for_each(|w| *w = 0);
         set.literal_search
@@ -842,13 +841,17 @@ impl SetMatcher<'_> {
                 set.keyed_value(key, message, end, &mut self.facts)
             });
         }
+    }
 
-        // Candidates: filters with a fact present, those without facts, and, in an event whose
-        // escapes may hide JSON facts, those with JSON facts.
+    /// Candidates, in filter order: filters with an anchor present, those without facts, and,
+    /// in an event whose escapes may hide JSON facts, those with JSON facts.
+    fn find_candidates(&mut self, hidden: bool) {
+        let set = self.set;
         self.event += 1;
         let event = self.event;
         self.candidates.clear();
-        let add = |i: usize, stamp: &mut Vec<u64>, candidates: &mut Vec<usize>| {
+        let (stamp, candidates) = (&mut self.stamp, &mut self.candidates);
+        let mut add = |i: usize| {
             if stamp[i] != event {
                 stamp[i] = event;
                 candidates.push(i);
@@ -863,24 +866,27 @@ impl SetMatcher<'_> {
                     set.anchor_start[fact] as usize,
                     set.anchor_start[fact + 1] as usize,
                 );
-                for &i in &set.anchored[from..to] {
-                    add(i as usize, &mut self.stamp, &mut self.candidates);
-                }
+                set.anchored[from..to].iter().for_each(|&i| add(i as usize));
             }
         }
-        for &i in &set.always {
-            add(i, &mut self.stamp, &mut self.candidates);
-        }
-        let hidden = !set.with_json_facts.is_empty() && has_hiding_escape(message);
+        set.always.iter().for_each(|&i| add(i));
         if hidden {
-            for &i in &set.with_json_facts {
-                add(i, &mut self.stamp, &mut self.candidates);
-            }
+            set.with_json_facts.iter().for_each(|&i| add(i));
         }
+        self.candidates.sort_unstable();
+    }
+
+    /// Puts the indices of the filters that match `message` into `out` (cleared first).
+    pub fn matching(&mut self, message: &str, out: &mut Vec<usize>) {
+        out.clear();
+        let set = self.set;
+        self.find_facts(message);
+        let hidden = !set.with_json_facts.is_empty() && has_hiding_escape(message);
+        self.find_candidates(hidden);
         if self.candidates.is_empty() {
             return;
         }
-        self.candidates.sort_unstable();
+        let event = self.event;
 
         let mut document: Option<Option<Entries<'_>>> = None;
         let mut cache: Vec<Option<Vec<View<'_>>>> = Vec::new();
