@@ -44,6 +44,17 @@ impl View<'_> {
         }
     }
 
+    /// The text a comparison (`=`, `!=`, `<`, …) sees, and whether it may be read as a number;
+    /// `None` for values no comparison holds of (see [`crate::choices`], Q5 and Q7).
+    pub(crate) fn compared_text(&self) -> Option<(&str, bool)> {
+        match self {
+            View::String(s) => Some((s, crate::choices::NUMERIC_VALUES_MATCH_NUMERIC_STRINGS)),
+            View::Number(n) => Some((n, true)),
+            View::Null if crate::choices::NULL_SATISFIES_COMPARISONS => Some(("null", false)),
+            _ => None,
+        }
+    }
+
     /// The scalar's text, as TestMetricFilter reports it; `None` for null and containers.
     pub(crate) fn scalar_text(&self) -> Option<String> {
         match self {

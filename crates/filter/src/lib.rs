@@ -280,16 +280,9 @@ pub(crate) fn value_holds(test: &JsonTest, v: &View<'_>) -> bool {
         JsonTest::IsNull => *v == View::Null,
         JsonTest::IsTrue => *v == View::Bool(true),
         JsonTest::IsFalse => *v == View::Bool(false),
-        JsonTest::Compare(op, value) => match v {
-            View::String(s) => {
-                compare_text(*op, value, s, choices::NUMERIC_VALUES_MATCH_NUMERIC_STRINGS)
-            }
-            View::Number(n) => compare_text(*op, value, n, true),
-            View::Null if choices::NULL_SATISFIES_COMPARISONS => {
-                compare_text(*op, value, "null", false)
-            }
-            _ => false,
-        },
+        JsonTest::Compare(op, value) => v
+            .compared_text()
+            .is_some_and(|(text, numeric)| compare_text(*op, value, text, numeric)),
     }
 }
 

@@ -283,16 +283,6 @@ impl SetCondition {
     }
 }
 
-/// The text an exact `=` compares a value with (as [`crate::value_holds`] does).
-fn compared_text<'v>(v: &'v View<'_>) -> Option<&'v str> {
-    match v {
-        View::String(s) => Some(s),
-        View::Number(n) => Some(n),
-        View::Null if crate::choices::NULL_SATISFIES_COMPARISONS => Some("null"),
-        _ => None,
-    }
-}
-
 /// The text an exact `=` condition compares with, if it is one (no `*`, not a number).
 fn exact_text(test: &JsonTest) -> Option<&str> {
     match test {
@@ -938,7 +928,9 @@ impl SetMatcher<'_> {
                                 SetCondition::OneOf(..) => {
                                     if decided[sel] != event {
                                         decided[sel] = event;
-                                        let hits = values.iter().filter_map(compared_text);
+                                        let hits = values
+                                            .iter()
+                                            .filter_map(|v| v.compared_text().map(|(t, _)| t));
                                         for id in
                                             hits.filter_map(|t| set.one_of[sel].get(t)).flatten()
                                         {
