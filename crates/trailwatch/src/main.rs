@@ -1,5 +1,6 @@
 //! The `trailwatch` binary: wiring only; the work is done by the library crates.
 
+mod serve;
 mod test_pattern;
 
 use std::process::ExitCode;
@@ -22,11 +23,24 @@ enum Command {
     /// invalid (the reason on standard error), 1 for other errors. Give a pattern that begins
     /// with '-' after '--'.
     TestPattern(test_pattern::Args),
+    /// Serve the CloudWatch Logs, CloudWatch and SNS APIs on one port.
+    ///
+    /// The first line on standard output is `listening on http://ADDR:PORT`. Requests are
+    /// checked with SigV4 against TRAILWATCH_ACCESS_KEY_ID / TRAILWATCH_SECRET_ACCESS_KEY, or
+    /// against a key pair generated on first start and kept in the data directory.
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::TestPattern(args) => test_pattern::run(args),
+        Command::Serve(args) => match serve::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("trailwatch serve: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

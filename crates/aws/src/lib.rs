@@ -1,0 +1,719 @@
+//! The AWS wire: CloudWatch Logs over awsJson1_1, CloudWatch over awsJson1_0, rpcv2Cbor and
+//! awsQuery, SNS over awsQuery, all on one HTTP listener; SigV4 verification; AWS's error
+//! codes; dispatch into the engine.
+//!
+//! Requests are told apart as AWS's own front ends do (reference §1.2): the rpcv2Cbor path,
+//! then `X-Amz-Target`, then form bodies by their `Version`. The service models decide how each
+//! operation's input is read and its output written (see [`codec`]), and how an error shape
+//! becomes a code and an HTTP status per protocol.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! let engine = Arc::new(engine::Engine::open(engine::Config::new(
+//!     "./trailwatch-data".into(),
+//!     "http://127.0.0.1:4566",
+//! ))?);
+//! let state = aws::State::new(engine, aws::Auth::None, None);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:4566").await?;
+//! axum::serve(listener, aws::router(state)).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod codec;
+pub mod model;
+pub mod sigv4;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use engine::{ApiError, Engine};
+use serde_json::Value;
+
+use crate::codec::InputError;
+use crate::model::Service;
+
+/// The largest request body accepted. PutLogEvents allows 1 MiB of messages, which JSON
+/// escaping can roughly double; anything larger is not a valid request of these services.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// The largest body a gzip-encoded request may inflate to (PutMetricData allows 1 MB).
+const MAX_INFLATED_BYTES: u64 = 8 * 1024 * 1024;
+
+/// How requests are authenticated.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// No checks (`--auth none`).
+    None,
+    /// SigV4 against these access key ids and their secrets.
+    SigV4(HashMap<String, String>),
+}
+
+/// The SNS signing certificate served at `SigningCertURL`.
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    /// `SimpleNotificationService-<hex>.pem`.
+    pub file_name: String,
+    /// The PEM text.
+    pub pem: String,
+}
+
+/// What the handlers share.
+pub struct State {
+    engine: Arc<Engine>,
+    auth: Auth,
+    certificate: Option<Certificate>,
+}
+
+impl State {
+    /// The state of a listener.
+    pub fn new(engine: Arc<Engine>, auth: Auth, certificate: Option<Certificate>) -> Arc<State> {
+        Arc::new(State {
+            engine,
+            auth,
+            certificate,
+        })
+    }
+}
+
+/// The router serving every service on one port.
+pub fn router(state: Arc<State>) -> axum::Router {
+    axum::Router::new()
+        .fallback(handle)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The services and their wire protocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// CloudWatch Logs, awsJson1_1.
+    LogsJson,
+    /// CloudWatch, awsJson1_0 (query-compatible errors).
+    CloudWatchJson,
+    /// CloudWatch, rpcv2Cbor (query-compatible errors).
+    CloudWatchCbor,
+    /// CloudWatch, awsQuery.
+    CloudWatchQuery,
+    /// SNS, awsQuery.
+    SnsQuery,
+}
+
+impl Protocol {
+    fn service(self) -> &'static Service {
+        match self {
+            Protocol::LogsJson => model::logs(),
+            Protocol::CloudWatchJson | Protocol::CloudWatchCbor | Protocol::CloudWatchQuery => {
+                model::cloudwatch()
+            }
+            Protocol::SnsQuery => model::sns(),
+        }
+    }
+
+    /// The SigV4 signing name.
+    fn signing_name(self) -> &'static str {
+        match self {
+            Protocol::LogsJson => "logs",
+            Protocol::SnsQuery => "sns",
+            _ => "monitoring",
+        }
+    }
+
+    fn is_query(self) -> bool {
+        matches!(self, Protocol::CloudWatchQuery | Protocol::SnsQuery)
+    }
+}
+
+/// A request's answer before it becomes HTTP.
+struct Reply {
+    protocol: Protocol,
+    request_id: String,
+    /// Whether the client asked for query-compatible status codes (`x-amzn-query-mode`).
+    query_mode: bool,
+}
+
+async fn handle(
+    AxumState(state): AxumState<Arc<State>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let path = uri.path();
+    if method == Method::GET {
+        return handle_get(&state, &uri, &request_id).await;
+    }
+    if method != Method::POST {
+        return plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Only POST and GET are supported.\n",
+        );
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let target = header("x-amz-target");
+    let content_type = header("content-type").unwrap_or_default();
+    let query_mode = header("x-amzn-query-mode") == Some("true");
+
+    // Dispatch order of reference §1.2.
+    let (protocol, operation, form) = if let Some(op) =
+        path.strip_prefix("/service/GraniteServiceVersion20100801/operation/")
+    {
+        (Protocol::CloudWatchCbor, op.to_owned(), None)
+    } else if let Some((prefix, op)) = target.and_then(|t| t.split_once('.')) {
+        let protocol = match prefix {
+            "Logs_20140328" => Protocol::LogsJson,
+            "GraniteServiceVersion20100801" => Protocol::CloudWatchJson,
+            _ => {
+                return json_error_response(
+                    StatusCode::BAD_REQUEST,
+                    "UnknownOperationException",
+                    None,
+                    "application/x-amz-json-1.1",
+                    &request_id,
+                    None,
+                );
+            }
+        };
+        (protocol, op.to_owned(), None)
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let version = get("Version").unwrap_or_default();
+        let scope_service = scope_service(header("authorization").unwrap_or_default());
+        let protocol = if version == model::sns().api_version || scope_service == Some("sns") {
+            Protocol::SnsQuery
+        } else if version == model::cloudwatch().api_version || scope_service == Some("monitoring")
+        {
+            Protocol::CloudWatchQuery
+        } else {
+            return query_error_response(
+                None,
+                StatusCode::BAD_REQUEST,
+                "InvalidAction",
+                Some("The request names no known service API version."),
+                &request_id,
+            );
+        };
+        let op = get("Action").unwrap_or_default();
+        (protocol, op, Some(params))
+    } else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "Not an AWS API request: expected X-Amz-Target, an rpcv2Cbor path or a form body.\n",
+        );
+    };
+
+    let reply = Reply {
+        protocol,
+        request_id,
+        query_mode,
+    };
+
+    if let Auth::SigV4(keys) = &state.auth {
+        let pairs: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes()))
+            .collect();
+        let request = sigv4::Request {
+            method: method.as_str(),
+            path,
+            query: uri.query().unwrap_or_default(),
+            headers: &pairs,
+            body: &body,
+        };
+        let expect = sigv4::Expectation {
+            region: &state.engine.config().region,
+            services: &[protocol.signing_name()],
+            now: SystemTime::now(),
+        };
+        if let Err(e) = sigv4::verify(&request, &expect, keys) {
+            tracing::info!(error = %e, "Request refused: authentication failed.");
+            return auth_error(&reply, &e);
+        }
+    }
+
+    let service = protocol.service();
+    let Some(op) = service.operations.get(&operation) else {
+        return error(&reply, &unknown_operation(protocol, &operation));
+    };
+
+    // CloudWatch clients gzip large PutMetricData bodies; the signature covers the gzip bytes.
+    let body = match header("content-encoding") {
+        Some("gzip") => match inflate(&body) {
+            Ok(b) => Bytes::from(b),
+            Err(e) => return error(&reply, &e),
+        },
+        _ => body,
+    };
+
+    let input_shape = op.input.as_ref().map(|r| r.shape.as_str());
+    let input = match (input_shape, protocol) {
+        (None, _) => Ok(Value::Object(Default::default())),
+        (Some(shape), Protocol::LogsJson | Protocol::CloudWatchJson) => {
+            let parsed: Result<Value, _> = if body.is_empty() {
+                Ok(Value::Object(Default::default()))
+            } else {
+                serde_json::from_slice(&body)
+            };
+            match parsed {
+                Ok(v) => codec::from_json(service, shape, &v),
+                Err(e) => Err(InputError::Serialization(format!(
+                    "The request body is not valid JSON: {e}"
+                ))),
+            }
+        }
+        (Some(shape), Protocol::CloudWatchCbor) => codec::from_cbor(service, shape, &body),
+        (Some(shape), Protocol::CloudWatchQuery | Protocol::SnsQuery) => {
+            codec::from_query(service, shape, form.as_deref().unwrap_or_default())
+        }
+    };
+    let input = match input {
+        Ok(v) => v,
+        Err(e) => return error(&reply, &input_error(protocol, e)),
+    };
+
+    let engine = &state.engine;
+    let result = match protocol {
+        Protocol::LogsJson => engine.logs(&operation, input).await,
+        Protocol::SnsQuery => engine.sns(&operation, input).await,
+        _ => engine.cloudwatch(&operation, input).await,
+    };
+    match result {
+        Ok(output) => success(&reply, service, &operation, &output),
+        Err(e) => {
+            if e.is_internal() {
+                tracing::error!(operation, error = %e.message, "Operation failed.");
+            }
+            error(&reply, &e)
+        }
+    }
+}
+
+/// The service of a SigV4 credential scope (`AKID/date/region/SERVICE/aws4_request`).
+fn scope_service(authorization: &str) -> Option<&str> {
+    let credential = authorization.split("Credential=").nth(1)?;
+    let scope = credential.split([',', ' ']).next()?;
+    scope.split('/').nth(3)
+}
+
+fn inflate(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(MAX_INFLATED_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            ApiError::new(
+                "SerializationException",
+                format!("The gzip body could not be read: {e}"),
+            )
+        })?;
+    if out.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(ApiError::new(
+            "SerializationException",
+            "The request body is too large.",
+        ));
+    }
+    Ok(out)
+}
+
+fn unknown_operation(protocol: Protocol, operation: &str) -> ApiError {
+    if protocol.is_query() {
+        ApiError::new(
+            "InvalidAction",
+            format!("The action {operation} is not valid for this endpoint."),
+        )
+    } else {
+        ApiError::new(
+            "UnknownOperationException",
+            format!("The operation {operation} is not supported."),
+        )
+    }
+}
+
+fn input_error(protocol: Protocol, e: InputError) -> ApiError {
+    match e {
+        InputError::Serialization(message) => {
+            if protocol.is_query() {
+                ApiError::new("InvalidParameterValue", message)
+            } else {
+                ApiError::new("SerializationException", message)
+            }
+        }
+        InputError::Validation(lines) => {
+            let message = InputError::validation_message(&lines);
+            // Query services name it by its query code.
+            if protocol.is_query() {
+                ApiError::new("ValidationError", message)
+            } else {
+                ApiError::new("ValidationException", message)
+            }
+        }
+    }
+}
+
+async fn handle_get(state: &State, uri: &Uri, request_id: &str) -> Response {
+    let path = uri.path();
+    if path == "/healthz" {
+        return plain(StatusCode::OK, "ok\n");
+    }
+    if let Some(cert) = &state.certificate
+        && path.strip_prefix('/') == Some(cert.file_name.as_str())
+    {
+        let mut r = Response::new(Body::from(cert.pem.clone()));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-x509-ca-cert"),
+        );
+        return r;
+    }
+    // The SubscribeURL and UnsubscribeURL links of SNS messages: plain GETs, unsigned, as AWS
+    // serves them.
+    let params: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let action = params
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.as_str());
+    let reply = Reply {
+        protocol: Protocol::SnsQuery,
+        request_id: request_id.to_owned(),
+        query_mode: false,
+    };
+    let operation = match action {
+        Some(op @ ("ConfirmSubscription" | "Unsubscribe")) => op,
+        _ => return plain(StatusCode::NOT_FOUND, "Not found.\n"),
+    };
+    let service = model::sns();
+    let shape = service.operations[operation]
+        .input
+        .as_ref()
+        .map_or("", |r| r.shape.as_str());
+    let input = match codec::from_query(service, shape, &params) {
+        Ok(v) => v,
+        Err(e) => return error(&reply, &input_error(Protocol::SnsQuery, e)),
+    };
+    match state.engine.sns(operation, input).await {
+        Ok(output) => success(&reply, service, operation, &output),
+        Err(e) => error(&reply, &e),
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut r = Response::new(Body::from(text));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn with_headers(mut r: Response, pairs: &[(&'static str, String)]) -> Response {
+    for (k, v) in pairs {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            r.headers_mut().insert(*k, v);
+        }
+    }
+    r
+}
+
+fn success(reply: &Reply, service: &Service, operation: &str, output: &Value) -> Response {
+    let op = &service.operations[operation];
+    let output_shape = op.output.as_ref().map(|r| r.shape.as_str());
+    let id = reply.request_id.clone();
+    match reply.protocol {
+        Protocol::LogsJson | Protocol::CloudWatchJson => {
+            let content_type = if reply.protocol == Protocol::LogsJson {
+                "application/x-amz-json-1.1"
+            } else {
+                "application/x-amz-json-1.0"
+            };
+            with_headers(
+                Response::new(Body::from(output.to_string())),
+                &[
+                    ("content-type", content_type.to_owned()),
+                    ("x-amzn-requestid", id),
+                ],
+            )
+        }
+        Protocol::CloudWatchCbor => {
+            let mut headers = vec![
+                ("smithy-protocol", "rpc-v2-cbor".to_owned()),
+                ("x-amzn-requestid", id),
+            ];
+            // rpcv2Cbor: operations without output answer an empty body without a type.
+            let body = match output_shape {
+                None => Vec::new(),
+                Some(shape) => {
+                    headers.push(("content-type", "application/cbor".to_owned()));
+                    cbor_bytes(&codec::to_cbor(service, shape, output))
+                }
+            };
+            with_headers(Response::new(Body::from(body)), &headers)
+        }
+        Protocol::CloudWatchQuery | Protocol::SnsQuery => {
+            let ns = service.xml_namespace.as_deref().unwrap_or_default();
+            let mut xml = format!("<{operation}Response xmlns=\"{ns}\">");
+            if let (Some(shape), Some(wrapper)) = (
+                output_shape,
+                op.output.as_ref().and_then(|r| r.result_wrapper.as_deref()),
+            ) {
+                xml.push_str(&format!("<{wrapper}>"));
+                codec::to_xml(service, shape, output, &mut xml);
+                xml.push_str(&format!("</{wrapper}>"));
+            }
+            xml.push_str(&format!(
+                "<ResponseMetadata><RequestId>{id}</RequestId></ResponseMetadata></{operation}Response>"
+            ));
+            with_headers(
+                Response::new(Body::from(xml)),
+                &[
+                    ("content-type", "text/xml".to_owned()),
+                    ("x-amzn-requestid", id),
+                ],
+            )
+        }
+    }
+}
+
+fn cbor_bytes(v: &ciborium::Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = ciborium::into_writer(v, &mut out);
+    out
+}
+
+/// How an error shape is spelled on the wire of a protocol.
+struct WireError {
+    status: StatusCode,
+    /// awsQuery code and the code of `x-amzn-query-error`.
+    query_code: String,
+    /// `__type` of JSON and CBOR bodies.
+    type_name: String,
+    sender_fault: bool,
+}
+
+fn wire_error(reply: &Reply, e: &ApiError) -> WireError {
+    let service = reply.protocol.service();
+    let modelled = service.error(&e.code);
+    let internal = e.is_internal();
+    let mut query_code = modelled
+        .and_then(|m| m.code.clone())
+        .unwrap_or_else(|| e.code.to_string());
+    let mut status = modelled
+        .and_then(|m| m.http_status_code)
+        .unwrap_or(if internal { 500 } else { 400 });
+    let sender_fault = modelled.map_or(!internal, |m| m.sender_fault);
+    let mut type_name = e.code.to_string();
+    match reply.protocol {
+        Protocol::CloudWatchJson | Protocol::CloudWatchCbor => {
+            if e.code == "ValidationException" {
+                type_name = "com.amazon.coral.validate#ValidationException".into();
+                query_code = "ValidationError".into();
+            } else if modelled.is_some() {
+                type_name = format!("com.amazonaws.cloudwatch.v2010_08_01#{}", e.code);
+            }
+            // Modelled statuses apply only to clients in query mode; others get 400 (§1.4).
+            if !reply.query_mode && !internal {
+                status = 400;
+            }
+        }
+        Protocol::LogsJson => {
+            // Logs models no statuses: every client error is 400.
+            status = if internal { 500 } else { 400 };
+        }
+        Protocol::CloudWatchQuery | Protocol::SnsQuery => {
+            if internal {
+                query_code = if reply.protocol == Protocol::SnsQuery {
+                    "InternalError".into()
+                } else {
+                    "InternalServiceError".into()
+                };
+            }
+        }
+    }
+    WireError {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        query_code,
+        type_name,
+        sender_fault,
+    }
+}
+
+fn error(reply: &Reply, e: &ApiError) -> Response {
+    let w = wire_error(reply, e);
+    // Our own faults keep their details in the log, not in the reply.
+    let message = if e.is_internal() {
+        "An internal error occurred.".to_owned()
+    } else {
+        e.message.clone()
+    };
+    let fault = if w.sender_fault { "Sender" } else { "Receiver" };
+    match reply.protocol {
+        Protocol::LogsJson => json_error_response(
+            w.status,
+            &w.type_name,
+            Some(&message),
+            "application/x-amz-json-1.1",
+            &reply.request_id,
+            None,
+        ),
+        Protocol::CloudWatchJson => json_error_response(
+            w.status,
+            &w.type_name,
+            Some(&message),
+            "application/x-amz-json-1.0",
+            &reply.request_id,
+            Some(format!("{};{fault}", w.query_code)),
+        ),
+        Protocol::CloudWatchCbor => {
+            let body = ciborium::Value::Map(vec![
+                (
+                    ciborium::Value::Text("__type".into()),
+                    ciborium::Value::Text(w.type_name.clone()),
+                ),
+                (
+                    ciborium::Value::Text("message".into()),
+                    ciborium::Value::Text(message),
+                ),
+            ]);
+            let mut r = with_headers(
+                Response::new(Body::from(cbor_bytes(&body))),
+                &[
+                    ("content-type", "application/cbor".to_owned()),
+                    ("smithy-protocol", "rpc-v2-cbor".to_owned()),
+                    ("x-amzn-requestid", reply.request_id.clone()),
+                    ("x-amzn-query-error", format!("{};{fault}", w.query_code)),
+                ],
+            );
+            *r.status_mut() = w.status;
+            r
+        }
+        Protocol::CloudWatchQuery | Protocol::SnsQuery => query_error_response(
+            Some(reply.protocol.service()),
+            w.status,
+            &w.query_code,
+            Some(&message),
+            &reply.request_id,
+        ),
+    }
+}
+
+fn auth_error(reply: &Reply, e: &sigv4::AuthError) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+    let message = e.message().to_owned();
+    match reply.protocol {
+        Protocol::LogsJson => json_error_response(
+            status,
+            e.json_code(),
+            Some(&message),
+            "application/x-amz-json-1.1",
+            &reply.request_id,
+            None,
+        ),
+        Protocol::CloudWatchJson => json_error_response(
+            status,
+            e.json_code(),
+            Some(&message),
+            "application/x-amz-json-1.0",
+            &reply.request_id,
+            Some(format!("{};Sender", e.query_code())),
+        ),
+        Protocol::CloudWatchCbor => {
+            let body = ciborium::Value::Map(vec![
+                (
+                    ciborium::Value::Text("__type".into()),
+                    ciborium::Value::Text(e.json_code().into()),
+                ),
+                (
+                    ciborium::Value::Text("message".into()),
+                    ciborium::Value::Text(message),
+                ),
+            ]);
+            let mut r = with_headers(
+                Response::new(Body::from(cbor_bytes(&body))),
+                &[
+                    ("content-type", "application/cbor".to_owned()),
+                    ("smithy-protocol", "rpc-v2-cbor".to_owned()),
+                    ("x-amzn-requestid", reply.request_id.clone()),
+                    ("x-amzn-query-error", format!("{};Sender", e.query_code())),
+                ],
+            );
+            *r.status_mut() = status;
+            r
+        }
+        Protocol::CloudWatchQuery | Protocol::SnsQuery => query_error_response(
+            Some(reply.protocol.service()),
+            status,
+            e.query_code(),
+            Some(&message),
+            &reply.request_id,
+        ),
+    }
+}
+
+fn json_error_response(
+    status: StatusCode,
+    type_name: &str,
+    message: Option<&str>,
+    content_type: &str,
+    request_id: &str,
+    query_error: Option<String>,
+) -> Response {
+    let mut body = serde_json::json!({ "__type": type_name });
+    if let Some(m) = message {
+        body["message"] = Value::String(m.to_owned());
+    }
+    let short = type_name.rsplit('#').next().unwrap_or(type_name).to_owned();
+    let mut headers = vec![
+        ("content-type", content_type.to_owned()),
+        ("x-amzn-requestid", request_id.to_owned()),
+        ("x-amzn-errortype", short),
+    ];
+    if let Some(q) = query_error {
+        headers.push(("x-amzn-query-error", q));
+    }
+    let mut r = with_headers(Response::new(Body::from(body.to_string())), &headers);
+    *r.status_mut() = status;
+    r
+}
+
+fn query_error_response(
+    service: Option<&Service>,
+    status: StatusCode,
+    code: &str,
+    message: Option<&str>,
+    request_id: &str,
+) -> Response {
+    let ns = service
+        .and_then(|s| s.xml_namespace.as_deref())
+        .unwrap_or("http://sns.amazonaws.com/doc/2010-03-31/");
+    let fault = if status.is_server_error() {
+        "Receiver"
+    } else {
+        "Sender"
+    };
+    let message = message
+        .map(|m| format!("<Message>{}</Message>", quick_xml::escape::escape(m)))
+        .unwrap_or_default();
+    let xml = format!(
+        "<ErrorResponse xmlns=\"{ns}\"><Error><Type>{fault}</Type><Code>{code}</Code>{message}</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+    );
+    let mut r = with_headers(
+        Response::new(Body::from(xml)),
+        &[
+            ("content-type", "text/xml".to_owned()),
+            ("x-amzn-requestid", request_id.to_owned()),
+        ],
+    );
+    *r.status_mut() = status;
+    r
+}

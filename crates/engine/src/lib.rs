@@ -1,0 +1,212 @@
+//! trailwatch's domain: log groups and their events, metric filters, metrics, alarms, topics
+//! and subscriptions, and the pipeline that joins them.
+//!
+//! Operations take and give AWS's API shapes as JSON values (member names as in the service
+//! models, timestamps as epoch seconds); the wire protocols around them live in the `aws` crate.
+//! An accepted write is durable before it is acknowledged, and every consequence of it — the
+//! metric datapoints of matching log events, the alarm transitions they cause and the
+//! notifications those send — commits in the same transaction (see [`store`]).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use engine::{Config, Engine};
+//! let engine = Engine::open(Config::new("./trailwatch-data".into(), "http://127.0.0.1:4566"))?;
+//! engine
+//!     .logs("CreateLogGroup", serde_json::json!({"logGroupName": "CloudTrail/DefaultLogGroup"}))
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+pub mod alarm;
+mod cloudwatch;
+mod logs;
+pub mod outbox;
+mod schema;
+mod sns;
+pub mod store;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+pub use crate::store::{Store, StoreError};
+
+/// An error as AWS reports it: the exception shape's name in the service model and a message.
+/// The `aws` crate turns the name into each protocol's code and HTTP status.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// The exception shape, e.g. `ResourceNotFoundException` (Logs), `ResourceNotFound`
+    /// (CloudWatch), `NotFoundException` (SNS); or `ValidationException` for input the model
+    /// rejects, `InternalFailure` for our own faults.
+    pub code: Cow<'static, str>,
+    /// The human-readable message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error of the exception shape `code`.
+    pub fn new(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code: Cow::Borrowed(code),
+            message: message.into(),
+        }
+    }
+
+    /// A fault of ours (answered with HTTP 500); the message is for logs.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(INTERNAL_FAILURE, message)
+    }
+
+    /// Whether this is a fault of ours rather than of the request.
+    pub fn is_internal(&self) -> bool {
+        self.code == INTERNAL_FAILURE
+    }
+}
+
+/// The code of our own faults.
+pub const INTERNAL_FAILURE: &str = "InternalFailure";
+
+/// Where the engine runs and what it calls itself.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data directory holding the database.
+    pub data_dir: PathBuf,
+    /// The region in ARNs and notifications, e.g. `us-east-1`.
+    pub region: String,
+    /// The account id in ARNs.
+    pub account_id: String,
+    /// The base URL subscribers reach us at, for `SubscribeURL`, `UnsubscribeURL` and
+    /// `SigningCertURL` (e.g. `http://127.0.0.1:4566`).
+    pub public_url: String,
+}
+
+impl Config {
+    /// The defaults of `trailwatch serve`: `us-east-1`, account `000000000000`.
+    pub fn new(data_dir: PathBuf, public_url: &str) -> Config {
+        Config {
+            data_dir,
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+/// The time source; replay will drive the engine on event time, tests on a fixed clock.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+}
+
+/// The engine: the store, the compiled filter sets and the clock.
+pub struct Engine {
+    pub(crate) config: Arc<Config>,
+    pub(crate) store: Arc<Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Each log group's metric filters compiled into one filter set, built on first use and
+    /// dropped when the group's filters change.
+    pub(crate) filter_sets: Arc<logs::FilterSets>,
+}
+
+impl Engine {
+    /// Opens the store in `config.data_dir` on the wall clock.
+    pub fn open(config: Config) -> Result<Engine, StoreError> {
+        Engine::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// Opens the store on the given clock.
+    pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Engine, StoreError> {
+        let store = Store::open(&config.data_dir)?;
+        Ok(Engine {
+            config: Arc::new(config),
+            store: Arc::new(store),
+            clock,
+            filter_sets: Arc::new(Mutex::new(HashMap::new())),
+        })
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store, for the outbox worker.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Milliseconds since the epoch on the engine's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Runs a CloudWatch Logs operation.
+    pub async fn logs(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
+        logs::call(self, operation, input).await
+    }
+
+    /// Runs a CloudWatch operation.
+    pub async fn cloudwatch(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
+        cloudwatch::call(self, operation, input).await
+    }
+
+    /// Runs an SNS operation.
+    pub async fn sns(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
+        sns::call(self, operation, input).await
+    }
+
+    /// Re-evaluates every alarm at the current time: periods that closed and data that stopped
+    /// arriving change states without any new datapoint.
+    pub async fn tick(&self) -> Result<(), ApiError> {
+        let ctx = self.context();
+        self.store
+            .write(move |conn| cloudwatch::evaluate_all(conn, &ctx))
+            .await
+    }
+
+    pub(crate) fn context(&self) -> Context {
+        Context {
+            config: self.config.clone(),
+            now_ms: self.clock.now_ms(),
+            store: self.store.clone(),
+        }
+    }
+}
+
+/// What a write needs beyond its input: configuration and the time it runs at.
+#[derive(Clone)]
+pub(crate) struct Context {
+    pub config: Arc<Config>,
+    pub now_ms: i64,
+    pub store: Arc<Store>,
+}
+
+/// The unknown-operation error of each service's protocol.
+pub(crate) fn unknown_operation(operation: &str) -> ApiError {
+    ApiError::new(
+        "UnknownOperationException",
+        format!("The operation {operation} is not supported."),
+    )
+}
+
+/// Reads an input value as a typed request; the `aws` crate has already checked it against the
+/// model, so a failure here means a member we rely on has an unexpected form.
+pub(crate) fn input<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    serde_json::from_value(v).map_err(|e| ApiError::new("ValidationException", e.to_string()))
+}

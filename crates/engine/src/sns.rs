@@ -1,0 +1,556 @@
+//! SNS: topics, subscriptions and publishing into the outbox.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::outbox::{self, MessageKind};
+use crate::store::sql;
+use crate::{ApiError, Context, Engine, input, unknown_operation};
+
+const INVALID: &str = "InvalidParameterException";
+const NOT_FOUND: &str = "NotFoundException";
+/// SNS's limit on a message: 256 KiB of UTF-8.
+const MAX_MESSAGE_BYTES: usize = 262_144;
+/// Topics and subscriptions listed per page, as on AWS.
+const PAGE: usize = 100;
+
+pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, ApiError> {
+    let ctx = engine.context();
+    match op {
+        "CreateTopic" => {
+            let req: CreateTopic = input(v)?;
+            engine
+                .store
+                .write(move |c| create_topic(c, &ctx, &req))
+                .await
+        }
+        "ListTopics" => {
+            let req: Paged = input(v)?;
+            engine.store.read(move |c| list_topics(c, &req)).await
+        }
+        "Subscribe" => {
+            let req: Subscribe = input(v)?;
+            engine.store.write(move |c| subscribe(c, &ctx, &req)).await
+        }
+        "ConfirmSubscription" => {
+            let req: ConfirmSubscription = input(v)?;
+            engine
+                .store
+                .write(move |c| confirm_subscription(c, &req))
+                .await
+        }
+        "ListSubscriptionsByTopic" => {
+            let req: ListSubscriptionsByTopic = input(v)?;
+            engine
+                .store
+                .read(move |c| list_subscriptions_by_topic(c, &ctx, &req))
+                .await
+        }
+        "Unsubscribe" => {
+            let req: Unsubscribe = input(v)?;
+            engine
+                .store
+                .write(move |c| unsubscribe(c, &ctx, &req))
+                .await
+        }
+        "Publish" => {
+            let req: Publish = input(v)?;
+            engine.store.write(move |c| publish(c, &ctx, &req)).await
+        }
+        _ => Err(unknown_operation(op)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateTopic {
+    name: String,
+    #[serde(default)]
+    attributes: serde_json::Map<String, Value>,
+}
+
+fn topic_exists(c: &Connection, arn: &str) -> Result<bool, ApiError> {
+    c.query_row("SELECT 1 FROM topics WHERE arn = ?1", [arn], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+        .map_err(sql)
+}
+
+fn create_topic(c: &Connection, ctx: &Context, req: &CreateTopic) -> Result<Value, ApiError> {
+    let name = &req.name;
+    let base = name.strip_suffix(".fifo").unwrap_or(name);
+    let valid = !base.is_empty()
+        && name.len() <= 256
+        && base
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+    if !valid {
+        return Err(ApiError::new(INVALID, "Invalid parameter: Topic Name"));
+    }
+    let arn = format!(
+        "arn:aws:sns:{}:{}:{name}",
+        ctx.config.region, ctx.config.account_id
+    );
+    let attributes = Value::Object(req.attributes.clone()).to_string();
+    let existing: Option<String> = c
+        .query_row(
+            "SELECT attributes FROM topics WHERE arn = ?1",
+            [&arn],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql)?;
+    match existing {
+        Some(stored) if stored != attributes && !req.attributes.is_empty() => Err(ApiError::new(
+            INVALID,
+            "Invalid parameter: Attributes Reason: Topic already exists with different attributes",
+        )),
+        Some(_) => Ok(json!({ "TopicArn": arn })),
+        None => {
+            c.execute(
+                "INSERT INTO topics (arn, name, attributes) VALUES (?1, ?2, ?3)",
+                params![arn, name, attributes],
+            )
+            .map_err(sql)?;
+            Ok(json!({ "TopicArn": arn }))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Paged {
+    next_token: Option<String>,
+}
+
+fn page_after(token: &Option<String>) -> Result<String, ApiError> {
+    match token {
+        None => Ok(String::new()),
+        Some(t) => t
+            .strip_prefix("a/")
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::new(INVALID, "Invalid parameter: NextToken")),
+    }
+}
+
+fn list_topics(c: &Connection, req: &Paged) -> Result<Value, ApiError> {
+    let after = page_after(&req.next_token)?;
+    let mut arns = c
+        .prepare("SELECT arn FROM topics WHERE arn > ?1 ORDER BY arn LIMIT ?2")
+        .map_err(sql)?
+        .query_map(params![after, (PAGE + 1) as i64], |r| r.get::<_, String>(0))
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    let mut out = json!({});
+    if arns.len() > PAGE {
+        arns.truncate(PAGE);
+        out["NextToken"] = json!(format!("a/{}", arns[PAGE - 1]));
+    }
+    out["Topics"] = arns.iter().map(|a| json!({ "TopicArn": a })).collect();
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Subscribe {
+    topic_arn: String,
+    protocol: String,
+    endpoint: Option<String>,
+    #[serde(default)]
+    attributes: serde_json::Map<String, Value>,
+    return_subscription_arn: Option<bool>,
+}
+
+fn subscribe(c: &Connection, ctx: &Context, req: &Subscribe) -> Result<Value, ApiError> {
+    check_arn(&req.topic_arn, "TopicArn")?;
+    let endpoint = req.endpoint.clone().unwrap_or_default();
+    match req.protocol.as_str() {
+        "http" | "https" => {
+            if !endpoint.starts_with(&format!("{}://", req.protocol)) {
+                return Err(ApiError::new(
+                    INVALID,
+                    "Invalid parameter: Endpoint must match the specified protocol",
+                ));
+            }
+        }
+        "email" | "email-json" => {
+            if !endpoint.contains('@') {
+                return Err(ApiError::new(INVALID, "Invalid parameter: Email address"));
+            }
+        }
+        "sqs" | "lambda" | "firehose" | "application" | "sms" => {}
+        other => {
+            return Err(ApiError::new(
+                INVALID,
+                format!(
+                    "Invalid parameter: Amazon SNS does not support this protocol string: {other}"
+                ),
+            ));
+        }
+    }
+    if !topic_exists(c, &req.topic_arn)? {
+        return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
+    }
+    let attributes = Value::Object(req.attributes.clone()).to_string();
+    let existing: Option<(String, bool, String)> = c
+        .query_row(
+            "SELECT arn, confirmed, attributes FROM subscriptions
+             WHERE topic_arn = ?1 AND protocol = ?2 AND endpoint = ?3",
+            params![req.topic_arn, req.protocol, endpoint],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    let return_arn = req.return_subscription_arn.unwrap_or(false);
+    if let Some((arn, confirmed, stored)) = existing {
+        if stored != attributes && !req.attributes.is_empty() {
+            return Err(ApiError::new(
+                INVALID,
+                "Invalid parameter: Attributes Reason: Subscription already exists with different attributes",
+            ));
+        }
+        let shown = if confirmed || return_arn {
+            arn
+        } else {
+            "pending confirmation".to_owned()
+        };
+        return Ok(json!({ "SubscriptionArn": shown }));
+    }
+    let arn = format!("{}:{}", req.topic_arn, uuid::Uuid::new_v4());
+    let token = outbox::new_token();
+    // Only HTTP(S) and email endpoints confirm; AWS-managed endpoints in the same account are
+    // confirmed at once.
+    let needs_confirmation = matches!(
+        req.protocol.as_str(),
+        "http" | "https" | "email" | "email-json"
+    );
+    c.execute(
+        "INSERT INTO subscriptions (arn, topic_arn, protocol, endpoint, token, confirmed, attributes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            arn,
+            req.topic_arn,
+            req.protocol,
+            endpoint,
+            token,
+            !needs_confirmation,
+            attributes
+        ],
+    )
+    .map_err(sql)?;
+    if matches!(req.protocol.as_str(), "http" | "https") {
+        let message = format!(
+            "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
+            req.topic_arn
+        );
+        outbox::queue(
+            c,
+            ctx,
+            &outbox::NewMessage {
+                kind: MessageKind::SubscriptionConfirmation,
+                topic_arn: &req.topic_arn,
+                subscription_arn: &arn,
+                protocol: &req.protocol,
+                endpoint: &endpoint,
+                subject: None,
+                message: &message,
+                token: Some(&token),
+            },
+        )?;
+    }
+    let shown = if needs_confirmation && !return_arn {
+        "pending confirmation".to_owned()
+    } else {
+        arn
+    };
+    Ok(json!({ "SubscriptionArn": shown }))
+}
+
+/// AWS's check that a parameter is at least shaped like an ARN.
+fn check_arn(arn: &str, parameter: &str) -> Result<(), ApiError> {
+    let parts = arn.split(':').count();
+    if parts < 6 {
+        return Err(ApiError::new(
+            INVALID,
+            format!(
+                "Invalid parameter: {parameter} Reason: An ARN must have at least 6 elements, not {parts}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConfirmSubscription {
+    topic_arn: String,
+    token: String,
+}
+
+fn confirm_subscription(c: &Connection, req: &ConfirmSubscription) -> Result<Value, ApiError> {
+    check_arn(&req.topic_arn, "TopicArn")?;
+    if !topic_exists(c, &req.topic_arn)? {
+        return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
+    }
+    let found: Option<(String, String)> = c
+        .query_row(
+            "SELECT arn, topic_arn FROM subscriptions WHERE token = ?1",
+            [&req.token],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    let Some((arn, topic)) = found else {
+        return Err(ApiError::new(INVALID, "Invalid token"));
+    };
+    if topic != req.topic_arn {
+        return Err(ApiError::new(INVALID, "Invalid parameter: Topic"));
+    }
+    // Confirming twice answers the same ARN, as AWS does.
+    c.execute(
+        "UPDATE subscriptions SET confirmed = 1 WHERE arn = ?1",
+        [&arn],
+    )
+    .map_err(sql)?;
+    Ok(json!({ "SubscriptionArn": arn }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListSubscriptionsByTopic {
+    topic_arn: String,
+    next_token: Option<String>,
+}
+
+fn list_subscriptions_by_topic(
+    c: &Connection,
+    ctx: &Context,
+    req: &ListSubscriptionsByTopic,
+) -> Result<Value, ApiError> {
+    check_arn(&req.topic_arn, "TopicArn")?;
+    if !topic_exists(c, &req.topic_arn)? {
+        return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
+    }
+    let after = page_after(&req.next_token)?;
+    let mut rows = c
+        .prepare(
+            "SELECT arn, protocol, endpoint, confirmed FROM subscriptions
+             WHERE topic_arn = ?1 AND arn > ?2 ORDER BY arn LIMIT ?3",
+        )
+        .map_err(sql)?
+        .query_map(params![req.topic_arn, after, (PAGE + 1) as i64], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
+        })
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    let mut out = json!({});
+    if rows.len() > PAGE {
+        rows.truncate(PAGE);
+        out["NextToken"] = json!(format!("a/{}", rows[PAGE - 1].0));
+    }
+    out["Subscriptions"] = rows
+        .into_iter()
+        .map(|(arn, protocol, endpoint, confirmed)| {
+            json!({
+                "SubscriptionArn": if confirmed { arn } else { "PendingConfirmation".to_owned() },
+                "Owner": ctx.config.account_id,
+                "Protocol": protocol,
+                "Endpoint": endpoint,
+                "TopicArn": req.topic_arn,
+            })
+        })
+        .collect();
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Unsubscribe {
+    subscription_arn: String,
+}
+
+fn unsubscribe(c: &Connection, ctx: &Context, req: &Unsubscribe) -> Result<Value, ApiError> {
+    check_arn(&req.subscription_arn, "SubscriptionArn")?;
+    let found: Option<(String, String, String, String)> = c
+        .query_row(
+            "SELECT topic_arn, protocol, endpoint, token FROM subscriptions WHERE arn = ?1",
+            [&req.subscription_arn],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    let Some((topic, protocol, endpoint, token)) = found else {
+        return Err(ApiError::new(NOT_FOUND, "Subscription does not exist"));
+    };
+    c.execute(
+        "DELETE FROM subscriptions WHERE arn = ?1",
+        [&req.subscription_arn],
+    )
+    .map_err(sql)?;
+    if matches!(protocol.as_str(), "http" | "https") {
+        let message = format!(
+            "You have chosen to deactivate subscription {}.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.",
+            req.subscription_arn
+        );
+        outbox::queue(
+            c,
+            ctx,
+            &outbox::NewMessage {
+                kind: MessageKind::UnsubscribeConfirmation,
+                topic_arn: &topic,
+                subscription_arn: &req.subscription_arn,
+                protocol: &protocol,
+                endpoint: &endpoint,
+                subject: None,
+                message: &message,
+                token: Some(&token),
+            },
+        )?;
+    }
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Publish {
+    topic_arn: Option<String>,
+    target_arn: Option<String>,
+    phone_number: Option<String>,
+    message: String,
+    subject: Option<String>,
+    message_structure: Option<String>,
+}
+
+fn publish(c: &Connection, ctx: &Context, req: &Publish) -> Result<Value, ApiError> {
+    if req.phone_number.is_some() {
+        return Err(ApiError::new(
+            INVALID,
+            "Invalid parameter: PhoneNumber Reason: SMS is not supported",
+        ));
+    }
+    let Some(topic) = req.topic_arn.as_ref().or(req.target_arn.as_ref()) else {
+        return Err(ApiError::new(
+            INVALID,
+            "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter",
+        ));
+    };
+    check_arn(topic, "TopicArn")?;
+    if req.message.is_empty() {
+        return Err(ApiError::new(INVALID, "Invalid parameter: Empty message"));
+    }
+    if req.message.len() > MAX_MESSAGE_BYTES {
+        return Err(ApiError::new(
+            INVALID,
+            "Invalid parameter: Message too long",
+        ));
+    }
+    if let Some(subject) = &req.subject
+        && (subject.is_empty()
+            || subject.chars().count() >= 100
+            || subject.chars().any(char::is_control))
+    {
+        return Err(ApiError::new(INVALID, "Invalid parameter: Subject"));
+    }
+    let message = match req.message_structure.as_deref() {
+        Some("json") => {
+            let parsed: Value = serde_json::from_str(&req.message).map_err(|_| {
+                ApiError::new(
+                    INVALID,
+                    "Invalid parameter: Message Structure - JSON message body failed to parse",
+                )
+            })?;
+            let Some(default) = parsed.get("default").and_then(Value::as_str) else {
+                return Err(ApiError::new(
+                    INVALID,
+                    "Invalid parameter: Message Structure - No default entry in JSON message body",
+                ));
+            };
+            // Per-protocol entries (`http`, `https`) are chosen per subscription below.
+            Some(parsed.clone()).map(|p| (default.to_owned(), p))
+        }
+        _ => None,
+    };
+    if !topic_exists(c, topic)? {
+        return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
+    }
+    let message_id = match &message {
+        None => publish_in(c, ctx, topic, req.subject.as_deref(), &req.message)?,
+        Some((default, per_protocol)) => {
+            publish_structured(c, ctx, topic, req.subject.as_deref(), default, per_protocol)?
+        }
+    };
+    Ok(json!({ "MessageId": message_id }))
+}
+
+/// Publishes to a topic inside the caller's transaction: one outbox row per confirmed
+/// subscription. A topic that does not exist receives nothing (alarm actions are not checked
+/// on AWS either). Returns the message id.
+pub(crate) fn publish_in(
+    c: &Connection,
+    ctx: &Context,
+    topic: &str,
+    subject: Option<&str>,
+    message: &str,
+) -> Result<String, ApiError> {
+    publish_structured(c, ctx, topic, subject, message, &Value::Null)
+}
+
+fn publish_structured(
+    c: &Connection,
+    ctx: &Context,
+    topic: &str,
+    subject: Option<&str>,
+    default: &str,
+    per_protocol: &Value,
+) -> Result<String, ApiError> {
+    let subscribers = c
+        .prepare_cached(
+            "SELECT arn, protocol, endpoint FROM subscriptions WHERE topic_arn = ?1 AND confirmed = 1",
+        )
+        .map_err(sql)?
+        .query_map([topic], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    let message_id = uuid::Uuid::new_v4().to_string();
+    for (arn, protocol, endpoint) in subscribers {
+        if !matches!(protocol.as_str(), "http" | "https") {
+            // Other protocols are accepted but not delivered yet.
+            continue;
+        }
+        let message = per_protocol
+            .get(&protocol)
+            .and_then(Value::as_str)
+            .unwrap_or(default);
+        outbox::queue_with_id(
+            c,
+            ctx,
+            &message_id,
+            &outbox::NewMessage {
+                kind: MessageKind::Notification,
+                topic_arn: topic,
+                subscription_arn: &arn,
+                protocol: &protocol,
+                endpoint: &endpoint,
+                subject,
+                message,
+                token: None,
+            },
+        )?;
+    }
+    Ok(message_id)
+}
