@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace.
+#
+# The end-to-end tests drive `trailwatch serve` with the real AWS clients: the AWS CLI and boto3
+# from PyPI. They are installed once into .venv-test (pinned versions; set TRAILWATCH_TEST_VENV
+# to use another virtual environment).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+venv="${TRAILWATCH_TEST_VENV:-$PWD/.venv-test}"
+requirements="$PWD/tools/test-requirements.txt"
+stamp="$venv/.trailwatch-requirements"
+
+if ! cmp -s "$requirements" "$stamp" 2>/dev/null; then
+    echo "==> installing the test clients into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$stamp"
+fi
+export TRAILWATCH_TEST_VENV="$venv"
+
+cargo nextest run --workspace "$@"
+cargo test --workspace --doc
