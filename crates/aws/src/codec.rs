@@ -390,6 +390,42 @@ fn query_value(
     }
 }
 
+/// Writes an output value for the JSON protocols: doubles as JSON doubles (`1.0`, not `1`), so
+/// that typed clients read the type the model promises.
+pub fn to_json(service: &Service, shape: &str, v: &Value) -> Value {
+    let s = service.shape(shape);
+    match (s.kind, v) {
+        (ShapeKind::Structure, Value::Object(fields)) => Value::Object(
+            fields
+                .iter()
+                .filter(|(_, f)| !f.is_null())
+                .map(|(name, f)| match s.members.get(name) {
+                    Some(r) => (name.clone(), to_json(service, &r.shape, f)),
+                    None => (name.clone(), f.clone()),
+                })
+                .collect(),
+        ),
+        (ShapeKind::List, Value::Array(items)) => {
+            let member = &s.member.as_ref().expect("lists have a member").shape;
+            Value::Array(items.iter().map(|i| to_json(service, member, i)).collect())
+        }
+        (ShapeKind::Map, Value::Object(entries)) => {
+            let value_shape = &s.value.as_ref().expect("maps have a value").shape;
+            Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, i)| (k.clone(), to_json(service, value_shape, i)))
+                    .collect(),
+            )
+        }
+        (ShapeKind::Double | ShapeKind::Float, Value::Number(n)) => n
+            .as_f64()
+            .and_then(Number::from_f64)
+            .map_or_else(|| v.clone(), Value::Number),
+        _ => v.clone(),
+    }
+}
+
 /// Encodes an output value (awsJson form) as CBOR for rpcv2Cbor.
 pub fn to_cbor(service: &Service, shape: &str, v: &Value) -> ciborium::Value {
     use ciborium::Value as C;

@@ -436,8 +436,12 @@ fn success(reply: &Reply, service: &Service, operation: &str, output: &Value) ->
             } else {
                 "application/x-amz-json-1.0"
             };
+            let body = match output_shape {
+                Some(shape) => codec::to_json(service, shape, output),
+                None => Value::Object(Default::default()),
+            };
             with_headers(
-                Response::new(Body::from(output.to_string())),
+                Response::new(Body::from(body.to_string())),
                 &[
                     ("content-type", content_type.to_owned()),
                     ("x-amzn-requestid", id),

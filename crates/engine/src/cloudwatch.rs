@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::alarm::{self, AlarmState, Comparison, Rule, Slot, TreatMissingData, Verdict};
 use crate::store::sql;
@@ -538,7 +538,7 @@ pub(crate) fn evaluate_alarm(c: &Connection, ctx: &Context, name: &str) -> Resul
     transition(c, ctx, name, &alarm, state, &reason, Some(&reason_data))
 }
 
-/// `StateReasonData` JSON as CloudWatch writes it.
+/// `StateReasonData` JSON as CloudWatch writes it, keys in its order.
 fn reason_data(
     rule: &Rule,
     stat: &str,
@@ -547,36 +547,35 @@ fn reason_data(
     now_ms: i64,
     slots: &[Slot],
 ) -> String {
-    let mut data = Map::new();
-    data.insert("version".into(), json!("1.0"));
-    data.insert("queryDate".into(), json!(alarm::payload_time(now_ms)));
+    let text = |s: &str| json!(s).to_string();
+    let mut fields = vec![
+        ("version", text("1.0")),
+        ("queryDate", text(&alarm::payload_time(now_ms))),
+    ];
     if let Some(first) = slots.iter().find(|s| s.value.is_some()) {
-        data.insert(
-            "startDate".into(),
-            json!(alarm::payload_time(first.start_ms)),
-        );
+        fields.push(("startDate", text(&alarm::payload_time(first.start_ms))));
     }
     if let Some(unit) = unit {
-        data.insert("unit".into(), json!(unit));
+        fields.push(("unit", text(unit)));
     }
-    data.insert("statistic".into(), json!(stat));
-    data.insert("period".into(), json!(period));
+    fields.push(("statistic", text(stat)));
+    fields.push(("period", period.to_string()));
     let recent: Vec<f64> = slots.iter().filter_map(|s| s.value).collect();
-    data.insert("recentDatapoints".into(), json!(recent));
-    data.insert("threshold".into(), json!(rule.threshold));
-    let evaluated: Vec<Value> = slots
+    fields.push(("recentDatapoints", json!(recent).to_string()));
+    fields.push(("threshold", json!(rule.threshold).to_string()));
+    let evaluated: Vec<String> = slots
         .iter()
         .rev()
         .map(|s| {
-            let mut p = json!({"timestamp": alarm::payload_time(s.start_ms)});
+            let mut p = vec![("timestamp", text(&alarm::payload_time(s.start_ms)))];
             if let Some(v) = s.value {
-                p["value"] = json!(v);
+                p.push(("value", json!(v).to_string()));
             }
-            p
+            object(&p)
         })
         .collect();
-    data.insert("evaluatedDatapoints".into(), Value::Array(evaluated));
-    Value::Object(data).to_string()
+    fields.push(("evaluatedDatapoints", format!("[{}]", evaluated.join(","))));
+    object(&fields)
 }
 
 /// Moves an alarm to `state` and publishes its notifications to the actions' topics, in the

@@ -1,0 +1,125 @@
+"""Every CloudWatch operation of `trailwatch serve`, through boto3 speaking the protocol named by
+TRAILWATCH_CW_PROTOCOL (`json`, `query` or `smithy-rpc-v2-cbor`): a success and AWS's errors for
+each, and an alarm that fires on PutMetricData."""
+
+import os
+import time
+
+from harness import Recorder, check, client, expect_error, narrow_cloudwatch_model, ok
+
+PROTOCOL = os.environ["TRAILWATCH_CW_PROTOCOL"]
+narrow_cloudwatch_model(PROTOCOL)
+cw = client("cloudwatch")
+recorder = Recorder(cw)
+EXPECTED_TYPE = {
+    "json": b"application/x-amz-json-1.0",
+    "query": b"application/x-www-form-urlencoded",
+    "smithy-rpc-v2-cbor": b"application/cbor",
+}[PROTOCOL]
+
+NS = "Checks"
+now = time.time()
+
+
+def alarm(name, **overrides):
+    args = dict(AlarmName=name, MetricName="Requests", Namespace=NS, Statistic="Sum", Period=60,
+                EvaluationPeriods=1, Threshold=10, ComparisonOperator="GreaterThanOrEqualToThreshold",
+                Dimensions=[{"Name": "Service", "Value": "api"}])
+    args.update(overrides)
+    return args
+
+
+# PutMetricAlarm
+cw.put_metric_alarm(**alarm("busy", AlarmDescription="more than 10 requests a minute",
+                            OKActions=[], TreatMissingData="notBreaching"))
+ok("PutMetricAlarm")
+expect_error("InvalidParameterValue", cw.put_metric_alarm, **alarm("bad-period", Period=45),
+             message="Period must be 10, 20, 30 or a multiple of 60")
+expect_error("ValidationError", cw.put_metric_alarm,
+             **alarm("bad-op", ComparisonOperator="BiggerThan"),
+             message="Member must satisfy enum value set")
+expect_error("ValidationError", cw.put_metric_alarm,
+             **alarm("six-actions", AlarmActions=[f"arn:aws:sns:us-east-1:000000000000:t{i}"
+                                                   for i in range(6)]),
+             message="Member must have length less than or equal to 5")
+expect_error("InvalidParameterCombination", cw.put_metric_alarm,
+             **alarm("both-stats", ExtendedStatistic="p99"))
+
+# DescribeAlarms
+alarms = cw.describe_alarms(AlarmNames=["busy"])["MetricAlarms"]
+check(len(alarms) == 1, f"DescribeAlarms: {alarms}")
+a = alarms[0]
+# Evaluated at creation: no data, treated as not breaching, is OK at once.
+check(a["StateValue"] == "OK" and a["AlarmDescription"] == "more than 10 requests a minute"
+      and a["Threshold"] == 10.0 and a["Dimensions"] == [{"Name": "Service", "Value": "api"}]
+      and a["AlarmArn"] == "arn:aws:cloudwatch:us-east-1:000000000000:alarm:busy"
+      and a["TreatMissingData"] == "notBreaching", f"described: {a}")
+check(a["StateReason"] == "Threshold Crossed: no datapoints were received for 1 period and 1 missing "
+      "datapoint was treated as [NonBreaching].", a["StateReason"])
+check(isinstance(a["Threshold"], float), f"Threshold is a double: {a}")
+check(hasattr(a["StateUpdatedTimestamp"], "year"), f"timestamps are timestamps: {a}")
+ok("DescribeAlarms")
+expect_error("InvalidParameterCombination", cw.describe_alarms, AlarmNames=["busy"],
+             AlarmNamePrefix="b")
+expect_error("InvalidNextToken", cw.describe_alarms, NextToken="garbage")
+
+# PutMetricData: 12 requests in this minute breach the Sum >= 10 alarm at once.
+cw.put_metric_data(Namespace=NS, MetricData=[
+    {"MetricName": "Requests", "Dimensions": [{"Name": "Service", "Value": "api"}],
+     "Value": 5, "Timestamp": now},
+    {"MetricName": "Requests", "Dimensions": [{"Name": "Service", "Value": "api"}],
+     "Values": [3, 4], "Counts": [1, 1], "Timestamp": now},
+])
+ok("PutMetricData")
+state = cw.describe_alarms(AlarmNames=["busy"])["MetricAlarms"][0]
+check(state["StateValue"] == "ALARM", f"alarm after 12 requests: {state}")
+check(state["StateReason"].startswith("Threshold Crossed: 1 datapoint [12.0 ("), state["StateReason"])
+ok("alarm fires on PutMetricData")
+# Re-putting the alarm keeps its state, as on AWS.
+cw.put_metric_alarm(**alarm("busy", Threshold=11))
+state = cw.describe_alarms(AlarmNames=["busy"])["MetricAlarms"][0]
+check(state["StateValue"] == "ALARM" and state["Threshold"] == 11.0, f"re-put: {state}")
+expect_error("InvalidParameterCombination", cw.put_metric_data, Namespace=NS, MetricData=[
+    {"MetricName": "Requests", "Value": 1, "Values": [1]}],
+    message="are mutually exclusive and you have specified both")
+expect_error("InvalidParameterValue", cw.put_metric_data, Namespace="AWS/EC2", MetricData=[
+    {"MetricName": "CPUUtilization", "Value": 1}])
+
+# GetMetricStatistics
+stats = cw.get_metric_statistics(Namespace=NS, MetricName="Requests",
+                                 Dimensions=[{"Name": "Service", "Value": "api"}],
+                                 StartTime=now - 600, EndTime=now + 600, Period=60,
+                                 Statistics=["Sum", "SampleCount", "Minimum", "Maximum", "Average"])
+points = stats["Datapoints"]
+check(len(points) == 1, f"GetMetricStatistics: {stats}")
+p = points[0]
+check((p["Sum"], p["SampleCount"], p["Minimum"], p["Maximum"], p["Average"]) == (12.0, 3.0, 3.0, 5.0, 4.0),
+      f"statistics: {p}")
+check(hasattr(p["Timestamp"], "year"), f"timestamp: {p}")
+ok("GetMetricStatistics")
+expect_error("InvalidParameterValue", cw.get_metric_statistics, Namespace=NS, MetricName="Requests",
+             StartTime=now, EndTime=now - 60, Period=60, Statistics=["Sum"],
+             message="The parameter StartTime must be less than the parameter EndTime.")
+expect_error("InvalidParameterCombination", cw.get_metric_statistics, Namespace=NS,
+             MetricName="Requests", StartTime=now - 86400 * 2, EndTime=now, Period=60,
+             Statistics=["Sum"], message="which exceeds the limit of 1440")
+
+# ListMetrics
+metrics = cw.list_metrics(Namespace=NS)["Metrics"]
+check(metrics == [{"Namespace": NS, "MetricName": "Requests",
+                   "Dimensions": [{"Name": "Service", "Value": "api"}]}], f"ListMetrics: {metrics}")
+none = cw.list_metrics(Namespace=NS, Dimensions=[{"Name": "Service", "Value": "web"}])["Metrics"]
+check(none == [], f"ListMetrics filtered: {none}")
+ok("ListMetrics")
+expect_error("InvalidNextToken", cw.list_metrics, NextToken="garbage")
+
+# DeleteAlarms
+cw.delete_alarms(AlarmNames=["busy", "never-existed"])
+check(cw.describe_alarms()["MetricAlarms"] == [], "alarms deleted")
+ok("DeleteAlarms")
+expect_error("ValidationError", cw.delete_alarms, AlarmNames=[f"a{i}" for i in range(101)],
+             message="Member must have length less than or equal to 100")
+
+types = set(t.split(b";")[0] for t in recorder.content_types)
+check(types == {EXPECTED_TYPE}, f"spoke {types}, expected {EXPECTED_TYPE}")
+print(f"all CloudWatch checks passed over {PROTOCOL}")

@@ -1,0 +1,133 @@
+"""Every CloudWatch Logs operation of `trailwatch serve`, through boto3: a success and AWS's
+errors for each."""
+
+import time
+
+from harness import check, client, expect_error, ok
+
+logs = client("logs")
+G = "app/checks"
+
+# CreateLogGroup
+logs.create_log_group(logGroupName=G)
+ok("CreateLogGroup")
+expect_error("ResourceAlreadyExistsException", logs.create_log_group, logGroupName=G,
+             message="The specified log group already exists")
+expect_error("InvalidParameterException", logs.create_log_group, logGroupName="aws/reserved")
+expect_error("ValidationException", logs.create_log_group, logGroupName="bad name with spaces",
+             message="failed to satisfy constraint: Member must satisfy regular expression pattern")
+expect_error("ValidationException", logs.create_log_group, logGroupName="x" * 513,
+             message="Member must have length less than or equal to 512")
+
+# DescribeLogGroups
+groups = logs.describe_log_groups(logGroupNamePrefix="app/")["logGroups"]
+check([g["logGroupName"] for g in groups] == [G], f"DescribeLogGroups: {groups}")
+check(groups[0]["arn"].endswith(f":log-group:{G}:*"), f"arn: {groups[0]}")
+logs.create_log_group(logGroupName="app/other")
+page = logs.describe_log_groups(logGroupNamePrefix="app/", limit=1)
+check(len(page["logGroups"]) == 1 and "nextToken" in page, f"first page: {page}")
+rest = logs.describe_log_groups(logGroupNamePrefix="app/", nextToken=page["nextToken"])
+check([g["logGroupName"] for g in rest["logGroups"]] == ["app/other"], f"second page: {rest}")
+ok("DescribeLogGroups")
+expect_error("InvalidParameterException", logs.describe_log_groups, nextToken="garbage")
+
+# CreateLogStream
+logs.create_log_stream(logGroupName=G, logStreamName="s1")
+ok("CreateLogStream")
+expect_error("ResourceAlreadyExistsException", logs.create_log_stream, logGroupName=G,
+             logStreamName="s1")
+expect_error("ResourceNotFoundException", logs.create_log_stream, logGroupName="nope",
+             logStreamName="s1", message="The specified log group does not exist.")
+
+# DescribeLogStreams
+streams = logs.describe_log_streams(logGroupName=G)["logStreams"]
+check([s["logStreamName"] for s in streams] == ["s1"], f"DescribeLogStreams: {streams}")
+ok("DescribeLogStreams")
+expect_error("ResourceNotFoundException", logs.describe_log_streams, logGroupName="nope")
+
+# PutMetricFilter
+logs.put_metric_filter(
+    logGroupName=G, filterName="errors", filterPattern="[ip, user, status=5*, bytes]",
+    metricTransformations=[{"metricName": "Errors", "metricNamespace": "App",
+                            "metricValue": "$bytes", "dimensions": {"Status": "$status"}}])
+ok("PutMetricFilter")
+expect_error("ResourceNotFoundException", logs.put_metric_filter, logGroupName="nope",
+             filterName="f", filterPattern="ERROR",
+             metricTransformations=[{"metricName": "M", "metricNamespace": "N", "metricValue": "1"}])
+expect_error("InvalidParameterException", logs.put_metric_filter, logGroupName=G,
+             filterName="f", filterPattern="{ $.a = ",
+             metricTransformations=[{"metricName": "M", "metricNamespace": "N", "metricValue": "1"}])
+expect_error("InvalidParameterException", logs.put_metric_filter, logGroupName=G,
+             filterName="f", filterPattern="{ $.a = 1 }",
+             metricTransformations=[{"metricName": "M", "metricNamespace": "N", "metricValue": "1",
+                                     "defaultValue": 0, "dimensions": {"A": "$.a"}}])
+
+# PutLogEvents
+now = int(time.time() * 1000)
+put = logs.put_log_events(logGroupName=G, logStreamName="s1", logEvents=[
+    {"timestamp": now, "message": "10.0.0.1 alice 503 1200"},
+    {"timestamp": now, "message": "10.0.0.2 bob 200 800"},
+    {"timestamp": now + 1, "message": "10.0.0.3 carol 500 300"},
+])
+check("nextSequenceToken" in put and "rejectedLogEventsInfo" not in put, f"PutLogEvents: {put}")
+ok("PutLogEvents")
+expect_error("InvalidParameterException", logs.put_log_events, logGroupName=G, logStreamName="s1",
+             logEvents=[{"timestamp": now, "message": "b"}, {"timestamp": now - 1000, "message": "a"}],
+             message="must be in chronological order")
+expect_error("ResourceNotFoundException", logs.put_log_events, logGroupName=G,
+             logStreamName="missing", logEvents=[{"timestamp": now, "message": "x"}],
+             message="The specified log stream does not exist.")
+old = logs.put_log_events(logGroupName=G, logStreamName="s1", logEvents=[
+    {"timestamp": now - 15 * 24 * 3600 * 1000, "message": "too old"},
+    {"timestamp": now + 2, "message": "fine"},
+])
+check(old.get("rejectedLogEventsInfo") == {"tooOldLogEventEndIndex": 0}, f"too old: {old}")
+
+# GetLogEvents
+events = logs.get_log_events(logGroupName=G, logStreamName="s1", startFromHead=True)["events"]
+check([e["message"] for e in events] == ["10.0.0.1 alice 503 1200", "10.0.0.2 bob 200 800",
+                                         "10.0.0.3 carol 500 300", "fine"], f"GetLogEvents: {events}")
+first = logs.get_log_events(logGroupName=G, logStreamName="s1", startFromHead=True, limit=2)
+check(len(first["events"]) == 2, f"limit: {first}")
+more = logs.get_log_events(logGroupName=G, logStreamName="s1", nextToken=first["nextForwardToken"])
+check([e["message"] for e in more["events"]] == ["10.0.0.3 carol 500 300", "fine"], f"next: {more}")
+ok("GetLogEvents")
+expect_error("ResourceNotFoundException", logs.get_log_events, logGroupName=G,
+             logStreamName="missing")
+
+# The filter counted the 5xx lines, with their bytes, per status.
+cw = client("cloudwatch")
+metrics = cw.list_metrics(Namespace="App")["Metrics"]
+dims = sorted(m["Dimensions"][0]["Value"] for m in metrics)
+check(dims == ["500", "503"], f"metrics per status: {metrics}")
+stats = cw.get_metric_statistics(Namespace="App", MetricName="Errors",
+                                 Dimensions=[{"Name": "Status", "Value": "503"}],
+                                 StartTime=now / 1000 - 600, EndTime=now / 1000 + 600,
+                                 Period=60, Statistics=["Sum"])
+check(sum(p["Sum"] for p in stats["Datapoints"]) == 1200.0, f"503 bytes: {stats}")
+ok("metric filter publishes extracted values")
+
+# DescribeMetricFilters
+filters = logs.describe_metric_filters(logGroupName=G)["metricFilters"]
+check(len(filters) == 1 and filters[0]["filterName"] == "errors", f"DescribeMetricFilters: {filters}")
+check(filters[0]["metricTransformations"][0]["dimensions"] == {"Status": "$status"}, f"{filters}")
+ok("DescribeMetricFilters")
+expect_error("ResourceNotFoundException", logs.describe_metric_filters, logGroupName="nope")
+
+# TestMetricFilter
+matches = logs.test_metric_filter(filterPattern="[ip, user, status=5*, bytes]",
+                                  logEventMessages=["1.1.1.1 a 500 10", "1.1.1.1 b 200 10"])["matches"]
+check(len(matches) == 1 and matches[0]["eventNumber"] == 1, f"TestMetricFilter: {matches}")
+check(matches[0]["extractedValues"] == {"$ip": "1.1.1.1", "$user": "a", "$status": "500",
+                                        "$bytes": "10"}, f"extracted: {matches}")
+ok("TestMetricFilter")
+expect_error("InvalidParameterException", logs.test_metric_filter, filterPattern="{ $.a = ",
+             logEventMessages=["x"])
+
+# DeleteMetricFilter
+logs.delete_metric_filter(logGroupName=G, filterName="errors")
+check(logs.describe_metric_filters(logGroupName=G)["metricFilters"] == [], "filter deleted")
+ok("DeleteMetricFilter")
+expect_error("ResourceNotFoundException", logs.delete_metric_filter, logGroupName=G,
+             filterName="errors")
+print("all Logs checks passed")

@@ -1,0 +1,107 @@
+"""Every SNS operation of `trailwatch serve`, through boto3: a success and AWS's errors for each,
+with a loopback HTTP subscriber that confirms through SubscribeURL and receives messages."""
+
+import http.server
+import json
+import queue
+import threading
+import urllib.request
+
+from harness import check, client, expect_error, ok
+
+received = queue.Queue()
+
+
+class Subscriber(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.end_headers()
+        if body["Type"] == "SubscriptionConfirmation":
+            urllib.request.urlopen(body["SubscribeURL"]).read()
+        received.put((dict(self.headers), body))
+
+    def log_message(self, *_):
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Subscriber)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+ENDPOINT = f"http://127.0.0.1:{server.server_address[1]}/sns"
+
+
+def next_message(kind):
+    while True:
+        headers, body = received.get(timeout=30)
+        if body["Type"] == kind:
+            return headers, body
+
+
+sns = client("sns")
+
+# CreateTopic
+arn = sns.create_topic(Name="alerts")["TopicArn"]
+check(arn == "arn:aws:sns:us-east-1:000000000000:alerts", arn)
+check(sns.create_topic(Name="alerts")["TopicArn"] == arn, "CreateTopic is idempotent")
+ok("CreateTopic")
+expect_error("InvalidParameter", sns.create_topic, Name="not a valid name!",
+             message="Invalid parameter: Topic Name")
+
+# ListTopics
+check(sns.list_topics()["Topics"] == [{"TopicArn": arn}], "ListTopics")
+ok("ListTopics")
+expect_error("InvalidParameter", sns.list_topics, NextToken="garbage")
+
+# Subscribe
+sub = sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=ENDPOINT)
+check(sub["SubscriptionArn"] == "pending confirmation", f"Subscribe: {sub}")
+ok("Subscribe")
+expect_error("NotFound", sns.subscribe, TopicArn=arn + "-missing", Protocol="http",
+             Endpoint=ENDPOINT, status=404, message="Topic does not exist")
+expect_error("InvalidParameter", sns.subscribe, TopicArn=arn, Protocol="carrier-pigeon",
+             Endpoint="coop", message="does not support this protocol string")
+
+# The subscriber confirmed through SubscribeURL (an unsigned GET).
+headers, confirmation = next_message("SubscriptionConfirmation")
+check(headers["x-amz-sns-message-type"] == "SubscriptionConfirmation", f"{headers}")
+check("x-amz-sns-subscription-arn" not in {k.lower() for k in headers}, "no subscription ARN yet")
+
+# ConfirmSubscription (again, through the API: answers the same ARN).
+confirmed = sns.confirm_subscription(TopicArn=arn, Token=confirmation["Token"])["SubscriptionArn"]
+check(confirmed.startswith(arn + ":"), confirmed)
+ok("ConfirmSubscription")
+expect_error("InvalidParameter", sns.confirm_subscription, TopicArn=arn, Token="0" * 64)
+
+# ListSubscriptionsByTopic
+subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+check(subs == [{"SubscriptionArn": confirmed, "Owner": "000000000000", "Protocol": "http",
+                "Endpoint": ENDPOINT, "TopicArn": arn}], f"ListSubscriptionsByTopic: {subs}")
+ok("ListSubscriptionsByTopic")
+expect_error("NotFound", sns.list_subscriptions_by_topic, TopicArn=arn + "-missing")
+
+# Publish
+message_id = sns.publish(TopicArn=arn, Subject="Deploy", Message="version 42 is live")["MessageId"]
+headers, note = next_message("Notification")
+check(note["MessageId"] == message_id and note["Subject"] == "Deploy"
+      and note["Message"] == "version 42 is live" and note["TopicArn"] == arn, f"{note}")
+check(headers["x-amz-sns-subscription-arn"] == confirmed, f"{headers}")
+check(note["UnsubscribeURL"].endswith("Action=Unsubscribe&SubscriptionArn=" + confirmed), note["UnsubscribeURL"])
+ok("Publish")
+structured = json.dumps({"default": "plain", "http": "for http endpoints"})
+sns.publish(TopicArn=arn, Message=structured, MessageStructure="json")
+_, note = next_message("Notification")
+check(note["Message"] == "for http endpoints" and "Subject" not in note, f"{note}")
+expect_error("InvalidParameter", sns.publish, TopicArn=arn, Message="x" * 262145,
+             message="Invalid parameter: Message too long")
+expect_error("InvalidParameter", sns.publish, TopicArn=arn, Message="{}", MessageStructure="json",
+             message="No default entry in JSON message body")
+expect_error("NotFound", sns.publish, TopicArn=arn + "-missing", Message="hi")
+
+# Unsubscribe
+sns.unsubscribe(SubscriptionArn=confirmed)
+_, bye = next_message("UnsubscribeConfirmation")
+check(bye["Message"].startswith(f"You have chosen to deactivate subscription {confirmed}."), f"{bye}")
+check(sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == [], "unsubscribed")
+ok("Unsubscribe")
+expect_error("NotFound", sns.unsubscribe, SubscriptionArn=confirmed, message="Subscription does not exist")
+print("all SNS checks passed")
