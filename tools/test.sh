@@ -2,8 +2,8 @@
 # Runs every test of the workspace.
 #
 # The end-to-end tests drive `trailwatch serve` with the real AWS clients: the AWS CLI and boto3
-# from PyPI. They are installed once into .venv-test (pinned versions; set TRAILWATCH_TEST_VENV
-# to use another virtual environment).
+# from PyPI, installed once into .venv-test (pinned versions; set TRAILWATCH_TEST_VENV to use
+# another virtual environment), and check SNS signatures with sns-validator from npm.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,6 +19,14 @@ if ! cmp -s "$requirements" "$stamp" 2>/dev/null; then
     cp "$requirements" "$stamp"
 fi
 export TRAILWATCH_TEST_VENV="$venv"
+
+# AWS's SNS message validator for Node.js checks our signatures (pinned in package-lock.json).
+checks="crates/trailwatch/tests/js"
+if ! cmp -s "$checks/package-lock.json" "$checks/node_modules/.trailwatch-lock" 2>/dev/null; then
+    echo "==> installing sns-validator into $checks/node_modules"
+    (cd "$checks" && npm ci --no-audit --no-fund --silent)
+    cp "$checks/package-lock.json" "$checks/node_modules/.trailwatch-lock"
+fi
 
 cargo nextest run --workspace "$@"
 cargo test --workspace --doc

@@ -37,6 +37,12 @@ pub struct Args {
     /// Account id of ARNs.
     #[arg(long, default_value = "000000000000")]
     account_id: String,
+    /// The URL subscribers reach this server at, for the `SubscribeURL`, `UnsubscribeURL` and
+    /// `SigningCertURL` of SNS messages (default: `http://` and the listening address). Behind
+    /// a TLS proxy, give its `https://` URL: signature validators fetch certificates over HTTPS
+    /// only.
+    #[arg(long)]
+    public_url: Option<String>,
     /// Authentication: `sigv4` (default) or `none` (local experiments only).
     #[arg(long, default_value = "sigv4", value_parser = ["sigv4", "none"])]
     auth: String,
@@ -79,7 +85,13 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let public_url = format!("http://{addr}");
+    let listening_url = format!("http://{addr}");
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| listening_url.clone())
+        .trim_end_matches('/')
+        .to_owned();
 
     let signing_key = SigningKey::load_or_create(&args.data_dir)
         .context("cannot load or create the SNS signing key")?;
@@ -102,7 +114,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     ));
 
     // The first line on standard output, for scripts that listen on port 0.
-    println!("listening on {public_url}");
+    println!("listening on {listening_url}");
     if let Some(c) = generated {
         // Printed once, on the start that created them.
         println!("export AWS_ACCESS_KEY_ID={}", c.access_key_id);

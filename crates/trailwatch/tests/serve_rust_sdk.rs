@@ -12,7 +12,9 @@ use aws_sdk_cloudwatch::config::{
 };
 use aws_sdk_cloudwatch::error::{BoxError, ProvideErrorMetadata};
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic,
+};
 use common::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, Server};
 
 /// Records the Content-Type of each request, to show which protocol the SDK spoke.
@@ -99,7 +101,10 @@ async fn cloudwatch_through_the_rust_sdk_over_rpc_v2_cbor() {
     let alarm = &alarms.metric_alarms()[0];
     assert_eq!(alarm.state_value(), Some(&StateValue::Alarm), "{alarm:?}");
     assert_eq!(alarm.threshold(), Some(3.0));
-    assert!(alarm.state_updated_timestamp().is_some(), "timestamps decode");
+    assert!(
+        alarm.state_updated_timestamp().is_some(),
+        "timestamps decode"
+    );
     assert!(
         alarm
             .state_reason()
@@ -123,7 +128,12 @@ async fn cloudwatch_through_the_rust_sdk_over_rpc_v2_cbor() {
     let point = &stats.datapoints()[0];
     assert_eq!((point.sum(), point.maximum()), (Some(4.5), Some(2.5)));
 
-    let metrics = cw.list_metrics().namespace("App").send().await.expect("ListMetrics");
+    let metrics = cw
+        .list_metrics()
+        .namespace("App")
+        .send()
+        .await
+        .expect("ListMetrics");
     assert_eq!(metrics.metrics().len(), 1);
 
     let err = cw

@@ -40,6 +40,25 @@ pub fn venv() -> PathBuf {
     dir
 }
 
+/// The directory of the Node.js checks, with `sns-validator` installed by `tools/test.sh`.
+pub fn node_checks() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    assert!(
+        dir.join("node_modules/sns-validator").exists(),
+        "the signature test needs sns-validator in {}: run tools/test.sh (it installs it)",
+        dir.display()
+    );
+    dir
+}
+
+/// A free loopback port (for a server that must know its URL before it starts).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// A running `trailwatch serve`.
 pub struct Server {
     child: Option<Child>,
@@ -78,7 +97,11 @@ impl Server {
         let log = data_dir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("a log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailwatch"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        cmd.arg("serve");
+        if !extra.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.arg("--data-dir")
             .arg(data_dir)
             .args(extra)
             .env_remove("TRAILWATCH_ACCESS_KEY_ID")
@@ -447,9 +470,13 @@ fn serve_one(mut stream: TcpStream, sink: &(Mutex<Vec<Received>>, Condvar)) {
     cvar.notify_all();
 }
 
-/// `http://host:port/path?query` into `http://host:port` and `/path?query`.
+/// `http://host:port/path?query` into `http://host:port` and `/path?query`. An `https://` URL
+/// is reached over plain HTTP: the tests' server stands in for a TLS proxy in front of it.
 pub fn split_url(url: &str) -> (String, String) {
-    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
     match rest.find('/') {
         Some(i) => (format!("http://{}", &rest[..i]), rest[i..].to_owned()),
         None => (url.to_owned(), "/".to_owned()),

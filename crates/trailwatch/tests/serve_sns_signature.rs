@@ -1,0 +1,81 @@
+//! SNS messages from `trailwatch serve` pass AWS's own signature validator (the Node.js
+//! `sns-validator`), fetching the certificate from the message's `SigningCertURL`; altered
+//! messages fail it.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Server, Subscriber, free_port, node_checks};
+use serde_json::Value;
+
+#[test]
+fn confirmation_and_notification_signatures_pass_sns_validator() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    // Validators accept certificates only from https URLs: the server is told the URL of the
+    // TLS proxy that would front it (here the same address; the test reaches it over HTTP).
+    let public = format!("https://127.0.0.1:{port}");
+    let server = Server::start_in(
+        &tmp.path().join("data"),
+        &["--listen", &listen, "--public-url", &public],
+    );
+    let subscriber = Subscriber::start();
+    let topic = server.aws_ok(&["sns", "create-topic", "--name", "signed"]);
+    let arn = topic["TopicArn"].as_str().expect("arn").to_owned();
+    server.aws_ok(&[
+        "sns",
+        "subscribe",
+        "--topic-arn",
+        &arn,
+        "--protocol",
+        "http",
+        "--notification-endpoint",
+        &subscriber.url,
+    ]);
+    let confirmation = subscriber.wait_for("SubscriptionConfirmation", Duration::from_secs(30));
+    let cert_url = confirmation.body["SigningCertURL"]
+        .as_str()
+        .expect("cert url");
+    assert!(
+        cert_url.starts_with(&format!("{public}/SimpleNotificationService-"))
+            && cert_url.ends_with(".pem"),
+        "{cert_url}"
+    );
+    server.aws_ok(&[
+        "sns",
+        "publish",
+        "--topic-arn",
+        &arn,
+        "--subject",
+        "Signed",
+        "--message",
+        "a message with \"quotes\", a newline\nand ünïcödé",
+    ]);
+    let notification = subscriber.wait_for("Notification", Duration::from_secs(30));
+
+    let messages = Value::Array(vec![confirmation.body, notification.body]);
+    let file = tmp.path().join("messages.json");
+    std::fs::write(&file, messages.to_string()).expect("write");
+    let dir = node_checks();
+    let out = Command::new("node")
+        .arg(dir.join("validate.js"))
+        .arg(&file)
+        .current_dir(&dir)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "sns-validator: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("valid SubscriptionConfirmation"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("valid Notification"), "{stdout}");
+    assert_eq!(stdout.matches("rejected").count(), 2, "{stdout}");
+}
