@@ -390,18 +390,19 @@ fn query_value(
     }
 }
 
-/// Writes an output value for the JSON protocols: doubles as JSON doubles (`1.0`, not `1`), so
-/// that typed clients read the type the model promises.
+/// Writes an output value for the JSON protocols: only the shape's members, and doubles as JSON
+/// doubles (`1.0`, not `1`), so that typed clients read the type the model promises.
 pub fn to_json(service: &Service, shape: &str, v: &Value) -> Value {
     let s = service.shape(shape);
     match (s.kind, v) {
+        // Only the output shape's members: what the engine keeps beside them stays inside.
         (ShapeKind::Structure, Value::Object(fields)) => Value::Object(
             fields
                 .iter()
                 .filter(|(_, f)| !f.is_null())
-                .map(|(name, f)| match s.members.get(name) {
-                    Some(r) => (name.clone(), to_json(service, &r.shape, f)),
-                    None => (name.clone(), f.clone()),
+                .filter_map(|(name, f)| {
+                    let r = s.members.get(name)?;
+                    Some((name.clone(), to_json(service, &r.shape, f)))
                 })
                 .collect(),
         ),

@@ -176,6 +176,12 @@ fn wrong_secret_unknown_key_and_unsigned_requests_are_refused_and_change_nothing
     .into_owned();
     assert!(err.contains("(SignatureDoesNotMatch)"), "{err}");
 
+    // A credential scope for another region than the server's.
+    let other_region = server.aws(&["logs", "describe-log-groups", "--region", "eu-west-1"]);
+    let err = String::from_utf8_lossy(&other_region.stderr).into_owned();
+    assert!(!other_region.status.success(), "another region is refused");
+    assert!(err.contains("(InvalidSignatureException)"), "{err}");
+
     assert_eq!(group_count(&server), 0, "nothing was created");
     let topics = server.aws_ok(&["sns", "list-topics"]);
     assert_eq!(topics["Topics"], json!([]));
