@@ -711,20 +711,7 @@ pub fn parse_timestamp(text: &str) -> Option<f64> {
 
 /// `2026-11-27T20:45:00.000Z` for epoch seconds, as awsQuery replies write timestamps.
 pub fn iso8601(secs: f64) -> String {
-    let nanos = (secs * 1e9).round() as i128;
-    match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        ),
-        Err(_) => "1970-01-01T00:00:00.000Z".to_owned(),
-    }
+    engine::alarm::iso8601_time((secs * 1000.0).round() as i64)
 }
 
 #[cfg(test)]

@@ -556,16 +556,32 @@ fn error(reply: &Reply, e: &ApiError) -> Response {
     let w = wire_error(reply, e);
     // Our own faults keep their details in the log, not in the reply.
     let message = if e.is_internal() {
-        "An internal error occurred.".to_owned()
+        "An internal error occurred."
     } else {
-        e.message.clone()
+        e.message.as_str()
     };
+    error_response(reply, &w, message)
+}
+
+fn auth_error(reply: &Reply, e: &sigv4::AuthError) -> Response {
+    let w = WireError {
+        status: StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN),
+        query_code: e.query_code().to_owned(),
+        type_name: e.json_code().to_owned(),
+        sender_fault: true,
+    };
+    error_response(reply, &w, e.message())
+}
+
+/// An error reply in the request's protocol.
+fn error_response(reply: &Reply, w: &WireError, message: &str) -> Response {
     let fault = if w.sender_fault { "Sender" } else { "Receiver" };
+    let query_error = format!("{};{fault}", w.query_code);
     match reply.protocol {
         Protocol::LogsJson => json_error_response(
             w.status,
             &w.type_name,
-            Some(&message),
+            Some(message),
             "application/x-amz-json-1.1",
             &reply.request_id,
             None,
@@ -573,21 +589,16 @@ fn error(reply: &Reply, e: &ApiError) -> Response {
         Protocol::CloudWatchJson => json_error_response(
             w.status,
             &w.type_name,
-            Some(&message),
+            Some(message),
             "application/x-amz-json-1.0",
             &reply.request_id,
-            Some(format!("{};{fault}", w.query_code)),
+            Some(query_error),
         ),
         Protocol::CloudWatchCbor => {
+            let text = |s: &str| ciborium::Value::Text(s.to_owned());
             let body = ciborium::Value::Map(vec![
-                (
-                    ciborium::Value::Text("__type".into()),
-                    ciborium::Value::Text(w.type_name.clone()),
-                ),
-                (
-                    ciborium::Value::Text("message".into()),
-                    ciborium::Value::Text(message),
-                ),
+                (text("__type"), text(&w.type_name)),
+                (text("message"), text(message)),
             ]);
             let mut r = with_headers(
                 Response::new(Body::from(cbor_bytes(&body))),
@@ -595,7 +606,7 @@ fn error(reply: &Reply, e: &ApiError) -> Response {
                     ("content-type", "application/cbor".to_owned()),
                     ("smithy-protocol", "rpc-v2-cbor".to_owned()),
                     ("x-amzn-requestid", reply.request_id.clone()),
-                    ("x-amzn-query-error", format!("{};{fault}", w.query_code)),
+                    ("x-amzn-query-error", query_error),
                 ],
             );
             *r.status_mut() = w.status;
@@ -605,60 +616,7 @@ fn error(reply: &Reply, e: &ApiError) -> Response {
             Some(reply.protocol.service()),
             w.status,
             &w.query_code,
-            Some(&message),
-            &reply.request_id,
-        ),
-    }
-}
-
-fn auth_error(reply: &Reply, e: &sigv4::AuthError) -> Response {
-    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
-    let message = e.message().to_owned();
-    match reply.protocol {
-        Protocol::LogsJson => json_error_response(
-            status,
-            e.json_code(),
-            Some(&message),
-            "application/x-amz-json-1.1",
-            &reply.request_id,
-            None,
-        ),
-        Protocol::CloudWatchJson => json_error_response(
-            status,
-            e.json_code(),
-            Some(&message),
-            "application/x-amz-json-1.0",
-            &reply.request_id,
-            Some(format!("{};Sender", e.query_code())),
-        ),
-        Protocol::CloudWatchCbor => {
-            let body = ciborium::Value::Map(vec![
-                (
-                    ciborium::Value::Text("__type".into()),
-                    ciborium::Value::Text(e.json_code().into()),
-                ),
-                (
-                    ciborium::Value::Text("message".into()),
-                    ciborium::Value::Text(message),
-                ),
-            ]);
-            let mut r = with_headers(
-                Response::new(Body::from(cbor_bytes(&body))),
-                &[
-                    ("content-type", "application/cbor".to_owned()),
-                    ("smithy-protocol", "rpc-v2-cbor".to_owned()),
-                    ("x-amzn-requestid", reply.request_id.clone()),
-                    ("x-amzn-query-error", format!("{};Sender", e.query_code())),
-                ],
-            );
-            *r.status_mut() = status;
-            r
-        }
-        Protocol::CloudWatchQuery | Protocol::SnsQuery => query_error_response(
-            Some(reply.protocol.service()),
-            status,
-            e.query_code(),
-            Some(&message),
+            Some(message),
             &reply.request_id,
         ),
     }

@@ -349,37 +349,43 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
+/// Formats epoch milliseconds in UTC with a `time` format description; an instant `time`
+/// cannot represent prints as the plain number.
+fn utc(ms: i64, format: &[time::format_description::BorrowedFormatItem<'_>]) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// `dd/MM/yy HH:mm:ss` in UTC, as reason texts show period starts.
 fn reason_time(ms: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) {
-        Ok(t) => format!(
-            "{:02}/{:02}/{:02} {:02}:{:02}:{:02}",
-            t.day(),
-            u8::from(t.month()),
-            t.year() % 100,
-            t.hour(),
-            t.minute(),
-            t.second()
+    utc(
+        ms,
+        time::macros::format_description!(
+            "[day]/[month]/[year repr:last_two] [hour]:[minute]:[second]"
         ),
-        Err(_) => ms.to_string(),
-    }
+    )
 }
 
 /// `yyyy-MM-dd'T'HH:mm:ss.SSS+0000`, the timestamp form of CloudWatch's JSON payloads.
 pub fn payload_time(ms: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+0000",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
+    utc(
+        ms,
+        time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
         ),
-        Err(_) => ms.to_string(),
-    }
+    )
+}
+
+/// `yyyy-MM-ddTHH:mm:ss.SSSZ`, the ISO 8601 form of awsQuery replies and SNS messages.
+pub fn iso8601_time(ms: i64) -> String {
+    utc(
+        ms,
+        time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ),
+    )
 }
 
 /// The long region name CloudWatch puts in notifications (`US East (N. Virginia)`); these are

@@ -88,6 +88,28 @@ fn put_events(server: &Server, stream: &str, messages: &[String]) -> Value {
     ])
 }
 
+/// Sum and SampleCount of the CIS metric over the last hour, per `period` seconds.
+fn iam_changes_statistics(server: &Server, period: &str) -> Value {
+    let now = now_ms() / 1000;
+    server.aws_ok(&[
+        "cloudwatch",
+        "get-metric-statistics",
+        "--namespace",
+        "CISBenchmark",
+        "--metric-name",
+        "iam_changes_metric",
+        "--start-time",
+        &(now - 3600).to_string(),
+        "--end-time",
+        &(now + 600).to_string(),
+        "--period",
+        period,
+        "--statistics",
+        "Sum",
+        "SampleCount",
+    ])
+}
+
 fn alarm(server: &Server) -> Value {
     let out = server.aws_ok(&[
         "cloudwatch",
@@ -187,24 +209,7 @@ fn put_role_policy_event_brings_the_subscriber_the_alarm_notification() {
     assert_eq!(after["StateReason"], reason);
 
     // The metric holds exactly the one matching event.
-    let now = now_ms() / 1000;
-    let stats = server.aws_ok(&[
-        "cloudwatch",
-        "get-metric-statistics",
-        "--namespace",
-        "CISBenchmark",
-        "--metric-name",
-        "iam_changes_metric",
-        "--start-time",
-        &(now - 3600).to_string(),
-        "--end-time",
-        &(now + 600).to_string(),
-        "--period",
-        "300",
-        "--statistics",
-        "Sum",
-        "SampleCount",
-    ]);
+    let stats = iam_changes_statistics(&server, "300");
     let points = stats["Datapoints"].as_array().expect("datapoints");
     assert_eq!(points.len(), 1, "{stats}");
     assert_eq!(points[0]["Sum"], 1.0);
@@ -309,23 +314,7 @@ fn everything_survives_a_restart() {
     assert_eq!(got["events"].as_array().map(Vec::len), Some(1));
     // The filter set is rebuilt from the store: a second matching event still counts.
     put_events(&server, "trail", &[cloudtrail_event("AttachRolePolicy")]);
-    let now = now_ms() / 1000;
-    let stats = server.aws_ok(&[
-        "cloudwatch",
-        "get-metric-statistics",
-        "--namespace",
-        "CISBenchmark",
-        "--metric-name",
-        "iam_changes_metric",
-        "--start-time",
-        &(now - 3600).to_string(),
-        "--end-time",
-        &(now + 600).to_string(),
-        "--period",
-        "3600",
-        "--statistics",
-        "Sum",
-    ]);
+    let stats = iam_changes_statistics(&server, "3600");
     let total: f64 = stats["Datapoints"]
         .as_array()
         .expect("datapoints")
