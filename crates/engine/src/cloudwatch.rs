@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::alarm::{self, AlarmState, Comparison, Rule, Slot, TreatMissingData, Verdict};
 use crate::store::sql;
-use crate::{ApiError, Context, Engine, input, sns, unknown_operation};
+use crate::{ApiError, Context, Engine, sns, unknown_operation};
 
 const INVALID_VALUE: &str = "InvalidParameterValueException";
 const INVALID_COMBINATION: &str = "InvalidParameterCombinationException";
@@ -27,57 +27,24 @@ pub(crate) struct Datum {
 }
 
 pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, ApiError> {
-    let ctx = engine.context();
     match op {
         "PutMetricAlarm" => {
-            let config = v;
-            check_alarm(&config)?;
-            engine
-                .store
-                .write(move |c| put_metric_alarm(c, &ctx, config))
-                .await
+            check_alarm(&v)?;
+            engine.write_op(v, put_metric_alarm).await
         }
-        "DescribeAlarms" => {
-            let req: DescribeAlarms = input(v)?;
-            engine
-                .store
-                .read(move |c| describe_alarms(c, &ctx, &req))
-                .await
-        }
-        "DeleteAlarms" => {
-            let req: DeleteAlarms = input(v)?;
-            engine
-                .store
-                .write(move |c| {
-                    for name in &req.alarm_names {
-                        c.execute("DELETE FROM alarms WHERE name = ?1", [name])
-                            .map_err(sql)?;
-                    }
-                    Ok(json!({}))
-                })
-                .await
-        }
+        "DescribeAlarms" => engine.read_op(v, describe_alarms).await,
+        "DeleteAlarms" => engine.write_op(v, delete_alarms).await,
         "PutMetricData" => {
-            let data = metric_data(v, ctx.now_ms)?;
+            let data = metric_data(v, engine.now_ms())?;
             engine
-                .store
-                .write(move |c| {
-                    record(c, &ctx, &data)?;
+                .write_op(Value::Null, move |c, ctx, (): ()| {
+                    record(c, ctx, &data)?;
                     Ok(json!({}))
                 })
                 .await
         }
-        "GetMetricStatistics" => {
-            let req: GetMetricStatistics = input(v)?;
-            engine
-                .store
-                .read(move |c| get_metric_statistics(c, &req))
-                .await
-        }
-        "ListMetrics" => {
-            let req: ListMetrics = input(v)?;
-            engine.store.read(move |c| list_metrics(c, &req)).await
-        }
+        "GetMetricStatistics" => engine.read_op(v, get_metric_statistics).await,
+        "ListMetrics" => engine.read_op(v, list_metrics).await,
         _ => Err(unknown_operation(op)),
     }
 }
@@ -761,7 +728,7 @@ fn ms_to_secs(ms: i64) -> Value {
     json!(ms as f64 / 1000.0)
 }
 
-fn describe_alarms(c: &Connection, ctx: &Context, req: &DescribeAlarms) -> Result<Value, ApiError> {
+fn describe_alarms(c: &Connection, ctx: &Context, req: DescribeAlarms) -> Result<Value, ApiError> {
     if req.alarm_name_prefix.is_some() && !req.alarm_names.is_empty() {
         return Err(ApiError::new(
             INVALID_COMBINATION,
@@ -868,6 +835,15 @@ fn describe_alarms(c: &Connection, ctx: &Context, req: &DescribeAlarms) -> Resul
 #[serde(rename_all = "PascalCase")]
 struct DeleteAlarms {
     alarm_names: Vec<String>,
+}
+
+/// Names that do not exist are skipped, as on AWS.
+fn delete_alarms(c: &Connection, _: &Context, req: DeleteAlarms) -> Result<Value, ApiError> {
+    for name in &req.alarm_names {
+        c.execute("DELETE FROM alarms WHERE name = ?1", [name])
+            .map_err(sql)?;
+    }
+    Ok(json!({}))
 }
 
 /// Reads PutMetricData's input into samples.
@@ -990,7 +966,11 @@ struct DimensionIn {
     value: Option<String>,
 }
 
-fn get_metric_statistics(c: &Connection, req: &GetMetricStatistics) -> Result<Value, ApiError> {
+fn get_metric_statistics(
+    c: &Connection,
+    _: &Context,
+    req: GetMetricStatistics,
+) -> Result<Value, ApiError> {
     if req.start_time >= req.end_time {
         return Err(ApiError::new(
             INVALID_VALUE,
@@ -1063,7 +1043,7 @@ struct ListMetrics {
 /// ListMetrics pages hold up to 500 metrics, as on AWS.
 const LIST_METRICS_PAGE: usize = 500;
 
-fn list_metrics(c: &Connection, req: &ListMetrics) -> Result<Value, ApiError> {
+fn list_metrics(c: &Connection, _: &Context, req: ListMetrics) -> Result<Value, ApiError> {
     let after: i64 = match &req.next_token {
         None => 0,
         Some(t) => t

@@ -180,11 +180,35 @@ impl Engine {
             .await
     }
 
+    /// Runs an operation's write: reads its input as `T`, runs `work` in the next group
+    /// transaction and answers once that is durable.
+    pub(crate) async fn write_op<T, F>(&self, input: Value, work: F) -> Result<Value, ApiError>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+        F: FnOnce(&rusqlite::Connection, &Context, T) -> Result<Value, ApiError> + Send + 'static,
+    {
+        let request: T = crate::input(input)?;
+        let ctx = self.context();
+        self.store.write(move |c| work(c, &ctx, request)).await
+    }
+
+    /// Runs an operation's read on the reader connection.
+    pub(crate) async fn read_op<T, F>(&self, input: Value, work: F) -> Result<Value, ApiError>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+        F: FnOnce(&rusqlite::Connection, &Context, T) -> Result<Value, ApiError> + Send + 'static,
+    {
+        let request: T = crate::input(input)?;
+        let ctx = self.context();
+        self.store.read(move |c| work(c, &ctx, request)).await
+    }
+
     pub(crate) fn context(&self) -> Context {
         Context {
             config: self.config.clone(),
             now_ms: self.clock.now_ms(),
             store: self.store.clone(),
+            filter_sets: self.filter_sets.clone(),
         }
     }
 }
@@ -195,6 +219,7 @@ pub(crate) struct Context {
     pub config: Arc<Config>,
     pub now_ms: i64,
     pub store: Arc<Store>,
+    pub filter_sets: Arc<logs::FilterSets>,
 }
 
 /// The unknown-operation error of each service's protocol.

@@ -29,83 +29,23 @@ const EVENT_OVERHEAD: usize = 26;
 const MAX_BATCH_BYTES: usize = 1_048_576;
 
 pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, ApiError> {
-    let ctx = engine.context();
     match op {
         "CreateLogGroup" => {
-            let req: GroupRef = input(v)?;
             engine
-                .store
-                .write(move |c| create_log_group(c, &ctx, &req.log_group_name))
-                .await
-        }
-        "CreateLogStream" => {
-            let req: StreamRef = input(v)?;
-            engine
-                .store
-                .write(move |c| create_log_stream(c, &ctx, &req))
-                .await
-        }
-        "DescribeLogGroups" => {
-            let req: DescribeLogGroups = input(v)?;
-            engine
-                .store
-                .read(move |c| describe_log_groups(c, &ctx, &req))
-                .await
-        }
-        "DescribeLogStreams" => {
-            let req: DescribeLogStreams = input(v)?;
-            engine
-                .store
-                .read(move |c| describe_log_streams(c, &ctx, &req))
-                .await
-        }
-        "PutLogEvents" => {
-            let req: PutLogEvents = input(v)?;
-            let sets = engine.filter_sets.clone();
-            engine
-                .store
-                .write(move |c| put_log_events(c, &ctx, &sets, req))
-                .await
-        }
-        "GetLogEvents" => {
-            let req: GetLogEvents = input(v)?;
-            engine.store.read(move |c| get_log_events(c, &req)).await
-        }
-        "PutMetricFilter" => {
-            let req: PutMetricFilter = input(v)?;
-            let sets = engine.filter_sets.clone();
-            engine
-                .store
-                .write(move |c| {
-                    put_metric_filter(c, &ctx, &req)?;
-                    forget_filters(&sets, &req.log_group_name);
-                    Ok(json!({}))
+                .write_op(v, |c, ctx, r: GroupRef| {
+                    create_log_group(c, ctx, &r.log_group_name)
                 })
                 .await
         }
-        "DescribeMetricFilters" => {
-            let req: DescribeMetricFilters = input(v)?;
-            engine
-                .store
-                .read(move |c| describe_metric_filters(c, &req))
-                .await
-        }
-        "DeleteMetricFilter" => {
-            let req: DeleteMetricFilter = input(v)?;
-            let sets = engine.filter_sets.clone();
-            engine
-                .store
-                .write(move |c| {
-                    delete_metric_filter(c, &req)?;
-                    forget_filters(&sets, &req.log_group_name);
-                    Ok(json!({}))
-                })
-                .await
-        }
-        "TestMetricFilter" => {
-            let req: TestMetricFilter = input(v)?;
-            test_metric_filter(&req)
-        }
+        "CreateLogStream" => engine.write_op(v, create_log_stream).await,
+        "DescribeLogGroups" => engine.read_op(v, describe_log_groups).await,
+        "DescribeLogStreams" => engine.read_op(v, describe_log_streams).await,
+        "PutLogEvents" => engine.write_op(v, put_log_events).await,
+        "GetLogEvents" => engine.read_op(v, get_log_events).await,
+        "PutMetricFilter" => engine.write_op(v, put_metric_filter).await,
+        "DescribeMetricFilters" => engine.read_op(v, describe_metric_filters).await,
+        "DeleteMetricFilter" => engine.write_op(v, delete_metric_filter).await,
+        "TestMetricFilter" => test_metric_filter(&input(v)?),
         _ => Err(unknown_operation(op)),
     }
 }
@@ -162,7 +102,7 @@ fn create_log_group(c: &Connection, ctx: &Context, name: &str) -> Result<Value, 
     Ok(json!({}))
 }
 
-fn create_log_stream(c: &Connection, ctx: &Context, req: &StreamRef) -> Result<Value, ApiError> {
+fn create_log_stream(c: &Connection, ctx: &Context, req: StreamRef) -> Result<Value, ApiError> {
     if !group_exists(c, &req.log_group_name)? {
         return Err(ApiError::new(NOT_FOUND, GROUP_NOT_FOUND));
     }
@@ -204,7 +144,7 @@ fn page_start(token: &Option<String>) -> Result<String, ApiError> {
 fn describe_log_groups(
     c: &Connection,
     ctx: &Context,
-    req: &DescribeLogGroups,
+    req: DescribeLogGroups,
 ) -> Result<Value, ApiError> {
     if req.log_group_name_prefix.is_some() && req.log_group_name_pattern.is_some() {
         return Err(ApiError::new(
@@ -309,7 +249,7 @@ fn group_name_of(name: &Option<String>, identifier: &Option<String>) -> Result<S
 fn describe_log_streams(
     c: &Connection,
     ctx: &Context,
-    req: &DescribeLogStreams,
+    req: DescribeLogStreams,
 ) -> Result<Value, ApiError> {
     let group = group_name_of(&req.log_group_name, &req.log_group_identifier)?;
     if !group_exists(c, &group)? {
@@ -494,12 +434,7 @@ fn group_filters(
     Ok(loaded)
 }
 
-fn put_log_events(
-    c: &Connection,
-    ctx: &Context,
-    sets: &FilterSets,
-    req: PutLogEvents,
-) -> Result<Value, ApiError> {
+fn put_log_events(c: &Connection, ctx: &Context, req: PutLogEvents) -> Result<Value, ApiError> {
     let events = &req.log_events;
     let bytes: usize = events
         .iter()
@@ -549,7 +484,7 @@ fn put_log_events(
         ));
     }
 
-    let filters = group_filters(c, sets, &req.log_group_name)?;
+    let filters = group_filters(c, &ctx.filter_sets, &req.log_group_name)?;
     let mut matcher = filters.set.matcher();
     let mut matched = Vec::new();
     let mut data: Vec<cloudwatch::Datum> = Vec::new();
@@ -652,7 +587,7 @@ struct GetLogEvents {
     start_from_head: Option<bool>,
 }
 
-fn get_log_events(c: &Connection, req: &GetLogEvents) -> Result<Value, ApiError> {
+fn get_log_events(c: &Connection, _: &Context, req: GetLogEvents) -> Result<Value, ApiError> {
     let group = group_name_of(&req.log_group_name, &req.log_group_identifier)?;
     if !group_exists(c, &group)? {
         return Err(ApiError::new(NOT_FOUND, GROUP_NOT_FOUND));
@@ -741,7 +676,11 @@ struct PutMetricFilter {
     metric_transformations: Vec<Transformation>,
 }
 
-fn put_metric_filter(c: &Connection, ctx: &Context, req: &PutMetricFilter) -> Result<(), ApiError> {
+fn put_metric_filter(
+    c: &Connection,
+    ctx: &Context,
+    req: PutMetricFilter,
+) -> Result<Value, ApiError> {
     let [t] = req.metric_transformations.as_slice() else {
         return Err(ApiError::new(
             INVALID,
@@ -789,7 +728,8 @@ fn put_metric_filter(c: &Connection, ctx: &Context, req: &PutMetricFilter) -> Re
         ],
     )
     .map_err(sql)?;
-    Ok(())
+    forget_filters(&ctx.filter_sets, &req.log_group_name);
+    Ok(json!({}))
 }
 
 #[derive(Deserialize)]
@@ -803,7 +743,11 @@ struct DescribeMetricFilters {
     limit: Option<i64>,
 }
 
-fn describe_metric_filters(c: &Connection, req: &DescribeMetricFilters) -> Result<Value, ApiError> {
+fn describe_metric_filters(
+    c: &Connection,
+    _: &Context,
+    req: DescribeMetricFilters,
+) -> Result<Value, ApiError> {
     if req.metric_name.is_some() != req.metric_namespace.is_some() {
         return Err(ApiError::new(
             INVALID,
@@ -884,7 +828,11 @@ struct DeleteMetricFilter {
     filter_name: String,
 }
 
-fn delete_metric_filter(c: &Connection, req: &DeleteMetricFilter) -> Result<(), ApiError> {
+fn delete_metric_filter(
+    c: &Connection,
+    ctx: &Context,
+    req: DeleteMetricFilter,
+) -> Result<Value, ApiError> {
     if !group_exists(c, &req.log_group_name)? {
         return Err(ApiError::new(NOT_FOUND, GROUP_NOT_FOUND));
     }
@@ -900,7 +848,8 @@ fn delete_metric_filter(c: &Connection, req: &DeleteMetricFilter) -> Result<(), 
             "The specified metric filter does not exist.",
         ));
     }
-    Ok(())
+    forget_filters(&ctx.filter_sets, &req.log_group_name);
+    Ok(json!({}))
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::outbox::{self, MessageKind};
 use crate::store::sql;
-use crate::{ApiError, Context, Engine, input, unknown_operation};
+use crate::{ApiError, Context, Engine, unknown_operation};
 
 const INVALID: &str = "InvalidParameterException";
 const NOT_FOUND: &str = "NotFoundException";
@@ -16,48 +16,14 @@ const MAX_MESSAGE_BYTES: usize = 262_144;
 const PAGE: usize = 100;
 
 pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, ApiError> {
-    let ctx = engine.context();
     match op {
-        "CreateTopic" => {
-            let req: CreateTopic = input(v)?;
-            engine
-                .store
-                .write(move |c| create_topic(c, &ctx, &req))
-                .await
-        }
-        "ListTopics" => {
-            let req: Paged = input(v)?;
-            engine.store.read(move |c| list_topics(c, &req)).await
-        }
-        "Subscribe" => {
-            let req: Subscribe = input(v)?;
-            engine.store.write(move |c| subscribe(c, &ctx, &req)).await
-        }
-        "ConfirmSubscription" => {
-            let req: ConfirmSubscription = input(v)?;
-            engine
-                .store
-                .write(move |c| confirm_subscription(c, &req))
-                .await
-        }
-        "ListSubscriptionsByTopic" => {
-            let req: ListSubscriptionsByTopic = input(v)?;
-            engine
-                .store
-                .read(move |c| list_subscriptions_by_topic(c, &ctx, &req))
-                .await
-        }
-        "Unsubscribe" => {
-            let req: Unsubscribe = input(v)?;
-            engine
-                .store
-                .write(move |c| unsubscribe(c, &ctx, &req))
-                .await
-        }
-        "Publish" => {
-            let req: Publish = input(v)?;
-            engine.store.write(move |c| publish(c, &ctx, &req)).await
-        }
+        "CreateTopic" => engine.write_op(v, create_topic).await,
+        "ListTopics" => engine.read_op(v, list_topics).await,
+        "Subscribe" => engine.write_op(v, subscribe).await,
+        "ConfirmSubscription" => engine.write_op(v, confirm_subscription).await,
+        "ListSubscriptionsByTopic" => engine.read_op(v, list_subscriptions_by_topic).await,
+        "Unsubscribe" => engine.write_op(v, unsubscribe).await,
+        "Publish" => engine.write_op(v, publish).await,
         _ => Err(unknown_operation(op)),
     }
 }
@@ -77,7 +43,7 @@ fn topic_exists(c: &Connection, arn: &str) -> Result<bool, ApiError> {
         .map_err(sql)
 }
 
-fn create_topic(c: &Connection, ctx: &Context, req: &CreateTopic) -> Result<Value, ApiError> {
+fn create_topic(c: &Connection, ctx: &Context, req: CreateTopic) -> Result<Value, ApiError> {
     let name = &req.name;
     let base = name.strip_suffix(".fifo").unwrap_or(name);
     let valid = !base.is_empty()
@@ -134,7 +100,7 @@ fn page_after(token: &Option<String>) -> Result<String, ApiError> {
     }
 }
 
-fn list_topics(c: &Connection, req: &Paged) -> Result<Value, ApiError> {
+fn list_topics(c: &Connection, _: &Context, req: Paged) -> Result<Value, ApiError> {
     let after = page_after(&req.next_token)?;
     let mut arns = c
         .prepare("SELECT arn FROM topics WHERE arn > ?1 ORDER BY arn LIMIT ?2")
@@ -163,7 +129,7 @@ struct Subscribe {
     return_subscription_arn: Option<bool>,
 }
 
-fn subscribe(c: &Connection, ctx: &Context, req: &Subscribe) -> Result<Value, ApiError> {
+fn subscribe(c: &Connection, ctx: &Context, req: Subscribe) -> Result<Value, ApiError> {
     check_arn(&req.topic_arn, "TopicArn")?;
     let endpoint = req.endpoint.clone().unwrap_or_default();
     match req.protocol.as_str() {
@@ -289,7 +255,11 @@ struct ConfirmSubscription {
     token: String,
 }
 
-fn confirm_subscription(c: &Connection, req: &ConfirmSubscription) -> Result<Value, ApiError> {
+fn confirm_subscription(
+    c: &Connection,
+    _: &Context,
+    req: ConfirmSubscription,
+) -> Result<Value, ApiError> {
     check_arn(&req.topic_arn, "TopicArn")?;
     if !topic_exists(c, &req.topic_arn)? {
         return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
@@ -327,7 +297,7 @@ struct ListSubscriptionsByTopic {
 fn list_subscriptions_by_topic(
     c: &Connection,
     ctx: &Context,
-    req: &ListSubscriptionsByTopic,
+    req: ListSubscriptionsByTopic,
 ) -> Result<Value, ApiError> {
     check_arn(&req.topic_arn, "TopicArn")?;
     if !topic_exists(c, &req.topic_arn)? {
@@ -377,7 +347,7 @@ struct Unsubscribe {
     subscription_arn: String,
 }
 
-fn unsubscribe(c: &Connection, ctx: &Context, req: &Unsubscribe) -> Result<Value, ApiError> {
+fn unsubscribe(c: &Connection, ctx: &Context, req: Unsubscribe) -> Result<Value, ApiError> {
     check_arn(&req.subscription_arn, "SubscriptionArn")?;
     let found: Option<(String, String, String, String)> = c
         .query_row(
@@ -429,7 +399,7 @@ struct Publish {
     message_structure: Option<String>,
 }
 
-fn publish(c: &Connection, ctx: &Context, req: &Publish) -> Result<Value, ApiError> {
+fn publish(c: &Connection, ctx: &Context, req: Publish) -> Result<Value, ApiError> {
     if req.phone_number.is_some() {
         return Err(ApiError::new(
             INVALID,
