@@ -130,6 +130,28 @@ struct DescribeLogGroups {
     limit: Option<i64>,
 }
 
+fn stream_exists(c: &Connection, group: &str, stream: &str) -> Result<bool, ApiError> {
+    c.query_row(
+        "SELECT 1 FROM log_streams WHERE group_name = ?1 AND name = ?2",
+        params![group, stream],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+    .map_err(sql)
+}
+
+/// Where a page continues, for listings whose order has no unique key: `o/<offset>`.
+fn offset_token(token: &Option<String>) -> Result<usize, ApiError> {
+    match token {
+        None => Ok(0),
+        Some(t) => t
+            .strip_prefix("o/")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| ApiError::new(INVALID, "The specified nextToken is invalid.")),
+    }
+}
+
 /// Page tokens are the last name of the previous page; names are the sort key.
 fn page_start(token: &Option<String>) -> Result<String, ApiError> {
     match token {
@@ -264,13 +286,7 @@ fn describe_log_streams(
     }
     let descending = req.descending.unwrap_or(false);
     let limit = req.limit.unwrap_or(50) as usize;
-    let offset: usize = match &req.next_token {
-        None => 0,
-        Some(t) => t
-            .strip_prefix("o/")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| ApiError::new(INVALID, "The specified nextToken is invalid."))?,
-    };
+    let offset = offset_token(&req.next_token)?;
     let order = match (by_time, descending) {
         (false, false) => "name ASC",
         (false, true) => "name DESC",
@@ -455,16 +471,7 @@ fn put_log_events(c: &Connection, ctx: &Context, req: PutLogEvents) -> Result<Va
     if !group_exists(c, &req.log_group_name)? {
         return Err(ApiError::new(NOT_FOUND, GROUP_NOT_FOUND));
     }
-    let stream_exists = c
-        .query_row(
-            "SELECT 1 FROM log_streams WHERE group_name = ?1 AND name = ?2",
-            params![req.log_group_name, req.log_stream_name],
-            |_| Ok(()),
-        )
-        .optional()
-        .map_err(sql)?
-        .is_some();
-    if !stream_exists {
+    if !stream_exists(c, &req.log_group_name, &req.log_stream_name)? {
         return Err(ApiError::new(NOT_FOUND, STREAM_NOT_FOUND));
     }
 
@@ -592,16 +599,7 @@ fn get_log_events(c: &Connection, _: &Context, req: GetLogEvents) -> Result<Valu
     if !group_exists(c, &group)? {
         return Err(ApiError::new(NOT_FOUND, GROUP_NOT_FOUND));
     }
-    let stream_exists = c
-        .query_row(
-            "SELECT 1 FROM log_streams WHERE group_name = ?1 AND name = ?2",
-            params![group, req.log_stream_name],
-            |_| Ok(()),
-        )
-        .optional()
-        .map_err(sql)?
-        .is_some();
-    if !stream_exists {
+    if !stream_exists(c, &group, &req.log_stream_name)? {
         return Err(ApiError::new(NOT_FOUND, STREAM_NOT_FOUND));
     }
     let limit = req.limit.unwrap_or(10_000).clamp(1, 10_000);
@@ -766,13 +764,7 @@ fn describe_metric_filters(
         return Err(ApiError::new(NOT_FOUND, GROUP_NOT_FOUND));
     }
     let limit = req.limit.unwrap_or(50) as usize;
-    let offset: usize = match &req.next_token {
-        None => 0,
-        Some(t) => t
-            .strip_prefix("o/")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| ApiError::new(INVALID, "The specified nextToken is invalid."))?,
-    };
+    let offset = offset_token(&req.next_token)?;
     let mut stmt = c
         .prepare(
             "SELECT group_name, name, pattern, transformation, creation_ms FROM metric_filters
