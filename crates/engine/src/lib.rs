@@ -171,12 +171,15 @@ impl Engine {
         sns::call(self, operation, input).await
     }
 
-    /// Re-evaluates every alarm at the current time: periods that closed and data that stopped
-    /// arriving change states without any new datapoint.
+    /// What time alone changes: expired log events go, and every alarm is re-evaluated, since
+    /// periods that closed and data that stopped arriving change states without new data.
     pub async fn tick(&self) -> Result<(), ApiError> {
         let ctx = self.context();
         self.store
-            .write(move |conn| cloudwatch::evaluate_all(conn, &ctx))
+            .write(move |conn| {
+                logs::expire_events(conn, ctx.now_ms)?;
+                cloudwatch::evaluate_all(conn, &ctx)
+            })
             .await
     }
 

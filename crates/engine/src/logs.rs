@@ -46,6 +46,17 @@ pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, A
         "DescribeMetricFilters" => engine.read_op(v, describe_metric_filters).await,
         "DeleteMetricFilter" => engine.write_op(v, delete_metric_filter).await,
         "TestMetricFilter" => test_metric_filter(&input(v)?),
+        "DeleteLogGroup" => engine.write_op(v, delete_log_group).await,
+        "DeleteLogStream" => engine.write_op(v, delete_log_stream).await,
+        "PutRetentionPolicy" => engine.write_op(v, put_retention_policy).await,
+        "DeleteRetentionPolicy" => {
+            engine
+                .write_op(v, |c, ctx, r: GroupRef| {
+                    set_retention(c, ctx, &r.log_group_name, None)
+                })
+                .await
+        }
+        "FilterLogEvents" => engine.read_op(v, filter_log_events).await,
         _ => Err(unknown_operation(op)),
     }
 }
@@ -479,7 +490,11 @@ fn put_log_events(c: &Connection, ctx: &Context, req: PutLogEvents) -> Result<Va
     let now = ctx.now_ms;
     let too_new_from = events.iter().position(|e| e.timestamp > now + TOO_NEW_MS);
     let too_old_to = events.iter().rposition(|e| e.timestamp < now - TOO_OLD_MS);
-    let first = too_old_to.map_or(0, |i| i + 1);
+    let retained_from = retention_start(c, &req.log_group_name, now)?;
+    let expired_to = retained_from
+        .and_then(|from| events.iter().rposition(|e| e.timestamp < from))
+        .filter(|&i| too_old_to.is_none_or(|old| i > old));
+    let first = too_old_to.max(expired_to).map_or(0, |i| i + 1);
     let end = too_new_from.unwrap_or(events.len()).max(first);
     let accepted = &events[first..end];
     if let (Some(a), Some(b)) = (accepted.first(), accepted.last())
@@ -574,6 +589,9 @@ fn put_log_events(c: &Connection, ctx: &Context, req: PutLogEvents) -> Result<Va
     }
     if let Some(i) = too_old_to {
         rejected.insert("tooOldLogEventEndIndex".into(), json!(i));
+    }
+    if let Some(i) = expired_to {
+        rejected.insert("expiredLogEventEndIndex".into(), json!(i));
     }
     if !rejected.is_empty() {
         out["rejectedLogEventsInfo"] = Value::Object(rejected);
@@ -868,4 +886,226 @@ fn test_metric_filter(req: &TestMetricFilter) -> Result<Value, ApiError> {
         })
         .collect();
     Ok(json!({ "matches": matches }))
+}
+
+fn delete_log_group(c: &Connection, ctx: &Context, req: GroupRef) -> Result<Value, ApiError> {
+    if !group_exists(c, &req.log_group_name)? {
+        return Err(ApiError::new(NOT_FOUND, GROUP_NOT_FOUND));
+    }
+    // Streams, events and metric filters go with the group; metrics already published stay,
+    // as on AWS.
+    c.execute(
+        "DELETE FROM log_events WHERE group_name = ?1",
+        [&req.log_group_name],
+    )
+    .map_err(sql)?;
+    c.execute(
+        "DELETE FROM log_groups WHERE name = ?1",
+        [&req.log_group_name],
+    )
+    .map_err(sql)?;
+    forget_filters(&ctx.filter_sets, &req.log_group_name);
+    Ok(json!({}))
+}
+
+fn delete_log_stream(c: &Connection, _: &Context, req: StreamRef) -> Result<Value, ApiError> {
+    if !group_exists(c, &req.log_group_name)? {
+        return Err(ApiError::new(NOT_FOUND, GROUP_NOT_FOUND));
+    }
+    if !stream_exists(c, &req.log_group_name, &req.log_stream_name)? {
+        return Err(ApiError::new(NOT_FOUND, STREAM_NOT_FOUND));
+    }
+    c.execute(
+        "DELETE FROM log_events WHERE group_name = ?1 AND stream_name = ?2",
+        params![req.log_group_name, req.log_stream_name],
+    )
+    .map_err(sql)?;
+    c.execute(
+        "DELETE FROM log_streams WHERE group_name = ?1 AND name = ?2",
+        params![req.log_group_name, req.log_stream_name],
+    )
+    .map_err(sql)?;
+    Ok(json!({}))
+}
+
+/// The retention periods CloudWatch Logs accepts, in days.
+const RETENTION_DAYS: [i64; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PutRetentionPolicy {
+    log_group_name: String,
+    retention_in_days: i64,
+}
+
+fn put_retention_policy(
+    c: &Connection,
+    ctx: &Context,
+    req: PutRetentionPolicy,
+) -> Result<Value, ApiError> {
+    let days = req.retention_in_days;
+    if !RETENTION_DAYS.contains(&days) {
+        let allowed: Vec<String> = RETENTION_DAYS.iter().map(i64::to_string).collect();
+        return Err(ApiError::new(
+            INVALID,
+            format!(
+                "1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    set_retention(c, ctx, &req.log_group_name, Some(days))
+}
+
+fn set_retention(
+    c: &Connection,
+    ctx: &Context,
+    group: &str,
+    days: Option<i64>,
+) -> Result<Value, ApiError> {
+    if !group_exists(c, group)? {
+        return Err(ApiError::new(NOT_FOUND, GROUP_NOT_FOUND));
+    }
+    c.execute(
+        "UPDATE log_groups SET retention_days = ?2 WHERE name = ?1",
+        params![group, days],
+    )
+    .map_err(sql)?;
+    expire_events(c, ctx.now_ms)?;
+    Ok(json!({}))
+}
+
+/// The oldest timestamp a group keeps, if it has a retention policy.
+fn retention_start(c: &Connection, group: &str, now_ms: i64) -> Result<Option<i64>, ApiError> {
+    let days: Option<i64> = c
+        .query_row(
+            "SELECT retention_days FROM log_groups WHERE name = ?1",
+            [group],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql)?
+        .flatten();
+    Ok(days.map(|d| now_ms - d * DAY_MS))
+}
+
+/// Deletes the events that have outlived their group's retention.
+pub(crate) fn expire_events(c: &Connection, now_ms: i64) -> Result<(), ApiError> {
+    c.execute(
+        "DELETE FROM log_events WHERE id IN (
+            SELECT e.id FROM log_events e JOIN log_groups g ON g.name = e.group_name
+            WHERE g.retention_days IS NOT NULL AND e.timestamp_ms < ?1 - g.retention_days * ?2)",
+        params![now_ms, DAY_MS],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FilterLogEvents {
+    log_group_name: Option<String>,
+    log_group_identifier: Option<String>,
+    log_stream_names: Option<Vec<String>>,
+    log_stream_name_prefix: Option<String>,
+    start_time: Option<i64>,
+    end_time: Option<i64>,
+    filter_pattern: Option<String>,
+    next_token: Option<String>,
+    limit: Option<i64>,
+}
+
+/// FilterLogEvents pages hold at most this many events by default (and at most).
+const FILTER_PAGE: i64 = 10_000;
+/// Events read from the store per round while filtering.
+const FILTER_BATCH: i64 = 1_000;
+
+fn filter_log_events(c: &Connection, _: &Context, req: FilterLogEvents) -> Result<Value, ApiError> {
+    let group = group_name_of(&req.log_group_name, &req.log_group_identifier)?;
+    if req.log_stream_names.is_some() && req.log_stream_name_prefix.is_some() {
+        return Err(ApiError::new(
+            INVALID,
+            "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.",
+        ));
+    }
+    if !group_exists(c, &group)? {
+        return Err(ApiError::new(NOT_FOUND, GROUP_NOT_FOUND));
+    }
+    let pattern = FilterPattern::parse(req.filter_pattern.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::new(INVALID, e.to_string()))?;
+    let limit = req.limit.unwrap_or(FILTER_PAGE).clamp(1, FILTER_PAGE) as usize;
+    // Tokens continue after an event: `e/<timestamp>/<id>` in (timestamp, id) order.
+    let (mut after_ts, mut after_id) = match &req.next_token {
+        None => (i64::MIN, i64::MIN),
+        Some(t) => t
+            .strip_prefix("e/")
+            .and_then(|rest| rest.split_once('/'))
+            .and_then(|(ts, id)| Some((ts.parse().ok()?, id.parse().ok()?)))
+            .ok_or_else(|| ApiError::new(INVALID, "The specified nextToken is invalid."))?,
+    };
+    let start = req.start_time.unwrap_or(i64::MIN);
+    let end = req.end_time.unwrap_or(i64::MAX);
+    let names = req.log_stream_names.clone().unwrap_or_default();
+    let prefix = req.log_stream_name_prefix.clone().unwrap_or_default();
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT id, stream_name, timestamp_ms, message, ingestion_ms FROM log_events
+             WHERE group_name = ?1 AND timestamp_ms >= ?2 AND timestamp_ms <= ?3
+               AND (timestamp_ms > ?4 OR (timestamp_ms = ?4 AND id > ?5))
+               AND substr(stream_name, 1, length(?6)) = ?6
+             ORDER BY timestamp_ms, id LIMIT ?7",
+        )
+        .map_err(sql)?;
+    let mut events = Vec::new();
+    let mut more = false;
+    'scan: loop {
+        let rows = stmt
+            .query_map(
+                params![group, start, end, after_ts, after_id, prefix, FILTER_BATCH],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                },
+            )
+            .map_err(sql)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql)?;
+        let exhausted = (rows.len() as i64) < FILTER_BATCH;
+        for (id, stream, ts, message, ingestion) in rows {
+            if events.len() == limit {
+                more = true;
+                break 'scan;
+            }
+            (after_ts, after_id) = (ts, id);
+            if !names.is_empty() && !names.contains(&stream) {
+                continue;
+            }
+            if pattern.matches(&message) {
+                events.push(json!({
+                    "logStreamName": stream,
+                    "timestamp": ts,
+                    "message": message,
+                    "ingestionTime": ingestion,
+                    "eventId": id.to_string(),
+                }));
+            }
+        }
+        if exhausted {
+            break;
+        }
+    }
+    let mut out = json!({ "events": events, "searchedLogStreams": [] });
+    if more {
+        out["nextToken"] = json!(format!("e/{after_ts}/{after_id}"));
+    }
+    Ok(out)
 }

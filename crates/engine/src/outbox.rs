@@ -118,6 +118,10 @@ pub struct Delivery {
     pub timestamp_ms: i64,
     /// Attempts made so far.
     pub attempts: i64,
+    /// The topic's `SignatureVersion` attribute (`1` when unset).
+    pub signature_version: String,
+    /// The subscription's `RawMessageDelivery`: send the message alone as the body.
+    pub raw: bool,
 }
 
 /// How an attempt ended.
@@ -140,8 +144,12 @@ impl Engine {
                 let mut stmt = c
                     .prepare_cached(
                         "SELECT id, kind, message_id, topic_arn, subscription_arn, protocol, endpoint,
-                                subject, message, token, timestamp_ms, attempts
-                         FROM outbox WHERE state = 'pending' AND next_attempt_ms <= ?1
+                                subject, message, token, timestamp_ms, attempts,
+                                (SELECT json_extract(t.attributes, '$.SignatureVersion')
+                                   FROM topics t WHERE t.arn = o.topic_arn),
+                                (SELECT json_extract(s.attributes, '$.RawMessageDelivery')
+                                   FROM subscriptions s WHERE s.arn = o.subscription_arn)
+                         FROM outbox o WHERE state = 'pending' AND next_attempt_ms <= ?1
                          ORDER BY next_attempt_ms, id LIMIT ?2",
                     )
                     .map_err(sql)?;
@@ -160,6 +168,10 @@ impl Engine {
                             token: r.get(9)?,
                             timestamp_ms: r.get(10)?,
                             attempts: r.get(11)?,
+                            signature_version: r
+                                .get::<_, Option<String>>(12)?
+                                .unwrap_or_else(|| "1".to_owned()),
+                            raw: r.get::<_, Option<String>>(13)?.as_deref() == Some("true"),
                         })
                     })
                     .map_err(sql)?;

@@ -24,6 +24,12 @@ pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, A
         "ListSubscriptionsByTopic" => engine.read_op(v, list_subscriptions_by_topic).await,
         "Unsubscribe" => engine.write_op(v, unsubscribe).await,
         "Publish" => engine.write_op(v, publish).await,
+        "DeleteTopic" => engine.write_op(v, delete_topic).await,
+        "GetTopicAttributes" => engine.read_op(v, get_topic_attributes).await,
+        "SetTopicAttributes" => engine.write_op(v, set_topic_attributes).await,
+        "ListSubscriptions" => engine.read_op(v, list_subscriptions).await,
+        "GetSubscriptionAttributes" => engine.read_op(v, get_subscription_attributes).await,
+        "SetSubscriptionAttributes" => engine.write_op(v, set_subscription_attributes).await,
         _ => Err(unknown_operation(op)),
     }
 }
@@ -303,19 +309,34 @@ fn list_subscriptions_by_topic(
     if !topic_exists(c, &req.topic_arn)? {
         return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
     }
-    let after = page_after(&req.next_token)?;
+    subscriptions_page(c, ctx, Some(&req.topic_arn), &req.next_token)
+}
+
+fn list_subscriptions(c: &Connection, ctx: &Context, req: Paged) -> Result<Value, ApiError> {
+    subscriptions_page(c, ctx, None, &req.next_token)
+}
+
+/// A page of subscriptions, of one topic or of all.
+fn subscriptions_page(
+    c: &Connection,
+    ctx: &Context,
+    topic: Option<&str>,
+    next_token: &Option<String>,
+) -> Result<Value, ApiError> {
+    let after = page_after(next_token)?;
     let mut rows = c
         .prepare(
-            "SELECT arn, protocol, endpoint, confirmed FROM subscriptions
-             WHERE topic_arn = ?1 AND arn > ?2 ORDER BY arn LIMIT ?3",
+            "SELECT arn, protocol, endpoint, confirmed, topic_arn FROM subscriptions
+             WHERE (?1 IS NULL OR topic_arn = ?1) AND arn > ?2 ORDER BY arn LIMIT ?3",
         )
         .map_err(sql)?
-        .query_map(params![req.topic_arn, after, (PAGE + 1) as i64], |r| {
+        .query_map(params![topic, after, (PAGE + 1) as i64], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, bool>(3)?,
+                r.get::<_, String>(4)?,
             ))
         })
         .map_err(sql)?
@@ -328,13 +349,13 @@ fn list_subscriptions_by_topic(
     }
     out["Subscriptions"] = rows
         .into_iter()
-        .map(|(arn, protocol, endpoint, confirmed)| {
+        .map(|(arn, protocol, endpoint, confirmed, topic_arn)| {
             json!({
                 "SubscriptionArn": if confirmed { arn } else { "PendingConfirmation".to_owned() },
                 "Owner": ctx.config.account_id,
                 "Protocol": protocol,
                 "Endpoint": endpoint,
-                "TopicArn": req.topic_arn,
+                "TopicArn": topic_arn,
             })
         })
         .collect();
@@ -523,4 +544,260 @@ fn publish_structured(
         )?;
     }
     Ok(message_id)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TopicRef {
+    topic_arn: String,
+}
+
+/// Deleting a topic that does not exist succeeds, as on AWS; its subscriptions go with it.
+fn delete_topic(c: &Connection, _: &Context, req: TopicRef) -> Result<Value, ApiError> {
+    check_arn(&req.topic_arn, "TopicArn")?;
+    c.execute("DELETE FROM topics WHERE arn = ?1", [&req.topic_arn])
+        .map_err(sql)?;
+    Ok(json!({}))
+}
+
+/// AWS's default topic policy: the owner may use the topic.
+fn default_policy(ctx: &Context, arn: &str) -> String {
+    let account = &ctx.config.account_id;
+    json!({
+        "Version": "2008-10-17",
+        "Id": "__default_policy_ID",
+        "Statement": [{
+            "Sid": "__default_statement_ID",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+                       "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe",
+                       "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
+            "Resource": arn,
+            "Condition": {"StringEquals": {"AWS:SourceOwner": account}},
+        }],
+    })
+    .to_string()
+}
+
+/// AWS's default HTTP delivery policy, as topics report it.
+const EFFECTIVE_DELIVERY_POLICY: &str = r#"{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false}}"#;
+
+fn topic_attributes(
+    c: &Connection,
+    arn: &str,
+) -> Result<Option<serde_json::Map<String, Value>>, ApiError> {
+    let stored: Option<String> = c
+        .query_row("SELECT attributes FROM topics WHERE arn = ?1", [arn], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(sql)?;
+    Ok(stored.map(|text| match serde_json::from_str(&text) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    }))
+}
+
+fn get_topic_attributes(c: &Connection, ctx: &Context, req: TopicRef) -> Result<Value, ApiError> {
+    check_arn(&req.topic_arn, "TopicArn")?;
+    let Some(set) = topic_attributes(c, &req.topic_arn)? else {
+        return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
+    };
+    let (confirmed, pending): (i64, i64) = c
+        .query_row(
+            "SELECT COALESCE(SUM(confirmed), 0), COALESCE(SUM(1 - confirmed), 0)
+             FROM subscriptions WHERE topic_arn = ?1",
+            [&req.topic_arn],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(sql)?;
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("TopicArn".into(), json!(req.topic_arn));
+    attributes.insert("Owner".into(), json!(ctx.config.account_id));
+    attributes.insert("DisplayName".into(), json!(""));
+    attributes.insert("Policy".into(), json!(default_policy(ctx, &req.topic_arn)));
+    attributes.insert(
+        "EffectiveDeliveryPolicy".into(),
+        json!(EFFECTIVE_DELIVERY_POLICY),
+    );
+    attributes.insert(
+        "SubscriptionsConfirmed".into(),
+        json!(confirmed.to_string()),
+    );
+    attributes.insert("SubscriptionsPending".into(), json!(pending.to_string()));
+    attributes.insert("SubscriptionsDeleted".into(), json!("0"));
+    for (k, v) in set {
+        attributes.insert(k, v);
+    }
+    Ok(json!({ "Attributes": attributes }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SetAttribute {
+    topic_arn: Option<String>,
+    subscription_arn: Option<String>,
+    attribute_name: String,
+    attribute_value: Option<String>,
+}
+
+/// The topic attributes SetTopicAttributes may change.
+const TOPIC_ATTRIBUTES: [&str; 7] = [
+    "DisplayName",
+    "Policy",
+    "DeliveryPolicy",
+    "SignatureVersion",
+    "TracingConfig",
+    "KmsMasterKeyId",
+    "ContentBasedDeduplication",
+];
+
+fn set_topic_attributes(c: &Connection, _: &Context, req: SetAttribute) -> Result<Value, ApiError> {
+    let arn = req.topic_arn.clone().unwrap_or_default();
+    check_arn(&arn, "TopicArn")?;
+    let name = req.attribute_name.as_str();
+    if !TOPIC_ATTRIBUTES.contains(&name) {
+        return Err(ApiError::new(INVALID, "Invalid parameter: AttributeName"));
+    }
+    let value = req.attribute_value.clone().unwrap_or_default();
+    if name == "SignatureVersion" && !matches!(value.as_str(), "1" | "2") {
+        return Err(ApiError::new(
+            INVALID,
+            "Invalid parameter: SignatureVersion",
+        ));
+    }
+    if matches!(name, "Policy" | "DeliveryPolicy") && serde_json::from_str::<Value>(&value).is_err()
+    {
+        return Err(ApiError::new(
+            INVALID,
+            format!("Invalid parameter: {name}: failed to parse JSON."),
+        ));
+    }
+    let Some(mut attributes) = topic_attributes(c, &arn)? else {
+        return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
+    };
+    attributes.insert(name.to_owned(), json!(value));
+    c.execute(
+        "UPDATE topics SET attributes = ?2 WHERE arn = ?1",
+        params![arn, Value::Object(attributes).to_string()],
+    )
+    .map_err(sql)?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SubscriptionRef {
+    subscription_arn: String,
+}
+
+/// A subscription's stored row: topic, protocol, endpoint, confirmed, set attributes.
+type SubscriptionRow = (String, String, String, bool, String);
+
+fn subscription(c: &Connection, arn: &str) -> Result<Option<SubscriptionRow>, ApiError> {
+    c.query_row(
+        "SELECT topic_arn, protocol, endpoint, confirmed, attributes FROM subscriptions WHERE arn = ?1",
+        [arn],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )
+    .optional()
+    .map_err(sql)
+}
+
+fn get_subscription_attributes(
+    c: &Connection,
+    ctx: &Context,
+    req: SubscriptionRef,
+) -> Result<Value, ApiError> {
+    check_arn(&req.subscription_arn, "SubscriptionArn")?;
+    let Some((topic, protocol, endpoint, confirmed, set)) = subscription(c, &req.subscription_arn)?
+    else {
+        return Err(ApiError::new(NOT_FOUND, "Subscription does not exist"));
+    };
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("SubscriptionArn".into(), json!(req.subscription_arn));
+    attributes.insert("TopicArn".into(), json!(topic));
+    attributes.insert("Owner".into(), json!(ctx.config.account_id));
+    attributes.insert("Protocol".into(), json!(protocol));
+    attributes.insert("Endpoint".into(), json!(endpoint));
+    attributes.insert(
+        "PendingConfirmation".into(),
+        json!((!confirmed).to_string()),
+    );
+    attributes.insert("ConfirmationWasAuthenticated".into(), json!("false"));
+    attributes.insert("RawMessageDelivery".into(), json!("false"));
+    attributes.insert(
+        "EffectiveDeliveryPolicy".into(),
+        json!(EFFECTIVE_DELIVERY_POLICY),
+    );
+    if let Ok(Value::Object(set)) = serde_json::from_str::<Value>(&set) {
+        for (k, v) in set {
+            attributes.insert(k, v);
+        }
+    }
+    Ok(json!({ "Attributes": attributes }))
+}
+
+/// The subscription attributes SetSubscriptionAttributes may change.
+const SUBSCRIPTION_ATTRIBUTES: [&str; 6] = [
+    "DeliveryPolicy",
+    "FilterPolicy",
+    "FilterPolicyScope",
+    "RawMessageDelivery",
+    "RedrivePolicy",
+    "SubscriptionRoleArn",
+];
+
+fn set_subscription_attributes(
+    c: &Connection,
+    _: &Context,
+    req: SetAttribute,
+) -> Result<Value, ApiError> {
+    let arn = req.subscription_arn.clone().unwrap_or_default();
+    check_arn(&arn, "SubscriptionArn")?;
+    let name = req.attribute_name.as_str();
+    if !SUBSCRIPTION_ATTRIBUTES.contains(&name) {
+        return Err(ApiError::new(INVALID, "Invalid parameter: AttributeName"));
+    }
+    let value = req.attribute_value.clone().unwrap_or_default();
+    match name {
+        "RawMessageDelivery" if !matches!(value.as_str(), "true" | "false") => {
+            return Err(ApiError::new(
+                INVALID,
+                format!(
+                    "Invalid parameter: RawMessageDelivery: Invalid value [{value}]. Must be true or false."
+                ),
+            ));
+        }
+        "FilterPolicyScope" if !matches!(value.as_str(), "MessageAttributes" | "MessageBody") => {
+            return Err(ApiError::new(
+                INVALID,
+                "Invalid parameter: FilterPolicyScope: Invalid value. Must be MessageAttributes or MessageBody.",
+            ));
+        }
+        "FilterPolicy" | "DeliveryPolicy" | "RedrivePolicy"
+            if !value.is_empty() && serde_json::from_str::<Value>(&value).is_err() =>
+        {
+            return Err(ApiError::new(
+                INVALID,
+                format!("Invalid parameter: {name}: failed to parse JSON."),
+            ));
+        }
+        _ => {}
+    }
+    let Some((.., set)) = subscription(c, &arn)? else {
+        return Err(ApiError::new(NOT_FOUND, "Subscription does not exist"));
+    };
+    let mut attributes = match serde_json::from_str::<Value>(&set) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    attributes.insert(name.to_owned(), json!(value));
+    c.execute(
+        "UPDATE subscriptions SET attributes = ?2 WHERE arn = ?1",
+        params![arn, Value::Object(attributes).to_string()],
+    )
+    .map_err(sql)?;
+    Ok(json!({}))
 }

@@ -318,11 +318,21 @@ async fn attempt(
         topic_arn: &d.topic_arn,
         message: &d.message,
         timestamp: UNIX_EPOCH + Duration::from_millis(d.timestamp_ms.max(0) as u64),
-        signature_version: SignatureVersion::V1,
+        signature_version: if d.signature_version == "2" {
+            SignatureVersion::V2
+        } else {
+            SignatureVersion::V1
+        },
         signing_cert_url,
     };
-    let body = envelope.to_signed_json(key);
-    let headers = DeliveryHeaders::for_envelope(&envelope, Some(&d.subscription_arn));
+    let mut headers = DeliveryHeaders::for_envelope(&envelope, Some(&d.subscription_arn));
+    // Raw delivery sends notifications as the bare message; confirmations keep their envelope.
+    let body = if d.raw && d.kind == MessageKind::Notification {
+        headers.raw_delivery = true;
+        d.message.clone()
+    } else {
+        envelope.to_signed_json(key)
+    };
     notify::deliver(client, &d.endpoint, headers, body).await
 }
 

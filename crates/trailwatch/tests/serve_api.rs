@@ -257,8 +257,8 @@ fn bad_input_gets_aws_error_codes_never_a_500() {
     // An operation of the model that is not served yet.
     let r = logs_call(
         &server,
-        "PutRetentionPolicy",
-        br#"{"logGroupName":"g","retentionInDays":1}"#,
+        "PutSubscriptionFilter",
+        br#"{"logGroupName":"g","filterName":"f","filterPattern":"","destinationArn":"arn:aws:lambda:us-east-1:000000000000:function:f"}"#,
     );
     assert_eq!(
         (r.status, error_type(&r).as_str()),

@@ -55,8 +55,41 @@ fn confirmation_and_notification_signatures_pass_sns_validator() {
         "a message with \"quotes\", a newline\nand ünïcödé",
     ]);
     let notification = subscriber.wait_for("Notification", Duration::from_secs(30));
+    assert_eq!(notification.body["SignatureVersion"], "1");
 
-    let messages = Value::Array(vec![confirmation.body, notification.body]);
+    // SignatureVersion 2 (SHA256withRSA), a topic attribute.
+    server.aws_ok(&[
+        "sns",
+        "set-topic-attributes",
+        "--topic-arn",
+        &arn,
+        "--attribute-name",
+        "SignatureVersion",
+        "--attribute-value",
+        "2",
+    ]);
+    server.aws_ok(&[
+        "sns",
+        "publish",
+        "--topic-arn",
+        &arn,
+        "--message",
+        "version 2",
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let v2 = loop {
+        if let Some(r) = subscriber
+            .all()
+            .into_iter()
+            .find(|r| r.body["SignatureVersion"] == "2")
+        {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "no version 2 message");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+
+    let messages = Value::Array(vec![confirmation.body, notification.body, v2.body]);
     let file = tmp.path().join("messages.json");
     std::fs::write(&file, messages.to_string()).expect("write");
     let dir = node_checks();
@@ -76,6 +109,6 @@ fn confirmation_and_notification_signatures_pass_sns_validator() {
         stdout.contains("valid SubscriptionConfirmation"),
         "{stdout}"
     );
-    assert!(stdout.contains("valid Notification"), "{stdout}");
-    assert_eq!(stdout.matches("rejected").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("valid Notification").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("rejected").count(), 3, "{stdout}");
 }

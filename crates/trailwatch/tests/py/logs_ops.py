@@ -130,4 +130,69 @@ check(logs.describe_metric_filters(logGroupName=G)["metricFilters"] == [], "filt
 ok("DeleteMetricFilter")
 expect_error("ResourceNotFoundException", logs.delete_metric_filter, logGroupName=G,
              filterName="errors")
+# FilterLogEvents
+logs.create_log_stream(logGroupName=G, logStreamName="s2")
+logs.put_log_events(logGroupName=G, logStreamName="s2", logEvents=[
+    {"timestamp": now + 3, "message": '{"eventName": "PutRolePolicy", "user": "dave"}'},
+    {"timestamp": now + 4, "message": "10.0.0.9 erin 502 70"},
+])
+found = logs.filter_log_events(logGroupName=G, filterPattern="[ip, user, status=5*, bytes]")["events"]
+check([(e["logStreamName"], e["message"]) for e in found] == [
+    ("s1", "10.0.0.1 alice 503 1200"), ("s1", "10.0.0.3 carol 500 300"), ("s2", "10.0.0.9 erin 502 70")],
+    f"FilterLogEvents: {found}")
+json_found = logs.filter_log_events(logGroupName=G, filterPattern='{ $.eventName = "PutRolePolicy" }')
+check([e["message"] for e in json_found["events"]] == ['{"eventName": "PutRolePolicy", "user": "dave"}'],
+      f"JSON pattern: {json_found}")
+only_s2 = logs.filter_log_events(logGroupName=G, logStreamNames=["s2"])["events"]
+check(len(only_s2) == 2, f"logStreamNames: {only_s2}")
+window = logs.filter_log_events(logGroupName=G, startTime=now + 1, endTime=now + 3)["events"]
+check([e["timestamp"] for e in window] == [now + 1, now + 2, now + 3], f"time range: {window}")
+pages, token = [], None
+while True:
+    kwargs = {"nextToken": token} if token else {}
+    page = logs.filter_log_events(logGroupName=G, limit=2, **kwargs)
+    pages.append(len(page["events"]))
+    token = page.get("nextToken")
+    if not token:
+        break
+check(sum(pages) == 6 and max(pages) == 2, f"pages: {pages}")
+ok("FilterLogEvents")
+expect_error("InvalidParameterException", logs.filter_log_events, logGroupName=G,
+             logStreamNames=["s1"], logStreamNamePrefix="s")
+expect_error("ResourceNotFoundException", logs.filter_log_events, logGroupName="nope")
+expect_error("InvalidParameterException", logs.filter_log_events, logGroupName=G, filterPattern="{ $.a = ")
+
+# PutRetentionPolicy / DeleteRetentionPolicy
+logs.put_retention_policy(logGroupName=G, retentionInDays=1)
+group = logs.describe_log_groups(logGroupNamePrefix=G)["logGroups"][0]
+check(group["retentionInDays"] == 1, f"PutRetentionPolicy: {group}")
+expired = logs.put_log_events(logGroupName=G, logStreamName="s1", logEvents=[
+    {"timestamp": now - 2 * 24 * 3600 * 1000, "message": "older than a day"},
+    {"timestamp": now + 5, "message": "kept"},
+])
+check(expired.get("rejectedLogEventsInfo") == {"expiredLogEventEndIndex": 0}, f"expired: {expired}")
+ok("PutRetentionPolicy")
+expect_error("InvalidParameterException", logs.put_retention_policy, logGroupName=G, retentionInDays=2,
+             message="Member must satisfy enum value set")
+expect_error("ResourceNotFoundException", logs.put_retention_policy, logGroupName="nope", retentionInDays=1)
+logs.delete_retention_policy(logGroupName=G)
+group = logs.describe_log_groups(logGroupNamePrefix=G)["logGroups"][0]
+check("retentionInDays" not in group, f"DeleteRetentionPolicy: {group}")
+ok("DeleteRetentionPolicy")
+expect_error("ResourceNotFoundException", logs.delete_retention_policy, logGroupName="nope")
+
+# DeleteLogStream / DeleteLogGroup
+logs.delete_log_stream(logGroupName=G, logStreamName="s2")
+check([s["logStreamName"] for s in logs.describe_log_streams(logGroupName=G)["logStreams"]] == ["s1"],
+      "stream deleted")
+check(all(e["logStreamName"] == "s1" for e in logs.filter_log_events(logGroupName=G)["events"]),
+      "its events went with it")
+ok("DeleteLogStream")
+expect_error("ResourceNotFoundException", logs.delete_log_stream, logGroupName=G, logStreamName="s2",
+             message="The specified log stream does not exist.")
+logs.delete_log_group(logGroupName=G)
+check([g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == ["app/other"], "group deleted")
+ok("DeleteLogGroup")
+expect_error("ResourceNotFoundException", logs.delete_log_group, logGroupName=G,
+             message="The specified log group does not exist.")
 print("all Logs checks passed")

@@ -5,6 +5,7 @@ import http.server
 import json
 import queue
 import threading
+import urllib.error
 import urllib.request
 
 from harness import check, client, expect_error, ok
@@ -14,11 +15,18 @@ received = queue.Queue()
 
 class Subscriber(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        raw = self.rfile.read(int(self.headers["Content-Length"])).decode()
         self.send_response(200)
         self.end_headers()
+        if self.headers.get("x-amz-sns-rawdelivery") == "true":
+            received.put((dict(self.headers), {"Type": "Raw", "Message": raw}))
+            return
+        body = json.loads(raw)
         if body["Type"] == "SubscriptionConfirmation":
-            urllib.request.urlopen(body["SubscribeURL"]).read()
+            try:
+                urllib.request.urlopen(body["SubscribeURL"]).read()
+            except urllib.error.HTTPError:
+                pass  # the topic may be gone by now (DeleteTopic below)
         received.put((dict(self.headers), body))
 
     def log_message(self, *_):
@@ -97,6 +105,54 @@ expect_error("InvalidParameter", sns.publish, TopicArn=arn, Message="{}", Messag
              message="No default entry in JSON message body")
 expect_error("NotFound", sns.publish, TopicArn=arn + "-missing", Message="hi")
 
+# GetTopicAttributes / SetTopicAttributes
+attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+check(attributes["TopicArn"] == arn and attributes["SubscriptionsConfirmed"] == "1"
+      and attributes["SubscriptionsPending"] == "0" and attributes["DisplayName"] == ""
+      and "SignatureVersion" not in attributes, f"GetTopicAttributes: {attributes}")
+check(json.loads(attributes["Policy"])["Statement"][0]["Resource"] == arn, attributes["Policy"])
+ok("GetTopicAttributes")
+expect_error("NotFound", sns.get_topic_attributes, TopicArn=arn + "-missing", status=404)
+sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="Alerts")
+sns.set_topic_attributes(TopicArn=arn, AttributeName="SignatureVersion", AttributeValue="2")
+attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+check(attributes["DisplayName"] == "Alerts" and attributes["SignatureVersion"] == "2", f"{attributes}")
+sns.publish(TopicArn=arn, Message="signed with SHA256withRSA")
+_, note = next_message("Notification")
+check(note["SignatureVersion"] == "2" and note["Message"] == "signed with SHA256withRSA", f"{note}")
+ok("SetTopicAttributes")
+expect_error("InvalidParameter", sns.set_topic_attributes, TopicArn=arn, AttributeName="Colour",
+             AttributeValue="blue", message="Invalid parameter: AttributeName")
+expect_error("InvalidParameter", sns.set_topic_attributes, TopicArn=arn,
+             AttributeName="SignatureVersion", AttributeValue="3")
+
+# ListSubscriptions
+all_subs = sns.list_subscriptions()["Subscriptions"]
+check([s["SubscriptionArn"] for s in all_subs] == [confirmed], f"ListSubscriptions: {all_subs}")
+ok("ListSubscriptions")
+expect_error("InvalidParameter", sns.list_subscriptions, NextToken="garbage")
+
+# GetSubscriptionAttributes / SetSubscriptionAttributes
+sub_attributes = sns.get_subscription_attributes(SubscriptionArn=confirmed)["Attributes"]
+check(sub_attributes["Endpoint"] == ENDPOINT and sub_attributes["PendingConfirmation"] == "false"
+      and sub_attributes["RawMessageDelivery"] == "false" and sub_attributes["TopicArn"] == arn,
+      f"GetSubscriptionAttributes: {sub_attributes}")
+ok("GetSubscriptionAttributes")
+expect_error("NotFound", sns.get_subscription_attributes, SubscriptionArn=confirmed + "0")
+sns.set_subscription_attributes(SubscriptionArn=confirmed, AttributeName="RawMessageDelivery",
+                                AttributeValue="true")
+check(sns.get_subscription_attributes(SubscriptionArn=confirmed)["Attributes"]["RawMessageDelivery"]
+      == "true", "RawMessageDelivery stored")
+sns.publish(TopicArn=arn, Message="just the message")
+headers, raw = next_message("Raw")
+check(raw["Message"] == "just the message", f"raw delivery: {raw}")
+ok("SetSubscriptionAttributes")
+expect_error("InvalidParameter", sns.set_subscription_attributes, SubscriptionArn=confirmed,
+             AttributeName="RawMessageDelivery", AttributeValue="maybe",
+             message="Invalid parameter: RawMessageDelivery: Invalid value [maybe]. Must be true or false.")
+expect_error("InvalidParameter", sns.set_subscription_attributes, SubscriptionArn=confirmed,
+             AttributeName="Endpoint", AttributeValue="http://elsewhere")
+
 # Unsubscribe
 sns.unsubscribe(SubscriptionArn=confirmed)
 _, bye = next_message("UnsubscribeConfirmation")
@@ -104,4 +160,12 @@ check(bye["Message"].startswith(f"You have chosen to deactivate subscription {co
 check(sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == [], "unsubscribed")
 ok("Unsubscribe")
 expect_error("NotFound", sns.unsubscribe, SubscriptionArn=confirmed, message="Subscription does not exist")
+# DeleteTopic: its subscriptions go with it; deleting again succeeds, as on AWS.
+sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=ENDPOINT + "/again")
+sns.delete_topic(TopicArn=arn)
+check(sns.list_topics()["Topics"] == [] and sns.list_subscriptions()["Subscriptions"] == [],
+      "topic and subscriptions deleted")
+sns.delete_topic(TopicArn=arn)
+ok("DeleteTopic")
+expect_error("InvalidParameter", sns.delete_topic, TopicArn="not-an-arn")
 print("all SNS checks passed")
