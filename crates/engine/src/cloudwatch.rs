@@ -44,6 +44,24 @@ pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, A
                 .await
         }
         "GetMetricStatistics" => engine.read_op(v, get_metric_statistics).await,
+        "GetMetricData" => engine.read_op(v, get_metric_data).await,
+        "SetAlarmState" => engine.write_op(v, set_alarm_state).await,
+        "EnableAlarmActions" => {
+            engine
+                .write_op(v, |c, _, r: DeleteAlarms| {
+                    set_actions_enabled(c, &r.alarm_names, true)
+                })
+                .await
+        }
+        "DisableAlarmActions" => {
+            engine
+                .write_op(v, |c, _, r: DeleteAlarms| {
+                    set_actions_enabled(c, &r.alarm_names, false)
+                })
+                .await
+        }
+        "DescribeAlarmsForMetric" => engine.read_op(v, describe_alarms_for_metric).await,
+        "DescribeAlarmHistory" => engine.read_op(v, describe_alarm_history).await,
         "ListMetrics" => engine.read_op(v, list_metrics).await,
         _ => Err(unknown_operation(op)),
     }
@@ -242,6 +260,7 @@ fn put_metric_alarm(c: &Connection, ctx: &Context, config: Value) -> Result<Valu
     let dims = dimensions_key(&dimensions_of(config.get("Dimensions")));
     let now = ctx.now_ms;
     let stored = config.to_string();
+    let existed = load_alarm(c, &name)?.is_some();
     // A new alarm starts in INSUFFICIENT_DATA; a re-put keeps its state (AWS: "When you update
     // an existing alarm, its state is left unchanged").
     c.execute(
@@ -253,6 +272,20 @@ fn put_metric_alarm(c: &Connection, ctx: &Context, config: Value) -> Result<Valu
         params![name, stored, namespace, metric, dims, now],
     )
     .map_err(sql)?;
+    let (kind, verb) = if existed {
+        ("Update", "updated")
+    } else {
+        ("Create", "created")
+    };
+    let data = json!({"version": "1.0", "type": kind, format!("{}Alarm", verb): config});
+    history(
+        c,
+        &name,
+        now,
+        "ConfigurationUpdate",
+        &format!("Alarm \"{name}\" {verb}"),
+        &data.to_string(),
+    )?;
     evaluate_alarm(c, ctx, &name)?;
     Ok(json!({}))
 }
@@ -563,6 +596,27 @@ fn transition(
         params![name, state.as_str(), reason, reason_data, now],
     )
     .map_err(sql)?;
+    let mut new_state = json!({"stateValue": state.as_str(), "stateReason": reason});
+    if let Some(d) = reason_data.and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+        new_state["stateReasonData"] = d;
+    }
+    let data = json!({
+        "version": "1.0",
+        "oldState": {"stateValue": old.state.as_str(), "stateReason": old.reason},
+        "newState": new_state,
+    });
+    history(
+        c,
+        name,
+        now,
+        "StateUpdate",
+        &format!(
+            "Alarm updated from {} to {}",
+            old.state.as_str(),
+            state.as_str()
+        ),
+        &data.to_string(),
+    )?;
     tracing::info!(
         alarm = name,
         from = old.state.as_str(),
@@ -594,10 +648,27 @@ fn transition(
     let subject = format!("{}: \"{name}\" in {region}", state.as_str());
     let message = alarm_message(ctx, name, old, state, reason, now, &region);
     for arn in actions {
-        if arn.starts_with("arn:aws:sns:") {
-            // CloudWatch does not validate action ARNs; a topic that does not exist is skipped.
+        // CloudWatch does not validate action ARNs when an alarm is saved; an action that
+        // cannot run is recorded in the alarm's history.
+        let outcome = if !arn.starts_with("arn:aws:sns:") {
+            Err("only SNS topic actions are supported")
+        } else if !sns::topic_exists(c, &arn)? {
+            Err("the topic does not exist")
+        } else {
             sns::publish_in(c, ctx, &arn, Some(&subject), &message)?;
-        }
+            Ok(())
+        };
+        let (summary, data) = match outcome {
+            Ok(()) => (
+                format!("Successfully executed action {arn}"),
+                json!({"actionState": "Succeeded", "notificationResource": arn}),
+            ),
+            Err(reason) => (
+                format!("Failed to execute action {arn}. Reason: {reason}"),
+                json!({"actionState": "Failed", "notificationResource": arn, "error": reason}),
+            ),
+        };
+        history(c, name, now, "Action", &summary, &data.to_string())?;
     }
     Ok(())
 }
@@ -793,41 +864,45 @@ fn describe_alarms(c: &Connection, ctx: &Context, req: DescribeAlarms) -> Result
                 .map(|n| format!("n/{n}"));
             break;
         }
-        let mut out = a.config.clone();
-        let obj = out
-            .as_object_mut()
-            .ok_or_else(|| ApiError::internal("stored alarm is not an object"))?;
-        obj.insert("AlarmArn".into(), json!(alarm_arn(ctx, &name)));
-        obj.insert(
-            "AlarmConfigurationUpdatedTimestamp".into(),
-            ms_to_secs(a.config_updated_ms),
-        );
-        obj.entry("ActionsEnabled").or_insert(json!(true));
-        for l in [
-            "OKActions",
-            "AlarmActions",
-            "InsufficientDataActions",
-            "Dimensions",
-        ] {
-            obj.entry(l).or_insert(json!([]));
-        }
-        obj.remove("Tags");
-        obj.insert("StateValue".into(), json!(a.state.as_str()));
-        obj.insert("StateReason".into(), json!(a.reason));
-        if let Some(d) = &a.reason_data {
-            obj.insert("StateReasonData".into(), json!(d));
-        }
-        obj.insert("StateUpdatedTimestamp".into(), ms_to_secs(a.updated_ms));
-        obj.insert(
-            "StateTransitionedTimestamp".into(),
-            ms_to_secs(a.transitioned_ms),
-        );
-        alarms.push(out);
+        alarms.push(described(ctx, &name, &a)?);
     }
     let mut out = json!({ "MetricAlarms": alarms, "CompositeAlarms": [] });
     if let Some(t) = next {
         out["NextToken"] = json!(t);
     }
+    Ok(out)
+}
+
+/// An alarm as DescribeAlarms shows it: its configuration with its state.
+fn described(ctx: &Context, name: &str, a: &StoredAlarm) -> Result<Value, ApiError> {
+    let mut out = a.config.clone();
+    let obj = out
+        .as_object_mut()
+        .ok_or_else(|| ApiError::internal("stored alarm is not an object"))?;
+    obj.insert("AlarmArn".into(), json!(alarm_arn(ctx, name)));
+    obj.insert(
+        "AlarmConfigurationUpdatedTimestamp".into(),
+        ms_to_secs(a.config_updated_ms),
+    );
+    obj.entry("ActionsEnabled").or_insert(json!(true));
+    for l in [
+        "OKActions",
+        "AlarmActions",
+        "InsufficientDataActions",
+        "Dimensions",
+    ] {
+        obj.entry(l).or_insert(json!([]));
+    }
+    obj.insert("StateValue".into(), json!(a.state.as_str()));
+    obj.insert("StateReason".into(), json!(a.reason));
+    if let Some(d) = &a.reason_data {
+        obj.insert("StateReasonData".into(), json!(d));
+    }
+    obj.insert("StateUpdatedTimestamp".into(), ms_to_secs(a.updated_ms));
+    obj.insert(
+        "StateTransitionedTimestamp".into(),
+        ms_to_secs(a.transitioned_ms),
+    );
     Ok(out)
 }
 
@@ -838,12 +913,254 @@ struct DeleteAlarms {
 }
 
 /// Names that do not exist are skipped, as on AWS.
-fn delete_alarms(c: &Connection, _: &Context, req: DeleteAlarms) -> Result<Value, ApiError> {
+fn delete_alarms(c: &Connection, ctx: &Context, req: DeleteAlarms) -> Result<Value, ApiError> {
     for name in &req.alarm_names {
-        c.execute("DELETE FROM alarms WHERE name = ?1", [name])
+        let deleted = c
+            .execute("DELETE FROM alarms WHERE name = ?1", [name])
             .map_err(sql)?;
+        if deleted > 0 {
+            let data = json!({"version": "1.0", "type": "Delete"});
+            history(
+                c,
+                name,
+                ctx.now_ms,
+                "ConfigurationUpdate",
+                &format!("Alarm \"{name}\" deleted"),
+                &data.to_string(),
+            )?;
+        }
     }
     Ok(json!({}))
+}
+
+/// Appends an alarm history item; items outlive their alarm, as on AWS.
+fn history(
+    c: &Connection,
+    alarm: &str,
+    at_ms: i64,
+    item_type: &str,
+    summary: &str,
+    data: &str,
+) -> Result<(), ApiError> {
+    c.prepare_cached(
+        "INSERT INTO alarm_history (alarm_name, timestamp_ms, item_type, summary, data)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .map_err(sql)?
+    .execute(params![alarm, at_ms, item_type, summary, data])
+    .map_err(sql)?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SetAlarmState {
+    alarm_name: String,
+    state_value: String,
+    state_reason: String,
+    state_reason_data: Option<String>,
+}
+
+/// Sets the state until the next evaluation says otherwise; actions run if the state changes.
+fn set_alarm_state(c: &Connection, ctx: &Context, req: SetAlarmState) -> Result<Value, ApiError> {
+    if let Some(data) = &req.state_reason_data
+        && serde_json::from_str::<Value>(data).is_err()
+    {
+        return Err(ApiError::new(
+            "InvalidFormatFault",
+            "The value for parameter StateReasonData is not valid JSON.",
+        ));
+    }
+    let Some(alarm) = load_alarm(c, &req.alarm_name)? else {
+        return Err(ApiError::new(
+            "ResourceNotFound",
+            format!("Alarm {} does not exist", req.alarm_name),
+        ));
+    };
+    let state = AlarmState::parse(&req.state_value).ok_or_else(|| {
+        ApiError::new(
+            INVALID_VALUE,
+            "StateValue must be OK, ALARM or INSUFFICIENT_DATA.",
+        )
+    })?;
+    if state == alarm.state {
+        c.execute(
+            "UPDATE alarms SET state_reason = ?2, state_reason_data = ?3, state_updated_ms = ?4
+             WHERE name = ?1",
+            params![
+                req.alarm_name,
+                req.state_reason,
+                req.state_reason_data,
+                ctx.now_ms
+            ],
+        )
+        .map_err(sql)?;
+        return Ok(json!({}));
+    }
+    transition(
+        c,
+        ctx,
+        &req.alarm_name,
+        &alarm,
+        state,
+        &req.state_reason,
+        req.state_reason_data.as_deref(),
+    )?;
+    Ok(json!({}))
+}
+
+fn set_actions_enabled(c: &Connection, names: &[String], enabled: bool) -> Result<Value, ApiError> {
+    for name in names {
+        c.execute(
+            "UPDATE alarms SET config = json_set(config, '$.ActionsEnabled', json(?2)) WHERE name = ?1",
+            params![name, if enabled { "true" } else { "false" }],
+        )
+        .map_err(sql)?;
+    }
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DescribeAlarmsForMetric {
+    metric_name: String,
+    namespace: String,
+    statistic: Option<String>,
+    extended_statistic: Option<String>,
+    #[serde(default)]
+    dimensions: Vec<DimensionIn>,
+    period: Option<i64>,
+    unit: Option<String>,
+}
+
+fn describe_alarms_for_metric(
+    c: &Connection,
+    ctx: &Context,
+    req: DescribeAlarmsForMetric,
+) -> Result<Value, ApiError> {
+    let dims: Vec<(String, String)> = req
+        .dimensions
+        .iter()
+        .map(|d| (d.name.clone(), d.value.clone().unwrap_or_default()))
+        .collect();
+    let names = c
+        .prepare(
+            "SELECT name FROM alarms WHERE namespace = ?1 AND metric_name = ?2 AND dimensions = ?3
+             ORDER BY name",
+        )
+        .map_err(sql)?
+        .query_map(
+            params![req.namespace, req.metric_name, dimensions_key(&dims)],
+            |r| r.get::<_, String>(0),
+        )
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    let mut alarms = Vec::new();
+    for name in names {
+        let Some(a) = load_alarm(c, &name)? else {
+            continue;
+        };
+        let same = |k: &str, want: &Option<String>| {
+            want.as_ref()
+                .is_none_or(|w| a.config.get(k).and_then(Value::as_str) == Some(w.as_str()))
+        };
+        let period_ok = req
+            .period
+            .is_none_or(|p| a.config.get("Period").and_then(Value::as_i64) == Some(p));
+        if same("Statistic", &req.statistic)
+            && same("ExtendedStatistic", &req.extended_statistic)
+            && same("Unit", &req.unit)
+            && period_ok
+        {
+            alarms.push(described(ctx, &name, &a)?);
+        }
+    }
+    Ok(json!({ "MetricAlarms": alarms }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DescribeAlarmHistory {
+    alarm_name: Option<String>,
+    #[serde(default)]
+    alarm_types: Vec<String>,
+    history_item_type: Option<String>,
+    start_date: Option<f64>,
+    end_date: Option<f64>,
+    max_records: Option<i64>,
+    next_token: Option<String>,
+    scan_by: Option<String>,
+}
+
+fn describe_alarm_history(
+    c: &Connection,
+    _: &Context,
+    req: DescribeAlarmHistory,
+) -> Result<Value, ApiError> {
+    if !req.alarm_types.is_empty() && !req.alarm_types.iter().any(|t| t == "MetricAlarm") {
+        return Ok(json!({ "AlarmHistoryItems": [] }));
+    }
+    let ascending = req.scan_by.as_deref() == Some("TimestampAscending");
+    let limit = req.max_records.unwrap_or(100).clamp(1, 100);
+    // Tokens continue after (before, when descending) a history row: `h/<id>`.
+    let after: Option<i64> = match &req.next_token {
+        None => None,
+        Some(t) => Some(
+            t.strip_prefix("h/")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| ApiError::new("InvalidNextToken", "The next token is invalid."))?,
+        ),
+    };
+    let start = req.start_date.map_or(i64::MIN, |s| (s * 1000.0) as i64);
+    let end = req.end_date.map_or(i64::MAX, |s| (s * 1000.0) as i64);
+    let order = if ascending { "ASC" } else { "DESC" };
+    let bound = if ascending { "id > ?6" } else { "id < ?6" };
+    let mut stmt = c
+        .prepare(&format!(
+            "SELECT id, alarm_name, timestamp_ms, item_type, summary, data FROM alarm_history
+             WHERE (?1 IS NULL OR alarm_name = ?1) AND (?2 IS NULL OR item_type = ?2)
+               AND timestamp_ms >= ?3 AND timestamp_ms <= ?4 AND {bound}
+             ORDER BY timestamp_ms {order}, id {order} LIMIT ?5"
+        ))
+        .map_err(sql)?;
+    let bound_value = after.unwrap_or(if ascending { i64::MIN } else { i64::MAX });
+    let mut rows = stmt
+        .query_map(
+            params![
+                req.alarm_name,
+                req.history_item_type,
+                start,
+                end,
+                limit + 1,
+                bound_value
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    json!({
+                        "AlarmName": r.get::<_, String>(1)?,
+                        "AlarmType": "MetricAlarm",
+                        "Timestamp": r.get::<_, i64>(2)? as f64 / 1000.0,
+                        "HistoryItemType": r.get::<_, String>(3)?,
+                        "HistorySummary": r.get::<_, String>(4)?,
+                        "HistoryData": r.get::<_, String>(5)?,
+                    }),
+                ))
+            },
+        )
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    let mut out = json!({});
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        if let Some((id, _)) = rows.last() {
+            out["NextToken"] = json!(format!("h/{id}"));
+        }
+    }
+    out["AlarmHistoryItems"] = rows.into_iter().map(|(_, item)| item).collect();
+    Ok(out)
 }
 
 /// Reads PutMetricData's input into samples.
@@ -1091,6 +1408,172 @@ fn list_metrics(c: &Connection, _: &Context, req: ListMetrics) -> Result<Value, 
         metrics.push(json!({"Namespace": namespace, "MetricName": name, "Dimensions": dims}));
     }
     let mut out = json!({ "Metrics": metrics });
+    if let Some(t) = next {
+        out["NextToken"] = json!(t);
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetMetricData {
+    metric_data_queries: Vec<MetricDataQuery>,
+    start_time: f64,
+    end_time: f64,
+    next_token: Option<String>,
+    scan_by: Option<String>,
+    max_datapoints: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricDataQuery {
+    id: String,
+    metric_stat: Option<MetricStat>,
+    expression: Option<String>,
+    label: Option<String>,
+    return_data: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricStat {
+    metric: MetricIn,
+    period: i64,
+    stat: String,
+    unit: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricIn {
+    namespace: Option<String>,
+    metric_name: Option<String>,
+    #[serde(default)]
+    dimensions: Vec<DimensionIn>,
+}
+
+/// GetMetricData's default and largest page, in datapoints.
+const MAX_DATAPOINTS: i64 = 100_800;
+
+fn get_metric_data(c: &Connection, _: &Context, req: GetMetricData) -> Result<Value, ApiError> {
+    if req.start_time >= req.end_time {
+        return Err(ApiError::new(
+            INVALID_VALUE,
+            "The parameter StartTime must be less than the parameter EndTime.",
+        ));
+    }
+    if req.metric_data_queries.len() > 500 {
+        return Err(ApiError::new(
+            INVALID_VALUE,
+            "The collection MetricDataQueries must not have a size greater than 500.",
+        ));
+    }
+    let ascending = req.scan_by.as_deref() == Some("TimestampAscending");
+    let page = req
+        .max_datapoints
+        .unwrap_or(MAX_DATAPOINTS)
+        .clamp(1, MAX_DATAPOINTS) as usize;
+    // Tokens continue at a query and a datapoint within it: `q/<query>/<offset>`.
+    let (first_query, first_offset) = match &req.next_token {
+        None => (0, 0),
+        Some(t) => t
+            .strip_prefix("q/")
+            .and_then(|rest| rest.split_once('/'))
+            .and_then(|(q, o)| Some((q.parse::<usize>().ok()?, o.parse::<usize>().ok()?)))
+            .ok_or_else(|| ApiError::new("InvalidNextToken", "The next token is invalid."))?,
+    };
+    let start = req.start_time.floor() as i64;
+    let end = req.end_time.ceil() as i64;
+    let mut results = Vec::new();
+    let mut left = page;
+    let mut next = None;
+    for (qi, q) in req.metric_data_queries.iter().enumerate() {
+        if q.return_data == Some(false) || qi < first_query {
+            continue;
+        }
+        if q.expression.is_some() {
+            return Err(ApiError::new(
+                INVALID_VALUE,
+                format!(
+                    "The query {} uses a metric math expression; trailwatch evaluates MetricStat queries only.",
+                    q.id
+                ),
+            ));
+        }
+        let Some(stat) = &q.metric_stat else {
+            return Err(ApiError::new(
+                "MissingRequiredParameterException",
+                format!(
+                    "The query {} must have a MetricStat or an Expression.",
+                    q.id
+                ),
+            ));
+        };
+        if !matches!(
+            stat.stat.as_str(),
+            "Sum" | "SampleCount" | "Average" | "Minimum" | "Maximum"
+        ) {
+            return Err(ApiError::new(
+                INVALID_VALUE,
+                format!(
+                    "The statistic {} is not supported; use Sum, SampleCount, Average, Minimum or Maximum.",
+                    stat.stat
+                ),
+            ));
+        }
+        let period = stat.period.max(1);
+        let dims: Vec<(String, String)> = stat
+            .metric
+            .dimensions
+            .iter()
+            .map(|d| (d.name.clone(), d.value.clone().unwrap_or_default()))
+            .collect();
+        let dims = dimensions_key(&dims);
+        let namespace = stat.metric.namespace.clone().unwrap_or_default();
+        let name = stat.metric.metric_name.clone().unwrap_or_default();
+        let first = start.div_euclid(period) * period;
+        let rows = period_values(
+            c,
+            &MetricQuery {
+                namespace: &namespace,
+                metric: &name,
+                dims: &dims,
+                unit: stat.unit.as_deref(),
+                period_s: period,
+                first_s: first,
+                end_s: end,
+            },
+        )?;
+        let mut points: Vec<(i64, f64)> = rows
+            .iter()
+            .filter_map(|a| {
+                let v = statistic(&stat.stat, a.sum, a.count, a.min, a.max)?;
+                Some((first + a.index * period, v))
+            })
+            .collect();
+        points.sort_by_key(|(t, _)| *t);
+        if !ascending {
+            points.reverse();
+        }
+        let offset = if qi == first_query { first_offset } else { 0 };
+        let rest = points.get(offset..).unwrap_or_default();
+        let taken = rest.len().min(left);
+        left -= taken;
+        let complete = taken == rest.len();
+        if !complete && next.is_none() {
+            next = Some(format!("q/{qi}/{}", offset + taken));
+        }
+        results.push(json!({
+            "Id": q.id,
+            "Label": q.label.clone().unwrap_or(name),
+            "Timestamps": rest[..taken].iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            "Values": rest[..taken].iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+            "StatusCode": if complete { "Complete" } else { "PartialData" },
+            "Messages": [],
+        }));
+    }
+    let mut out = json!({ "MetricDataResults": results, "Messages": [] });
     if let Some(t) = next {
         out["NextToken"] = json!(t);
     }

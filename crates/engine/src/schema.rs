@@ -67,6 +67,15 @@ CREATE TABLE IF NOT EXISTS alarms (
     config_updated_ms     INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alarms_by_metric ON alarms (namespace, metric_name, dimensions);
+CREATE TABLE IF NOT EXISTS alarm_history (
+    id           INTEGER PRIMARY KEY,
+    alarm_name   TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    item_type    TEXT NOT NULL,
+    summary      TEXT NOT NULL,
+    data         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alarm_history_by_time ON alarm_history (timestamp_ms, id);
 CREATE TABLE IF NOT EXISTS topics (
     arn        TEXT PRIMARY KEY,
     name       TEXT NOT NULL,

@@ -42,7 +42,7 @@ struct CreateTopic {
     attributes: serde_json::Map<String, Value>,
 }
 
-fn topic_exists(c: &Connection, arn: &str) -> Result<bool, ApiError> {
+pub(crate) fn topic_exists(c: &Connection, arn: &str) -> Result<bool, ApiError> {
     c.query_row("SELECT 1 FROM topics WHERE arn = ?1", [arn], |_| Ok(()))
         .optional()
         .map(|r| r.is_some())

@@ -113,6 +113,72 @@ check(none == [], f"ListMetrics filtered: {none}")
 ok("ListMetrics")
 expect_error("InvalidNextToken", cw.list_metrics, NextToken="garbage")
 
+# SetAlarmState
+cw.set_alarm_state(AlarmName="busy", StateValue="OK", StateReason="testing the pager",
+                   StateReasonData='{"why": "drill"}')
+state = cw.describe_alarms(AlarmNames=["busy"])["MetricAlarms"][0]
+check(state["StateValue"] == "OK" and state["StateReason"] == "testing the pager"
+      and state["StateReasonData"] == '{"why": "drill"}', f"SetAlarmState: {state}")
+ok("SetAlarmState")
+expect_error("ResourceNotFound", cw.set_alarm_state, AlarmName="missing", StateValue="OK",
+             StateReason="x", status=404)
+expect_error("InvalidFormat", cw.set_alarm_state, AlarmName="busy", StateValue="OK",
+             StateReason="x", StateReasonData="{not json")
+expect_error("ValidationError", cw.set_alarm_state, AlarmName="busy", StateValue="PANIC",
+             StateReason="x")
+
+# DisableAlarmActions / EnableAlarmActions
+cw.disable_alarm_actions(AlarmNames=["busy"])
+check(cw.describe_alarms(AlarmNames=["busy"])["MetricAlarms"][0]["ActionsEnabled"] is False, "disabled")
+ok("DisableAlarmActions")
+cw.enable_alarm_actions(AlarmNames=["busy"])
+check(cw.describe_alarms(AlarmNames=["busy"])["MetricAlarms"][0]["ActionsEnabled"] is True, "enabled")
+ok("EnableAlarmActions")
+for call in (cw.disable_alarm_actions, cw.enable_alarm_actions):
+    expect_error("ValidationError", call, AlarmNames=[f"a{i}" for i in range(101)])
+
+# DescribeAlarmsForMetric
+for_metric = cw.describe_alarms_for_metric(MetricName="Requests", Namespace=NS,
+                                           Dimensions=[{"Name": "Service", "Value": "api"}])
+check([a["AlarmName"] for a in for_metric["MetricAlarms"]] == ["busy"], f"{for_metric}")
+other = cw.describe_alarms_for_metric(MetricName="Requests", Namespace=NS)
+check(other["MetricAlarms"] == [], f"other dimensions: {other}")
+ok("DescribeAlarmsForMetric")
+expect_error("ValidationError", cw.describe_alarms_for_metric, MetricName="x" * 256, Namespace=NS)
+
+# DescribeAlarmHistory
+items = cw.describe_alarm_history(AlarmName="busy", ScanBy="TimestampAscending")["AlarmHistoryItems"]
+summaries = [i["HistorySummary"] for i in items]
+check(summaries[0] == 'Alarm "busy" created' and "Alarm updated from INSUFFICIENT_DATA to OK" in summaries
+      and "Alarm updated from OK to ALARM" in summaries and 'Alarm "busy" updated' in summaries
+      and "Alarm updated from ALARM to OK" in summaries, f"history: {summaries}")
+check(all(hasattr(i["Timestamp"], "year") and i["AlarmType"] == "MetricAlarm" for i in items), f"{items}")
+first = cw.describe_alarm_history(AlarmName="busy", MaxRecords=1)
+check(len(first["AlarmHistoryItems"]) == 1 and "NextToken" in first, f"page: {first}")
+check(first["AlarmHistoryItems"][0]["HistorySummary"] == "Alarm updated from ALARM to OK", "newest first")
+second = cw.describe_alarm_history(AlarmName="busy", MaxRecords=1, NextToken=first["NextToken"])
+check(second["AlarmHistoryItems"][0]["HistorySummary"] == 'Alarm "busy" updated', f"{second}")
+states = cw.describe_alarm_history(AlarmName="busy", HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+check(len(states) == 3, f"state updates: {states}")
+ok("DescribeAlarmHistory")
+expect_error("InvalidNextToken", cw.describe_alarm_history, NextToken="garbage")
+
+# GetMetricData
+query = {"Id": "requests", "MetricStat": {"Metric": {"Namespace": NS, "MetricName": "Requests",
+         "Dimensions": [{"Name": "Service", "Value": "api"}]}, "Period": 60, "Stat": "Sum"}}
+maximum = {"Id": "peak", "Label": "Peak", "MetricStat": dict(query["MetricStat"], Stat="Maximum")}
+data = cw.get_metric_data(MetricDataQueries=[query, maximum], StartTime=now - 600, EndTime=now + 600)
+results = {r["Id"]: r for r in data["MetricDataResults"]}
+check(results["requests"]["Values"] == [12.0] and results["requests"]["StatusCode"] == "Complete"
+      and results["requests"]["Label"] == "Requests" and results["peak"]["Values"] == [5.0]
+      and results["peak"]["Label"] == "Peak", f"GetMetricData: {data}")
+check(hasattr(results["requests"]["Timestamps"][0], "year"), f"{data}")
+ok("GetMetricData")
+expect_error("InvalidParameterValue", cw.get_metric_data, MetricDataQueries=[query],
+             StartTime=now, EndTime=now - 60)
+expect_error("InvalidNextToken", cw.get_metric_data, MetricDataQueries=[query],
+             StartTime=now - 600, EndTime=now + 600, NextToken="garbage")
+
 # DeleteAlarms
 cw.delete_alarms(AlarmNames=["busy", "never-existed"])
 check(cw.describe_alarms()["MetricAlarms"] == [], "alarms deleted")
@@ -122,4 +188,6 @@ expect_error("ValidationError", cw.delete_alarms, AlarmNames=[f"a{i}" for i in r
 
 types = set(t.split(b";")[0] for t in recorder.content_types)
 check(types == {EXPECTED_TYPE}, f"spoke {types}, expected {EXPECTED_TYPE}")
+history = cw.describe_alarm_history(AlarmName="busy")["AlarmHistoryItems"]
+check(history[0]["HistorySummary"] == 'Alarm "busy" deleted', f"history outlives the alarm: {history[0]}")
 print(f"all CloudWatch checks passed over {PROTOCOL}")
