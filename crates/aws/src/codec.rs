@@ -23,6 +23,9 @@ pub enum InputError {
     Serialization(String),
     /// The input breaks the model's constraints; one line per violation, in AWS's words.
     Validation(Vec<String>),
+    /// A value no service accepts although its type is right: NaN or an infinity where a
+    /// number belongs. AWS answers these with its invalid-parameter-value error.
+    InvalidValue(String),
 }
 
 impl InputError {
@@ -102,14 +105,14 @@ fn json_value(service: &Service, name: &str, v: &Value, path: &str) -> Result<Va
             _ => wrong("a string"),
         },
         ShapeKind::Integer | ShapeKind::Long => match v.as_i64() {
-            Some(_) => Ok(v.clone()),
+            Some(i) => integer(shape.kind, i, path).map(Value::from),
             None => wrong("an integer"),
         },
         ShapeKind::Double | ShapeKind::Float => match v {
             Value::Number(_) => Ok(v.clone()),
             // JSON has no literal for these; AWS's JSON protocols send them as strings.
             Value::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
-                Ok(v.clone())
+                Err(not_finite(s, path))
             }
             _ => wrong("a number"),
         },
@@ -226,12 +229,13 @@ fn cbor_value(
         },
         ShapeKind::Integer | ShapeKind::Long => match v {
             C::Integer(i) => match i64::try_from(*i) {
-                Ok(i) => Ok(Value::from(i)),
+                Ok(i) => integer(shape.kind, i, path).map(Value::from),
                 Err(_) => wrong("a 64-bit integer"),
             },
             _ => wrong("an integer"),
         },
         ShapeKind::Double | ShapeKind::Float => match v {
+            C::Float(f) if !f.is_finite() => Err(not_finite(&f.to_string(), path)),
             C::Float(f) => Ok(float(*f)),
             C::Integer(i) => Ok(float(i128::from(*i) as f64)),
             _ => wrong("a number"),
@@ -365,10 +369,11 @@ fn query_value(
             let v = match shape.kind {
                 ShapeKind::String | ShapeKind::Blob => Value::String(text.to_owned()),
                 ShapeKind::Integer | ShapeKind::Long => match text.trim().parse::<i64>() {
-                    Ok(i) => Value::from(i),
+                    Ok(i) => Value::from(integer(shape.kind, i, prefix)?),
                     Err(_) => return Err(invalid("an integer", text)),
                 },
                 ShapeKind::Double | ShapeKind::Float => match text.trim().parse::<f64>() {
+                    Ok(f) if !f.is_finite() => return Err(not_finite(text, prefix)),
                     Ok(f) => float(f),
                     Err(_) => return Err(invalid("a number", text)),
                 },
@@ -425,6 +430,22 @@ pub fn to_json(service: &Service, shape: &str, v: &Value) -> Value {
             .map_or_else(|| v.clone(), Value::Number),
         _ => v.clone(),
     }
+}
+
+/// An integer of the model's `integer` kind is 32 bits, as on AWS; `long` is 64.
+fn integer(kind: ShapeKind, i: i64, path: &str) -> Result<i64, InputError> {
+    if kind == ShapeKind::Integer && i32::try_from(i).is_err() {
+        return Err(InputError::Validation(vec![format!(
+            "Value '{i}' at '{path}' failed to satisfy constraint: Member must be a 32-bit integer"
+        )]));
+    }
+    Ok(i)
+}
+
+fn not_finite(text: &str, path: &str) -> InputError {
+    InputError::InvalidValue(format!(
+        "The value {text} for parameter {path} is invalid: it must be a finite number."
+    ))
 }
 
 /// Encodes an output value (awsJson form) as CBOR for rpcv2Cbor.

@@ -345,6 +345,14 @@ fn input_error(protocol: Protocol, e: InputError) -> ApiError {
                 ApiError::new("SerializationException", message)
             }
         }
+        InputError::InvalidValue(message) => match protocol {
+            Protocol::CloudWatchJson | Protocol::CloudWatchCbor | Protocol::CloudWatchQuery => {
+                ApiError::new("InvalidParameterValueException", message)
+            }
+            Protocol::LogsJson | Protocol::SnsQuery => {
+                ApiError::new("InvalidParameterException", message)
+            }
+        },
         InputError::Validation(lines) => {
             let message = InputError::validation_message(&lines);
             // Query services name it by its query code.
@@ -535,6 +543,12 @@ fn wire_error(reply: &Reply, e: &ApiError) -> WireError {
             status = if internal { 500 } else { 400 };
         }
         Protocol::CloudWatchQuery | Protocol::SnsQuery => {
+            // Engine errors named for the JSON protocols take their awsQuery names.
+            match e.code.as_ref() {
+                "UnknownOperationException" => query_code = "InvalidAction".into(),
+                "ValidationException" => query_code = "ValidationError".into(),
+                _ => {}
+            }
             if internal {
                 query_code = if reply.protocol == Protocol::SnsQuery {
                     "InternalError".into()

@@ -237,6 +237,11 @@ pub fn evaluate(rule: &Rule, values: &[Option<f64>]) -> Verdict {
                     };
                 }
             }
+            // Breaching data that is not yet M periods old decides nothing: the state stays
+            // until it is old enough or good data arrives.
+            if !any_good && oldest_breach.is_some() {
+                return Verdict::Retain;
+            }
             let breaching = count(&real);
             decide(real, 0, breaching)
         }
@@ -501,10 +506,12 @@ mod tests {
         }
     }
 
+    /// Breaching data too recent for the premature-alarm rule neither alarms nor reads as OK.
     #[test]
     fn premature_alarm_waits_for_m_periods() {
-        assert_ne!(state(&rule(3, 3, Missing), "- - - - X"), Some(Alarm));
-        assert_ne!(state(&rule(3, 3, Missing), "- - - X -"), Some(Alarm));
+        assert_eq!(state(&rule(3, 3, Missing), "- - - - X"), None);
+        assert_eq!(state(&rule(3, 3, Missing), "- - - X -"), None);
+        assert_eq!(state(&rule(3, 3, Ignore), "- - - - X"), None);
     }
 
     #[test]

@@ -21,9 +21,32 @@ pub(crate) struct Datum {
     pub dimensions: Vec<(String, String)>,
     pub unit: String,
     pub timestamp_ms: i64,
-    pub value: f64,
+    /// The samples, as their aggregates: one value, `Values` with `Counts`, or a statistic set
+    /// all arrive in this form, so that a count of a million costs one row, not a million.
+    pub stats: Aggregate,
     /// `StorageResolution=1`: kept per second rather than per minute.
     pub high_resolution: bool,
+}
+
+/// Sum, count, minimum and maximum of some samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Aggregate {
+    pub sum: f64,
+    pub count: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Aggregate {
+    /// One sample.
+    pub fn one(value: f64) -> Aggregate {
+        Aggregate {
+            sum: value,
+            count: 1.0,
+            min: value,
+            max: value,
+        }
+    }
 }
 
 pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, ApiError> {
@@ -111,9 +134,9 @@ pub(crate) fn record(c: &Connection, ctx: &Context, data: &[Datum]) -> Result<()
         let mut add = c
             .prepare_cached(
                 "INSERT INTO metric_data (metric_id, unit, bucket_s, sum, count, min, max)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?4, ?4)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (metric_id, unit, bucket_s) DO UPDATE SET
-                    sum = sum + ?4, count = count + 1, min = MIN(min, ?4), max = MAX(max, ?4)",
+                    sum = sum + ?4, count = count + ?5, min = MIN(min, ?6), max = MAX(max, ?7)",
             )
             .map_err(sql)?;
         for d in data {
@@ -125,7 +148,8 @@ pub(crate) fn record(c: &Connection, ctx: &Context, data: &[Datum]) -> Result<()
                 .map_err(sql)?;
             let resolution = if d.high_resolution { 1 } else { 60 };
             let bucket = d.timestamp_ms.div_euclid(1000).div_euclid(resolution) * resolution;
-            add.execute(params![id, d.unit, bucket, d.value])
+            let a = d.stats;
+            add.execute(params![id, d.unit, bucket, a.sum, a.count, a.min, a.max])
                 .map_err(sql)?;
             touched.insert((d.namespace.clone(), d.metric_name.clone(), dims));
         }
@@ -207,7 +231,7 @@ fn check_alarm(v: &Value) -> Result<(), ApiError> {
             .and_then(Value::as_i64)
             .unwrap_or(1);
         let cap = if period < 3600 { 86_400 } else { 604_800 };
-        if period * n > cap {
+        if period.checked_mul(n).is_none_or(|p| p > cap) {
             return Err(ApiError::new(
                 INVALID_VALUE,
                 format!(
@@ -226,6 +250,36 @@ fn check_alarm(v: &Value) -> Result<(), ApiError> {
         return Err(ApiError::new(
             INVALID_VALUE,
             "DatapointsToAlarm must be less than or equal to EvaluationPeriods.",
+        ));
+    }
+    if let Some(t) = v.get("TreatMissingData").and_then(Value::as_str)
+        && !matches!(t, "breaching" | "notBreaching" | "ignore" | "missing")
+    {
+        return Err(ApiError::new(
+            INVALID_VALUE,
+            format!(
+                "The value {t} for parameter TreatMissingData is not valid: it must be breaching, notBreaching, ignore or missing."
+            ),
+        ));
+    }
+    if let Some(e) = v
+        .get("EvaluateLowSampleCountPercentile")
+        .and_then(Value::as_str)
+        && !matches!(e, "evaluate" | "ignore")
+    {
+        return Err(ApiError::new(
+            INVALID_VALUE,
+            format!(
+                "The value {e} for parameter EvaluateLowSampleCountPercentile is not valid: it must be evaluate or ignore."
+            ),
+        ));
+    }
+    if v.get("Threshold")
+        .is_some_and(|t| t.as_f64().is_none_or(|t| !t.is_finite()))
+    {
+        return Err(ApiError::new(
+            INVALID_VALUE,
+            "The value for parameter Threshold must be a finite number.",
         ));
     }
     let comparison = v
@@ -1163,6 +1217,10 @@ fn describe_alarm_history(
     Ok(out)
 }
 
+/// PutMetricData accepts datapoints up to two weeks old and two hours ahead.
+const METRIC_MAX_AGE_MS: i64 = 14 * 24 * 3600 * 1000;
+const METRIC_MAX_AHEAD_MS: i64 = 2 * 3600 * 1000;
+
 /// Reads PutMetricData's input into samples.
 fn metric_data(v: Value, now_ms: i64) -> Result<Vec<Datum>, ApiError> {
     let namespace = v["Namespace"].as_str().unwrap_or_default().to_owned();
@@ -1176,32 +1234,52 @@ fn metric_data(v: Value, now_ms: i64) -> Result<Vec<Datum>, ApiError> {
     let items = v["MetricData"].as_array().cloned().unwrap_or_default();
     for (i, d) in items.iter().enumerate() {
         let at = |k: &str| format!("MetricData.member.{}.{k}", i + 1);
-        let name = d["MetricName"].as_str().unwrap_or_default().to_owned();
-        let dims = dimensions_of(d.get("Dimensions"));
-        let unit = d
-            .get("Unit")
-            .and_then(Value::as_str)
-            .unwrap_or("None")
-            .to_owned();
+        let invalid = |k: &str, why: &str| {
+            Err(ApiError::new(
+                INVALID_VALUE,
+                format!("The parameter {} {why}", at(k)),
+            ))
+        };
+        let has = |k: &str| d.get(k).is_some();
+        let number = |x: &Value| x.as_f64().filter(|f| f.is_finite());
         let ts = d
             .get("Timestamp")
             .and_then(Value::as_f64)
             .map_or(now_ms, |s| (s * 1000.0) as i64);
-        let high_resolution = d.get("StorageResolution").and_then(Value::as_i64) == Some(1);
-        let mut values: Vec<f64> = Vec::new();
-        let has = |k: &str| d.get(k).is_some();
-        if has("Value") && has("Values") {
+        if ts < now_ms - METRIC_MAX_AGE_MS || ts > now_ms + METRIC_MAX_AHEAD_MS {
+            return invalid(
+                "Timestamp",
+                "must specify a time no more than two weeks in the past and no more than two hours in the future.",
+            );
+        }
+        let resolution = d.get("StorageResolution").and_then(Value::as_i64);
+        if resolution.is_some_and(|r| r != 1 && r != 60) {
+            return invalid("StorageResolution", "must be 1 or 60.");
+        }
+        let given = ["Value", "Values", "StatisticValues"]
+            .iter()
+            .filter(|k| has(k))
+            .count();
+        if given > 1 {
+            let both: Vec<String> = ["Value", "Values", "StatisticValues"]
+                .iter()
+                .filter(|k| has(k))
+                .map(|k| at(k))
+                .collect();
             return Err(ApiError::new(
                 INVALID_COMBINATION,
                 format!(
-                    "The parameters {} and {} are mutually exclusive and you have specified both.",
-                    at("Value"),
-                    at("Values")
+                    "The parameters {} are mutually exclusive and you have specified both.",
+                    both.join(" and ")
                 ),
             ));
         }
-        if let Some(x) = d.get("Value").and_then(Value::as_f64) {
-            values.push(x);
+        let mut samples: Vec<Aggregate> = Vec::new();
+        if let Some(x) = d.get("Value") {
+            let Some(x) = number(x) else {
+                return invalid("Value", "must be a finite number.");
+            };
+            samples.push(Aggregate::one(x));
         } else if let Some(list) = d.get("Values").and_then(Value::as_array) {
             let counts = d.get("Counts").and_then(Value::as_array);
             if let Some(counts) = counts
@@ -1217,44 +1295,61 @@ fn metric_data(v: Value, now_ms: i64) -> Result<Vec<Datum>, ApiError> {
                 ));
             }
             for (j, x) in list.iter().enumerate() {
-                let x = x.as_f64().unwrap_or(0.0);
-                let n = counts
-                    .and_then(|c| c.get(j))
-                    .and_then(Value::as_f64)
-                    .unwrap_or(1.0)
-                    .max(0.0) as usize;
-                values.extend(std::iter::repeat_n(x, n));
-            }
-        } else if let Some(s) = d.get("StatisticValues") {
-            // A statistic set arrives as its aggregates; keep them as samples that aggregate
-            // back to the same Sum, Minimum and Maximum.
-            let count = s["SampleCount"].as_f64().unwrap_or(0.0);
-            let sum = s["Sum"].as_f64().unwrap_or(0.0);
-            let min = s["Minimum"].as_f64().unwrap_or(0.0);
-            let max = s["Maximum"].as_f64().unwrap_or(0.0);
-            if count >= 1.0 {
-                values.push(min);
-                if count >= 2.0 {
-                    values.push(max);
-                    values.push(sum - min - max);
+                let Some(x) = number(x) else {
+                    return invalid("Values", "must hold finite numbers.");
+                };
+                let n = match counts.and_then(|c| c.get(j)) {
+                    None => 1.0,
+                    Some(n) => match number(n).filter(|n| *n >= 0.0) {
+                        Some(n) => n,
+                        None => return invalid("Counts", "must hold non-negative numbers."),
+                    },
+                };
+                if n > 0.0 {
+                    samples.push(Aggregate {
+                        sum: x * n,
+                        count: n,
+                        min: x,
+                        max: x,
+                    });
                 }
             }
-        }
-        for x in values {
-            if !x.is_finite() {
-                return Err(ApiError::new(
-                    INVALID_VALUE,
-                    format!("The value {x} for parameter {} is invalid.", at("Value")),
-                ));
+        } else if let Some(s) = d.get("StatisticValues") {
+            let part = |k: &str| s.get(k).and_then(number);
+            let (Some(count), Some(sum), Some(min), Some(max)) = (
+                part("SampleCount"),
+                part("Sum"),
+                part("Minimum"),
+                part("Maximum"),
+            ) else {
+                return invalid("StatisticValues", "must hold finite numbers.");
+            };
+            if count <= 0.0 || min > max {
+                return invalid(
+                    "StatisticValues",
+                    "must have a positive SampleCount and a Minimum no greater than its Maximum.",
+                );
             }
+            samples.push(Aggregate {
+                sum,
+                count,
+                min,
+                max,
+            });
+        }
+        for stats in samples {
             out.push(Datum {
                 namespace: namespace.clone(),
-                metric_name: name.clone(),
-                dimensions: dims.clone(),
-                unit: unit.clone(),
+                metric_name: d["MetricName"].as_str().unwrap_or_default().to_owned(),
+                dimensions: dimensions_of(d.get("Dimensions")),
+                unit: d
+                    .get("Unit")
+                    .and_then(Value::as_str)
+                    .unwrap_or("None")
+                    .to_owned(),
                 timestamp_ms: ts,
-                value: x,
-                high_resolution,
+                stats,
+                high_resolution: resolution == Some(1),
             });
         }
     }
@@ -1303,7 +1398,9 @@ fn get_metric_statistics(
     let period = req.period.max(1);
     let start = (req.start_time.floor() as i64).div_euclid(period) * period;
     let end = req.end_time.ceil() as i64;
-    let points = (end - start + period - 1) / period;
+    // i128: StartTime and EndTime come from the caller and may be anything.
+    let points =
+        (i128::from(end) - i128::from(start) + i128::from(period) - 1) / i128::from(period);
     if points > 1440 {
         return Err(ApiError::new(
             INVALID_COMBINATION,

@@ -171,16 +171,22 @@ impl Engine {
         sns::call(self, operation, input).await
     }
 
-    /// What time alone changes: expired log events go, and every alarm is re-evaluated, since
-    /// periods that closed and data that stopped arriving change states without new data.
+    /// What time alone changes: expired log events go, every alarm is re-evaluated (periods
+    /// that closed and data that stopped arriving change states without new data), and
+    /// messages for subscriptions that are gone are dropped.
     pub async fn tick(&self) -> Result<(), ApiError> {
         let ctx = self.context();
+        // Two writes: a failure of one does not undo the other.
+        let now = ctx.now_ms;
+        let expired = self
+            .store
+            .write(move |conn| logs::expire_events(conn, now))
+            .await;
         self.store
-            .write(move |conn| {
-                logs::expire_events(conn, ctx.now_ms)?;
-                cloudwatch::evaluate_all(conn, &ctx)
-            })
-            .await
+            .write(move |conn| cloudwatch::evaluate_all(conn, &ctx))
+            .await?;
+        self.drop_orphaned_deliveries().await?;
+        expired
     }
 
     /// Runs an operation's write: reads its input as `T`, runs `work` in the next group

@@ -158,7 +158,8 @@ fn offset_token(token: &Option<String>) -> Result<usize, ApiError> {
         None => Ok(0),
         Some(t) => t
             .strip_prefix("o/")
-            .and_then(|n| n.parse().ok())
+            .and_then(|n| n.parse::<u32>().ok())
+            .map(|n| n as usize)
             .ok_or_else(|| ApiError::new(INVALID, "The specified nextToken is invalid.")),
     }
 }
@@ -554,7 +555,7 @@ fn put_log_events(c: &Connection, ctx: &Context, req: PutLogEvents) -> Result<Va
                     dimensions,
                     unit: t.unit.clone().unwrap_or_else(|| "None".to_owned()),
                     timestamp_ms: e.timestamp,
-                    value,
+                    stats: cloudwatch::Aggregate::one(value),
                     high_resolution: false,
                 });
             }
@@ -587,11 +588,12 @@ fn put_log_events(c: &Connection, ctx: &Context, req: PutLogEvents) -> Result<Va
     if let Some(i) = too_new_from {
         rejected.insert("tooNewLogEventStartIndex".into(), json!(i));
     }
+    // Start indexes are inclusive, end indexes exclusive (the model's documentation).
     if let Some(i) = too_old_to {
-        rejected.insert("tooOldLogEventEndIndex".into(), json!(i));
+        rejected.insert("tooOldLogEventEndIndex".into(), json!(i + 1));
     }
     if let Some(i) = expired_to {
-        rejected.insert("expiredLogEventEndIndex".into(), json!(i));
+        rejected.insert("expiredLogEventEndIndex".into(), json!(i + 1));
     }
     if !rejected.is_empty() {
         out["rejectedLogEventsInfo"] = Value::Object(rejected);
@@ -621,15 +623,17 @@ fn get_log_events(c: &Connection, _: &Context, req: GetLogEvents) -> Result<Valu
         return Err(ApiError::new(NOT_FOUND, STREAM_NOT_FOUND));
     }
     let limit = req.limit.unwrap_or(10_000).clamp(1, 10_000);
-    // Tokens name the event id a page continues from: `f/<id>` forward, `b/<id>` backward.
+    // Tokens name the event a page continues from, in (timestamp, id) order:
+    // `f/<timestamp>/<id>` forward, `b/<timestamp>/<id>` backward.
     let (forward, bound) = match &req.next_token {
         Some(t) => {
-            let parsed = t
-                .split_once('/')
-                .and_then(|(dir, id)| Some((dir, id.parse::<i64>().ok()?)));
+            let parsed = t.split_once('/').and_then(|(dir, rest)| {
+                let (ts, id) = rest.split_once('/')?;
+                Some((dir, ts.parse::<i64>().ok()?, id.parse::<i64>().ok()?))
+            });
             match parsed {
-                Some(("f", id)) => (true, Some(id)),
-                Some(("b", id)) => (false, Some(id)),
+                Some(("f", ts, id)) => (true, Some((ts, id))),
+                Some(("b", ts, id)) => (false, Some((ts, id))),
                 _ => {
                     return Err(ApiError::new(
                         INVALID,
@@ -645,20 +649,34 @@ fn get_log_events(c: &Connection, _: &Context, req: GetLogEvents) -> Result<Valu
     let query = if forward {
         "SELECT id, timestamp_ms, message, ingestion_ms FROM log_events
          WHERE group_name = ?1 AND stream_name = ?2 AND timestamp_ms >= ?3 AND timestamp_ms < ?4
-           AND id > ?5 ORDER BY timestamp_ms, id LIMIT ?6"
+           AND (timestamp_ms > ?5 OR (timestamp_ms = ?5 AND id > ?6))
+         ORDER BY timestamp_ms, id LIMIT ?7"
     } else {
         "SELECT id, timestamp_ms, message, ingestion_ms FROM log_events
          WHERE group_name = ?1 AND stream_name = ?2 AND timestamp_ms >= ?3 AND timestamp_ms < ?4
-           AND id < ?5 ORDER BY timestamp_ms DESC, id DESC LIMIT ?6"
+           AND (timestamp_ms < ?5 OR (timestamp_ms = ?5 AND id < ?6))
+         ORDER BY timestamp_ms DESC, id DESC LIMIT ?7"
     };
-    let bound = bound.unwrap_or(if forward { 0 } else { i64::MAX });
+    let bound = bound.unwrap_or(if forward {
+        (i64::MIN, i64::MIN)
+    } else {
+        (i64::MAX, i64::MAX)
+    });
     let mut stmt = c.prepare(query).map_err(sql)?;
     let rows = stmt
         .query_map(
-            params![group, req.log_stream_name, start, end, bound, limit],
+            params![
+                group,
+                req.log_stream_name,
+                start,
+                end,
+                bound.0,
+                bound.1,
+                limit
+            ],
             |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
+                    (r.get::<_, i64>(1)?, r.get::<_, i64>(0)?),
                     json!({
                         "timestamp": r.get::<_, i64>(1)?,
                         "message": r.get::<_, String>(2)?,
@@ -672,14 +690,14 @@ fn get_log_events(c: &Connection, _: &Context, req: GetLogEvents) -> Result<Valu
     if !forward {
         events.reverse();
     }
-    let first_id = events.first().map_or(bound, |(id, _)| *id);
-    let last_id = events.last().map_or(bound, |(id, _)| *id);
+    let first = events.first().map_or(bound, |(key, _)| *key);
+    let last = events.last().map_or(bound, |(key, _)| *key);
     // Events are in time order either way: the forward token continues after the last one,
     // the backward token before the first.
     Ok(json!({
         "events": events.into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
-        "nextForwardToken": format!("f/{last_id}"),
-        "nextBackwardToken": format!("b/{first_id}"),
+        "nextForwardToken": format!("f/{}/{}", last.0, last.1),
+        "nextBackwardToken": format!("b/{}/{}", first.0, first.1),
     }))
 }
 
@@ -995,13 +1013,22 @@ fn retention_start(c: &Connection, group: &str, now_ms: i64) -> Result<Option<i6
 
 /// Deletes the events that have outlived their group's retention.
 pub(crate) fn expire_events(c: &Connection, now_ms: i64) -> Result<(), ApiError> {
-    c.execute(
-        "DELETE FROM log_events WHERE id IN (
-            SELECT e.id FROM log_events e JOIN log_groups g ON g.name = e.group_name
-            WHERE g.retention_days IS NOT NULL AND e.timestamp_ms < ?1 - g.retention_days * ?2)",
-        params![now_ms, DAY_MS],
-    )
-    .map_err(sql)?;
+    // Per group, on the (group, time) index: only expired events are visited.
+    let groups = c
+        .prepare_cached(
+            "SELECT name, retention_days FROM log_groups WHERE retention_days IS NOT NULL",
+        )
+        .map_err(sql)?
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    for (group, days) in groups {
+        c.prepare_cached("DELETE FROM log_events WHERE group_name = ?1 AND timestamp_ms < ?2")
+            .map_err(sql)?
+            .execute(params![group, now_ms - days * DAY_MS])
+            .map_err(sql)?;
+    }
     Ok(())
 }
 

@@ -150,6 +150,9 @@ impl Engine {
                                 (SELECT json_extract(s.attributes, '$.RawMessageDelivery')
                                    FROM subscriptions s WHERE s.arn = o.subscription_arn)
                          FROM outbox o WHERE state = 'pending' AND next_attempt_ms <= ?1
+                           -- a message outlives its subscription only to say it is gone
+                           AND (kind = 'UnsubscribeConfirmation' OR EXISTS
+                                (SELECT 1 FROM subscriptions s WHERE s.arn = o.subscription_arn))
                          ORDER BY next_attempt_ms, id LIMIT ?2",
                     )
                     .map_err(sql)?;
@@ -180,12 +183,30 @@ impl Engine {
             .await
     }
 
+    /// Drops pending messages whose subscription is gone (unsubscribed, or its topic deleted).
+    pub async fn drop_orphaned_deliveries(&self) -> Result<(), ApiError> {
+        self.store
+            .write(|c| {
+                c.execute(
+                    "UPDATE outbox SET state = 'dropped' WHERE state = 'pending'
+                       AND kind != 'UnsubscribeConfirmation'
+                       AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.arn = outbox.subscription_arn)",
+                    [],
+                )
+                .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+
     /// When the earliest pending message is due, if any.
     pub async fn next_delivery_ms(&self) -> Result<Option<i64>, ApiError> {
         self.store
             .read(|c| {
                 c.query_row(
-                    "SELECT MIN(next_attempt_ms) FROM outbox WHERE state = 'pending'",
+                    "SELECT MIN(next_attempt_ms) FROM outbox o WHERE state = 'pending'
+                       AND (kind = 'UnsubscribeConfirmation' OR EXISTS
+                            (SELECT 1 FROM subscriptions s WHERE s.arn = o.subscription_arn))",
                     [],
                     |r| r.get::<_, Option<i64>>(0),
                 )

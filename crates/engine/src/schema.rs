@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS log_events (
     FOREIGN KEY (group_name, stream_name) REFERENCES log_streams(group_name, name) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (group_name, stream_name, timestamp_ms, id);
+CREATE INDEX IF NOT EXISTS log_events_by_time ON log_events (group_name, timestamp_ms, id);
 CREATE TABLE IF NOT EXISTS metric_filters (
     group_name     TEXT NOT NULL REFERENCES log_groups(name) ON DELETE CASCADE,
     name           TEXT NOT NULL,

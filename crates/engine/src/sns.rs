@@ -166,22 +166,35 @@ fn subscribe(c: &Connection, ctx: &Context, req: Subscribe) -> Result<Value, Api
         return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
     }
     let attributes = Value::Object(req.attributes.clone()).to_string();
-    let existing: Option<(String, bool, String)> = c
+    let existing: Option<(String, bool, String, String)> = c
         .query_row(
-            "SELECT arn, confirmed, attributes FROM subscriptions
+            "SELECT arn, confirmed, attributes, token FROM subscriptions
              WHERE topic_arn = ?1 AND protocol = ?2 AND endpoint = ?3",
             params![req.topic_arn, req.protocol, endpoint],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()
         .map_err(sql)?;
     let return_arn = req.return_subscription_arn.unwrap_or(false);
-    if let Some((arn, confirmed, stored)) = existing {
+    if let Some((arn, confirmed, stored, token)) = existing {
         if stored != attributes && !req.attributes.is_empty() {
             return Err(ApiError::new(
                 INVALID,
                 "Invalid parameter: Attributes Reason: Subscription already exists with different attributes",
             ));
+        }
+        // Subscribing again to a pending subscription sends its confirmation again, as on
+        // AWS: the first one may have been lost.
+        if !confirmed && matches!(req.protocol.as_str(), "http" | "https") {
+            queue_confirmation(
+                c,
+                ctx,
+                &req.topic_arn,
+                &arn,
+                &req.protocol,
+                &endpoint,
+                &token,
+            )?;
         }
         let shown = if confirmed || return_arn {
             arn
@@ -213,23 +226,14 @@ fn subscribe(c: &Connection, ctx: &Context, req: Subscribe) -> Result<Value, Api
     )
     .map_err(sql)?;
     if matches!(req.protocol.as_str(), "http" | "https") {
-        let message = format!(
-            "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
-            req.topic_arn
-        );
-        outbox::queue(
+        queue_confirmation(
             c,
             ctx,
-            &outbox::NewMessage {
-                kind: MessageKind::SubscriptionConfirmation,
-                topic_arn: &req.topic_arn,
-                subscription_arn: &arn,
-                protocol: &req.protocol,
-                endpoint: &endpoint,
-                subject: None,
-                message: &message,
-                token: Some(&token),
-            },
+            &req.topic_arn,
+            &arn,
+            &req.protocol,
+            &endpoint,
+            &token,
         )?;
     }
     let shown = if needs_confirmation && !return_arn {
@@ -238,6 +242,35 @@ fn subscribe(c: &Connection, ctx: &Context, req: Subscribe) -> Result<Value, Api
         arn
     };
     Ok(json!({ "SubscriptionArn": shown }))
+}
+
+/// Queues the SubscriptionConfirmation of an HTTP(S) subscription.
+fn queue_confirmation(
+    c: &Connection,
+    ctx: &Context,
+    topic_arn: &str,
+    subscription_arn: &str,
+    protocol: &str,
+    endpoint: &str,
+    token: &str,
+) -> Result<(), ApiError> {
+    let message = format!(
+        "You have chosen to subscribe to the topic {topic_arn}.\nTo confirm the subscription, visit the SubscribeURL included in this message."
+    );
+    outbox::queue(
+        c,
+        ctx,
+        &outbox::NewMessage {
+            kind: MessageKind::SubscriptionConfirmation,
+            topic_arn,
+            subscription_arn,
+            protocol,
+            endpoint,
+            subject: None,
+            message: &message,
+            token: Some(token),
+        },
+    )
 }
 
 /// AWS's check that a parameter is at least shaped like an ARN.

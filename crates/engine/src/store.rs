@@ -42,7 +42,10 @@ where
         let Some(work) = self.work.take() else {
             return false;
         };
-        let result = work(conn);
+        // A bug in one write must not stop the writer every later write depends on: the
+        // write fails alone (its savepoint is rolled back) and the writer goes on.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)))
+            .unwrap_or_else(|_| Err(ApiError::internal("a write panicked")));
         let ok = result.is_ok();
         self.result = Some(result);
         ok

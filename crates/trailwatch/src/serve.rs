@@ -1,6 +1,6 @@
 //! `trailwatch serve`: the AWS-compatible server, its alarm tick and its delivery worker.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -229,8 +229,9 @@ async fn tick(engine: Arc<Engine>) {
     }
 }
 
-/// The outbox worker: delivers due messages, then sleeps until new ones are committed or the
-/// next retry is due.
+/// The outbox worker: delivers due messages, each in its own task so that a slow endpoint
+/// delays only its own messages, then sleeps until new ones are committed, a delivery ends, or
+/// the next retry is due.
 async fn deliver(engine: Arc<Engine>, key: Arc<SigningKey>, signing_cert_url: String) {
     let client = match notify::http_client() {
         Ok(c) => c,
@@ -240,7 +241,9 @@ async fn deliver(engine: Arc<Engine>, key: Arc<SigningKey>, signing_cert_url: St
         }
     };
     let signal = engine.outbox_signal();
-    let policy = RetryPolicy::default();
+    let policy = Arc::new(RetryPolicy::default());
+    let in_flight: Arc<std::sync::Mutex<HashSet<i64>>> = Arc::default();
+    let mut tasks = tokio::task::JoinSet::new();
     loop {
         let due = match engine.due_deliveries(DELIVERY_BATCH).await {
             Ok(d) => d,
@@ -249,37 +252,53 @@ async fn deliver(engine: Arc<Engine>, key: Arc<SigningKey>, signing_cert_url: St
                 Vec::new()
             }
         };
-        let busy = !due.is_empty();
-        let mut tasks = tokio::task::JoinSet::new();
+        let only_in_flight = !due.is_empty();
+        let mut started = 0;
         for d in due {
-            let (client, key, url, public) = (
+            if !in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(d.id)
+            {
+                continue;
+            }
+            started += 1;
+            let (engine, client, key, url, policy, in_flight) = (
+                engine.clone(),
                 client.clone(),
                 key.clone(),
                 signing_cert_url.clone(),
-                engine.config().public_url.clone(),
+                policy.clone(),
+                in_flight.clone(),
             );
             tasks.spawn(async move {
+                let public = engine.config().public_url.clone();
                 let outcome = attempt(&client, &key, &url, &public, &d).await;
-                (d, outcome)
+                let next = next_attempt(&engine, &policy, &d, outcome);
+                if let Err(e) = engine.delivery_attempted(d.id, next).await {
+                    tracing::error!(error = %e, "Cannot record a delivery.");
+                }
+                in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&d.id);
             });
         }
-        while let Some(done) = tasks.join_next().await {
-            let Ok((d, outcome)) = done else { continue };
-            let next = next_attempt(&engine, &policy, &d, outcome);
-            if let Err(e) = engine.delivery_attempted(d.id, next).await {
-                tracing::error!(error = %e, "Cannot record a delivery.");
-            }
-        }
-        if busy {
+        if started > 0 {
             continue;
         }
-        let wait = match engine.next_delivery_ms().await {
+        let mut wait = match engine.next_delivery_ms().await {
             Ok(Some(at)) => Duration::from_millis((at - engine.now_ms()).clamp(0, 60_000) as u64),
             _ => Duration::from_secs(60),
         };
+        if only_in_flight {
+            // Everything due is being delivered; its task's end wakes us.
+            wait = wait.max(Duration::from_secs(1));
+        }
         tokio::select! {
             _ = signal.notified() => {}
             _ = tokio::time::sleep(wait) => {}
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
     }
 }

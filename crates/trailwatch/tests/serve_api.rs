@@ -24,6 +24,34 @@ fn cloudwatch_over(protocol: &str) {
     );
 }
 
+/// The table of bad CloudWatch inputs, answered as AWS answers them, storing nothing.
+fn cloudwatch_bad_inputs_over(protocol: &str) {
+    let server = Server::start();
+    let out = server.python_ok(
+        "cloudwatch_bad_inputs.py",
+        &[("TRAILWATCH_CW_PROTOCOL", protocol)],
+    );
+    assert!(
+        out.contains(&format!("bad inputs answered as AWS does over {protocol}")),
+        "{out}"
+    );
+}
+
+#[test]
+fn cloudwatch_bad_inputs_over_aws_json_1_0() {
+    cloudwatch_bad_inputs_over("json");
+}
+
+#[test]
+fn cloudwatch_bad_inputs_over_aws_query() {
+    cloudwatch_bad_inputs_over("query");
+}
+
+#[test]
+fn cloudwatch_bad_inputs_over_rpc_v2_cbor() {
+    cloudwatch_bad_inputs_over("smithy-rpc-v2-cbor");
+}
+
 #[test]
 fn cloudwatch_operations_over_aws_json_1_0() {
     cloudwatch_over("json");

@@ -85,6 +85,21 @@ expect_error("InvalidParameterCombination", cw.put_metric_data, Namespace=NS, Me
 expect_error("InvalidParameterValue", cw.put_metric_data, Namespace="AWS/EC2", MetricData=[
     {"MetricName": "CPUUtilization", "Value": 1}])
 
+# Counts and statistic sets arrive as aggregates (a count of 10^12 is one row, not 10^12).
+cw.put_metric_data(Namespace=NS, MetricData=[
+    {"MetricName": "Bulk", "Values": [2.0], "Counts": [1e12], "Timestamp": now},
+    {"MetricName": "Sets", "StatisticValues": {"SampleCount": 10, "Sum": 100, "Minimum": 5, "Maximum": 20},
+     "Timestamp": now},
+])
+bulk = cw.get_metric_statistics(Namespace=NS, MetricName="Bulk", StartTime=now - 600, EndTime=now + 600,
+                                Period=60, Statistics=["Sum", "SampleCount"])["Datapoints"][0]
+check((bulk["Sum"], bulk["SampleCount"]) == (2e12, 1e12), f"counts: {bulk}")
+sets = cw.get_metric_statistics(Namespace=NS, MetricName="Sets", StartTime=now - 600, EndTime=now + 600,
+                                Period=60, Statistics=["Sum", "SampleCount", "Minimum", "Maximum", "Average"])
+p = sets["Datapoints"][0]
+check((p["Sum"], p["SampleCount"], p["Minimum"], p["Maximum"], p["Average"]) == (100.0, 10.0, 5.0, 20.0, 10.0),
+      f"statistic set: {p}")
+
 # GetMetricStatistics
 stats = cw.get_metric_statistics(Namespace=NS, MetricName="Requests",
                                  Dimensions=[{"Name": "Service", "Value": "api"}],
@@ -105,9 +120,10 @@ expect_error("InvalidParameterCombination", cw.get_metric_statistics, Namespace=
              Statistics=["Sum"], message="which exceeds the limit of 1440")
 
 # ListMetrics
-metrics = cw.list_metrics(Namespace=NS)["Metrics"]
+metrics = cw.list_metrics(Namespace=NS, MetricName="Requests")["Metrics"]
 check(metrics == [{"Namespace": NS, "MetricName": "Requests",
                    "Dimensions": [{"Name": "Service", "Value": "api"}]}], f"ListMetrics: {metrics}")
+check(len(cw.list_metrics(Namespace=NS)["Metrics"]) == 3, "Requests, Bulk and Sets")
 none = cw.list_metrics(Namespace=NS, Dimensions=[{"Name": "Service", "Value": "web"}])["Metrics"]
 check(none == [], f"ListMetrics filtered: {none}")
 ok("ListMetrics")

@@ -81,7 +81,17 @@ old = logs.put_log_events(logGroupName=G, logStreamName="s1", logEvents=[
     {"timestamp": now - 15 * 24 * 3600 * 1000, "message": "too old"},
     {"timestamp": now + 2, "message": "fine"},
 ])
-check(old.get("rejectedLogEventsInfo") == {"tooOldLogEventEndIndex": 0}, f"too old: {old}")
+# End indexes are exclusive: event 0 was too old.
+check(old.get("rejectedLogEventsInfo") == {"tooOldLogEventEndIndex": 1}, f"too old: {old}")
+
+# Events stored out of time order across calls still page in time order.
+logs.create_log_stream(logGroupName=G, logStreamName="late")
+logs.put_log_events(logGroupName=G, logStreamName="late", logEvents=[{"timestamp": now + 2000, "message": "second"}])
+logs.put_log_events(logGroupName=G, logStreamName="late", logEvents=[{"timestamp": now + 1000, "message": "first"}])
+page = logs.get_log_events(logGroupName=G, logStreamName="late", startFromHead=True, limit=1)
+rest = logs.get_log_events(logGroupName=G, logStreamName="late", nextToken=page["nextForwardToken"])
+check([e["message"] for e in page["events"] + rest["events"]] == ["first", "second"], f"{page} {rest}")
+logs.delete_log_stream(logGroupName=G, logStreamName="late")
 
 # GetLogEvents
 events = logs.get_log_events(logGroupName=G, logStreamName="s1", startFromHead=True)["events"]
@@ -170,7 +180,7 @@ expired = logs.put_log_events(logGroupName=G, logStreamName="s1", logEvents=[
     {"timestamp": now - 2 * 24 * 3600 * 1000, "message": "older than a day"},
     {"timestamp": now + 5, "message": "kept"},
 ])
-check(expired.get("rejectedLogEventsInfo") == {"expiredLogEventEndIndex": 0}, f"expired: {expired}")
+check(expired.get("rejectedLogEventsInfo") == {"expiredLogEventEndIndex": 1}, f"expired: {expired}")
 ok("PutRetentionPolicy")
 expect_error("InvalidParameterException", logs.put_retention_policy, logGroupName=G, retentionInDays=2,
              message="Member must satisfy enum value set")
