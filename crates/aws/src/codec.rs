@@ -8,7 +8,7 @@
 //! members, types, lengths, ranges, enums, patterns) the way AWS's front end checks it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::sync::{Mutex, OnceLock};
 
 use base64::Engine as _;
@@ -38,36 +38,71 @@ impl InputError {
 }
 
 /// Reads an awsJson body (already parsed) as the input structure `shape`.
-pub fn from_json(service: &Service, shape: &str, body: &Value) -> Result<Value, InputError> {
-    let value = json_value(service, shape, body, "")?;
+pub fn from_json(service: &Service, shape: &str, body: Value) -> Result<Value, InputError> {
+    let value = json_value(service, shape, body, Path::Root)?;
     validate(service, shape, &value)?;
     Ok(value)
 }
 
-fn json_value(service: &Service, name: &str, v: &Value, path: &str) -> Result<Value, InputError> {
+/// Where a value sits in the input, in AWS's notation (`logEvents.3.member.message`); built
+/// as a chain on the stack and written out only for an error message, since a PutLogEvents
+/// body holds ten thousand values.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Member(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dot = |f: &mut fmt::Formatter<'_>, parent: &Path| match parent {
+            Path::Root => Ok(()),
+            p => write!(f, "{p}."),
+        };
+        match self {
+            Path::Root => f.write_str("the request body"),
+            Path::Member(parent, name) => {
+                dot(f, parent)?;
+                // AWS names fields in lower camel case (`stateValue`).
+                let mut chars = name.chars();
+                if let Some(first) = chars.next() {
+                    write!(f, "{}{}", first.to_lowercase(), chars.as_str())?;
+                }
+                Ok(())
+            }
+            Path::Index(parent, i) => {
+                dot(f, parent)?;
+                write!(f, "{}.member", i + 1)
+            }
+            Path::Key(parent, key) => {
+                dot(f, parent)?;
+                f.write_str(key)
+            }
+        }
+    }
+}
+
+fn json_value(service: &Service, name: &str, v: Value, path: Path) -> Result<Value, InputError> {
     let shape = service.shape(name);
     let wrong = |expected: &str| {
         Err(InputError::Serialization(format!(
-            "Expected {expected} for {}",
-            if path.is_empty() {
-                "the request body"
-            } else {
-                path
-            }
+            "Expected {expected} for {path}"
         )))
     };
     match shape.kind {
         ShapeKind::Structure => {
-            let Value::Object(fields) = v else {
+            let Value::Object(mut fields) = v else {
                 return wrong("a structure");
             };
             let mut out = Map::new();
             for (member, r) in &shape.members.0 {
-                match fields.get(member) {
+                match fields.remove(member) {
                     None | Some(Value::Null) => {}
                     Some(field) => {
-                        let p = join(path, member);
-                        out.insert(member.clone(), json_value(service, &r.shape, field, &p)?);
+                        let p = Path::Member(&path, member);
+                        out.insert(member.clone(), json_value(service, &r.shape, field, p)?);
                     }
                 }
             }
@@ -79,10 +114,10 @@ fn json_value(service: &Service, name: &str, v: &Value, path: &str) -> Result<Va
             };
             let member = &shape.member.as_ref().expect("lists have a member").shape;
             let items = items
-                .iter()
+                .into_iter()
                 .enumerate()
                 .filter(|(_, item)| !item.is_null())
-                .map(|(i, item)| json_value(service, member, item, &format!("{path}.{}", i + 1)))
+                .map(|(i, item)| json_value(service, member, item, Path::Index(&path, i)))
                 .collect::<Result<_, _>>()?;
             Ok(Value::Array(items))
         }
@@ -94,14 +129,14 @@ fn json_value(service: &Service, name: &str, v: &Value, path: &str) -> Result<Va
             let mut out = Map::new();
             for (k, item) in entries {
                 if !item.is_null() {
-                    let p = join(path, k);
-                    out.insert(k.clone(), json_value(service, value_shape, item, &p)?);
+                    let value = json_value(service, value_shape, item, Path::Key(&path, &k))?;
+                    out.insert(k, value);
                 }
             }
             Ok(Value::Object(out))
         }
         ShapeKind::String => match v {
-            Value::String(_) => Ok(v.clone()),
+            Value::String(_) => Ok(v),
             _ => wrong("a string"),
         },
         ShapeKind::Integer | ShapeKind::Long => match v.as_i64() {
@@ -109,28 +144,28 @@ fn json_value(service: &Service, name: &str, v: &Value, path: &str) -> Result<Va
             None => wrong("an integer"),
         },
         ShapeKind::Double | ShapeKind::Float => match v {
-            Value::Number(_) => Ok(v.clone()),
+            Value::Number(_) => Ok(v),
             // JSON has no literal for these; AWS's JSON protocols send them as strings.
             Value::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
-                Err(not_finite(s, path))
+                Err(not_finite(&s, path))
             }
             _ => wrong("a number"),
         },
         ShapeKind::Boolean => match v {
-            Value::Bool(_) => Ok(v.clone()),
+            Value::Bool(_) => Ok(v),
             _ => wrong("a boolean"),
         },
         ShapeKind::Timestamp => match v {
-            Value::Number(_) => Ok(v.clone()),
-            Value::String(s) => match parse_timestamp(s) {
+            Value::Number(_) => Ok(v),
+            Value::String(s) => match parse_timestamp(&s) {
                 Some(secs) => Ok(number(secs)),
                 None => wrong("a timestamp"),
             },
             _ => wrong("a timestamp"),
         },
         ShapeKind::Blob => match v {
-            Value::String(s) if base64::engine::general_purpose::STANDARD.decode(s).is_ok() => {
-                Ok(v.clone())
+            Value::String(ref s) if base64::engine::general_purpose::STANDARD.decode(s).is_ok() => {
+                Ok(v)
             }
             _ => wrong("base64-encoded bytes"),
         },
@@ -433,7 +468,7 @@ pub fn to_json(service: &Service, shape: &str, v: &Value) -> Value {
 }
 
 /// An integer of the model's `integer` kind is 32 bits, as on AWS; `long` is 64.
-fn integer(kind: ShapeKind, i: i64, path: &str) -> Result<i64, InputError> {
+fn integer(kind: ShapeKind, i: i64, path: impl fmt::Display) -> Result<i64, InputError> {
     if kind == ShapeKind::Integer && i32::try_from(i).is_err() {
         return Err(InputError::Validation(vec![format!(
             "Value '{i}' at '{path}' failed to satisfy constraint: Member must be a 32-bit integer"
@@ -442,7 +477,7 @@ fn integer(kind: ShapeKind, i: i64, path: &str) -> Result<i64, InputError> {
     Ok(i)
 }
 
-fn not_finite(text: &str, path: &str) -> InputError {
+fn not_finite(text: &str, path: impl fmt::Display) -> InputError {
     InputError::InvalidValue(format!(
         "The value {text} for parameter {path} is invalid: it must be a finite number."
     ))
@@ -549,7 +584,7 @@ pub fn to_xml(service: &Service, shape: &str, v: &Value, out: &mut String) {
 /// Checks a converted input against the model's constraints, collecting every violation.
 fn validate(service: &Service, shape: &str, v: &Value) -> Result<(), InputError> {
     let mut violations = Vec::new();
-    check(service, shape, v, "", &mut violations);
+    check(service, shape, v, Path::Root, &mut violations);
     if violations.is_empty() {
         Ok(())
     } else {
@@ -557,7 +592,7 @@ fn validate(service: &Service, shape: &str, v: &Value) -> Result<(), InputError>
     }
 }
 
-fn check(service: &Service, name: &str, v: &Value, path: &str, out: &mut Vec<String>) {
+fn check(service: &Service, name: &str, v: &Value, path: Path, out: &mut Vec<String>) {
     let shape = service.shape(name);
     match (shape.kind, v) {
         (ShapeKind::Structure, Value::Object(fields)) => {
@@ -565,13 +600,13 @@ fn check(service: &Service, name: &str, v: &Value, path: &str, out: &mut Vec<Str
                 if !fields.contains_key(required) {
                     out.push(format!(
                         "Value null at '{}' failed to satisfy constraint: Member must not be null",
-                        field_path(path, required)
+                        Path::Member(&path, required)
                     ));
                 }
             }
             for (member, r) in &shape.members.0 {
                 if let Some(field) = fields.get(member) {
-                    check(service, &r.shape, field, &field_path(path, member), out);
+                    check(service, &r.shape, field, Path::Member(&path, member), out);
                 }
             }
         }
@@ -579,13 +614,7 @@ fn check(service: &Service, name: &str, v: &Value, path: &str, out: &mut Vec<Str
             check_length(shape, items.len(), v, path, out);
             let member = &shape.member.as_ref().expect("lists have a member").shape;
             for (i, item) in items.iter().enumerate() {
-                check(
-                    service,
-                    member,
-                    item,
-                    &format!("{path}.{}.member", i + 1),
-                    out,
-                );
+                check(service, member, item, Path::Index(&path, i), out);
             }
         }
         (ShapeKind::Map, Value::Object(entries)) => {
@@ -597,15 +626,17 @@ fn check(service: &Service, name: &str, v: &Value, path: &str, out: &mut Vec<Str
                     service,
                     key,
                     &Value::String(k.clone()),
-                    &format!("{path}.key"),
+                    Path::Key(&path, "key"),
                     out,
                 );
-                check(service, value, item, &format!("{path}.{k}"), out);
+                check(service, value, item, Path::Key(&path, k), out);
             }
         }
         (ShapeKind::String, Value::String(s)) => {
-            // AWS counts characters, not bytes.
-            check_length(shape, s.chars().count(), v, path, out);
+            // AWS counts characters, not bytes; only strings with limits need counting.
+            if shape.min.is_some() || shape.max.is_some() {
+                check_length(shape, s.chars().count(), v, path, out);
+            }
             if let Some(allowed) = &shape.enum_values
                 && !allowed.iter().any(|a| a == s)
             {
@@ -646,8 +677,9 @@ fn check(service: &Service, name: &str, v: &Value, path: &str, out: &mut Vec<Str
     }
 }
 
-fn check_length(shape: &Shape, len: usize, v: &Value, path: &str, out: &mut Vec<String>) {
-    let shown = match v {
+fn check_length(shape: &Shape, len: usize, v: &Value, path: Path, out: &mut Vec<String>) {
+    // The value is written out only when it breaks a limit: a list may be megabytes.
+    let shown = || match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
@@ -655,14 +687,16 @@ fn check_length(shape: &Shape, len: usize, v: &Value, path: &str, out: &mut Vec<
         && (len as f64) < min
     {
         out.push(format!(
-            "Value '{shown}' at '{path}' failed to satisfy constraint: Member must have length greater than or equal to {min}"
+            "Value '{}' at '{path}' failed to satisfy constraint: Member must have length greater than or equal to {min}",
+            shown()
         ));
     }
     if let Some(max) = shape.max
         && (len as f64) > max
     {
         out.push(format!(
-            "Value '{shown}' at '{path}' failed to satisfy constraint: Member must have length less than or equal to {max}"
+            "Value '{}' at '{path}' failed to satisfy constraint: Member must have length less than or equal to {max}",
+            shown()
         ));
     }
 }
@@ -679,16 +713,6 @@ fn matches_pattern(pattern: &str, text: &str) -> bool {
         .entry(pattern.to_owned())
         .or_insert_with(|| regex::Regex::new(&format!("^(?:{pattern})$")).ok());
     compiled.as_ref().is_none_or(|re| re.is_match(text))
-}
-
-/// AWS names fields in validation messages in lower camel case (`stateValue`).
-fn field_path(path: &str, member: &str) -> String {
-    let mut chars = member.chars();
-    let camel = match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    };
-    join(path, &camel)
 }
 
 fn join(prefix: &str, name: &str) -> String {
@@ -788,7 +812,7 @@ mod tests {
         let err = from_json(
             model::cloudwatch(),
             "SetAlarmStateInput",
-            &json!({"AlarmName": "a", "StateValue": "INVALID", "StateReason": "r"}),
+            json!({"AlarmName": "a", "StateValue": "INVALID", "StateReason": "r"}),
         )
         .expect_err("invalid enum");
         let InputError::Validation(lines) = err else {
@@ -798,8 +822,8 @@ mod tests {
             InputError::validation_message(&lines),
             "1 validation error detected: Value 'INVALID' at 'stateValue' failed to satisfy constraint: Member must satisfy enum value set: [OK, ALARM, INSUFFICIENT_DATA]"
         );
-        let err = from_json(model::logs(), "CreateLogGroupRequest", &json!({}))
-            .expect_err("missing name");
+        let err =
+            from_json(model::logs(), "CreateLogGroupRequest", json!({})).expect_err("missing name");
         assert_eq!(
             err,
             InputError::Validation(vec![
@@ -814,7 +838,7 @@ mod tests {
         let err = from_json(
             model::cloudwatch(),
             "PutMetricAlarmInput",
-            &json!({"AlarmName": "a", "EvaluationPeriods": "one", "ComparisonOperator": "GreaterThanThreshold"}),
+            json!({"AlarmName": "a", "EvaluationPeriods": "one", "ComparisonOperator": "GreaterThanThreshold"}),
         )
         .expect_err("string for an integer");
         assert!(matches!(err, InputError::Serialization(_)), "{err:?}");

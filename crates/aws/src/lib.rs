@@ -262,7 +262,7 @@ async fn handle(
                 serde_json::from_slice(&body)
             };
             match parsed {
-                Ok(v) => codec::from_json(service, shape, &v),
+                Ok(v) => codec::from_json(service, shape, v),
                 Err(e) => Err(InputError::Serialization(format!(
                     "The request body is not valid JSON: {e}"
                 ))),

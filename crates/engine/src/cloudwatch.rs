@@ -60,7 +60,7 @@ pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, A
         "PutMetricData" => {
             let data = metric_data(v, engine.now_ms())?;
             engine
-                .write_op(Value::Null, move |c, ctx, (): ()| {
+                .write(move |c, ctx| {
                     record(c, ctx, &data)?;
                     Ok(json!({}))
                 })

@@ -26,9 +26,8 @@ mod sns;
 pub mod store;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -137,7 +136,7 @@ impl Engine {
             config: Arc::new(config),
             store: Arc::new(store),
             clock,
-            filter_sets: Arc::new(Mutex::new(HashMap::new())),
+            filter_sets: Arc::default(),
         })
     }
 
@@ -199,6 +198,16 @@ impl Engine {
         let request: T = crate::input(input)?;
         let ctx = self.context();
         self.store.write(move |c| work(c, &ctx, request)).await
+    }
+
+    /// Runs `work` in the next group transaction with the context of now.
+    pub(crate) async fn write<R, F>(&self, work: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&rusqlite::Connection, &Context) -> Result<R, ApiError> + Send + 'static,
+    {
+        let ctx = self.context();
+        self.store.write(move |c| work(c, &ctx)).await
     }
 
     /// Runs an operation's read on the reader connection.

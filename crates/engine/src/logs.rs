@@ -40,7 +40,7 @@ pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, A
         "CreateLogStream" => engine.write_op(v, create_log_stream).await,
         "DescribeLogGroups" => engine.read_op(v, describe_log_groups).await,
         "DescribeLogStreams" => engine.read_op(v, describe_log_streams).await,
-        "PutLogEvents" => engine.write_op(v, put_log_events).await,
+        "PutLogEvents" => put_log_events_call(engine, v).await,
         "GetLogEvents" => engine.read_op(v, get_log_events).await,
         "PutMetricFilter" => engine.write_op(v, put_metric_filter).await,
         "DescribeMetricFilters" => engine.read_op(v, describe_metric_filters).await,
@@ -64,11 +64,43 @@ pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, A
 /// Drops a group's compiled filters. Called inside the write that changed them: the writer runs
 /// writes one after another, so the next write of the group compiles the new filters.
 fn forget_filters(sets: &FilterSets, group: &str) {
-    sets.lock().unwrap_or_else(|p| p.into_inner()).remove(group);
+    sets.generation
+        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    sets.sets
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(group);
 }
 
-/// Each log group's compiled metric filters.
-pub(crate) type FilterSets = std::sync::Mutex<HashMap<String, Arc<GroupFilters>>>;
+/// Each log group's compiled metric filters. Entries are made and dropped by the writer only,
+/// so they always describe the filters the next write sees; `generation` counts the drops, so
+/// that matching done outside the writer can tell whether it used the filters still in force.
+#[derive(Default)]
+pub(crate) struct FilterSets {
+    sets: std::sync::Mutex<HashMap<String, Arc<GroupFilters>>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl FilterSets {
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn cached(&self, group: &str) -> Option<Arc<GroupFilters>> {
+        self.sets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(group)
+            .cloned()
+    }
+}
+
+/// Metric data of a batch matched before its write, with the filter generation it used.
+struct Prematched {
+    generation: u64,
+    /// Per event of the request, what the group's filters make of it.
+    data: Vec<Vec<cloudwatch::Datum>>,
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -452,17 +484,92 @@ fn group_filters(
     sets: &FilterSets,
     group: &str,
 ) -> Result<Arc<GroupFilters>, ApiError> {
-    if let Some(found) = sets.lock().unwrap_or_else(|p| p.into_inner()).get(group) {
-        return Ok(found.clone());
+    if let Some(found) = sets.cached(group) {
+        return Ok(found);
     }
     let loaded = Arc::new(load_filters(c, group)?);
-    sets.lock()
+    sets.sets
+        .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(group.to_owned(), loaded.clone());
     Ok(loaded)
 }
 
-fn put_log_events(c: &Connection, ctx: &Context, req: PutLogEvents) -> Result<Value, ApiError> {
+/// What a group's filters make of each event: matching datapoints, or defaults.
+fn match_events(filters: &GroupFilters, events: &[InputLogEvent]) -> Vec<Vec<cloudwatch::Datum>> {
+    let mut matcher = filters.set.matcher();
+    let mut matched = Vec::new();
+    events
+        .iter()
+        .map(|e| {
+            let mut data = Vec::new();
+            if filters.filters.is_empty() {
+                return data;
+            }
+            matcher.matching(&e.message, &mut matched);
+            let mut next_match = matched.iter().peekable();
+            for (i, f) in filters.filters.iter().enumerate() {
+                let is_match = next_match.next_if(|&&m| m == i).is_some();
+                let t = &f.transformation;
+                let outcome = if is_match {
+                    f.extractor.apply(&filters.set.filters()[i], &e.message)
+                } else {
+                    match t.default_value {
+                        Some(d) => MetricOutcome::Default(d),
+                        None => continue,
+                    }
+                };
+                let (value, dimensions) = match outcome {
+                    MetricOutcome::Datum { value, dimensions } => (value, dimensions),
+                    MetricOutcome::Default(d) => (d, Vec::new()),
+                    MetricOutcome::Nothing => continue,
+                };
+                data.push(cloudwatch::Datum {
+                    namespace: t.metric_namespace.clone(),
+                    metric_name: t.metric_name.clone(),
+                    dimensions,
+                    unit: t.unit.clone().unwrap_or_else(|| "None".to_owned()),
+                    timestamp_ms: e.timestamp,
+                    stats: cloudwatch::Aggregate::one(value),
+                    high_resolution: false,
+                });
+            }
+            data
+        })
+        .collect()
+}
+
+/// PutLogEvents: matching runs before the write, on the request's own thread, when the group's
+/// filters are compiled already; the writer then only checks they are still the ones in force.
+/// Many requests match in parallel while the one writer stores.
+async fn put_log_events_call(engine: &Engine, v: Value) -> Result<Value, ApiError> {
+    let req: PutLogEvents = input(v)?;
+    let sets = engine.filter_sets.clone();
+    let generation = sets.generation();
+    let prematched = match sets.cached(&req.log_group_name) {
+        Some(filters) => {
+            let (back, data) = tokio::task::spawn_blocking(move || {
+                let data = match_events(&filters, &req.log_events);
+                (req, data)
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("matching failed: {e}")))?;
+            (back, Some(Prematched { generation, data }))
+        }
+        None => (req, None),
+    };
+    let (req, prematched) = prematched;
+    engine
+        .write(move |c, ctx| put_log_events(c, ctx, req, prematched))
+        .await
+}
+
+fn put_log_events(
+    c: &Connection,
+    ctx: &Context,
+    req: PutLogEvents,
+    prematched: Option<Prematched>,
+) -> Result<Value, ApiError> {
     let events = &req.log_events;
     let bytes: usize = events
         .iter()
@@ -507,10 +614,20 @@ fn put_log_events(c: &Connection, ctx: &Context, req: PutLogEvents) -> Result<Va
         ));
     }
 
-    let filters = group_filters(c, &ctx.filter_sets, &req.log_group_name)?;
-    let mut matcher = filters.set.matcher();
-    let mut matched = Vec::new();
-    let mut data: Vec<cloudwatch::Datum> = Vec::new();
+    // Matching done before the write counts only if the filters are still those it used.
+    let per_event = match prematched {
+        Some(p) if p.generation == ctx.filter_sets.generation() => p.data,
+        _ => {
+            let filters = group_filters(c, &ctx.filter_sets, &req.log_group_name)?;
+            match_events(&filters, events)
+        }
+    };
+    let data: Vec<cloudwatch::Datum> = per_event
+        .into_iter()
+        .skip(first)
+        .take(end - first)
+        .flatten()
+        .collect();
     {
         let mut insert = c
             .prepare_cached(
@@ -528,37 +645,6 @@ fn put_log_events(c: &Connection, ctx: &Context, req: PutLogEvents) -> Result<Va
                     e.message
                 ])
                 .map_err(sql)?;
-            if filters.filters.is_empty() {
-                continue;
-            }
-            matcher.matching(&e.message, &mut matched);
-            let mut next_match = matched.iter().peekable();
-            for (i, f) in filters.filters.iter().enumerate() {
-                let is_match = next_match.next_if(|&&m| m == i).is_some();
-                let t = &f.transformation;
-                let outcome = if is_match {
-                    f.extractor.apply(&filters.set.filters()[i], &e.message)
-                } else {
-                    match t.default_value {
-                        Some(d) => MetricOutcome::Default(d),
-                        None => continue,
-                    }
-                };
-                let (value, dimensions) = match outcome {
-                    MetricOutcome::Datum { value, dimensions } => (value, dimensions),
-                    MetricOutcome::Default(d) => (d, Vec::new()),
-                    MetricOutcome::Nothing => continue,
-                };
-                data.push(cloudwatch::Datum {
-                    namespace: t.metric_namespace.clone(),
-                    metric_name: t.metric_name.clone(),
-                    dimensions,
-                    unit: t.unit.clone().unwrap_or_else(|| "None".to_owned()),
-                    timestamp_ms: e.timestamp,
-                    stats: cloudwatch::Aggregate::one(value),
-                    high_resolution: false,
-                });
-            }
         }
     }
     if let (Some(a), Some(b)) = (accepted.first(), accepted.last()) {

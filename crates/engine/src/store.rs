@@ -109,6 +109,17 @@ impl Store {
         };
         let writer = open_connection(&path).map_err(err)?;
         writer.execute_batch(crate::schema::SCHEMA).map_err(err)?;
+        // Checkpoints (copying the WAL into the database file) run on their own thread, so
+        // the writer spends its time on writes; the WAL may grow meanwhile, which is what it
+        // is for.
+        writer
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(err)?;
+        let checkpointer = open_connection(&path).map_err(err)?;
+        std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer))
+            .map_err(StoreError::Thread)?;
         let reader = open_connection(&path).map_err(err)?;
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         let outbox_dirty = Arc::new(AtomicBool::new(false));
@@ -171,6 +182,32 @@ impl Store {
     /// Signalled after a commit that queued outbox rows.
     pub fn outbox_signal(&self) -> Arc<Notify> {
         self.outbox.clone()
+    }
+}
+
+/// How often the WAL is copied into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A WAL longer than this many pages (256 MiB) is restarted even if that briefly holds up
+/// the writer: under constant load a passive checkpoint may never find a moment to do so.
+const WAL_RESTART_PAGES: i64 = 65_536;
+
+fn checkpoint_loop(conn: Connection) {
+    loop {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        // PASSIVE: copies what no reader still needs, never blocks the writer. A failure is
+        // retried on the next round; the WAL keeps everything until then.
+        let log_pages =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+        match log_pages {
+            Ok(pages) if pages > WAL_RESTART_PAGES => {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL restart failed.");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed."),
+        }
     }
 }
 

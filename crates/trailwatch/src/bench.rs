@@ -1,0 +1,632 @@
+//! `trailwatch bench`: the server's speed, measured as a client sees it.
+//!
+//! Both benchmarks start `trailwatch serve` as its own process (a fresh data directory, SigV4
+//! on) and drive it over loopback HTTP with signed requests, so what they measure is what a
+//! user gets: the wire, authentication, the filter sets, the durable store and delivery.
+//!
+//! - `ingest`: PutLogEvents batches filled with real CloudTrail events up to the API's limits
+//!   (1 MiB counting 26 bytes per event, 10,000 events), the 15 CIS filters active, each batch
+//!   acknowledged only once durable. Reports events per second, the CPU each process used, and
+//!   a baseline: the same batches inserted straight into SQLite with the same durability.
+//! - `latency`: alarms tripped one at a time by one event each; the time from sending the
+//!   PutLogEvents to the subscriber receiving the alarm's notification.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+
+const KEY: &str = "AKIDTRAILWATCHBENCH0";
+const SECRET: &str = "trailwatch-bench-secret-access-key-000000";
+const REGION: &str = "us-east-1";
+/// PutLogEvents limits.
+const MAX_BATCH_BYTES: usize = 1_048_576;
+const MAX_BATCH_EVENTS: usize = 10_000;
+const EVENT_OVERHEAD: usize = 26;
+
+/// Arguments of `trailwatch bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    which: Which,
+}
+
+#[derive(clap::Subcommand)]
+enum Which {
+    /// Ingest throughput: PutLogEvents with real CloudTrail events, the 15 CIS filters active.
+    Ingest(IngestArgs),
+    /// Latency from PutLogEvents to the subscriber receiving the alarm notification.
+    Latency(LatencyArgs),
+}
+
+#[derive(clap::Args)]
+struct IngestArgs {
+    /// How long to send, in seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent connections sending batches.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// CloudTrail events, one JSON object per line.
+    #[arg(long, default_value = "testdata/cloudtrail/all_real_events.jsonl")]
+    corpus: PathBuf,
+    /// The CIS patterns (testdata/reference/cis-v5-patterns.json).
+    #[arg(long, default_value = "testdata/reference/cis-v5-patterns.json")]
+    patterns: PathBuf,
+    /// Ingest without metric filters, to see what matching costs.
+    #[arg(long)]
+    no_filters: bool,
+}
+
+#[derive(clap::Args)]
+struct LatencyArgs {
+    /// Alarms, each tripped once by its own event.
+    #[arg(long, default_value_t = 200)]
+    alarms: usize,
+}
+
+/// Runs a benchmark.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match args.which {
+        Which::Ingest(a) => runtime.block_on(ingest(a)),
+        Which::Latency(a) => runtime.block_on(latency(a)),
+    }
+}
+
+/// A `trailwatch serve` child process on a fresh data directory.
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> anyhow::Result<Server> {
+        let dir = tempfile::tempdir()?;
+        let exe = std::env::current_exe()?;
+        let mut child = Command::new(exe)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env("TRAILWATCH_ACCESS_KEY_ID", KEY)
+            .env("TRAILWATCH_SECRET_ACCESS_KEY", SECRET)
+            .env("TRAILWATCH_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start trailwatch serve")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut first = String::new();
+        BufReader::new(stdout).read_line(&mut first)?;
+        let Some(url) = first.trim().strip_prefix("listening on ") else {
+            bail!("unexpected first line from serve: {first:?}");
+        };
+        Ok(Server {
+            url: url.to_owned(),
+            child,
+            _dir: dir,
+        })
+    }
+
+    /// CPU seconds the server process has used (user + system), from /proc.
+    fn cpu_seconds(&self) -> Option<f64> {
+        process_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// User + system CPU seconds of a process, from its `/proc/<pid>/stat`.
+fn process_cpu_seconds(stat_path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    // Fields after the command name (which may hold spaces) start at state; utime and stime
+    // are fields 14 and 15 of the whole line.
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(ticks / 100.0)
+}
+
+/// Sends signed AWS requests.
+#[derive(Clone)]
+struct Client {
+    http: notify::Client,
+    url: String,
+    host: String,
+}
+
+impl Client {
+    fn new(url: &str) -> anyhow::Result<Client> {
+        Ok(Client {
+            http: notify::http_client()?,
+            url: url.to_owned(),
+            host: url.trim_start_matches("http://").to_owned(),
+        })
+    }
+
+    /// An awsJson request (`target` like `Logs_20140328.PutLogEvents`), signed as the CLI signs.
+    async fn call(&self, service: &str, target: &str, body: Vec<u8>) -> anyhow::Result<Value> {
+        let content_type = if service == "logs" {
+            "application/x-amz-json-1.1"
+        } else {
+            "application/x-amz-json-1.0"
+        };
+        let date = aws::sigv4::format_amz_date(SystemTime::now());
+        let headers: Vec<(&str, &[u8])> = vec![
+            ("content-type", content_type.as_bytes()),
+            ("host", self.host.as_bytes()),
+            ("x-amz-date", date.as_bytes()),
+            ("x-amz-target", target.as_bytes()),
+        ];
+        let authorization = aws::sigv4::sign(
+            &aws::sigv4::Request {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body: &body,
+            },
+            &aws::sigv4::SigningParams {
+                access_key_id: KEY,
+                secret_access_key: SECRET,
+                region: REGION,
+                service,
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot sign: {e}"))?;
+        let response = self
+            .http
+            .post(format!("{}/", self.url))
+            .header("content-type", content_type)
+            .header("x-amz-date", date)
+            .header("x-amz-target", target)
+            .header("authorization", authorization)
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            bail!("{target} answered {status}: {text}");
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn logs(&self, operation: &str, body: Value) -> anyhow::Result<Value> {
+        self.call(
+            "logs",
+            &format!("Logs_20140328.{operation}"),
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+}
+
+/// Splits the corpus into batches filling PutLogEvents' limits.
+fn batches(events: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for e in events {
+        let size = e.len() + EVENT_OVERHEAD;
+        if bytes + size > MAX_BATCH_BYTES || batch.len() == MAX_BATCH_EVENTS {
+            out.push(std::mem::take(&mut batch));
+            bytes = 0;
+        }
+        bytes += size;
+        batch.push(e.clone());
+    }
+    if !batch.is_empty() {
+        out.push(batch);
+    }
+    out
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A PutLogEvents body for `messages`, all stamped now.
+fn put_body(group: &str, stream: &str, messages: &[String]) -> Vec<u8> {
+    let ts = now_ms();
+    let events: Vec<Value> = messages
+        .iter()
+        .map(|m| json!({"timestamp": ts, "message": m}))
+        .collect();
+    json!({"logGroupName": group, "logStreamName": stream, "logEvents": events})
+        .to_string()
+        .into_bytes()
+}
+
+fn read_corpus(path: &Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read {} (run from the repository root)",
+            path.display()
+        )
+    })?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let corpus = read_corpus(&args.corpus)?;
+    let patterns: Value = serde_json::from_str(
+        &std::fs::read_to_string(&args.patterns)
+            .with_context(|| format!("cannot read {}", args.patterns.display()))?,
+    )?;
+    let controls = patterns["controls"]
+        .as_object()
+        .context("no controls in the patterns file")?;
+    let batches = Arc::new(batches(&corpus));
+    let per_batch = corpus.len() as f64 / batches.len() as f64;
+    println!(
+        "corpus: {} real CloudTrail events, {} batches of about {per_batch:.0} events (1 MiB each, counting 26 bytes per event)",
+        corpus.len(),
+        batches.len()
+    );
+
+    let baseline = sqlite_baseline(&batches)?;
+
+    let server = Server::start()?;
+    let client = Client::new(&server.url)?;
+    let group = "CloudTrail/DefaultLogGroup";
+    client
+        .logs("CreateLogGroup", json!({"logGroupName": group}))
+        .await?;
+    for (name, control) in controls.iter().filter(|_| !args.no_filters) {
+        let pattern = control["pattern"].as_str().context("a pattern")?;
+        client
+            .logs(
+                "PutMetricFilter",
+                json!({
+                    "logGroupName": group, "filterName": name, "filterPattern": pattern,
+                    "metricTransformations": [{"metricName": name, "metricNamespace": "CISBenchmark", "metricValue": "1"}],
+                }),
+            )
+            .await?;
+    }
+    for c in 0..args.connections {
+        client
+            .logs(
+                "CreateLogStream",
+                json!({"logGroupName": group, "logStreamName": format!("trail-{c}")}),
+            )
+            .await?;
+    }
+
+    // Bodies are built once, before the clock starts: the load generator should cost as
+    // little as possible on a machine it shares with the server. Each request is still
+    // signed as sent, as real clients sign.
+    let bodies: Arc<Vec<Vec<Vec<u8>>>> = Arc::new(
+        (0..args.connections)
+            .map(|c| {
+                batches
+                    .iter()
+                    .map(|b| put_body(group, &format!("trail-{c}"), b))
+                    .collect()
+            })
+            .collect(),
+    );
+    let sent = Arc::new(AtomicU64::new(0));
+    let bench_cpu_before = process_cpu_seconds("/proc/self/stat").unwrap_or(0.0);
+    let server_cpu_before = server.cpu_seconds().unwrap_or(0.0);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(args.seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..args.connections {
+        let (client, batches, bodies, sent) = (
+            client.clone(),
+            batches.clone(),
+            bodies.clone(),
+            sent.clone(),
+        );
+        tasks.spawn(async move {
+            let mut i = c;
+            // At least one pass over the whole corpus, then until the time is up.
+            while i < batches.len() || Instant::now() < deadline {
+                let n = i % batches.len();
+                client
+                    .call("logs", "Logs_20140328.PutLogEvents", bodies[c][n].clone())
+                    .await?;
+                sent.fetch_add(batches[n].len() as u64, Ordering::Relaxed);
+                i += args.connections;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let bench_cpu = process_cpu_seconds("/proc/self/stat").unwrap_or(0.0) - bench_cpu_before;
+    let server_cpu = server.cpu_seconds().unwrap_or(0.0) - server_cpu_before;
+    let events = sent.load(Ordering::Relaxed);
+    let rate = events as f64 / elapsed;
+
+    // The metrics the CIS filters published, as a check that the filters ran.
+    let matched: f64 = {
+        let stats = client
+            .call(
+                "monitoring",
+                "GraniteServiceVersion20100801.ListMetrics",
+                json!({"Namespace": "CISBenchmark"})
+                    .to_string()
+                    .into_bytes(),
+            )
+            .await?;
+        stats["Metrics"].as_array().map_or(0, Vec::len) as f64
+    };
+    let total_cpu = bench_cpu + server_cpu;
+    println!(
+        "trailwatch serve: {events} events in {elapsed:.1} s = {rate:.0} events/s ({:.1} MB/s of messages) over {} connections",
+        rate * corpus.iter().map(String::len).sum::<usize>() as f64 / corpus.len() as f64 / 1e6,
+        args.connections
+    );
+    println!(
+        "CPU: server {server_cpu:.1} s, load generator {bench_cpu:.1} s ({:.0}% of the CPU used; {:.0}% of the machine's {} cores over the run)",
+        100.0 * bench_cpu / total_cpu.max(f64::MIN_POSITIVE),
+        100.0 * total_cpu / (elapsed * cores() as f64),
+        cores()
+    );
+    println!("CIS metrics with datapoints: {matched:.0} (filters matched events)");
+    println!(
+        "baseline, SQLite alone: {:.0} events/s (the same batches, one transaction each, WAL, synchronous=FULL, one index per event)",
+        baseline
+    );
+    Ok(())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Raw SQLite inserts of the same batches with the same durability: the floor of what any
+/// durable ingest on this disk costs.
+fn sqlite_baseline(batches: &[Vec<String>]) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let conn = rusqlite::Connection::open(dir.path().join("baseline.db"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(
+        "CREATE TABLE log_events (id INTEGER PRIMARY KEY, stream_name TEXT NOT NULL,
+             timestamp_ms INTEGER NOT NULL, message TEXT NOT NULL);
+         CREATE INDEX by_stream ON log_events (stream_name, timestamp_ms, id);",
+    )?;
+    let start = Instant::now();
+    let mut events = 0usize;
+    let deadline = start + Duration::from_secs(3);
+    let mut i = 0;
+    while Instant::now() < deadline {
+        let batch = &batches[i % batches.len()];
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO log_events (stream_name, timestamp_ms, message) VALUES ('s', ?1, ?2)",
+            )?;
+            let ts = now_ms();
+            for m in batch {
+                insert.execute(rusqlite::params![ts, m])?;
+            }
+        }
+        tx.commit()?;
+        events += batch.len();
+        i += 1;
+    }
+    Ok(events as f64 / start.elapsed().as_secs_f64())
+}
+
+async fn latency(args: LatencyArgs) -> anyhow::Result<()> {
+    let server = Server::start()?;
+    let client = Client::new(&server.url)?;
+
+    // The subscriber: records when each alarm's notification arrives.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let confirm_client = client.http.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let tx = tx.clone();
+            let confirm_client = confirm_client.clone();
+            async move {
+                let arrived = Instant::now();
+                let message: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                match message["Type"].as_str() {
+                    Some("SubscriptionConfirmation") => {
+                        if let Some(url) = message["SubscribeURL"].as_str() {
+                            let _ = confirm_client.get(url).send().await;
+                        }
+                        let _ = tx.send(("confirmed".to_owned(), arrived));
+                    }
+                    Some("Notification") => {
+                        let inner: Value = message["Message"]
+                            .as_str()
+                            .and_then(|m| serde_json::from_str(m).ok())
+                            .unwrap_or(Value::Null);
+                        if let Some(name) = inner["AlarmName"].as_str() {
+                            let _ = tx.send((name.to_owned(), arrived));
+                        }
+                    }
+                    _ => {}
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let hook = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let topic = sns(&client, &[("Action", "CreateTopic"), ("Name", "bench")]).await?;
+    let topic_arn = between(&topic, "<TopicArn>", "</TopicArn>").context("TopicArn")?;
+    sns(
+        &client,
+        &[
+            ("Action", "Subscribe"),
+            ("TopicArn", &topic_arn),
+            ("Protocol", "http"),
+            ("Endpoint", &hook),
+        ],
+    )
+    .await?;
+    let (what, _) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await?
+        .context("no confirmation")?;
+    anyhow::ensure!(what == "confirmed", "expected the confirmation first");
+
+    // A log group holds at most 100 metric filters: one group per hundred alarms.
+    let group_of = |i: usize| format!("bench-{}", i / 100);
+    for g in 0..args.alarms.div_ceil(100) {
+        let group = group_of(g * 100);
+        client
+            .logs("CreateLogGroup", json!({"logGroupName": group}))
+            .await?;
+        client
+            .logs(
+                "CreateLogStream",
+                json!({"logGroupName": group, "logStreamName": "s"}),
+            )
+            .await?;
+    }
+    for i in 0..args.alarms {
+        let name = format!("alarm-{i:04}");
+        let group = group_of(i);
+        client
+            .logs(
+                "PutMetricFilter",
+                json!({
+                    "logGroupName": group, "filterName": name,
+                    "filterPattern": format!("{{ $.alarm = \"{name}\" }}"),
+                    "metricTransformations": [{"metricName": name, "metricNamespace": "Bench", "metricValue": "1"}],
+                }),
+            )
+            .await?;
+        client
+            .call(
+                "monitoring",
+                "GraniteServiceVersion20100801.PutMetricAlarm",
+                json!({
+                    "AlarmName": name, "MetricName": name, "Namespace": "Bench", "Statistic": "Sum",
+                    "Period": 60, "EvaluationPeriods": 1, "Threshold": 1,
+                    "ComparisonOperator": "GreaterThanOrEqualToThreshold", "AlarmActions": [topic_arn],
+                })
+                .to_string()
+                .into_bytes(),
+            )
+            .await?;
+    }
+
+    let mut latencies = Vec::with_capacity(args.alarms);
+    for i in 0..args.alarms {
+        let name = format!("alarm-{i:04}");
+        let event = json!({"alarm": name, "eventName": "PutRolePolicy"}).to_string();
+        let sent = Instant::now();
+        client
+            .call(
+                "logs",
+                "Logs_20140328.PutLogEvents",
+                put_body(&group_of(i), "s", &[event]),
+            )
+            .await?;
+        loop {
+            let (got, arrived) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .with_context(|| format!("no notification for {name}"))?
+                .context("subscriber closed")?;
+            if got == name {
+                latencies.push(arrived.duration_since(sent));
+                break;
+            }
+        }
+    }
+    latencies.sort();
+    let pick = |q: f64| {
+        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    println!(
+        "PutLogEvents -> alarm notification at the subscriber, {} alarms tripped one at a time:",
+        latencies.len()
+    );
+    println!(
+        "p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pick(0.50),
+        pick(0.90),
+        pick(0.99),
+        pick(1.0)
+    );
+    Ok(())
+}
+
+/// An awsQuery SNS call; returns the XML reply.
+async fn sns(client: &Client, params: &[(&str, &str)]) -> anyhow::Result<String> {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Version", "2010-03-31");
+    for (k, v) in params {
+        form.append_pair(k, v);
+    }
+    let body = form.finish().into_bytes();
+    let date = aws::sigv4::format_amz_date(SystemTime::now());
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let headers: Vec<(&str, &[u8])> = vec![
+        ("content-type", content_type.as_bytes()),
+        ("host", client.host.as_bytes()),
+        ("x-amz-date", date.as_bytes()),
+    ];
+    let authorization = aws::sigv4::sign(
+        &aws::sigv4::Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: &body,
+        },
+        &aws::sigv4::SigningParams {
+            access_key_id: KEY,
+            secret_access_key: SECRET,
+            region: REGION,
+            service: "sns",
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("cannot sign: {e}"))?;
+    let response = client
+        .http
+        .post(format!("{}/", client.url))
+        .header("content-type", content_type)
+        .header("x-amz-date", date)
+        .header("authorization", authorization)
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status();
+    let text = response.text().await?;
+    if !status.is_success() {
+        bail!("SNS answered {status}: {text}");
+    }
+    Ok(text)
+}
+
+fn between(text: &str, open: &str, close: &str) -> Option<String> {
+    let start = text.find(open)? + open.len();
+    let end = text[start..].find(close)? + start;
+    Some(text[start..end].to_owned())
+}
