@@ -188,9 +188,9 @@ impl Store {
 /// How often the WAL is copied into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// A WAL longer than this many pages (256 MiB) is restarted even if that briefly holds up
+/// A WAL longer than this many pages (32 MiB) is restarted even if that briefly holds up
 /// the writer: under constant load a passive checkpoint may never find a moment to do so.
-const WAL_RESTART_PAGES: i64 = 65_536;
+const WAL_RESTART_PAGES: i64 = 8_192;
 
 fn checkpoint_loop(conn: Connection) {
     loop {
