@@ -633,8 +633,13 @@ fn check(service: &Service, name: &str, v: &Value, path: Path, out: &mut Vec<Str
             }
         }
         (ShapeKind::String, Value::String(s)) => {
-            // AWS counts characters, not bytes; only strings with limits need counting.
-            if shape.min.is_some() || shape.max.is_some() {
+            // AWS counts characters, not bytes. A character takes one to four bytes, so the
+            // byte length alone settles most strings without counting (log messages are
+            // large and only need to be non-empty).
+            let bytes = s.len() as f64;
+            let surely_long_enough = shape.min.is_none_or(|min| bytes / 4.0 >= min);
+            let surely_short_enough = shape.max.is_none_or(|max| bytes <= max);
+            if !(surely_long_enough && surely_short_enough) {
                 check_length(shape, s.chars().count(), v, path, out);
             }
             if let Some(allowed) = &shape.enum_values

@@ -539,28 +539,51 @@ fn match_events(filters: &GroupFilters, events: &[InputLogEvent]) -> Vec<Vec<clo
         .collect()
 }
 
-/// PutLogEvents: matching runs before the write, on the request's own thread, when the group's
-/// filters are compiled already; the writer then only checks they are still the ones in force.
-/// Many requests match in parallel while the one writer stores.
+/// Stored messages are LZ4-compressed: CloudTrail JSON shrinks several times, and the bytes
+/// the single writer copies into the WAL are what bounds ingest.
+fn pack(message: &str) -> Vec<u8> {
+    lz4_flex::compress_prepend_size(message.as_bytes())
+}
+
+/// A stored message: LZ4 as written by [`pack`], or plain text.
+fn unpack(value: rusqlite::types::ValueRef<'_>) -> Result<String, ApiError> {
+    let bytes = match value {
+        rusqlite::types::ValueRef::Blob(b) => lz4_flex::decompress_size_prepended(b)
+            .map_err(|e| ApiError::internal(format!("stored message is damaged: {e}")))?,
+        rusqlite::types::ValueRef::Text(t) => t.to_vec(),
+        _ => return Err(ApiError::internal("stored message has no text")),
+    };
+    String::from_utf8(bytes).map_err(|e| ApiError::internal(format!("stored message: {e}")))
+}
+
+/// What a PutLogEvents batch needs done before its write, done off the writer.
+struct Prepared {
+    /// Each event's message as stored.
+    packed: Vec<Vec<u8>>,
+    /// Metric data from the filters in force when the batch was matched, if they were.
+    matched: Option<Prematched>,
+}
+
+/// PutLogEvents: compressing, and matching when the group's filters are compiled already, run
+/// before the write, on a blocking thread of the request; the writer then only checks the
+/// filters are still the ones in force. Many requests prepare in parallel while the one
+/// writer stores.
 async fn put_log_events_call(engine: &Engine, v: Value) -> Result<Value, ApiError> {
     let req: PutLogEvents = input(v)?;
     let sets = engine.filter_sets.clone();
-    let generation = sets.generation();
-    let prematched = match sets.cached(&req.log_group_name) {
-        Some(filters) => {
-            let (back, data) = tokio::task::spawn_blocking(move || {
-                let data = match_events(&filters, &req.log_events);
-                (req, data)
-            })
-            .await
-            .map_err(|e| ApiError::internal(format!("matching failed: {e}")))?;
-            (back, Some(Prematched { generation, data }))
-        }
-        None => (req, None),
-    };
-    let (req, prematched) = prematched;
+    let (req, prepared) = tokio::task::spawn_blocking(move || {
+        let generation = sets.generation();
+        let matched = sets.cached(&req.log_group_name).map(|filters| Prematched {
+            generation,
+            data: match_events(&filters, &req.log_events),
+        });
+        let packed = req.log_events.iter().map(|e| pack(&e.message)).collect();
+        (req, Prepared { packed, matched })
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("preparing the batch failed: {e}")))?;
     engine
-        .write(move |c, ctx| put_log_events(c, ctx, req, prematched))
+        .write(move |c, ctx| put_log_events(c, ctx, req, prepared))
         .await
 }
 
@@ -568,7 +591,7 @@ fn put_log_events(
     c: &Connection,
     ctx: &Context,
     req: PutLogEvents,
-    prematched: Option<Prematched>,
+    prepared: Prepared,
 ) -> Result<Value, ApiError> {
     let events = &req.log_events;
     let bytes: usize = events
@@ -615,7 +638,7 @@ fn put_log_events(
     }
 
     // Matching done before the write counts only if the filters are still those it used.
-    let per_event = match prematched {
+    let per_event = match prepared.matched {
         Some(p) if p.generation == ctx.filter_sets.generation() => p.data,
         _ => {
             let filters = group_filters(c, &ctx.filter_sets, &req.log_group_name)?;
@@ -635,14 +658,14 @@ fn put_log_events(
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .map_err(sql)?;
-        for e in accepted {
+        for (e, packed) in accepted.iter().zip(&prepared.packed[first..end]) {
             insert
                 .execute(params![
                     req.log_group_name,
                     req.log_stream_name,
                     e.timestamp,
                     now,
-                    e.message
+                    packed
                 ])
                 .map_err(sql)?;
         }
@@ -763,16 +786,20 @@ fn get_log_events(c: &Connection, _: &Context, req: GetLogEvents) -> Result<Valu
             |r| {
                 Ok((
                     (r.get::<_, i64>(1)?, r.get::<_, i64>(0)?),
-                    json!({
-                        "timestamp": r.get::<_, i64>(1)?,
-                        "message": r.get::<_, String>(2)?,
-                        "ingestionTime": r.get::<_, i64>(3)?,
-                    }),
+                    unpack(r.get_ref(2)?),
+                    r.get::<_, i64>(3)?,
                 ))
             },
         )
         .map_err(sql)?;
-    let mut events = rows.collect::<Result<Vec<_>, _>>().map_err(sql)?;
+    let mut events = Vec::new();
+    for row in rows {
+        let (key, message, ingestion) = row.map_err(sql)?;
+        events.push((
+            key,
+            json!({"timestamp": key.0, "message": message?, "ingestionTime": ingestion}),
+        ));
+    }
     if !forward {
         events.reverse();
     }
@@ -1184,7 +1211,7 @@ fn filter_log_events(c: &Connection, _: &Context, req: FilterLogEvents) -> Resul
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, i64>(2)?,
-                        r.get::<_, String>(3)?,
+                        unpack(r.get_ref(3)?),
                         r.get::<_, i64>(4)?,
                     ))
                 },
@@ -1202,6 +1229,7 @@ fn filter_log_events(c: &Connection, _: &Context, req: FilterLogEvents) -> Resul
             if !names.is_empty() && !names.contains(&stream) {
                 continue;
             }
+            let message = message?;
             if pattern.matches(&message) {
                 events.push(json!({
                     "logStreamName": stream,
@@ -1221,4 +1249,26 @@ fn filter_log_events(c: &Connection, _: &Context, req: FilterLogEvents) -> Resul
         out["nextToken"] = json!(format!("e/{after_ts}/{after_id}"));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::types::ValueRef;
+
+    #[test]
+    fn stored_messages_round_trip_and_damage_is_an_error_not_a_panic() {
+        let message = r#"{"eventName":"PutRolePolicy","ünïcödé":"✓"}"#;
+        let packed = pack(message);
+        assert!(packed.len() < message.len() + 8);
+        assert_eq!(unpack(ValueRef::Blob(&packed)), Ok(message.to_owned()));
+        // Text stored before compression reads as it is.
+        assert_eq!(
+            unpack(ValueRef::Text(message.as_bytes())),
+            Ok(message.to_owned())
+        );
+        let damaged = &packed[..packed.len() / 2];
+        assert!(unpack(ValueRef::Blob(damaged)).is_err_and(|e| e.is_internal()));
+        assert!(unpack(ValueRef::Blob(&[0xff, 0xff, 0xff, 0x7f, 1, 2])).is_err());
+    }
 }

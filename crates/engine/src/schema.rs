@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS log_events (
     stream_name  TEXT NOT NULL,
     timestamp_ms INTEGER NOT NULL,
     ingestion_ms INTEGER NOT NULL,
-    message      TEXT NOT NULL
+    -- LZ4-compressed UTF-8 (see logs::pack)
+    message      BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (group_name, stream_name, timestamp_ms, id);
 CREATE INDEX IF NOT EXISTS log_events_by_time ON log_events (group_name, timestamp_ms, id);
