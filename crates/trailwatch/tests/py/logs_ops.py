@@ -93,6 +93,17 @@ rest = logs.get_log_events(logGroupName=G, logStreamName="late", nextToken=page[
 check([e["message"] for e in page["events"] + rest["events"]] == ["first", "second"], f"{page} {rest}")
 logs.delete_log_stream(logGroupName=G, logStreamName="late")
 
+# PutLogEvents batch limits: 1 MiB counting 26 bytes per event, 10,000 events, 24 hours.
+big = "x" * (1_048_576 - 26 - 25)
+expect_error("InvalidParameterException", logs.put_log_events, logGroupName=G, logStreamName="s1",
+             logEvents=[{"timestamp": now, "message": big}, {"timestamp": now, "message": "y" * 30}])
+expect_error("ValidationException", logs.put_log_events, logGroupName=G, logStreamName="s1",
+             logEvents=[{"timestamp": now, "message": "m"}] * 10_001,
+             message="Member must have length less than or equal to 10000")
+expect_error("InvalidParameterException", logs.put_log_events, logGroupName=G, logStreamName="s1",
+             logEvents=[{"timestamp": now - 25 * 3600 * 1000, "message": "a"}, {"timestamp": now, "message": "b"}],
+             message="cannot span more than 24 hours")
+
 # GetLogEvents
 events = logs.get_log_events(logGroupName=G, logStreamName="s1", startFromHead=True)["events"]
 check([e["message"] for e in events] == ["10.0.0.1 alice 503 1200", "10.0.0.2 bob 200 800",
@@ -116,6 +127,19 @@ stats = cw.get_metric_statistics(Namespace="App", MetricName="Errors",
                                  Period=60, Statistics=["Sum"])
 check(sum(p["Sum"] for p in stats["Datapoints"]) == 1200.0, f"503 bytes: {stats}")
 ok("metric filter publishes extracted values")
+
+# 100 metric filters per log group.
+logs.create_log_group(logGroupName="app/limits")
+for i in range(100):
+    logs.put_metric_filter(logGroupName="app/limits", filterName=f"f{i}", filterPattern="ERROR",
+                           metricTransformations=[{"metricName": "M", "metricNamespace": "N", "metricValue": "1"}])
+expect_error("LimitExceededException", logs.put_metric_filter, logGroupName="app/limits", filterName="f100",
+             filterPattern="ERROR",
+             metricTransformations=[{"metricName": "M", "metricNamespace": "N", "metricValue": "1"}])
+logs.put_metric_filter(logGroupName="app/limits", filterName="f0", filterPattern="WARN",
+                       metricTransformations=[{"metricName": "M", "metricNamespace": "N", "metricValue": "1"}])
+logs.delete_log_group(logGroupName="app/limits")
+ok("100 metric filters per group; replacing one is not a new one")
 
 # DescribeMetricFilters
 filters = logs.describe_metric_filters(logGroupName=G)["metricFilters"]
