@@ -165,13 +165,29 @@ impl Client {
         } else {
             "application/x-amz-json-1.0"
         };
+        let text = self
+            .signed_post(service, content_type, Some(target), body)
+            .await?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// POSTs `body` to `/`, signed with SigV4 for `service`; the reply's text on success.
+    async fn signed_post(
+        &self,
+        service: &str,
+        content_type: &str,
+        target: Option<&str>,
+        body: Vec<u8>,
+    ) -> anyhow::Result<String> {
         let date = aws::sigv4::format_amz_date(SystemTime::now());
-        let headers: Vec<(&str, &[u8])> = vec![
+        let mut headers: Vec<(&str, &[u8])> = vec![
             ("content-type", content_type.as_bytes()),
             ("host", self.host.as_bytes()),
             ("x-amz-date", date.as_bytes()),
-            ("x-amz-target", target.as_bytes()),
         ];
+        if let Some(t) = target {
+            headers.push(("x-amz-target", t.as_bytes()));
+        }
         let authorization = aws::sigv4::sign(
             &aws::sigv4::Request {
                 method: "POST",
@@ -188,22 +204,22 @@ impl Client {
             },
         )
         .map_err(|e| anyhow::anyhow!("cannot sign: {e}"))?;
-        let response = self
+        let mut request = self
             .http
             .post(format!("{}/", self.url))
             .header("content-type", content_type)
             .header("x-amz-date", date)
-            .header("x-amz-target", target)
-            .header("authorization", authorization)
-            .body(body)
-            .send()
-            .await?;
+            .header("authorization", authorization);
+        if let Some(t) = target {
+            request = request.header("x-amz-target", t);
+        }
+        let response = request.body(body).send().await?;
         let status = response.status();
         let text = response.text().await?;
         if !status.is_success() {
-            bail!("{target} answered {status}: {text}");
+            bail!("{} answered {status}: {text}", target.unwrap_or(service));
         }
-        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+        Ok(text)
     }
 
     async fn logs(&self, operation: &str, body: Value) -> anyhow::Result<Value> {
@@ -584,45 +600,14 @@ async fn sns(client: &Client, params: &[(&str, &str)]) -> anyhow::Result<String>
     for (k, v) in params {
         form.append_pair(k, v);
     }
-    let body = form.finish().into_bytes();
-    let date = aws::sigv4::format_amz_date(SystemTime::now());
-    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-    let headers: Vec<(&str, &[u8])> = vec![
-        ("content-type", content_type.as_bytes()),
-        ("host", client.host.as_bytes()),
-        ("x-amz-date", date.as_bytes()),
-    ];
-    let authorization = aws::sigv4::sign(
-        &aws::sigv4::Request {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: &body,
-        },
-        &aws::sigv4::SigningParams {
-            access_key_id: KEY,
-            secret_access_key: SECRET,
-            region: REGION,
-            service: "sns",
-        },
-    )
-    .map_err(|e| anyhow::anyhow!("cannot sign: {e}"))?;
-    let response = client
-        .http
-        .post(format!("{}/", client.url))
-        .header("content-type", content_type)
-        .header("x-amz-date", date)
-        .header("authorization", authorization)
-        .body(body)
-        .send()
-        .await?;
-    let status = response.status();
-    let text = response.text().await?;
-    if !status.is_success() {
-        bail!("SNS answered {status}: {text}");
-    }
-    Ok(text)
+    client
+        .signed_post(
+            "sns",
+            "application/x-www-form-urlencoded; charset=utf-8",
+            None,
+            form.finish().into_bytes(),
+        )
+        .await
 }
 
 fn between(text: &str, open: &str, close: &str) -> Option<String> {
