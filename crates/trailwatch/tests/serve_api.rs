@@ -455,3 +455,28 @@ fn only_one_of_the_key_variables_is_a_start_up_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("TRAILWATCH_SECRET_ACCESS_KEY"), "{err}");
 }
+
+#[test]
+fn auth_none_serves_unsigned_requests_and_warns() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_with_env(&tmp.path().join("data"), &["--auth", "none"], &[]);
+    let out = server.aws(&[
+        "logs",
+        "create-log-group",
+        "--log-group-name",
+        "open",
+        "--no-sign-request",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(group_count(&server), 1);
+    let log = server.log();
+    assert!(log.contains("Authentication is off"), "{log}");
+    assert!(
+        server.stdout_rest.lock().expect("lock").is_empty(),
+        "no credentials are generated without authentication"
+    );
+}
