@@ -95,6 +95,17 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     confirmed  INTEGER NOT NULL,
     attributes TEXT NOT NULL
 );
+-- Removed subscriptions, kept so that the SubscribeURL of their UnsubscribeConfirmation can
+-- restore them, as on AWS.
+CREATE TABLE IF NOT EXISTS unsubscribed (
+    arn        TEXT PRIMARY KEY,
+    topic_arn  TEXT NOT NULL REFERENCES topics(arn) ON DELETE CASCADE,
+    protocol   TEXT NOT NULL,
+    endpoint   TEXT NOT NULL,
+    token      TEXT NOT NULL,
+    attributes TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS unsubscribed_by_token ON unsubscribed (token);
 CREATE TABLE IF NOT EXISTS outbox (
     id               INTEGER PRIMARY KEY,
     kind             TEXT NOT NULL,

@@ -311,7 +311,7 @@ fn confirm_subscription(
         )
         .optional()
         .map_err(sql)?;
-    let Some((arn, topic)) = found else {
+    let Some((arn, topic)) = found.map_or_else(|| restore(c, &req.token), |f| Ok(Some(f)))? else {
         return Err(ApiError::new(INVALID, "Invalid token"));
     };
     if topic != req.topic_arn {
@@ -324,6 +324,31 @@ fn confirm_subscription(
     )
     .map_err(sql)?;
     Ok(json!({ "SubscriptionArn": arn }))
+}
+
+/// Brings back a removed subscription by the token of its UnsubscribeConfirmation (its
+/// SubscribeURL "restores the subscription"). Gives its ARN and topic, if there was one.
+fn restore(c: &Connection, token: &str) -> Result<Option<(String, String)>, ApiError> {
+    let found: Option<(String, String)> = c
+        .query_row(
+            "SELECT arn, topic_arn FROM unsubscribed WHERE token = ?1",
+            [token],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    let Some((arn, topic)) = found else {
+        return Ok(None);
+    };
+    c.execute(
+        "INSERT OR IGNORE INTO subscriptions (arn, topic_arn, protocol, endpoint, token, confirmed, attributes)
+         SELECT arn, topic_arn, protocol, endpoint, token, 1, attributes FROM unsubscribed WHERE arn = ?1",
+        [&arn],
+    )
+    .map_err(sql)?;
+    c.execute("DELETE FROM unsubscribed WHERE arn = ?1", [&arn])
+        .map_err(sql)?;
+    Ok(Some((arn, topic)))
 }
 
 #[derive(Deserialize)]
@@ -414,6 +439,12 @@ fn unsubscribe(c: &Connection, ctx: &Context, req: Unsubscribe) -> Result<Value,
     let Some((topic, protocol, endpoint, token)) = found else {
         return Err(ApiError::new(NOT_FOUND, "Subscription does not exist"));
     };
+    c.execute(
+        "INSERT OR REPLACE INTO unsubscribed (arn, topic_arn, protocol, endpoint, token, attributes)
+         SELECT arn, topic_arn, protocol, endpoint, token, attributes FROM subscriptions WHERE arn = ?1",
+        [&req.subscription_arn],
+    )
+    .map_err(sql)?;
     c.execute(
         "DELETE FROM subscriptions WHERE arn = ?1",
         [&req.subscription_arn],

@@ -158,6 +158,13 @@ sns.unsubscribe(SubscriptionArn=confirmed)
 _, bye = next_message("UnsubscribeConfirmation")
 check(bye["Message"].startswith(f"You have chosen to deactivate subscription {confirmed}."), f"{bye}")
 check(sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == [], "unsubscribed")
+# The confirmation's SubscribeURL restores the subscription (a plain GET), as on AWS.
+urllib.request.urlopen(bye["SubscribeURL"]).read()
+restored = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+check([s["SubscriptionArn"] for s in restored] == [confirmed], f"restored: {restored}")
+sns.unsubscribe(SubscriptionArn=confirmed)
+next_message("UnsubscribeConfirmation")
+check(sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == [], "unsubscribed again")
 ok("Unsubscribe")
 expect_error("NotFound", sns.unsubscribe, SubscriptionArn=confirmed, message="Subscription does not exist")
 # DeleteTopic: its subscriptions go with it; deleting again succeeds, as on AWS.
