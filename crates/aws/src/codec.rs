@@ -158,7 +158,7 @@ fn json_value(service: &Service, name: &str, v: Value, path: Path) -> Result<Val
         ShapeKind::Timestamp => match v {
             Value::Number(_) => Ok(v),
             Value::String(s) => match parse_timestamp(&s) {
-                Some(secs) => Ok(number(secs)),
+                Some(secs) => Ok(float(secs)),
                 None => wrong("a timestamp"),
             },
             _ => wrong("a timestamp"),
@@ -281,8 +281,8 @@ fn cbor_value(
         },
         ShapeKind::Timestamp => match v {
             C::Tag(1, inner) => match inner.as_ref() {
-                C::Integer(i) => Ok(number(i128::from(*i) as f64)),
-                C::Float(f) if f.is_finite() => Ok(number(*f)),
+                C::Integer(i) => Ok(float(i128::from(*i) as f64)),
+                C::Float(f) if f.is_finite() => Ok(float(*f)),
                 _ => wrong("a timestamp"),
             },
             _ => wrong("a timestamp (CBOR tag 1)"),
@@ -418,7 +418,7 @@ fn query_value(
                     _ => return Err(invalid("true or false", text)),
                 },
                 ShapeKind::Timestamp => match parse_timestamp(text) {
-                    Some(secs) => number(secs),
+                    Some(secs) => float(secs),
                     None => return Err(invalid("an ISO 8601 timestamp", text)),
                 },
                 ShapeKind::Structure | ShapeKind::List | ShapeKind::Map => {
@@ -726,10 +726,6 @@ fn join(prefix: &str, name: &str) -> String {
     } else {
         format!("{prefix}.{name}")
     }
-}
-
-fn number(secs: f64) -> Value {
-    float(secs)
 }
 
 /// A JSON number for `f`, integral values kept integral so that they print without a fraction.

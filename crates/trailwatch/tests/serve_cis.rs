@@ -68,6 +68,17 @@ fn set_up_cis_control(server: &Server, subscriber: &Subscriber) -> String {
     topic_arn
 }
 
+fn create_trail_stream(server: &Server) {
+    server.aws_ok(&[
+        "logs",
+        "create-log-stream",
+        "--log-group-name",
+        GROUP,
+        "--log-stream-name",
+        "trail",
+    ]);
+}
+
 fn put_events(server: &Server, stream: &str, messages: &[String]) -> Value {
     let now = now_ms();
     let events: Vec<Value> = messages
@@ -151,14 +162,7 @@ fn put_role_policy_event_brings_the_subscriber_the_alarm_notification() {
     assert_eq!(before["StateValue"], "INSUFFICIENT_DATA");
     assert_eq!(before["StateReason"], "Unchecked: Initial alarm creation");
 
-    server.aws_ok(&[
-        "logs",
-        "create-log-stream",
-        "--log-group-name",
-        GROUP,
-        "--log-stream-name",
-        "trail",
-    ]);
+    create_trail_stream(&server);
     let event = cloudtrail_event("PutRolePolicy");
     let put = put_events(&server, "trail", std::slice::from_ref(&event));
     assert!(put["nextSequenceToken"].is_string(), "{put}");
@@ -234,14 +238,7 @@ fn unrelated_events_leave_the_alarm_and_the_metric_untouched() {
     let subscriber = Subscriber::start();
     set_up_cis_control(&server, &subscriber);
     subscriber.wait_for("SubscriptionConfirmation", WAIT);
-    server.aws_ok(&[
-        "logs",
-        "create-log-stream",
-        "--log-group-name",
-        GROUP,
-        "--log-stream-name",
-        "trail",
-    ]);
+    create_trail_stream(&server);
     // IAM events too, but none that changes a policy.
     let unrelated: Vec<String> = [
         "ConsoleLogin",
@@ -277,14 +274,7 @@ fn everything_survives_a_restart() {
     let mut server = Server::start_in(&data, &[]);
     let topic_arn = set_up_cis_control(&server, &subscriber);
     subscriber.wait_for("SubscriptionConfirmation", WAIT);
-    server.aws_ok(&[
-        "logs",
-        "create-log-stream",
-        "--log-group-name",
-        GROUP,
-        "--log-stream-name",
-        "trail",
-    ]);
+    create_trail_stream(&server);
     put_events(&server, "trail", &[cloudtrail_event("PutRolePolicy")]);
     subscriber.wait_for("Notification", WAIT);
     server.stop();
