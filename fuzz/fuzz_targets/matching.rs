@@ -1,9 +1,9 @@
 //! The input is `pattern '\n' event`. For every pattern that parses, the reference evaluator
-//! (`FilterPattern::matches`), the one-pass `FilterSet`, `explain` and `extract` agree on the
-//! verdict.
+//! (`FilterPattern::matches`), the one-pass `FilterSet` in both orders of work, `explain` and
+//! `extract` agree on the verdict.
 #![no_main]
 
-use filter::{FilterPattern, FilterSet};
+use filter::{FilterPattern, FilterSet, MatchOrder};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,11 +16,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let matched = p.matches(event);
     let set = FilterSet::new(vec![p.clone()]);
-    assert_eq!(
-        set.matching(event) == vec![0],
-        matched,
-        "FilterSet disagrees with matches\n  pattern: {pattern:?}\n  event:   {event:?}"
-    );
+    let mut out = Vec::new();
+    for order in [MatchOrder::PrefilterFirst, MatchOrder::JsonFirst] {
+        set.matcher().with_order(order).matching(event, &mut out);
+        assert_eq!(
+            out == [0],
+            matched,
+            "FilterSet ({order:?}) disagrees with matches\n  pattern: {pattern:?}\n  event:   {event:?}"
+        );
+    }
     assert_eq!(
         p.explain(event).matched,
         matched,

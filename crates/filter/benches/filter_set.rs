@@ -183,6 +183,22 @@ fn bench(c: &mut Criterion) {
                 .count()
         })
     });
+    let wanted: Vec<&str> = paths.iter().map(|p| p[0]).collect();
+    group.bench_function("sonic_rs-object-iter", |b| {
+        b.iter(|| {
+            let mut kept = 0;
+            for e in &events {
+                for entry in sonic_rs::to_object_iter(black_box(*e)) {
+                    match entry {
+                        Ok((k, v)) if wanted.contains(&k.as_ref()) => kept += v.as_raw_str().len(),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+            kept
+        })
+    });
     group.bench_function("sonic_rs-value", |b| {
         b.iter(|| {
             events

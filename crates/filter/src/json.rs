@@ -1,20 +1,17 @@
 //! JSON events: a whole tree for the reference evaluator, lazy raw access for the filter set.
 //!
-//! Both read the event with serde_json and agree on what a JSON event is: the whole message is
-//! one valid JSON object (surrounding white space allowed). Duplicate keys resolve to the last
+//! Both read the event with [`crate::scan`] and agree on what a JSON event is: the whole message
+//! is one valid JSON object (surrounding white space allowed). Duplicate keys resolve to the last
 //! value, as most JSON readers do. Numbers keep the text they were written with, because `*`
 //! wildcards and regexes compare against that text.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
 use rustc_hash::FxHashSet;
-use serde::Deserialize;
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
 
 use crate::ast::Step;
+use crate::scan;
 
 /// A value of the event as the matchers see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,32 +64,10 @@ impl View<'_> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Object entries with borrowed raw values.
+// Object entries with raw values.
 
-/// A key, borrowed when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// The entries of one JSON object, in order, values left raw.
-pub(crate) struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+/// The entries of one JSON object, in order, keys decoded and values left raw.
+pub(crate) struct Entries<'a>(Vec<(Cow<'a, str>, &'a str)>);
 
 /// The top-level keys a reader keeps.
 #[derive(Debug, Clone)]
@@ -125,47 +100,11 @@ impl WantedKeys {
     }
 }
 
-/// Reads a JSON object keeping only the members whose keys are wanted, and validating the
-/// rest without keeping it, which costs half as much as keeping it.
-struct Wanted<'w>(&'w WantedKeys);
-
-impl<'de> DeserializeSeed<'de> for Wanted<'_> {
-    type Value = Entries<'de>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        struct V<'w>(&'w WantedKeys);
-        impl<'de> Visitor<'de> for V<'_> {
-            type Value = Entries<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(8);
-                while let Some(k) = map.next_key::<Key<'de>>()? {
-                    if self.0.wants(&k.0) {
-                        out.push((k.0, map.next_value::<&'de RawValue>()?));
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(Entries(out))
-            }
-        }
-        d.deserialize_map(V(self.0))
-    }
-}
-
 impl<'a> Entries<'a> {
     /// Parses `text` as a JSON object, keeping only the members whose keys are wanted; `None`
     /// if it is not a JSON object.
     pub(crate) fn parse_wanted(text: &'a str, wanted: &WantedKeys) -> Option<Entries<'a>> {
-        if !text.trim_start().starts_with('{') {
-            return None;
-        }
-        let mut de = serde_json::Deserializer::from_str(text);
-        let entries = Wanted(wanted).deserialize(&mut de).ok()?;
-        de.end().ok()?;
-        Some(entries)
+        scan::object_members(text, |key| wanted.wants(key)).map(Entries)
     }
 
     /// Parses `text` as a JSON object; `None` if it is not one.
@@ -174,14 +113,14 @@ impl<'a> Entries<'a> {
     }
 
     /// The value of `key` (the last one, if the key repeats).
-    fn get(&self, key: &str) -> Option<&'a RawValue> {
+    fn get(&self, key: &str) -> Option<&'a str> {
         self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
 
     /// The values of all keys, the last one for a repeated key.
-    fn values(&self) -> Vec<&'a RawValue> {
+    fn values(&self) -> Vec<&'a str> {
         let mut seen = HashSet::with_capacity(self.0.len());
-        let mut out: Vec<&'a RawValue> = (self.0.iter().rev())
+        let mut out: Vec<&'a str> = (self.0.iter().rev())
             .filter(|(k, _)| seen.insert(k.as_ref()))
             .map(|(_, v)| *v)
             .collect();
@@ -191,8 +130,7 @@ impl<'a> Entries<'a> {
 }
 
 /// How a raw value looks to the matchers.
-pub(crate) fn view(raw: &RawValue) -> View<'_> {
-    let text = raw.get();
+pub(crate) fn view(text: &str) -> View<'_> {
     match text.as_bytes().first() {
         Some(b'"') => {
             if !text.contains('\\') {
@@ -233,12 +171,11 @@ pub(crate) fn resolve_lazy<'a>(root: &Entries<'a>, steps: &[Step], out: &mut Vec
     }
 }
 
-fn descend<'a>(raw: &'a RawValue, steps: &[Step], out: &mut Vec<View<'a>>) {
+fn descend<'a>(text: &'a str, steps: &[Step], out: &mut Vec<View<'a>>) {
     let Some((first, rest)) = steps.split_first() else {
-        out.push(view(raw));
+        out.push(view(text));
         return;
     };
-    let text = raw.get();
     match (first, text.as_bytes().first()) {
         (Step::Key(_) | Step::Wildcard { .. }, Some(b'{')) => {
             if let Some(entries) = Entries::parse(text) {
@@ -246,14 +183,14 @@ fn descend<'a>(raw: &'a RawValue, steps: &[Step], out: &mut Vec<View<'a>>) {
             }
         }
         (Step::Index(i), Some(b'[')) => {
-            if let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(text)
+            if let Some(items) = scan::array_items(text)
                 && let Some(item) = items.get(*i)
             {
                 descend(item, rest, out);
             }
         }
         (Step::Wildcard { .. }, Some(b'[')) => {
-            if let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(text) {
+            if let Some(items) = scan::array_items(text) {
                 for item in items {
                     descend(item, rest, out);
                 }
@@ -303,9 +240,8 @@ impl Node {
         Node::Object(fields)
     }
 
-    fn from_raw(raw: &RawValue) -> Node {
-        let text = raw.get();
-        match view(raw) {
+    fn from_raw(text: &str) -> Node {
+        match view(text) {
             View::Null => Node::Null,
             View::Bool(b) => Node::Bool(b),
             View::Number(n) => Node::Number(n.to_string()),
@@ -315,9 +251,9 @@ impl Node {
                 Some(entries) => Node::from_entries(&entries),
                 None => Node::Undecodable,
             },
-            View::Array => match serde_json::from_str::<Vec<&RawValue>>(text) {
-                Ok(items) => Node::Array(items.into_iter().map(Node::from_raw).collect()),
-                Err(_) => Node::Undecodable,
+            View::Array => match scan::array_items(text) {
+                Some(items) => Node::Array(items.into_iter().map(Node::from_raw).collect()),
+                None => Node::Undecodable,
             },
         }
     }

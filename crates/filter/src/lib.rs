@@ -31,6 +31,7 @@ mod json;
 mod metric;
 mod parse;
 pub mod regex;
+mod scan;
 mod set;
 
 use std::fmt;
@@ -44,7 +45,7 @@ pub use crate::error::{PatternError, TransformationError};
 pub use crate::explain::{Clause, Explanation};
 use crate::json::{Node, View};
 pub use crate::metric::{MetricExtractor, MetricOutcome, ValueRef};
-pub use crate::set::{FilterSet, SetMatcher};
+pub use crate::set::{FilterSet, MatchOrder, SetMatcher};
 
 /// Which of the four shapes a pattern has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

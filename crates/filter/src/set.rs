@@ -13,8 +13,11 @@
 //!
 //! One vectorised pass over the raw event for the key tokens (Teddy) and one per literal
 //! (`memmem`; one Aho-Corasick pass when literals are many) establish the facts; an inverted
-//! index turns them into candidate filters, so filters whose facts are absent cost nothing. Candidates are evaluated on one lazily read document
-//! that decodes only the fields they select, each condition at most once per event.
+//! index turns them into candidate filters, so filters whose facts are absent cost nothing.
+//! Candidates are evaluated on one lazily read document that decodes only the fields they
+//! select, each condition at most once per event. When nearly every event has a JSON candidate
+//! anyway (hundreds of filters on event names), the matcher reads the document first and takes
+//! the keyed facts from its values instead of searching the text ([`MatchOrder`]).
 //!
 //! A requirement must be implied by a match, so anything that can match without its fact in
 //! the raw text yields none: `!=`, `NOT EXISTS`, numbers (`= 400` matches `4e2`), regexes,
@@ -258,6 +261,9 @@ pub struct FilterSet {
     selectors: Vec<Selector>,
     /// The top-level keys the selectors start with.
     top_level_keys: WantedKeys,
+    /// Selectors ending in a key of `keys`, with the key's index: when the event is read as
+    /// JSON first, their values give the keyed facts.
+    keyed_selectors: Vec<(usize, usize)>,
     /// Distinct JSON conditions.
     conditions: Vec<SetCondition>,
     /// Per selector: value → the `OneOf` conditions that hold for it.
@@ -295,9 +301,35 @@ fn exact_text(test: &JsonTest) -> Option<&str> {
     }
 }
 
+/// In which order a [`SetMatcher`] does its work on an event. Every order gives the same
+/// answers; they differ in speed only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOrder {
+    /// Search the raw text for the facts first, and read the event as JSON only if a JSON filter
+    /// is still a candidate. Fastest when few events concern the JSON filters.
+    PrefilterFirst,
+    /// Read the event as JSON first and take the keyed facts from its values, sparing the
+    /// search for `"key"` tokens. Fastest when nearly every event has a JSON candidate anyway,
+    /// as with hundreds of filters on event names.
+    JsonFirst,
+    /// Take the order that suited the recent events (the default).
+    Adaptive,
+}
+
+/// Under [`MatchOrder::Adaptive`]: a JSON read costs about four times the key search, so reading
+/// JSON first pays once more than three events in four need the read. The score rises by one
+/// for each event that needed it and falls by this much for each that did not; JSON goes
+/// first while it is positive.
+const SCORE_FALL: i32 = 3;
+/// The score's bounds: how many recent events the choice remembers.
+const SCORE_BOUND: i32 = 64;
+
 /// Reusable per-thread state for matching events against a [`FilterSet`].
 pub struct SetMatcher<'s> {
     set: &'s FilterSet,
+    order: MatchOrder,
+    /// Under [`MatchOrder::Adaptive`], see [`SCORE_FALL`].
+    score: i32,
     facts: Vec<u64>,
     /// Per filter: the number of the last event that made it a candidate.
     stamp: Vec<u64>,
@@ -595,6 +627,12 @@ impl FilterSet {
             })
             .collect::<Option<Vec<String>>>()
             .map_or(WantedKeys::All, WantedKeys::new);
+        let keyed_selectors = (b.selectors.iter().enumerate())
+            .filter_map(|(sel, s)| match s.steps.last() {
+                Some(Step::Key(k)) => b.keys.iter().position(|key| key == k).map(|i| (sel, i)),
+                _ => None,
+            })
+            .collect();
         let mut one_of = vec![FxHashMap::<String, Vec<usize>>::default(); b.selectors.len()];
         for (id, condition) in b.conditions.iter().enumerate() {
             if let SetCondition::OneOf(sel, texts) = condition {
@@ -606,6 +644,7 @@ impl FilterSet {
         FilterSet {
             one_of,
             top_level_keys,
+            keyed_selectors,
             filters,
             compiled,
             ops,
@@ -651,6 +690,8 @@ impl FilterSet {
     pub fn matcher(&self) -> SetMatcher<'_> {
         SetMatcher {
             set: self,
+            order: MatchOrder::Adaptive,
+            score: 0,
             facts: vec![0; self.fact_count.div_ceil(64)],
             stamp: vec![0; self.filters.len()],
             event: 0,
@@ -665,6 +706,13 @@ impl FilterSet {
     pub fn matching(&self, message: &str) -> Vec<usize> {
         let mut out = Vec::new();
         self.matcher().matching(message, &mut out);
+        out
+    }
+
+    /// The values selector `sel` reaches in the event.
+    fn selector_values<'m>(&self, entries: &Entries<'m>, sel: usize) -> Vec<View<'m>> {
+        let mut out = Vec::new();
+        resolve_lazy(entries, &self.selectors[sel].steps, &mut out);
         out
     }
 
@@ -820,13 +868,46 @@ fn has_hiding_escape(message: &str) -> bool {
 }
 
 impl SetMatcher<'_> {
-    /// Marks the facts present in the raw event.
-    fn find_facts(&mut self, message: &str) {
+    /// Sets this matcher's order of work (by default [`MatchOrder::Adaptive`]).
+    pub fn with_order(mut self, order: MatchOrder) -> Self {
+        self.order = order;
+        self
+    }
+
+    fn reads_json_first(&self) -> bool {
+        match self.order {
+            MatchOrder::PrefilterFirst => false,
+            MatchOrder::JsonFirst => true,
+            MatchOrder::Adaptive => self.score > 0,
+        }
+    }
+
+    /// Marks the facts present in the raw event: its literals, and its keyed values, searched
+    /// in the text unless the event was read as JSON first (`document`): then they come from
+    /// its values, and a message that is not JSON has none, as no JSON filter can match it.
+    fn find_facts<'m>(
+        &mut self,
+        message: &'m str,
+        document: Option<Option<&Entries<'m>>>,
+        cache: &mut [Option<Vec<View<'m>>>],
+    ) {
         let set = self.set;
         self.facts.iter_mut().for_each(|w| *w = 0);
         set.literal_search
             .mark(&set.literals, message, &mut self.facts);
-        if let Some(keys) = &set.key_search {
+        if let Some(document) = document {
+            let Some(entries) = document else {
+                return;
+            };
+            for &(sel, key) in &set.keyed_selectors {
+                let values = cache[sel].get_or_insert_with(|| set.selector_values(entries, sel));
+                for text in values.iter().filter_map(|v| v.compared_text()) {
+                    if let Some(&id) = set.keyed[key].get(text.0) {
+                        set_bit(&mut self.facts, id);
+                    }
+                }
+            }
+        } else if let Some(keys) = &set.key_search {
             keys.each(message, |key, end| {
                 set.keyed_value(key, message, end, &mut self.facts)
             });
@@ -870,16 +951,19 @@ impl SetMatcher<'_> {
     pub fn matching(&mut self, message: &str, out: &mut Vec<usize>) {
         out.clear();
         let set = self.set;
-        self.find_facts(message);
+        let mut document: Option<Option<Entries<'_>>> = (self.reads_json_first()
+            && set.key_search.is_some())
+        .then(|| Entries::parse_wanted(message, &set.top_level_keys));
+        let mut cache: Vec<Option<Vec<View<'_>>>> = Vec::new();
+        if matches!(document, Some(Some(_))) {
+            cache.resize(set.selectors.len(), None);
+        }
+        self.find_facts(message, document.as_ref().map(Option::as_ref), &mut cache);
         let hidden = !set.with_json_facts.is_empty() && has_hiding_escape(message);
         self.find_candidates(hidden);
-        if self.candidates.is_empty() {
-            return;
-        }
         let event = self.event;
+        let mut read_needed = false;
 
-        let mut document: Option<Option<Entries<'_>>> = None;
-        let mut cache: Vec<Option<Vec<View<'_>>>> = Vec::new();
         for &t in &self.touched {
             self.memo[t] = 0;
         }
@@ -897,6 +981,7 @@ impl SetMatcher<'_> {
                 continue;
             }
             let matched = if plan.json {
+                read_needed = true;
                 let Some(entries) = document
                     .get_or_insert_with(|| Entries::parse_wanted(message, &set.top_level_keys))
                 else {
@@ -918,11 +1003,8 @@ impl SetMatcher<'_> {
                         _ => {
                             let condition = &set.conditions[c];
                             let sel = condition.selector();
-                            let values = cache[sel].get_or_insert_with(|| {
-                                let mut out = Vec::new();
-                                resolve_lazy(entries, &set.selectors[sel].steps, &mut out);
-                                out
-                            });
+                            let values =
+                                cache[sel].get_or_insert_with(|| set.selector_values(entries, sel));
                             let holds = match condition {
                                 SetCondition::Test(_, test) => condition_holds(test, values),
                                 SetCondition::OneOf(..) => {
@@ -965,6 +1047,11 @@ impl SetMatcher<'_> {
                 out.push(i);
             }
         }
+        self.score = if read_needed {
+            (self.score + 1).min(SCORE_BOUND)
+        } else {
+            (self.score - SCORE_FALL).max(-SCORE_BOUND)
+        };
     }
 }
 

@@ -3,7 +3,7 @@
 //! and through a filter set. Cases marked `disputed` assert the choice documented in
 //! `filter::choices`; `invalid` cases must be rejected.
 
-use filter::{FilterPattern, FilterSet, MetricExtractor, MetricOutcome};
+use filter::{FilterPattern, FilterSet, MatchOrder, MetricExtractor, MetricOutcome};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -49,8 +49,16 @@ fn check(case: &Case) -> Result<(), String> {
         return Err(format!("matches = {matched}, expected {}", case.matches));
     }
     let set = FilterSet::new(vec![pattern.clone()]);
-    if set.matching(&case.event).is_empty() == matched {
-        return Err("the filter set disagrees with the single-filter evaluator".into());
+    for order in [MatchOrder::PrefilterFirst, MatchOrder::JsonFirst] {
+        let mut out = Vec::new();
+        set.matcher()
+            .with_order(order)
+            .matching(&case.event, &mut out);
+        if out.is_empty() == matched {
+            return Err(format!(
+                "the filter set ({order:?}) disagrees with the single-filter evaluator"
+            ));
+        }
     }
     if pattern.explain(&case.event).matched != matched {
         return Err("the explanation's verdict disagrees".into());
@@ -142,4 +150,22 @@ fn regression_canonical_text_of_a_long_pattern_fits_the_limit() {
     assert!(canonical.len() <= text.len(), "{canonical}");
     let again = FilterPattern::parse(&canonical).expect("canonical text parses");
     assert_eq!(again.pattern(), pattern.pattern());
+}
+
+/// The reference evaluator walked nested arrays recursively, so an event nested a million
+/// levels deep (well within the event size limit) overflowed the stack. Events nested deeper
+/// than 128 containers are not read as JSON.
+#[test]
+fn regression_deeply_nested_event_does_not_overflow_the_stack() {
+    let deep = |n: usize| format!(r#"{{"a":{}1{}}}"#, "[".repeat(n), "]".repeat(n));
+    let pattern = FilterPattern::parse("{ $.b NOT EXISTS }").expect("valid");
+    let set = FilterSet::new(vec![pattern.clone()]);
+    let shallow = deep(100);
+    assert!(pattern.matches(&shallow));
+    assert_eq!(set.matching(&shallow), vec![0]);
+    let deep = deep(1_000_000);
+    assert!(!pattern.matches(&deep));
+    assert!(pattern.extract(&deep).is_none());
+    assert!(!pattern.explain(&deep).matched);
+    assert!(set.matching(&deep).is_empty());
 }

@@ -4,7 +4,7 @@
 //! independent implementation. Where trailwatch's count differs, the difference was
 //! investigated and the expected count below says which side is right and why.
 
-use filter::{FilterPattern, FilterSet};
+use filter::{FilterPattern, FilterSet, MatchOrder};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -38,10 +38,18 @@ fn cis_v5_counts_over_real_events() {
         .collect();
     let set = FilterSet::new(patterns.clone());
     let mut by_set = vec![0usize; patterns.len()];
-    for event in &events {
-        for i in set.matching(event) {
-            by_set[i] += 1;
+    let mut out = Vec::new();
+    for order in [MatchOrder::PrefilterFirst, MatchOrder::JsonFirst] {
+        let mut matcher = set.matcher().with_order(order);
+        let mut counts = vec![0usize; patterns.len()];
+        for event in &events {
+            matcher.matching(event, &mut out);
+            out.iter().for_each(|&i| counts[i] += 1);
         }
+        if order == MatchOrder::JsonFirst {
+            assert_eq!(counts, by_set, "the orders of work disagree");
+        }
+        by_set = counts;
     }
     let mut report = Vec::new();
     for (i, (name, pattern)) in names.iter().zip(&patterns).enumerate() {

@@ -2,7 +2,7 @@
 //! single-filter evaluator answers, on generated patterns and events (escaped strings, numbers
 //! in several notations, repeated keys, invalid JSON, patterns without literals).
 
-use filter::{FilterPattern, FilterSet};
+use filter::{FilterPattern, FilterSet, MatchOrder};
 use proptest::prelude::*;
 
 const KEYS: &[&str] = &[
@@ -253,12 +253,15 @@ proptest! {
     ) {
         let filters: Vec<FilterPattern> = patterns.iter().filter_map(|p| FilterPattern::parse(p).ok()).collect();
         let set = FilterSet::new(filters.clone());
-        let mut matcher = set.matcher();
+        let mut matchers = [MatchOrder::PrefilterFirst, MatchOrder::JsonFirst, MatchOrder::Adaptive]
+            .map(|order| set.matcher().with_order(order));
         let mut got = Vec::new();
         for event in &events {
-            matcher.matching(event, &mut got);
             let want: Vec<usize> = (0..filters.len()).filter(|&i| filters[i].matches(event)).collect();
-            prop_assert_eq!(&got, &want, "event {:?}, patterns {:?}", event, patterns);
+            for matcher in &mut matchers {
+                matcher.matching(event, &mut got);
+                prop_assert_eq!(&got, &want, "event {:?}, patterns {:?}", event, patterns);
+            }
             for f in &filters {
                 prop_assert_eq!(f.explain(event).matched, f.matches(event));
                 prop_assert_eq!(f.extract(event).is_some(), f.matches(event));
