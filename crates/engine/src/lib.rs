@@ -19,6 +19,7 @@
 
 pub mod alarm;
 mod cloudwatch;
+mod events;
 mod logs;
 pub mod outbox;
 mod schema;

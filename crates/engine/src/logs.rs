@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::events::{self, MAX_SPAN_MS, Scope};
 use crate::store::sql;
 use crate::{ApiError, Context, Engine, cloudwatch, input, unknown_operation};
 
@@ -22,8 +23,6 @@ const MAX_FILTERS_PER_GROUP: i64 = 100;
 const TOO_NEW_MS: i64 = 2 * 3600 * 1000;
 /// PutLogEvents: events older than 14 days are rejected.
 const TOO_OLD_MS: i64 = 14 * 24 * 3600 * 1000;
-/// PutLogEvents: one batch may span at most 24 hours.
-const MAX_SPAN_MS: i64 = 24 * 3600 * 1000;
 /// PutLogEvents: a batch's size counts each message's UTF-8 bytes plus 26.
 const EVENT_OVERHEAD: usize = 26;
 const MAX_BATCH_BYTES: usize = 1_048_576;
@@ -512,7 +511,8 @@ fn match_events(filters: &GroupFilters, events: &[InputLogEvent]) -> Vec<Vec<clo
                 let is_match = next_match.next_if(|&&m| m == i).is_some();
                 let t = &f.transformation;
                 let outcome = if is_match {
-                    f.extractor.apply(&filters.set.filters()[i], &e.message)
+                    f.extractor
+                        .apply_to_match(&filters.set.filters()[i], &e.message)
                 } else {
                     match t.default_value {
                         Some(d) => MetricOutcome::Default(d),
@@ -539,27 +539,10 @@ fn match_events(filters: &GroupFilters, events: &[InputLogEvent]) -> Vec<Vec<clo
         .collect()
 }
 
-/// Stored messages are LZ4-compressed: CloudTrail JSON shrinks several times, and the bytes
-/// the single writer copies into the WAL are what bounds ingest.
-fn pack(message: &str) -> Vec<u8> {
-    lz4_flex::compress_prepend_size(message.as_bytes())
-}
-
-/// A stored message: LZ4 as written by [`pack`], or plain text.
-fn unpack(value: rusqlite::types::ValueRef<'_>) -> Result<String, ApiError> {
-    let bytes = match value {
-        rusqlite::types::ValueRef::Blob(b) => lz4_flex::decompress_size_prepended(b)
-            .map_err(|e| ApiError::internal(format!("stored message is damaged: {e}")))?,
-        rusqlite::types::ValueRef::Text(t) => t.to_vec(),
-        _ => return Err(ApiError::internal("stored message has no text")),
-    };
-    String::from_utf8(bytes).map_err(|e| ApiError::internal(format!("stored message: {e}")))
-}
-
 /// What a PutLogEvents batch needs done before its write, done off the writer.
 struct Prepared {
-    /// Each event's message as stored.
-    packed: Vec<Vec<u8>>,
+    /// The whole batch as stored (see [`events::pack`]).
+    block: Vec<u8>,
     /// Metric data from the filters in force when the batch was matched, if they were.
     matched: Option<Prematched>,
 }
@@ -577,8 +560,8 @@ async fn put_log_events_call(engine: &Engine, v: Value) -> Result<Value, ApiErro
             generation,
             data: match_events(&filters, &req.log_events),
         });
-        let packed = req.log_events.iter().map(|e| pack(&e.message)).collect();
-        (req, Prepared { packed, matched })
+        let block = events::pack(req.log_events.iter().map(|e| (e.timestamp, &*e.message)));
+        (req, Prepared { block, matched })
     })
     .await
     .map_err(|e| ApiError::internal(format!("preparing the batch failed: {e}")))?;
@@ -651,26 +634,21 @@ fn put_log_events(
         .take(end - first)
         .flatten()
         .collect();
-    {
-        let mut insert = c
-            .prepare_cached(
-                "INSERT INTO log_events (group_name, stream_name, timestamp_ms, ingestion_ms, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .map_err(sql)?;
-        for (e, packed) in accepted.iter().zip(&prepared.packed[first..end]) {
-            insert
-                .execute(params![
-                    req.log_group_name,
-                    req.log_stream_name,
-                    e.timestamp,
-                    now,
-                    packed
-                ])
-                .map_err(sql)?;
-        }
-    }
     if let (Some(a), Some(b)) = (accepted.first(), accepted.last()) {
+        // The block packed before the write holds the whole batch; rejected events are rare.
+        let block = if accepted.len() == events.len() {
+            prepared.block
+        } else {
+            events::pack(accepted.iter().map(|e| (e.timestamp, &*e.message)))
+        };
+        events::insert(
+            c,
+            &req.log_group_name,
+            &req.log_stream_name,
+            (a.timestamp, b.timestamp),
+            now,
+            &block,
+        )?;
         let stored: usize = accepted.iter().map(|e| e.message.len()).sum();
         c.execute(
             "UPDATE log_streams SET
@@ -723,7 +701,7 @@ struct GetLogEvents {
     start_from_head: Option<bool>,
 }
 
-fn get_log_events(c: &Connection, _: &Context, req: GetLogEvents) -> Result<Value, ApiError> {
+fn get_log_events(c: &Connection, ctx: &Context, req: GetLogEvents) -> Result<Value, ApiError> {
     let group = group_name_of(&req.log_group_name, &req.log_group_identifier)?;
     if !group_exists(c, &group)? {
         return Err(ApiError::new(NOT_FOUND, GROUP_NOT_FOUND));
@@ -731,7 +709,7 @@ fn get_log_events(c: &Connection, _: &Context, req: GetLogEvents) -> Result<Valu
     if !stream_exists(c, &group, &req.log_stream_name)? {
         return Err(ApiError::new(NOT_FOUND, STREAM_NOT_FOUND));
     }
-    let limit = req.limit.unwrap_or(10_000).clamp(1, 10_000);
+    let limit = req.limit.unwrap_or(10_000).clamp(1, 10_000) as usize;
     // Tokens name the event a page continues from, in (timestamp, id) order:
     // `f/<timestamp>/<id>` forward, `b/<timestamp>/<id>` backward.
     let (forward, bound) = match &req.next_token {
@@ -753,65 +731,47 @@ fn get_log_events(c: &Connection, _: &Context, req: GetLogEvents) -> Result<Valu
         }
         None => (req.start_from_head.unwrap_or(false), None),
     };
-    let start = req.start_time.unwrap_or(i64::MIN);
-    let end = req.end_time.unwrap_or(i64::MAX);
-    let query = if forward {
-        "SELECT id, timestamp_ms, message, ingestion_ms FROM log_events
-         WHERE group_name = ?1 AND stream_name = ?2 AND timestamp_ms >= ?3 AND timestamp_ms < ?4
-           AND (timestamp_ms > ?5 OR (timestamp_ms = ?5 AND id > ?6))
-         ORDER BY timestamp_ms, id LIMIT ?7"
-    } else {
-        "SELECT id, timestamp_ms, message, ingestion_ms FROM log_events
-         WHERE group_name = ?1 AND stream_name = ?2 AND timestamp_ms >= ?3 AND timestamp_ms < ?4
-           AND (timestamp_ms < ?5 OR (timestamp_ms = ?5 AND id < ?6))
-         ORDER BY timestamp_ms DESC, id DESC LIMIT ?7"
+    let scope = Scope {
+        group: &group,
+        stream: Some(&req.log_stream_name),
+        start: retained_start(c, &group, ctx.now_ms, req.start_time)?,
+        end: req.end_time.unwrap_or(i64::MAX),
     };
-    let bound = bound.unwrap_or(if forward {
-        (i64::MIN, i64::MIN)
+    let (mut events, bound) = if forward {
+        let bound = bound.unwrap_or((i64::MIN, i64::MIN));
+        let page = events::forward(c, &scope, bound, limit, |_| true, |_| true)?;
+        (page.events, bound)
     } else {
-        (i64::MAX, i64::MAX)
-    });
-    let mut stmt = c.prepare(query).map_err(sql)?;
-    let rows = stmt
-        .query_map(
-            params![
-                group,
-                req.log_stream_name,
-                start,
-                end,
-                bound.0,
-                bound.1,
-                limit
-            ],
-            |r| {
-                Ok((
-                    (r.get::<_, i64>(1)?, r.get::<_, i64>(0)?),
-                    unpack(r.get_ref(2)?),
-                    r.get::<_, i64>(3)?,
-                ))
-            },
-        )
-        .map_err(sql)?;
-    let mut events = Vec::new();
-    for row in rows {
-        let (key, message, ingestion) = row.map_err(sql)?;
-        events.push((
-            key,
-            json!({"timestamp": key.0, "message": message?, "ingestionTime": ingestion}),
-        ));
-    }
-    if !forward {
-        events.reverse();
-    }
-    let first = events.first().map_or(bound, |(key, _)| *key);
-    let last = events.last().map_or(bound, |(key, _)| *key);
+        let bound = bound.unwrap_or((i64::MAX, i64::MAX));
+        let mut page = events::backward(c, &scope, bound, limit)?;
+        page.events.reverse();
+        (page.events, bound)
+    };
+    let first = events.first().map_or(bound, |e| e.key());
+    let last = events.last().map_or(bound, |e| e.key());
     // Events are in time order either way: the forward token continues after the last one,
     // the backward token before the first.
+    let events: Vec<Value> = events
+        .drain(..)
+        .map(|e| json!({"timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion}))
+        .collect();
     Ok(json!({
-        "events": events.into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
+        "events": events,
         "nextForwardToken": format!("f/{}/{}", last.0, last.1),
         "nextBackwardToken": format!("b/{}/{}", first.0, first.1),
     }))
+}
+
+/// The earliest timestamp a read of `group` shows: `start` if given, and never an event that
+/// has outlived the group's retention but still waits in a block with newer ones.
+fn retained_start(
+    c: &Connection,
+    group: &str,
+    now_ms: i64,
+    start: Option<i64>,
+) -> Result<i64, ApiError> {
+    let start = start.unwrap_or(i64::MIN);
+    Ok(retention_start(c, group, now_ms)?.map_or(start, |from| start.max(from)))
 }
 
 #[derive(Deserialize)]
@@ -1025,11 +985,7 @@ fn delete_log_group(c: &Connection, ctx: &Context, req: GroupRef) -> Result<Valu
     }
     // Streams, events and metric filters go with the group; metrics already published stay,
     // as on AWS.
-    c.execute(
-        "DELETE FROM log_events WHERE group_name = ?1",
-        [&req.log_group_name],
-    )
-    .map_err(sql)?;
+    events::delete(c, &req.log_group_name, None)?;
     c.execute(
         "DELETE FROM log_groups WHERE name = ?1",
         [&req.log_group_name],
@@ -1046,11 +1002,7 @@ fn delete_log_stream(c: &Connection, _: &Context, req: StreamRef) -> Result<Valu
     if !stream_exists(c, &req.log_group_name, &req.log_stream_name)? {
         return Err(ApiError::new(NOT_FOUND, STREAM_NOT_FOUND));
     }
-    c.execute(
-        "DELETE FROM log_events WHERE group_name = ?1 AND stream_name = ?2",
-        params![req.log_group_name, req.log_stream_name],
-    )
-    .map_err(sql)?;
+    events::delete(c, &req.log_group_name, Some(&req.log_stream_name))?;
     c.execute(
         "DELETE FROM log_streams WHERE group_name = ?1 AND name = ?2",
         params![req.log_group_name, req.log_stream_name],
@@ -1126,7 +1078,6 @@ fn retention_start(c: &Connection, group: &str, now_ms: i64) -> Result<Option<i6
 
 /// Deletes the events that have outlived their group's retention.
 pub(crate) fn expire_events(c: &Connection, now_ms: i64) -> Result<(), ApiError> {
-    // Per group, on the (group, time) index: only expired events are visited.
     let groups = c
         .prepare_cached(
             "SELECT name, retention_days FROM log_groups WHERE retention_days IS NOT NULL",
@@ -1137,10 +1088,7 @@ pub(crate) fn expire_events(c: &Connection, now_ms: i64) -> Result<(), ApiError>
         .collect::<Result<Vec<_>, _>>()
         .map_err(sql)?;
     for (group, days) in groups {
-        c.prepare_cached("DELETE FROM log_events WHERE group_name = ?1 AND timestamp_ms < ?2")
-            .map_err(sql)?
-            .execute(params![group, now_ms - days * DAY_MS])
-            .map_err(sql)?;
+        events::expire(c, &group, now_ms - days * DAY_MS)?;
     }
     Ok(())
 }
@@ -1161,10 +1109,11 @@ struct FilterLogEvents {
 
 /// FilterLogEvents pages hold at most this many events by default (and at most).
 const FILTER_PAGE: i64 = 10_000;
-/// Events read from the store per round while filtering.
-const FILTER_BATCH: i64 = 1_000;
-
-fn filter_log_events(c: &Connection, _: &Context, req: FilterLogEvents) -> Result<Value, ApiError> {
+fn filter_log_events(
+    c: &Connection,
+    ctx: &Context,
+    req: FilterLogEvents,
+) -> Result<Value, ApiError> {
     let group = group_name_of(&req.log_group_name, &req.log_group_identifier)?;
     if req.log_stream_names.is_some() && req.log_stream_name_prefix.is_some() {
         return Err(ApiError::new(
@@ -1179,7 +1128,7 @@ fn filter_log_events(c: &Connection, _: &Context, req: FilterLogEvents) -> Resul
         .map_err(|e| ApiError::new(INVALID, e.to_string()))?;
     let limit = req.limit.unwrap_or(FILTER_PAGE).clamp(1, FILTER_PAGE) as usize;
     // Tokens continue after an event: `e/<timestamp>/<id>` in (timestamp, id) order.
-    let (mut after_ts, mut after_id) = match &req.next_token {
+    let after = match &req.next_token {
         None => (i64::MIN, i64::MIN),
         Some(t) => t
             .strip_prefix("e/")
@@ -1187,88 +1136,41 @@ fn filter_log_events(c: &Connection, _: &Context, req: FilterLogEvents) -> Resul
             .and_then(|(ts, id)| Some((ts.parse().ok()?, id.parse().ok()?)))
             .ok_or_else(|| ApiError::new(INVALID, "The specified nextToken is invalid."))?,
     };
-    let start = req.start_time.unwrap_or(i64::MIN);
-    let end = req.end_time.unwrap_or(i64::MAX);
+    let scope = Scope {
+        group: &group,
+        stream: None,
+        start: retained_start(c, &group, ctx.now_ms, req.start_time)?,
+        // FilterLogEvents' endTime is inclusive.
+        end: req.end_time.map_or(i64::MAX, |t| t.saturating_add(1)),
+    };
     let names = req.log_stream_names.clone().unwrap_or_default();
     let prefix = req.log_stream_name_prefix.clone().unwrap_or_default();
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT id, stream_name, timestamp_ms, message, ingestion_ms FROM log_events
-             WHERE group_name = ?1 AND timestamp_ms >= ?2 AND timestamp_ms <= ?3
-               AND (timestamp_ms > ?4 OR (timestamp_ms = ?4 AND id > ?5))
-               AND substr(stream_name, 1, length(?6)) = ?6
-             ORDER BY timestamp_ms, id LIMIT ?7",
-        )
-        .map_err(sql)?;
-    let mut events = Vec::new();
-    let mut more = false;
-    'scan: loop {
-        let rows = stmt
-            .query_map(
-                params![group, start, end, after_ts, after_id, prefix, FILTER_BATCH],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        unpack(r.get_ref(3)?),
-                        r.get::<_, i64>(4)?,
-                    ))
-                },
-            )
-            .map_err(sql)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(sql)?;
-        let exhausted = (rows.len() as i64) < FILTER_BATCH;
-        for (id, stream, ts, message, ingestion) in rows {
-            if events.len() == limit {
-                more = true;
-                break 'scan;
-            }
-            (after_ts, after_id) = (ts, id);
-            if !names.is_empty() && !names.contains(&stream) {
-                continue;
-            }
-            let message = message?;
-            if pattern.matches(&message) {
-                events.push(json!({
-                    "logStreamName": stream,
-                    "timestamp": ts,
-                    "message": message,
-                    "ingestionTime": ingestion,
-                    "eventId": id.to_string(),
-                }));
-            }
-        }
-        if exhausted {
-            break;
-        }
-    }
+    let wanted = |stream: &str| {
+        stream.starts_with(prefix.as_str())
+            && (names.is_empty() || names.iter().any(|n| n == stream))
+    };
+    let page = events::forward(c, &scope, after, limit, wanted, |e| {
+        pattern.matches(&e.message)
+    })?;
+    let next = page.events.last().map(|e| e.key());
+    let events: Vec<Value> = page
+        .events
+        .into_iter()
+        .map(|e| {
+            json!({
+                "logStreamName": e.stream,
+                "timestamp": e.timestamp,
+                "message": e.message,
+                "ingestionTime": e.ingestion,
+                "eventId": e.id.to_string(),
+            })
+        })
+        .collect();
     let mut out = json!({ "events": events, "searchedLogStreams": [] });
-    if more {
-        out["nextToken"] = json!(format!("e/{after_ts}/{after_id}"));
+    if page.more
+        && let Some((ts, id)) = next
+    {
+        out["nextToken"] = json!(format!("e/{ts}/{id}"));
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rusqlite::types::ValueRef;
-
-    #[test]
-    fn stored_messages_round_trip_and_damage_is_an_error_not_a_panic() {
-        let message = r#"{"eventName":"PutRolePolicy","ünïcödé":"✓"}"#;
-        let packed = pack(message);
-        assert!(packed.len() < message.len() + 8);
-        assert_eq!(unpack(ValueRef::Blob(&packed)), Ok(message.to_owned()));
-        // Text stored before compression reads as it is.
-        assert_eq!(
-            unpack(ValueRef::Text(message.as_bytes())),
-            Ok(message.to_owned())
-        );
-        let damaged = &packed[..packed.len() / 2];
-        assert!(unpack(ValueRef::Blob(damaged)).is_err_and(|e| e.is_internal()));
-        assert!(unpack(ValueRef::Blob(&[0xff, 0xff, 0xff, 0x7f, 1, 2])).is_err());
-    }
 }

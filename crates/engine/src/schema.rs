@@ -2,9 +2,8 @@
 
 /// Tables of the SQLite store.
 ///
-/// `log_events` has no foreign key to its stream: checking one on every insert costs ingest
-/// throughput, and the operations that delete streams and groups delete their events
-/// themselves.
+/// `log_event_blocks` (see [`crate::events`]) has no foreign key to its stream: the operations
+/// that delete streams and groups delete their events themselves.
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS log_groups (
     name          TEXT PRIMARY KEY,
@@ -21,17 +20,19 @@ CREATE TABLE IF NOT EXISTS log_streams (
     stored_bytes      INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (group_name, name)
 );
-CREATE TABLE IF NOT EXISTS log_events (
+CREATE TABLE IF NOT EXISTS log_event_blocks (
     id           INTEGER PRIMARY KEY,
     group_name   TEXT NOT NULL,
     stream_name  TEXT NOT NULL,
-    timestamp_ms INTEGER NOT NULL,
+    first_ms     INTEGER NOT NULL,
+    last_ms      INTEGER NOT NULL,
     ingestion_ms INTEGER NOT NULL,
-    -- LZ4-compressed UTF-8 (see logs::pack)
-    message      BLOB NOT NULL
+    -- one PutLogEvents batch, LZ4-compressed (see events::pack)
+    events       BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (group_name, stream_name, timestamp_ms, id);
-CREATE INDEX IF NOT EXISTS log_events_by_time ON log_events (group_name, timestamp_ms, id);
+CREATE INDEX IF NOT EXISTS log_event_blocks_by_stream ON log_event_blocks (group_name, stream_name, first_ms);
+CREATE INDEX IF NOT EXISTS log_event_blocks_by_stream_end ON log_event_blocks (group_name, stream_name, last_ms);
+CREATE INDEX IF NOT EXISTS log_event_blocks_by_time ON log_event_blocks (group_name, first_ms);
 CREATE TABLE IF NOT EXISTS metric_filters (
     group_name     TEXT NOT NULL REFERENCES log_groups(name) ON DELETE CASCADE,
     name           TEXT NOT NULL,

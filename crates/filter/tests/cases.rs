@@ -74,6 +74,18 @@ fn check(case: &Case) -> Result<(), String> {
             return Err(format!("extractedValues = {got:?}, expected {expected:?}"));
         }
     }
+    // Given the set's verdict, the extractor gives what it finds deciding alone.
+    if matched {
+        let references = ["1"].into_iter().chain(case.metric_value_ref.as_deref());
+        for reference in references {
+            if let Ok(extractor) = MetricExtractor::new(&pattern, reference, None, &[]) {
+                let alone = extractor.apply(&pattern, &case.event);
+                if extractor.apply_to_match(&pattern, &case.event) != alone {
+                    return Err(format!("apply_to_match disagrees with apply ({alone:?})"));
+                }
+            }
+        }
+    }
     if let (Some(reference), Some(expected)) = (&case.metric_value_ref, case.metric_value) {
         let extractor = MetricExtractor::new(&pattern, reference, None, &[])
             .map_err(|e| format!("metricValue rejected: {e}"))?;

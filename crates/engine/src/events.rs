@@ -1,0 +1,481 @@
+//! Log events, stored a batch to a row.
+//!
+//! Each accepted PutLogEvents batch is one row of `log_event_blocks`: its events (already in
+//! time order, as PutLogEvents demands) packed together and LZ4-compressed, with the smallest
+//! and largest timestamp. A row per event made the single writer insert and index each of
+//! ~750 events per batch, which bounded ingest; a row per batch costs one insert, and one
+//! compression of the whole batch packs better than one per message.
+//!
+//! An event's id is `block id × 10,000 + its index in the block` (a batch holds at most 10,000
+//! events), so ids grow with arrival and never change. Events are read in `(timestamp, id)`
+//! order: blocks may overlap in time (a later batch may carry older events), so a read merges
+//! the blocks that overlap its window, and stops once no further block can hold an event before
+//! the last one it keeps. A batch spans at most 24 hours, which bounds the blocks a window's
+//! index range has to visit.
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::ApiError;
+use crate::store::sql;
+
+/// Events per block, at most (PutLogEvents' limit per batch).
+const PER_BLOCK: i64 = 10_000;
+/// The longest time a block may span (PutLogEvents' limit per batch).
+pub(crate) const MAX_SPAN_MS: i64 = 24 * 3600 * 1000;
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredEvent {
+    pub id: i64,
+    pub stream: String,
+    pub timestamp: i64,
+    pub ingestion: i64,
+    pub message: String,
+}
+
+impl StoredEvent {
+    /// The reading order.
+    pub fn key(&self) -> (i64, i64) {
+        (self.timestamp, self.id)
+    }
+}
+
+/// Packs events (timestamp, message), in time order, into a block: each as its timestamp
+/// (8 bytes), its length (4 bytes) and its UTF-8, the whole LZ4-compressed.
+pub(crate) fn pack<'a>(events: impl IntoIterator<Item = (i64, &'a str)>) -> Vec<u8> {
+    let mut raw = Vec::new();
+    for (timestamp, message) in events {
+        raw.extend_from_slice(&timestamp.to_le_bytes());
+        raw.extend_from_slice(&(message.len() as u32).to_le_bytes());
+        raw.extend_from_slice(message.as_bytes());
+    }
+    lz4_flex::compress_prepend_size(&raw)
+}
+
+/// The events (timestamp, message) of a block written by [`pack`].
+pub(crate) fn unpack(block: &[u8]) -> Result<Vec<(i64, String)>, ApiError> {
+    let damaged = |what: &str| ApiError::internal(format!("a stored block is damaged: {what}"));
+    let raw = lz4_flex::decompress_size_prepended(block).map_err(|e| damaged(&e.to_string()))?;
+    let mut events = Vec::new();
+    let mut rest = raw.as_slice();
+    while !rest.is_empty() {
+        let (head, tail) = rest
+            .split_at_checked(12)
+            .ok_or_else(|| damaged("short header"))?;
+        let timestamp = i64::from_le_bytes(head[..8].try_into().expect("eight bytes"));
+        let len = u32::from_le_bytes(head[8..].try_into().expect("four bytes")) as usize;
+        let (text, tail) = tail
+            .split_at_checked(len)
+            .ok_or_else(|| damaged("short message"))?;
+        let message = std::str::from_utf8(text).map_err(|e| damaged(&e.to_string()))?;
+        events.push((timestamp, message.to_owned()));
+        rest = tail;
+    }
+    Ok(events)
+}
+
+/// Stores a packed batch whose timestamps run from `first_ms` to `last_ms`.
+pub(crate) fn insert(
+    c: &Connection,
+    group: &str,
+    stream: &str,
+    (first_ms, last_ms): (i64, i64),
+    ingestion_ms: i64,
+    block: &[u8],
+) -> Result<(), ApiError> {
+    c.prepare_cached(
+        "INSERT INTO log_event_blocks (group_name, stream_name, first_ms, last_ms, ingestion_ms, events)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .map_err(sql)?
+    .execute(params![group, stream, first_ms, last_ms, ingestion_ms, block])
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Which events a read visits.
+pub(crate) struct Scope<'a> {
+    pub group: &'a str,
+    /// One stream, or every stream of the group.
+    pub stream: Option<&'a str>,
+    /// Timestamps from `start` (inclusive) to `end` (exclusive).
+    pub start: i64,
+    pub end: i64,
+}
+
+/// One page of a read: the events kept, in reading order, and whether more may follow.
+pub(crate) struct Page {
+    pub events: Vec<StoredEvent>,
+    pub more: bool,
+}
+
+struct Block {
+    id: i64,
+    stream: String,
+    first_ms: i64,
+    last_ms: i64,
+    ingestion: i64,
+    events: Vec<u8>,
+}
+
+impl Block {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Block> {
+        Ok(Block {
+            id: r.get(0)?,
+            stream: r.get(1)?,
+            first_ms: r.get(2)?,
+            last_ms: r.get(3)?,
+            ingestion: r.get(4)?,
+            events: match r.get_ref(5)? {
+                ValueRef::Blob(b) => b.to_vec(),
+                _ => Vec::new(),
+            },
+        })
+    }
+
+    fn events(self) -> Result<impl Iterator<Item = StoredEvent>, ApiError> {
+        let (id, stream, ingestion) = (self.id, self.stream, self.ingestion);
+        Ok(unpack(&self.events)?
+            .into_iter()
+            .enumerate()
+            .map(move |(i, (timestamp, message))| StoredEvent {
+                id: id * PER_BLOCK + i as i64,
+                stream: stream.clone(),
+                timestamp,
+                ingestion,
+                message,
+            }))
+    }
+}
+
+const COLUMNS: &str = "id, stream_name, first_ms, last_ms, ingestion_ms, events";
+
+/// Up to `limit` events of `scope` after `after` in `(timestamp, id)` order, of blocks whose
+/// stream `stream_wanted` accepts, that `keep` accepts.
+pub(crate) fn forward(
+    c: &Connection,
+    scope: &Scope<'_>,
+    after: (i64, i64),
+    limit: usize,
+    stream_wanted: impl Fn(&str) -> bool,
+    mut keep: impl FnMut(&StoredEvent) -> bool,
+) -> Result<Page, ApiError> {
+    let from = scope.start.max(after.0);
+    let lowest_first = from.saturating_sub(MAX_SPAN_MS);
+    let mut stmt = match scope.stream {
+        Some(_) => c.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM log_event_blocks
+             WHERE group_name = ?1 AND stream_name = ?2 AND first_ms >= ?3 AND first_ms < ?4
+               AND last_ms >= ?5
+             ORDER BY first_ms, id"
+        )),
+        None => c.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM log_event_blocks
+             WHERE group_name = ?1 AND ?2 IS NULL AND first_ms >= ?3 AND first_ms < ?4
+               AND last_ms >= ?5
+             ORDER BY first_ms, id"
+        )),
+    }
+    .map_err(sql)?;
+    let mut rows = stmt
+        .query(params![
+            scope.group,
+            scope.stream,
+            lowest_first,
+            scope.end,
+            from
+        ])
+        .map_err(sql)?;
+    let mut kept: Vec<StoredEvent> = Vec::new();
+    let mut more = false;
+    while let Some(row) = rows.next().map_err(sql)? {
+        let block = Block::from_row(row).map_err(sql)?;
+        // Every event of this block and the next comes after the last one kept.
+        if kept.len() >= limit && kept.last().is_some_and(|e| block.first_ms > e.timestamp) {
+            more = true;
+            break;
+        }
+        if !stream_wanted(&block.stream) {
+            continue;
+        }
+        for event in block.events()? {
+            if event.timestamp >= from
+                && event.timestamp < scope.end
+                && event.key() > after
+                && keep(&event)
+            {
+                kept.push(event);
+            }
+        }
+        if kept.len() >= limit {
+            kept.sort_unstable_by_key(StoredEvent::key);
+            more |= kept.len() > limit;
+            kept.truncate(limit);
+        }
+    }
+    kept.sort_unstable_by_key(StoredEvent::key);
+    Ok(Page { events: kept, more })
+}
+
+/// Up to `limit` events of one stream before `before`, the latest first.
+pub(crate) fn backward(
+    c: &Connection,
+    scope: &Scope<'_>,
+    before: (i64, i64),
+    limit: usize,
+) -> Result<Page, ApiError> {
+    // The latest timestamp an event may have; blocks starting after it hold none.
+    let to = (scope.end.saturating_sub(1)).min(before.0);
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM log_event_blocks
+             WHERE group_name = ?1 AND stream_name = ?2 AND last_ms >= ?3 AND last_ms <= ?4
+               AND first_ms <= ?5
+             ORDER BY last_ms DESC, id DESC"
+        ))
+        .map_err(sql)?;
+    let mut rows = stmt
+        .query(params![
+            scope.group,
+            scope.stream,
+            scope.start,
+            to.saturating_add(MAX_SPAN_MS),
+            to
+        ])
+        .map_err(sql)?;
+    let mut kept: Vec<StoredEvent> = Vec::new();
+    let mut more = false;
+    let latest_first = |a: &StoredEvent, b: &StoredEvent| b.key().cmp(&a.key());
+    while let Some(row) = rows.next().map_err(sql)? {
+        let block = Block::from_row(row).map_err(sql)?;
+        if kept.len() >= limit && kept.last().is_some_and(|e| block.last_ms < e.timestamp) {
+            more = true;
+            break;
+        }
+        for event in block.events()? {
+            if event.timestamp >= scope.start && event.timestamp <= to && event.key() < before {
+                kept.push(event);
+            }
+        }
+        if kept.len() >= limit {
+            kept.sort_unstable_by(latest_first);
+            more |= kept.len() > limit;
+            kept.truncate(limit);
+        }
+    }
+    kept.sort_unstable_by(latest_first);
+    Ok(Page { events: kept, more })
+}
+
+/// Deletes the blocks of `group` (of one stream, if given).
+pub(crate) fn delete(c: &Connection, group: &str, stream: Option<&str>) -> Result<(), ApiError> {
+    c.execute(
+        "DELETE FROM log_event_blocks WHERE group_name = ?1 AND (?2 IS NULL OR stream_name = ?2)",
+        params![group, stream],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Deletes the blocks of `group` whose every event is older than `cutoff_ms`. Events older than
+/// the cutoff in a block that also holds newer ones stay stored until the block goes (at most a
+/// day later); reads skip them meanwhile.
+pub(crate) fn expire(c: &Connection, group: &str, cutoff_ms: i64) -> Result<(), ApiError> {
+    c.prepare_cached(
+        "DELETE FROM log_event_blocks
+         WHERE group_name = ?1 AND first_ms < ?2 AND last_ms < ?2",
+    )
+    .map_err(sql)?
+    .execute(params![group, cutoff_ms])
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Moves events stored a row each (`log_events`, before blocks) into blocks of one event, so
+/// that an existing store keeps its events; then drops the old table.
+pub(crate) fn migrate_rows(c: &Connection) -> Result<(), rusqlite::Error> {
+    let exists = c
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_events'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if !exists {
+        return Ok(());
+    }
+    let tx = c.unchecked_transaction()?;
+    {
+        let mut select = tx.prepare(
+            "SELECT group_name, stream_name, timestamp_ms, ingestion_ms, message FROM log_events
+             ORDER BY id",
+        )?;
+        let mut insert = tx.prepare(
+            "INSERT INTO log_event_blocks (group_name, stream_name, first_ms, last_ms, ingestion_ms, events)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
+        )?;
+        let mut rows = select.query([])?;
+        while let Some(r) = rows.next()? {
+            // Messages were stored LZ4-compressed, or as plain text before that.
+            let message = match r.get_ref(4)? {
+                ValueRef::Blob(b) => lz4_flex::decompress_size_prepended(b)
+                    .ok()
+                    .and_then(|m| String::from_utf8(m).ok()),
+                ValueRef::Text(t) => String::from_utf8(t.to_vec()).ok(),
+                _ => None,
+            }
+            .unwrap_or_default();
+            let timestamp: i64 = r.get(2)?;
+            insert.execute(params![
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                timestamp,
+                r.get::<_, i64>(3)?,
+                pack([(timestamp, message.as_str())]),
+            ])?;
+        }
+    }
+    tx.execute_batch("DROP TABLE log_events")?;
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn store() -> Connection {
+        let c = Connection::open_in_memory().expect("opens");
+        c.execute_batch(crate::schema::SCHEMA).expect("schema");
+        c
+    }
+
+    fn put(c: &Connection, stream: &str, timestamps: &[i64]) {
+        let messages: Vec<String> = timestamps.iter().map(|t| format!("m{t}")).collect();
+        let block = pack(
+            timestamps
+                .iter()
+                .copied()
+                .zip(messages.iter().map(String::as_str)),
+        );
+        let span = (timestamps[0], *timestamps.last().expect("events"));
+        insert(c, "g", stream, span, 1, &block).expect("stored");
+    }
+
+    fn scope(stream: Option<&str>) -> Scope<'_> {
+        Scope {
+            group: "g",
+            stream,
+            start: i64::MIN,
+            end: i64::MAX,
+        }
+    }
+
+    #[test]
+    fn blocks_round_trip_and_damage_is_an_error_not_a_panic() {
+        let events = [(5, "{\"ünïcödé\":\"✓\"}"), (5, ""), (9, "x")];
+        let block = pack(events);
+        let back = unpack(&block).expect("unpacks");
+        assert_eq!(back, events.map(|(t, m)| (t, m.to_string())));
+        assert!(unpack(&block[..block.len() / 2]).is_err_and(|e| e.is_internal()));
+        let truncated = lz4_flex::compress_prepend_size(&[1, 2, 3]);
+        assert!(unpack(&truncated).is_err_and(|e| e.is_internal()));
+    }
+
+    #[test]
+    fn rows_of_an_older_store_move_into_blocks() {
+        let c = Connection::open_in_memory().expect("opens");
+        c.execute_batch(
+            "CREATE TABLE log_events (id INTEGER PRIMARY KEY, group_name TEXT, stream_name TEXT,
+                timestamp_ms INTEGER, ingestion_ms INTEGER, message BLOB);",
+        )
+        .expect("old table");
+        c.execute(
+            "INSERT INTO log_events VALUES (1, 'g', 's', 7, 8, ?1), (2, 'g', 's', 3, 8, 'plain')",
+            [lz4_flex::compress_prepend_size(b"packed")],
+        )
+        .expect("old rows");
+        c.execute_batch(crate::schema::SCHEMA).expect("schema");
+        migrate_rows(&c).expect("migrates");
+        let page = forward(
+            &c,
+            &scope(Some("s")),
+            (i64::MIN, i64::MIN),
+            10,
+            |_| true,
+            |_| true,
+        )
+        .expect("reads");
+        let got: Vec<(i64, &str)> = page
+            .events
+            .iter()
+            .map(|e| (e.timestamp, e.message.as_str()))
+            .collect();
+        assert_eq!(got, vec![(3, "plain"), (7, "packed")]);
+        assert!(
+            migrate_rows(&c).is_ok(),
+            "a second open finds nothing to move"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Paging forward and backward through overlapping blocks of two streams, with any
+        /// page size and window, yields every event once, in `(timestamp, id)` order.
+        #[test]
+        fn pages_follow_time_order_across_overlapping_blocks(
+            batches in prop::collection::vec(
+                (any::<bool>(), prop::collection::vec(0i64..50, 1..8)), 1..12),
+            limit in 1usize..7,
+            window in (0i64..30, 20i64..60),
+        ) {
+            let c = store();
+            for (second, mut timestamps) in batches.clone() {
+                timestamps.sort_unstable();
+                put(&c, if second { "b" } else { "a" }, &timestamps);
+            }
+            let all = forward(&c, &scope(None), (i64::MIN, i64::MIN), usize::MAX, |_| true, |_| true)
+                .expect("reads")
+                .events;
+            let mut sorted = all.clone();
+            sorted.sort_by_key(StoredEvent::key);
+            prop_assert_eq!(&all, &sorted);
+            prop_assert_eq!(all.len(), batches.iter().map(|(_, t)| t.len()).sum::<usize>());
+
+            let (start, end) = window;
+            let expected: Vec<i64> = all
+                .iter()
+                .filter(|e| e.stream == "a" && e.timestamp >= start && e.timestamp < end)
+                .map(|e| e.id)
+                .collect();
+            let stream = Scope { group: "g", stream: Some("a"), start, end };
+            let (mut after, mut got) = ((i64::MIN, i64::MIN), Vec::new());
+            loop {
+                let page = forward(&c, &stream, after, limit, |_| true, |_| true).expect("reads");
+                prop_assert!(page.events.len() <= limit);
+                got.extend(page.events.iter().map(|e| e.id));
+                match page.events.last() {
+                    Some(last) => after = last.key(),
+                    None => break,
+                }
+            }
+            prop_assert_eq!(&got, &expected);
+
+            let (mut before, mut got) = ((i64::MAX, i64::MAX), Vec::new());
+            loop {
+                let page = backward(&c, &stream, before, limit).expect("reads");
+                prop_assert!(page.events.len() <= limit);
+                got.extend(page.events.iter().map(|e| e.id));
+                match page.events.last() {
+                    Some(last) => before = last.key(),
+                    None => break,
+                }
+            }
+            got.reverse();
+            prop_assert_eq!(&got, &expected);
+        }
+    }
+}
