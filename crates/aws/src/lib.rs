@@ -355,11 +355,17 @@ fn input_error(protocol: Protocol, e: InputError) -> ApiError {
         },
         InputError::Validation(lines) => {
             let message = InputError::validation_message(&lines);
-            // Query services name it by its query code.
-            if protocol.is_query() {
-                ApiError::new("ValidationError", message)
-            } else {
-                ApiError::new("ValidationException", message)
+            match protocol {
+                // CloudWatch Logs answers a broken constraint with its own exception and
+                // the coral text (recorded from AWS in many client bug reports).
+                Protocol::LogsJson => ApiError::new("InvalidParameterException", message),
+                Protocol::CloudWatchJson | Protocol::CloudWatchCbor => {
+                    ApiError::new("ValidationException", message)
+                }
+                // Query services name it by its query code.
+                Protocol::CloudWatchQuery | Protocol::SnsQuery => {
+                    ApiError::new("ValidationError", message)
+                }
             }
         }
     }

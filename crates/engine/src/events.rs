@@ -6,8 +6,9 @@
 //! ~750 events per batch, which bounded ingest; a row per batch costs one insert, and one
 //! compression of the whole batch packs better than one per message.
 //!
-//! An event's id is `block id × 10,000 + its index in the block` (a batch holds at most 10,000
-//! events), so ids grow with arrival and never change. Events are read in `(timestamp, id)`
+//! An event's id is `block id × 10,000 + its index in the batch` (a batch holds at most 10,000
+//! events), so ids grow with arrival and never change, not even when retention removes the
+//! leading events of a block. Events are read in `(timestamp, id)`
 //! order: blocks may overlap in time (a later batch may carry older events), so a read merges
 //! the blocks that overlap its window, and stops once no further block can hold an event before
 //! the last one it keeps. A batch spans at most 24 hours, which bounds the blocks a window's
@@ -20,7 +21,7 @@ use crate::ApiError;
 use crate::store::sql;
 
 /// Events per block, at most (PutLogEvents' limit per batch).
-const PER_BLOCK: i64 = 10_000;
+pub(crate) const PER_BLOCK: usize = 10_000;
 /// The longest time a block may span (PutLogEvents' limit per batch).
 pub(crate) const MAX_SPAN_MS: i64 = 24 * 3600 * 1000;
 
@@ -112,6 +113,8 @@ pub(crate) struct Page {
 
 struct Block {
     id: i64,
+    /// Leading events removed by retention.
+    skipped: i64,
     stream: String,
     first_ms: i64,
     last_ms: i64,
@@ -131,16 +134,18 @@ impl Block {
                 ValueRef::Blob(b) => b.to_vec(),
                 _ => Vec::new(),
             },
+            skipped: r.get(6)?,
         })
     }
 
     fn events(self) -> Result<impl Iterator<Item = StoredEvent>, ApiError> {
-        let (id, stream, ingestion) = (self.id, self.stream, self.ingestion);
+        let first_id = self.id * PER_BLOCK as i64 + self.skipped;
+        let (stream, ingestion) = (self.stream, self.ingestion);
         Ok(unpack(&self.events)?
             .into_iter()
             .enumerate()
             .map(move |(i, (timestamp, message))| StoredEvent {
-                id: id * PER_BLOCK + i as i64,
+                id: first_id + i as i64,
                 stream: stream.clone(),
                 timestamp,
                 ingestion,
@@ -149,7 +154,7 @@ impl Block {
     }
 }
 
-const COLUMNS: &str = "id, stream_name, first_ms, last_ms, ingestion_ms, events";
+const COLUMNS: &str = "id, stream_name, first_ms, last_ms, ingestion_ms, events, skipped";
 
 /// Up to `limit` events of `scope` after `after` in `(timestamp, id)` order, of blocks whose
 /// stream `stream_wanted` accepts, that `keep` accepts.
@@ -278,9 +283,8 @@ pub(crate) fn delete(c: &Connection, group: &str, stream: Option<&str>) -> Resul
     Ok(())
 }
 
-/// Deletes the blocks of `group` whose every event is older than `cutoff_ms`. Events older than
-/// the cutoff in a block that also holds newer ones stay stored until the block goes (at most a
-/// day later); reads skip them meanwhile.
+/// Deletes the events of `group` older than `cutoff_ms`: whole blocks, and the leading events
+/// of blocks that also hold newer ones (events in a block are in time order).
 pub(crate) fn expire(c: &Connection, group: &str, cutoff_ms: i64) -> Result<(), ApiError> {
     c.prepare_cached(
         "DELETE FROM log_event_blocks
@@ -289,6 +293,39 @@ pub(crate) fn expire(c: &Connection, group: &str, cutoff_ms: i64) -> Result<(), 
     .map_err(sql)?
     .execute(params![group, cutoff_ms])
     .map_err(sql)?;
+    let straddling = c
+        .prepare_cached(
+            "SELECT id, events FROM log_event_blocks
+             WHERE group_name = ?1 AND first_ms < ?2 AND first_ms >= ?3",
+        )
+        .map_err(sql)?
+        .query_map(
+            params![group, cutoff_ms, cutoff_ms.saturating_sub(MAX_SPAN_MS)],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    for (id, block) in straddling {
+        let events = unpack(&block)?;
+        let expired = events.iter().take_while(|(t, _)| *t < cutoff_ms).count();
+        let kept = &events[expired..];
+        let Some((first_ms, _)) = kept.first() else {
+            continue;
+        };
+        c.prepare_cached(
+            "UPDATE log_event_blocks SET events = ?2, first_ms = ?3, skipped = skipped + ?4
+             WHERE id = ?1",
+        )
+        .map_err(sql)?
+        .execute(params![
+            id,
+            pack(kept.iter().map(|(t, m)| (*t, m.as_str()))),
+            first_ms,
+            expired as i64
+        ])
+        .map_err(sql)?;
+    }
     Ok(())
 }
 
@@ -318,15 +355,18 @@ pub(crate) fn migrate_rows(c: &Connection) -> Result<(), rusqlite::Error> {
         )?;
         let mut rows = select.query([])?;
         while let Some(r) = rows.next()? {
-            // Messages were stored LZ4-compressed, or as plain text before that.
+            // Messages were stored LZ4-compressed, or as plain text before that. One that
+            // cannot be read stops the move, leaving the store as it was.
+            let unreadable = |e: Box<dyn std::error::Error + Send + Sync>| {
+                rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, e)
+            };
             let message = match r.get_ref(4)? {
                 ValueRef::Blob(b) => lz4_flex::decompress_size_prepended(b)
-                    .ok()
-                    .and_then(|m| String::from_utf8(m).ok()),
-                ValueRef::Text(t) => String::from_utf8(t.to_vec()).ok(),
-                _ => None,
-            }
-            .unwrap_or_default();
+                    .map_err(|e| unreadable(e.into()))
+                    .and_then(|m| String::from_utf8(m).map_err(|e| unreadable(e.into())))?,
+                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                _ => return Err(unreadable("a message that is neither text nor blob".into())),
+            };
             let timestamp: i64 = r.get(2)?;
             insert.execute(params![
                 r.get::<_, String>(0)?,
@@ -418,6 +458,55 @@ mod tests {
             migrate_rows(&c).is_ok(),
             "a second open finds nothing to move"
         );
+    }
+
+    #[test]
+    fn retention_removes_old_events_and_the_rest_keep_their_ids() {
+        let c = store();
+        put(&c, "a", &[1, 5, 9]);
+        put(&c, "a", &[2, 3]);
+        let all = |c: &Connection| {
+            forward(
+                c,
+                &scope(None),
+                (i64::MIN, i64::MIN),
+                100,
+                |_| true,
+                |_| true,
+            )
+            .expect("reads")
+            .events
+        };
+        let before = all(&c);
+        expire(&c, "g", 4).expect("expires");
+        let after = all(&c);
+        let timestamps: Vec<i64> = after.iter().map(|e| e.timestamp).collect();
+        assert_eq!(timestamps, vec![5, 9]);
+        let kept: Vec<&StoredEvent> = before.iter().filter(|e| e.timestamp >= 4).collect();
+        assert_eq!(
+            after.iter().collect::<Vec<_>>(),
+            kept,
+            "same ids and messages"
+        );
+        expire(&c, "g", 100).expect("expires");
+        assert!(all(&c).is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_row_stops_the_move_and_keeps_the_store() {
+        let c = Connection::open_in_memory().expect("opens");
+        c.execute_batch(
+            "CREATE TABLE log_events (id INTEGER PRIMARY KEY, group_name TEXT, stream_name TEXT,
+                timestamp_ms INTEGER, ingestion_ms INTEGER, message BLOB);
+             INSERT INTO log_events VALUES (1, 'g', 's', 7, 8, x'ffffff7f0102');",
+        )
+        .expect("old table");
+        c.execute_batch(crate::schema::SCHEMA).expect("schema");
+        assert!(migrate_rows(&c).is_err());
+        let rows: i64 = c
+            .query_row("SELECT count(*) FROM log_events", [], |r| r.get(0))
+            .expect("old table kept");
+        assert_eq!(rows, 1);
     }
 
     proptest! {

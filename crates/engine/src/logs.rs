@@ -587,6 +587,16 @@ fn put_log_events(
             format!("Log event batch is too large: {bytes} bytes, the limit is {MAX_BATCH_BYTES}."),
         ));
     }
+    // The codec enforces the model's limit on every request; ids rely on it (see `events`).
+    if events.len() > events::PER_BLOCK {
+        return Err(ApiError::new(
+            INVALID,
+            format!(
+                "A PutLogEvents batch holds at most {} events.",
+                events::PER_BLOCK
+            ),
+        ));
+    }
     if events.windows(2).any(|w| w[1].timestamp < w[0].timestamp) {
         return Err(ApiError::new(
             INVALID,
@@ -747,8 +757,13 @@ fn get_log_events(c: &Connection, ctx: &Context, req: GetLogEvents) -> Result<Va
         page.events.reverse();
         (page.events, bound)
     };
-    let first = events.first().map_or(bound, |e| e.key());
-    let last = events.last().map_or(bound, |e| e.key());
+    // An empty first page still gives a forward token that sees events to come.
+    let (before_all, after_all) = match req.next_token {
+        Some(_) => (bound, bound),
+        None => ((i64::MIN, i64::MIN), (i64::MAX, i64::MAX)),
+    };
+    let first = events.first().map_or(after_all, |e| e.key());
+    let last = events.last().map_or(before_all, |e| e.key());
     // Events are in time order either way: the forward token continues after the last one,
     // the backward token before the first.
     let events: Vec<Value> = events

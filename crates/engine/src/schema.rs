@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS log_event_blocks (
     last_ms      INTEGER NOT NULL,
     ingestion_ms INTEGER NOT NULL,
     -- one PutLogEvents batch, LZ4-compressed (see events::pack)
-    events       BLOB NOT NULL
+    events       BLOB NOT NULL,
+    -- leading events removed by retention, so that the others keep their ids
+    skipped      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS log_event_blocks_by_stream ON log_event_blocks (group_name, stream_name, first_ms);
 CREATE INDEX IF NOT EXISTS log_event_blocks_by_stream_end ON log_event_blocks (group_name, stream_name, last_ms);

@@ -73,9 +73,14 @@ pub(crate) struct Entries<'a>(Vec<(Cow<'a, str>, &'a str)>);
 #[derive(Debug, Clone)]
 pub(crate) enum WantedKeys {
     All,
-    /// Few keys: comparing is cheaper than hashing.
-    Few(Vec<String>),
+    /// Few keys: comparing is cheaper than hashing. With a bit per key length (modulo 64), so
+    /// that most keys of an event are turned away by their length alone.
+    Few(Vec<String>, u64),
     Many(FxHashSet<String>),
+}
+
+fn length_bit(key: &str) -> u64 {
+    1 << (key.len() % 64)
 }
 
 impl WantedKeys {
@@ -83,7 +88,8 @@ impl WantedKeys {
         keys.sort_unstable();
         keys.dedup();
         if keys.len() <= 16 {
-            WantedKeys::Few(keys)
+            let lengths = keys.iter().fold(0, |bits, k| bits | length_bit(k));
+            WantedKeys::Few(keys, lengths)
         } else {
             WantedKeys::Many(keys.into_iter().collect())
         }
@@ -92,9 +98,14 @@ impl WantedKeys {
     fn wants(&self, key: &str) -> bool {
         match self {
             WantedKeys::All => true,
-            WantedKeys::Few(keys) => keys.iter().any(|k| {
-                k.len() == key.len() && k.as_bytes().first() == key.as_bytes().first() && k == key
-            }),
+            WantedKeys::Few(keys, lengths) => {
+                lengths & length_bit(key) != 0
+                    && keys.iter().any(|k| {
+                        k.len() == key.len()
+                            && k.as_bytes().first() == key.as_bytes().first()
+                            && k == key
+                    })
+            }
             WantedKeys::Many(keys) => keys.contains(key),
         }
     }

@@ -261,9 +261,12 @@ pub struct FilterSet {
     selectors: Vec<Selector>,
     /// The top-level keys the selectors start with.
     top_level_keys: WantedKeys,
-    /// Selectors ending in a key of `keys`, with the key's index: when the event is read as
-    /// JSON first, their values give the keyed facts.
+    /// When the event is read as JSON first, the keyed facts of keys that only top-level
+    /// selectors end in come from their values: (selector, key index)…
     keyed_selectors: Vec<(usize, usize)>,
+    /// … and those of other keys from a search for their token, as reading nested objects of
+    /// every event costs more than the search: (key index, searcher).
+    nested_keys: Vec<(usize, memmem::Finder<'static>)>,
     /// Distinct JSON conditions.
     conditions: Vec<SetCondition>,
     /// Per selector: value → the `OneOf` conditions that hold for it.
@@ -324,6 +327,29 @@ const SCORE_FALL: i32 = 3;
 /// The score's bounds: how many recent events the choice remembers.
 const SCORE_BOUND: i32 = 64;
 
+/// A selector not read yet in the current event.
+const UNREAD: (u32, u32) = (u32::MAX, 0);
+
+/// The values each selector reaches in the current event, each read at most once, kept in one
+/// list so that an event costs one allocation rather than one per selector.
+struct Resolved<'m> {
+    /// Per selector: its values' range in `values`, or [`UNREAD`].
+    ranges: Vec<(u32, u32)>,
+    values: Vec<View<'m>>,
+}
+
+impl<'m> Resolved<'m> {
+    fn get(&mut self, set: &FilterSet, entries: &Entries<'m>, sel: usize) -> &[View<'m>] {
+        if self.ranges[sel] == UNREAD {
+            let from = self.values.len();
+            resolve_lazy(entries, &set.selectors[sel].steps, &mut self.values);
+            self.ranges[sel] = (from as u32, self.values.len() as u32);
+        }
+        let (from, to) = self.ranges[sel];
+        &self.values[from as usize..to as usize]
+    }
+}
+
 /// Reusable per-thread state for matching events against a [`FilterSet`].
 pub struct SetMatcher<'s> {
     set: &'s FilterSet,
@@ -340,6 +366,8 @@ pub struct SetMatcher<'s> {
     touched: Vec<usize>,
     /// Per selector: the number of the last event whose `OneOf` conditions it decided.
     decided: Vec<u64>,
+    /// Kept between events for [`Resolved`].
+    ranges: Vec<(u32, u32)>,
 }
 
 #[derive(Default)]
@@ -627,12 +655,22 @@ impl FilterSet {
             })
             .collect::<Option<Vec<String>>>()
             .map_or(WantedKeys::All, WantedKeys::new);
-        let keyed_selectors = (b.selectors.iter().enumerate())
-            .filter_map(|(sel, s)| match s.steps.last() {
-                Some(Step::Key(k)) => b.keys.iter().position(|key| key == k).map(|i| (sel, i)),
-                _ => None,
-            })
-            .collect();
+        let (mut keyed_selectors, mut nested_keys) = (Vec::new(), Vec::new());
+        for (i, key) in b.keys.iter().enumerate() {
+            let ending_in: Vec<usize> = (0..b.selectors.len())
+                .filter(
+                    |&sel| matches!(b.selectors[sel].steps.last(), Some(Step::Key(k)) if k == key),
+                )
+                .collect();
+            if ending_in
+                .iter()
+                .all(|&sel| b.selectors[sel].steps.len() == 1)
+            {
+                keyed_selectors.extend(ending_in.into_iter().map(|sel| (sel, i)));
+            } else {
+                nested_keys.push((i, memmem::Finder::new(&keys[i]).into_owned()));
+            }
+        }
         let mut one_of = vec![FxHashMap::<String, Vec<usize>>::default(); b.selectors.len()];
         for (id, condition) in b.conditions.iter().enumerate() {
             if let SetCondition::OneOf(sel, texts) = condition {
@@ -645,6 +683,7 @@ impl FilterSet {
             one_of,
             top_level_keys,
             keyed_selectors,
+            nested_keys,
             filters,
             compiled,
             ops,
@@ -699,6 +738,7 @@ impl FilterSet {
             memo: vec![0; self.conditions.len()],
             touched: Vec::new(),
             decided: vec![0; self.selectors.len()],
+            ranges: vec![UNREAD; self.selectors.len()],
         }
     }
 
@@ -706,13 +746,6 @@ impl FilterSet {
     pub fn matching(&self, message: &str) -> Vec<usize> {
         let mut out = Vec::new();
         self.matcher().matching(message, &mut out);
-        out
-    }
-
-    /// The values selector `sel` reaches in the event.
-    fn selector_values<'m>(&self, entries: &Entries<'m>, sel: usize) -> Vec<View<'m>> {
-        let mut out = Vec::new();
-        resolve_lazy(entries, &self.selectors[sel].steps, &mut out);
         out
     }
 
@@ -889,7 +922,7 @@ impl SetMatcher<'_> {
         &mut self,
         message: &'m str,
         document: Option<Option<&Entries<'m>>>,
-        cache: &mut [Option<Vec<View<'m>>>],
+        resolved: &mut Resolved<'m>,
     ) {
         let set = self.set;
         self.facts.iter_mut().for_each(|w| *w = 0);
@@ -900,11 +933,18 @@ impl SetMatcher<'_> {
                 return;
             };
             for &(sel, key) in &set.keyed_selectors {
-                let values = cache[sel].get_or_insert_with(|| set.selector_values(entries, sel));
-                for text in values.iter().filter_map(|v| v.compared_text()) {
+                for text in
+                    (resolved.get(set, entries, sel).iter()).filter_map(|v| v.compared_text())
+                {
                     if let Some(&id) = set.keyed[key].get(text.0) {
                         set_bit(&mut self.facts, id);
                     }
+                }
+            }
+            for (key, finder) in &set.nested_keys {
+                for at in finder.find_iter(message.as_bytes()) {
+                    let end = at + finder.needle().len();
+                    set.keyed_value(*key, message, end, &mut self.facts);
                 }
             }
         } else if let Some(keys) = &set.key_search {
@@ -954,11 +994,16 @@ impl SetMatcher<'_> {
         let mut document: Option<Option<Entries<'_>>> = (self.reads_json_first()
             && set.key_search.is_some())
         .then(|| Entries::parse_wanted(message, &set.top_level_keys));
-        let mut cache: Vec<Option<Vec<View<'_>>>> = Vec::new();
-        if matches!(document, Some(Some(_))) {
-            cache.resize(set.selectors.len(), None);
-        }
-        self.find_facts(message, document.as_ref().map(Option::as_ref), &mut cache);
+        let mut resolved = Resolved {
+            ranges: std::mem::take(&mut self.ranges),
+            values: Vec::new(),
+        };
+        resolved.ranges.fill(UNREAD);
+        self.find_facts(
+            message,
+            document.as_ref().map(Option::as_ref),
+            &mut resolved,
+        );
         let hidden = !set.with_json_facts.is_empty() && has_hiding_escape(message);
         self.find_candidates(hidden);
         let event = self.event;
@@ -987,9 +1032,6 @@ impl SetMatcher<'_> {
                 else {
                     continue;
                 };
-                if cache.is_empty() {
-                    cache.resize(set.selectors.len(), None);
-                }
                 let (memo, touched, decided) =
                     (&mut self.memo, &mut self.touched, &mut self.decided);
                 eval_ops(&set.ops, plan.expression as usize, &mut |op| {
@@ -1003,8 +1045,7 @@ impl SetMatcher<'_> {
                         _ => {
                             let condition = &set.conditions[c];
                             let sel = condition.selector();
-                            let values =
-                                cache[sel].get_or_insert_with(|| set.selector_values(entries, sel));
+                            let values = resolved.get(set, entries, sel);
                             let holds = match condition {
                                 SetCondition::Test(_, test) => condition_holds(test, values),
                                 SetCondition::OneOf(..) => {
@@ -1047,6 +1088,7 @@ impl SetMatcher<'_> {
                 out.push(i);
             }
         }
+        self.ranges = resolved.ranges;
         self.score = if read_needed {
             (self.score + 1).min(SCORE_BOUND)
         } else {

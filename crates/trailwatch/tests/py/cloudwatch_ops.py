@@ -118,6 +118,9 @@ expect_error("InvalidParameterValue", cw.get_metric_statistics, Namespace=NS, Me
 expect_error("InvalidParameterCombination", cw.get_metric_statistics, Namespace=NS,
              MetricName="Requests", StartTime=now - 86400 * 2, EndTime=now, Period=60,
              Statistics=["Sum"], message="which exceeds the limit of 1440")
+expect_error("MissingParameter", cw.get_metric_statistics, Namespace=NS, MetricName="Requests",
+             StartTime=now - 600, EndTime=now + 600, Period=60,
+             message="The parameter Statistics or ExtendedStatistics must be specified.")
 
 # ListMetrics
 metrics = cw.list_metrics(Namespace=NS, MetricName="Requests")["Metrics"]

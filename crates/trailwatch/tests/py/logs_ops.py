@@ -14,9 +14,11 @@ ok("CreateLogGroup")
 expect_error("ResourceAlreadyExistsException", logs.create_log_group, logGroupName=G,
              message="The specified log group already exists")
 expect_error("InvalidParameterException", logs.create_log_group, logGroupName="aws/reserved")
-expect_error("ValidationException", logs.create_log_group, logGroupName="bad name with spaces",
-             message="failed to satisfy constraint: Member must satisfy regular expression pattern")
-expect_error("ValidationException", logs.create_log_group, logGroupName="x" * 513,
+# Broken model constraints: Logs answers them with its own exception and the coral text.
+expect_error("InvalidParameterException", logs.create_log_group, logGroupName="bad name with spaces",
+             message="1 validation error detected: Value 'bad name with spaces' at 'logGroupName' "
+                     "failed to satisfy constraint: Member must satisfy regular expression pattern")
+expect_error("InvalidParameterException", logs.create_log_group, logGroupName="x" * 513,
              message="Member must have length less than or equal to 512")
 
 # DescribeLogGroups
@@ -38,12 +40,18 @@ expect_error("ResourceAlreadyExistsException", logs.create_log_stream, logGroupN
              logStreamName="s1")
 expect_error("ResourceNotFoundException", logs.create_log_stream, logGroupName="nope",
              logStreamName="s1", message="The specified log group does not exist.")
+expect_error("InvalidParameterException", logs.create_log_stream, logGroupName=G,
+             logStreamName="a:b", message="at 'logStreamName' failed to satisfy constraint")
 
 # DescribeLogStreams
 streams = logs.describe_log_streams(logGroupName=G)["logStreams"]
 check([s["logStreamName"] for s in streams] == ["s1"], f"DescribeLogStreams: {streams}")
 ok("DescribeLogStreams")
 expect_error("ResourceNotFoundException", logs.describe_log_streams, logGroupName="nope")
+expect_error("InvalidParameterException", logs.describe_log_streams, logGroupName=G,
+             orderBy="LastEventTime", logStreamNamePrefix="s")
+expect_error("InvalidParameterException", logs.describe_log_streams, logGroupName=G,
+             nextToken="garbage")
 
 # PutMetricFilter
 logs.put_metric_filter(
@@ -77,6 +85,12 @@ expect_error("InvalidParameterException", logs.put_log_events, logGroupName=G, l
 expect_error("ResourceNotFoundException", logs.put_log_events, logGroupName=G,
              logStreamName="missing", logEvents=[{"timestamp": now, "message": "x"}],
              message="The specified log stream does not exist.")
+expect_error("ResourceNotFoundException", logs.put_log_events, logGroupName="nope",
+             logStreamName="s1", logEvents=[{"timestamp": now, "message": "x"}],
+             message="The specified log group does not exist.")
+stranger = client("logs", aws_access_key_id="AKIDUNKNOWN000000000", aws_secret_access_key="x" * 40)
+expect_error("UnrecognizedClientException", stranger.put_log_events, logGroupName=G,
+             logStreamName="s1", logEvents=[{"timestamp": now, "message": "x"}])
 old = logs.put_log_events(logGroupName=G, logStreamName="s1", logEvents=[
     {"timestamp": now - 15 * 24 * 3600 * 1000, "message": "too old"},
     {"timestamp": now + 2, "message": "fine"},
@@ -92,12 +106,20 @@ page = logs.get_log_events(logGroupName=G, logStreamName="late", startFromHead=T
 rest = logs.get_log_events(logGroupName=G, logStreamName="late", nextToken=page["nextForwardToken"])
 check([e["message"] for e in page["events"] + rest["events"]] == ["first", "second"], f"{page} {rest}")
 logs.delete_log_stream(logGroupName=G, logStreamName="late")
+# Polling an empty stream: the first page's forward token sees the events that come later.
+logs.create_log_stream(logGroupName=G, logStreamName="poll")
+empty = logs.get_log_events(logGroupName=G, logStreamName="poll")
+check(empty["events"] == [], f"empty stream: {empty}")
+logs.put_log_events(logGroupName=G, logStreamName="poll", logEvents=[{"timestamp": now, "message": "later"}])
+polled = logs.get_log_events(logGroupName=G, logStreamName="poll", nextToken=empty["nextForwardToken"])
+check([e["message"] for e in polled["events"]] == ["later"], f"polled: {polled}")
+logs.delete_log_stream(logGroupName=G, logStreamName="poll")
 
 # PutLogEvents batch limits: 1 MiB counting 26 bytes per event, 10,000 events, 24 hours.
 big = "x" * (1_048_576 - 26 - 25)
 expect_error("InvalidParameterException", logs.put_log_events, logGroupName=G, logStreamName="s1",
              logEvents=[{"timestamp": now, "message": big}, {"timestamp": now, "message": "y" * 30}])
-expect_error("ValidationException", logs.put_log_events, logGroupName=G, logStreamName="s1",
+expect_error("InvalidParameterException", logs.put_log_events, logGroupName=G, logStreamName="s1",
              logEvents=[{"timestamp": now, "message": "m"}] * 10_001,
              message="Member must have length less than or equal to 10000")
 expect_error("InvalidParameterException", logs.put_log_events, logGroupName=G, logStreamName="s1",
@@ -115,6 +137,8 @@ check([e["message"] for e in more["events"]] == ["10.0.0.3 carol 500 300", "fine
 ok("GetLogEvents")
 expect_error("ResourceNotFoundException", logs.get_log_events, logGroupName=G,
              logStreamName="missing")
+expect_error("InvalidParameterException", logs.get_log_events, logGroupName=G, logStreamName="s1",
+             nextToken="garbage", message="The specified nextToken is invalid.")
 
 # The filter counted the 5xx lines, with their bytes, per status.
 cw = client("cloudwatch")
@@ -147,6 +171,8 @@ check(len(filters) == 1 and filters[0]["filterName"] == "errors", f"DescribeMetr
 check(filters[0]["metricTransformations"][0]["dimensions"] == {"Status": "$status"}, f"{filters}")
 ok("DescribeMetricFilters")
 expect_error("ResourceNotFoundException", logs.describe_metric_filters, logGroupName="nope")
+expect_error("InvalidParameterException", logs.describe_metric_filters, metricName="Errors")
+expect_error("InvalidParameterException", logs.describe_metric_filters, filterNamePrefix="e")
 
 # TestMetricFilter
 matches = logs.test_metric_filter(filterPattern="[ip, user, status=5*, bytes]",
@@ -164,6 +190,10 @@ check(logs.describe_metric_filters(logGroupName=G)["metricFilters"] == [], "filt
 ok("DeleteMetricFilter")
 expect_error("ResourceNotFoundException", logs.delete_metric_filter, logGroupName=G,
              filterName="errors")
+expect_error("ResourceNotFoundException", logs.delete_metric_filter, logGroupName="nope",
+             filterName="errors", message="The specified log group does not exist.")
+expect_error("InvalidParameterException", logs.delete_metric_filter, logGroupName=G,
+             filterName="a:b", message="at 'filterName' failed to satisfy constraint")
 # FilterLogEvents
 logs.create_log_stream(logGroupName=G, logStreamName="s2")
 logs.put_log_events(logGroupName=G, logStreamName="s2", logEvents=[
@@ -195,6 +225,8 @@ expect_error("InvalidParameterException", logs.filter_log_events, logGroupName=G
              logStreamNames=["s1"], logStreamNamePrefix="s")
 expect_error("ResourceNotFoundException", logs.filter_log_events, logGroupName="nope")
 expect_error("InvalidParameterException", logs.filter_log_events, logGroupName=G, filterPattern="{ $.a = ")
+expect_error("InvalidParameterException", logs.filter_log_events, logGroupName=G, nextToken="garbage",
+             message="The specified nextToken is invalid.")
 
 # PutRetentionPolicy / DeleteRetentionPolicy
 logs.put_retention_policy(logGroupName=G, retentionInDays=1)
@@ -214,6 +246,7 @@ group = logs.describe_log_groups(logGroupNamePrefix=G)["logGroups"][0]
 check("retentionInDays" not in group, f"DeleteRetentionPolicy: {group}")
 ok("DeleteRetentionPolicy")
 expect_error("ResourceNotFoundException", logs.delete_retention_policy, logGroupName="nope")
+expect_error("InvalidParameterException", logs.delete_retention_policy, logGroupName="bad name")
 
 # DeleteLogStream / DeleteLogGroup
 logs.delete_log_stream(logGroupName=G, logStreamName="s2")
@@ -224,9 +257,11 @@ check(all(e["logStreamName"] == "s1" for e in logs.filter_log_events(logGroupNam
 ok("DeleteLogStream")
 expect_error("ResourceNotFoundException", logs.delete_log_stream, logGroupName=G, logStreamName="s2",
              message="The specified log stream does not exist.")
+expect_error("InvalidParameterException", logs.delete_log_stream, logGroupName=G, logStreamName="a:b")
 logs.delete_log_group(logGroupName=G)
 check([g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == ["app/other"], "group deleted")
 ok("DeleteLogGroup")
 expect_error("ResourceNotFoundException", logs.delete_log_group, logGroupName=G,
              message="The specified log group does not exist.")
+expect_error("InvalidParameterException", logs.delete_log_group, logGroupName="bad name")
 print("all Logs checks passed")

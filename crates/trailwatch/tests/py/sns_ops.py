@@ -79,6 +79,7 @@ confirmed = sns.confirm_subscription(TopicArn=arn, Token=confirmation["Token"])[
 check(confirmed.startswith(arn + ":"), confirmed)
 ok("ConfirmSubscription")
 expect_error("InvalidParameter", sns.confirm_subscription, TopicArn=arn, Token="0" * 64)
+expect_error("NotFound", sns.confirm_subscription, TopicArn=arn + "-missing", Token="0" * 64, status=404)
 
 # ListSubscriptionsByTopic
 subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
@@ -86,6 +87,8 @@ check(subs == [{"SubscriptionArn": confirmed, "Owner": "000000000000", "Protocol
                 "Endpoint": ENDPOINT, "TopicArn": arn}], f"ListSubscriptionsByTopic: {subs}")
 ok("ListSubscriptionsByTopic")
 expect_error("NotFound", sns.list_subscriptions_by_topic, TopicArn=arn + "-missing")
+expect_error("InvalidParameter", sns.list_subscriptions_by_topic, TopicArn="not-an-arn")
+expect_error("InvalidParameter", sns.list_subscriptions_by_topic, TopicArn=arn, NextToken="garbage")
 
 # Publish
 message_id = sns.publish(TopicArn=arn, Subject="Deploy", Message="version 42 is live")["MessageId"]
@@ -113,6 +116,7 @@ check(attributes["TopicArn"] == arn and attributes["SubscriptionsConfirmed"] == 
 check(json.loads(attributes["Policy"])["Statement"][0]["Resource"] == arn, attributes["Policy"])
 ok("GetTopicAttributes")
 expect_error("NotFound", sns.get_topic_attributes, TopicArn=arn + "-missing", status=404)
+expect_error("InvalidParameter", sns.get_topic_attributes, TopicArn="not-an-arn", status=400)
 sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="Alerts")
 sns.set_topic_attributes(TopicArn=arn, AttributeName="SignatureVersion", AttributeValue="2")
 attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
@@ -125,6 +129,8 @@ expect_error("InvalidParameter", sns.set_topic_attributes, TopicArn=arn, Attribu
              AttributeValue="blue", message="Invalid parameter: AttributeName")
 expect_error("InvalidParameter", sns.set_topic_attributes, TopicArn=arn,
              AttributeName="SignatureVersion", AttributeValue="3")
+expect_error("NotFound", sns.set_topic_attributes, TopicArn=arn + "-missing", AttributeName="DisplayName",
+             AttributeValue="x", status=404)
 
 # ListSubscriptions
 all_subs = sns.list_subscriptions()["Subscriptions"]
@@ -139,6 +145,7 @@ check(sub_attributes["Endpoint"] == ENDPOINT and sub_attributes["PendingConfirma
       f"GetSubscriptionAttributes: {sub_attributes}")
 ok("GetSubscriptionAttributes")
 expect_error("NotFound", sns.get_subscription_attributes, SubscriptionArn=confirmed + "0")
+expect_error("InvalidParameter", sns.get_subscription_attributes, SubscriptionArn="not-an-arn")
 sns.set_subscription_attributes(SubscriptionArn=confirmed, AttributeName="RawMessageDelivery",
                                 AttributeValue="true")
 check(sns.get_subscription_attributes(SubscriptionArn=confirmed)["Attributes"]["RawMessageDelivery"]
@@ -152,6 +159,8 @@ expect_error("InvalidParameter", sns.set_subscription_attributes, SubscriptionAr
              message="Invalid parameter: RawMessageDelivery: Invalid value [maybe]. Must be true or false.")
 expect_error("InvalidParameter", sns.set_subscription_attributes, SubscriptionArn=confirmed,
              AttributeName="Endpoint", AttributeValue="http://elsewhere")
+expect_error("NotFound", sns.set_subscription_attributes, SubscriptionArn=confirmed + "0",
+             AttributeName="RawMessageDelivery", AttributeValue="true", status=404)
 
 # Unsubscribe
 sns.unsubscribe(SubscriptionArn=confirmed)
@@ -167,6 +176,7 @@ next_message("UnsubscribeConfirmation")
 check(sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == [], "unsubscribed again")
 ok("Unsubscribe")
 expect_error("NotFound", sns.unsubscribe, SubscriptionArn=confirmed, message="Subscription does not exist")
+expect_error("InvalidParameter", sns.unsubscribe, SubscriptionArn="not-an-arn")
 # DeleteTopic: its subscriptions go with it; deleting again succeeds, as on AWS.
 sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=ENDPOINT + "/again")
 sns.delete_topic(TopicArn=arn)
