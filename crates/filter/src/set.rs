@@ -17,7 +17,8 @@
 //! Candidates are evaluated on one lazily read document that decodes only the fields they
 //! select, each condition at most once per event. When nearly every event has a JSON candidate
 //! anyway (hundreds of filters on event names), the matcher reads the document first and takes
-//! the keyed facts from its values instead of searching the text ([`MatchOrder`]).
+//! from its values the keyed facts of top-level keys and the literals that only conditions on
+//! top-level fields require, instead of searching the text for them ([`MatchOrder`]).
 //!
 //! A requirement must be implied by a match, so anything that can match without its fact in
 //! the raw text yields none: `!=`, `NOT EXISTS`, numbers (`= 400` matches `4e2`), regexes,
@@ -244,6 +245,12 @@ pub struct FilterSet {
     /// The literals, with their fact ids.
     literals: Vec<(String, usize)>,
     literal_search: LiteralSearch,
+    /// When the event is read as JSON first: the literals still searched in the text…
+    raw_literals: Vec<(String, usize)>,
+    raw_literal_search: LiteralSearch,
+    /// … and those that only JSON conditions on top-level selectors require, looked for in
+    /// the selectors' values instead: (literal, fact id, selectors).
+    value_literals: Vec<(String, usize, Vec<usize>)>,
     /// The `"key"` tokens of keyed values.
     keys: Vec<String>,
     key_search: Option<KeySearch>,
@@ -380,7 +387,12 @@ struct Builder {
     facts: usize,
     selectors: Vec<Selector>,
     conditions: Vec<SetCondition>,
-    literal_ids: HashMap<String, usize>,
+    /// Literal text → (fact id, index in `literals`).
+    literal_ids: HashMap<String, (usize, usize)>,
+    /// Per literal: the top-level selectors of the JSON conditions that require it, or `None`
+    /// if some use needs the raw text searched (terms, space-delimited fields, nested
+    /// selectors).
+    literal_selectors: Vec<Option<Vec<usize>>>,
 }
 
 /// A key that escapes cannot disguise unless the event has `\u` or `\/`, and that holds none of
@@ -405,18 +417,33 @@ fn position_or_push<T: PartialEq + Clone>(items: &mut Vec<T>, item: &T) -> usize
 }
 
 impl Builder {
+    /// A literal of the raw text.
     fn literal(&mut self, text: &str, json: bool) -> Requirement {
-        let id = match self.literal_ids.get(text) {
-            Some(&id) => id,
+        self.literal_on(text, json, None)
+    }
+
+    /// A literal that a JSON condition on the top-level selector `sel` (if it is one) requires
+    /// of the selector's value.
+    fn literal_on(&mut self, text: &str, json: bool, sel: Option<usize>) -> Requirement {
+        let (id, index) = match self.literal_ids.get(text) {
+            Some(&(id, index)) => (id, index),
             None => {
                 let id = self.facts;
                 self.facts += 1;
                 self.literals.push(text.to_string());
                 self.literal_facts.push(id);
-                self.literal_ids.insert(text.to_string(), id);
-                id
+                self.literal_selectors.push(Some(Vec::new()));
+                let index = self.literals.len() - 1;
+                self.literal_ids.insert(text.to_string(), (id, index));
+                (id, index)
             }
         };
+        let selectors = &mut self.literal_selectors[index];
+        match (selectors.as_mut(), sel) {
+            (Some(list), Some(sel)) if !list.contains(&sel) => list.push(sel),
+            (_, None) => *selectors = None,
+            _ => {}
+        }
         Requirement::Fact { id, json }
     }
 
@@ -452,6 +479,8 @@ impl Builder {
     }
 
     fn json_fact(&mut self, c: &JsonCondition) -> Requirement {
+        let top_level = (c.selector.steps.len() == 1)
+            .then(|| position_or_push(&mut self.selectors, &c.selector));
         match &c.test {
             JsonTest::Compare(CmpOp::Eq, Value::Text(glob)) => {
                 let exact = !glob.leading_star && !glob.trailing_star;
@@ -463,16 +492,16 @@ impl Builder {
                                 .chars()
                                 .any(|ch| ch == '"' || ch == '\\' || ch.is_control()) =>
                         {
-                            self.literal(l, true)
+                            self.literal_on(l, true, top_level)
                         }
                         _ => Requirement::None,
                     },
                 }
             }
             // The JSON words themselves cannot be escaped.
-            JsonTest::IsTrue => self.literal("true", false),
-            JsonTest::IsFalse => self.literal("false", false),
-            JsonTest::IsNull => self.literal("null", false),
+            JsonTest::IsTrue => self.literal_on("true", false, top_level),
+            JsonTest::IsFalse => self.literal_on("false", false, top_level),
+            JsonTest::IsNull => self.literal_on("null", false, top_level),
             _ => Requirement::None,
         }
     }
@@ -606,6 +635,14 @@ impl FilterSet {
         }
         let literals: Vec<(String, usize)> = b.literals.into_iter().zip(b.literal_facts).collect();
         let literal_search = LiteralSearch::new(&literals);
+        let (mut raw_literals, mut value_literals) = (Vec::new(), Vec::new());
+        for ((literal, fact), selectors) in literals.iter().zip(b.literal_selectors) {
+            match selectors {
+                Some(selectors) => value_literals.push((literal.clone(), *fact, selectors)),
+                None => raw_literals.push((literal.clone(), *fact)),
+            }
+        }
+        let raw_literal_search = LiteralSearch::new(&raw_literals);
         let keys: Vec<String> = b.keys.iter().map(|k| format!("\"{k}\"")).collect();
         let key_search = (!keys.is_empty()).then(|| KeySearch::new(&keys));
         let mut by_fact = vec![Vec::new(); b.facts];
@@ -689,6 +726,9 @@ impl FilterSet {
             ops,
             literals,
             literal_search,
+            raw_literals,
+            raw_literal_search,
+            value_literals,
             keys,
             key_search,
             keyed: b.keyed,
@@ -891,6 +931,18 @@ fn member_value(message: &str, at: usize) -> Option<std::borrow::Cow<'_, str>> {
     }
 }
 
+/// A scalar's text, for finding literals in it: a string decoded, anything else as written.
+fn value_text<'v>(v: &'v View<'_>) -> Option<&'v str> {
+    match v {
+        View::String(s) => Some(s),
+        View::Number(n) => Some(n),
+        View::Bool(true) => Some("true"),
+        View::Bool(false) => Some("false"),
+        View::Null => Some("null"),
+        _ => None,
+    }
+}
+
 /// Whether a JSON string in `message` may hide characters behind `\u` or `\/` escapes.
 fn has_hiding_escape(message: &str) -> bool {
     let bytes = message.as_bytes();
@@ -926,31 +978,43 @@ impl SetMatcher<'_> {
     ) {
         let set = self.set;
         self.facts.iter_mut().for_each(|w| *w = 0);
-        set.literal_search
-            .mark(&set.literals, message, &mut self.facts);
-        if let Some(document) = document {
-            let Some(entries) = document else {
-                return;
-            };
-            for &(sel, key) in &set.keyed_selectors {
-                for text in
-                    (resolved.get(set, entries, sel).iter()).filter_map(|v| v.compared_text())
-                {
-                    if let Some(&id) = set.keyed[key].get(text.0) {
-                        set_bit(&mut self.facts, id);
-                    }
+        let Some(document) = document else {
+            set.literal_search
+                .mark(&set.literals, message, &mut self.facts);
+            if let Some(keys) = &set.key_search {
+                keys.each(message, |key, end| {
+                    set.keyed_value(key, message, end, &mut self.facts)
+                });
+            }
+            return;
+        };
+        set.raw_literal_search
+            .mark(&set.raw_literals, message, &mut self.facts);
+        let Some(entries) = document else {
+            return;
+        };
+        for &(sel, key) in &set.keyed_selectors {
+            for text in (resolved.get(set, entries, sel).iter()).filter_map(|v| v.compared_text()) {
+                if let Some(&id) = set.keyed[key].get(text.0) {
+                    set_bit(&mut self.facts, id);
                 }
             }
-            for (key, finder) in &set.nested_keys {
-                for at in finder.find_iter(message.as_bytes()) {
-                    let end = at + finder.needle().len();
-                    set.keyed_value(*key, message, end, &mut self.facts);
-                }
+        }
+        for (key, finder) in &set.nested_keys {
+            for at in finder.find_iter(message.as_bytes()) {
+                let end = at + finder.needle().len();
+                set.keyed_value(*key, message, end, &mut self.facts);
             }
-        } else if let Some(keys) = &set.key_search {
-            keys.each(message, |key, end| {
-                set.keyed_value(key, message, end, &mut self.facts)
+        }
+        for (literal, fact, selectors) in &set.value_literals {
+            let found = selectors.iter().any(|&sel| {
+                (resolved.get(set, entries, sel).iter())
+                    .filter_map(value_text)
+                    .any(|text| text.contains(literal.as_str()))
             });
+            if found {
+                set_bit(&mut self.facts, *fact);
+            }
         }
     }
 
