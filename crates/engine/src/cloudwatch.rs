@@ -406,6 +406,25 @@ fn load_alarm(c: &Connection, name: &str) -> Result<Option<StoredAlarm>, ApiErro
 }
 
 /// The statistic of one period from its aggregates.
+/// Whether `name` is one of CloudWatch's extended statistics: a percentile (`p99`, `p99.9`),
+/// a trimmed or winsorized mean, count or sum (`tm90`, `wm(10%:90%)`, `TC(…)`, `ts99`), a
+/// percentile rank (`PR(:300)`) or `IQM`.
+fn is_extended_statistic(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let argument = |rest: &str| {
+        let number =
+            |t: &str| !t.is_empty() && t.parse::<f64>().is_ok_and(|v| (0.0..=100.0).contains(&v));
+        number(rest) || (rest.starts_with('(') && rest.ends_with(')') && rest.len() > 2)
+    };
+    lower == "iqm"
+        || lower
+            .strip_prefix('p')
+            .is_some_and(|r| !r.starts_with('r') && argument(r))
+        || ["tm", "wm", "tc", "ts", "pr"]
+            .iter()
+            .any(|p| lower.strip_prefix(p).is_some_and(argument))
+}
+
 fn statistic(name: &str, sum: f64, count: f64, min: f64, max: f64) -> Option<f64> {
     match name {
         "Sum" => Some(sum),
@@ -1582,6 +1601,35 @@ fn get_metric_data(c: &Connection, _: &Context, req: GetMetricData) -> Result<Va
     };
     let start = req.start_time.floor() as i64;
     let end = req.end_time.ceil() as i64;
+    for (i, q) in req.metric_data_queries.iter().enumerate() {
+        let Some(stat) = q.metric_stat.as_ref().map(|s| s.stat.as_str()) else {
+            continue;
+        };
+        if matches!(
+            stat,
+            "Sum" | "SampleCount" | "Average" | "Minimum" | "Maximum"
+        ) {
+            continue;
+        }
+        return Err(if is_extended_statistic(stat) {
+            ApiError::new(
+                INVALID_VALUE,
+                format!(
+                    "The statistic {stat} of query {} is a percentile or trimmed statistic; trailwatch keeps sums, counts, minima and maxima only.",
+                    q.id
+                ),
+            )
+        } else {
+            // AWS's wording, seen in client reports.
+            ApiError::new(
+                "ValidationException",
+                format!(
+                    "The value {stat} for parameter MetricDataQueries.member.{}.MetricStat.Stat is not a valid statistic.",
+                    i + 1
+                ),
+            )
+        });
+    }
     let mut results = Vec::new();
     let mut left = page;
     let mut next = None;
@@ -1607,18 +1655,6 @@ fn get_metric_data(c: &Connection, _: &Context, req: GetMetricData) -> Result<Va
                 ),
             ));
         };
-        if !matches!(
-            stat.stat.as_str(),
-            "Sum" | "SampleCount" | "Average" | "Minimum" | "Maximum"
-        ) {
-            return Err(ApiError::new(
-                INVALID_VALUE,
-                format!(
-                    "The statistic {} is not supported; use Sum, SampleCount, Average, Minimum or Maximum.",
-                    stat.stat
-                ),
-            ));
-        }
         let period = stat.period.max(1);
         let dims: Vec<(String, String)> = stat
             .metric
@@ -1675,4 +1711,22 @@ fn get_metric_data(c: &Connection, _: &Context, req: GetMetricData) -> Result<Va
         out["NextToken"] = json!(t);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extended_statistics_are_told_from_invalid_ones() {
+        for name in ["p99", "p99.9", "p0", "p100", "tm90", "TM(10%:90%)", "wm99", "tc(:0.5)"] {
+            assert!(is_extended_statistic(name), "{name}");
+        }
+        for name in ["IQM", "PR(:300)", "ts99"] {
+            assert!(is_extended_statistic(name), "{name}");
+        }
+        for name in ["Median", "p101", "p", "pp99", "tm", "Avg", "p-1", "()"] {
+            assert!(!is_extended_statistic(name), "{name}");
+        }
+    }
 }
