@@ -1719,7 +1719,16 @@ mod tests {
 
     #[test]
     fn extended_statistics_are_told_from_invalid_ones() {
-        for name in ["p99", "p99.9", "p0", "p100", "tm90", "TM(10%:90%)", "wm99", "tc(:0.5)"] {
+        for name in [
+            "p99",
+            "p99.9",
+            "p0",
+            "p100",
+            "tm90",
+            "TM(10%:90%)",
+            "wm99",
+            "tc(:0.5)",
+        ] {
             assert!(is_extended_statistic(name), "{name}");
         }
         for name in ["IQM", "PR(:300)", "ts99"] {

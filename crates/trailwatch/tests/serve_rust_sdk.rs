@@ -1,5 +1,7 @@
 //! CloudWatch through the AWS SDK for Rust, which speaks rpcv2Cbor (as the Go SDK and Terraform
-//! do): an alarm, data that trips it, statistics, metrics, and AWS's error codes.
+//! do): every operation — an alarm, data that trips it, statistics, metrics, metric data, the
+//! alarm's history, its actions switched off and on, its state set by hand — and AWS's error
+//! codes.
 
 mod common;
 
@@ -13,7 +15,8 @@ use aws_sdk_cloudwatch::config::{
 use aws_sdk_cloudwatch::error::{BoxError, ProvideErrorMetadata};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
-    ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic,
+    ComparisonOperator, Dimension, HistoryItemType, Metric, MetricDataQuery, MetricDatum,
+    MetricStat, StateValue, Statistic,
 };
 use common::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, Server};
 
@@ -116,7 +119,7 @@ async fn cloudwatch_through_the_rust_sdk_over_rpc_v2_cbor() {
         .get_metric_statistics()
         .namespace("App")
         .metric_name("Errors")
-        .dimensions(dimension)
+        .dimensions(dimension.clone())
         .start_time(DateTime::from(now - Duration::from_secs(600)))
         .end_time(DateTime::from(now + Duration::from_secs(600)))
         .period(60)
@@ -135,6 +138,119 @@ async fn cloudwatch_through_the_rust_sdk_over_rpc_v2_cbor() {
         .await
         .expect("ListMetrics");
     assert_eq!(metrics.metrics().len(), 1);
+
+    let query = MetricDataQuery::builder()
+        .id("q")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(
+                    Metric::builder()
+                        .namespace("App")
+                        .metric_name("Errors")
+                        .dimensions(dimension.clone())
+                        .build(),
+                )
+                .period(60)
+                .stat("Sum")
+                .build(),
+        )
+        .build();
+    let data = cw
+        .get_metric_data()
+        .metric_data_queries(query.clone())
+        .start_time(DateTime::from(now - Duration::from_secs(600)))
+        .end_time(DateTime::from(now + Duration::from_secs(600)))
+        .send()
+        .await
+        .expect("GetMetricData");
+    assert_eq!(data.metric_data_results()[0].values(), [4.5]);
+    let err = cw
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time(DateTime::from(now - Duration::from_secs(600)))
+        .end_time(DateTime::from(now + Duration::from_secs(600)))
+        .next_token("nonsense")
+        .send()
+        .await
+        .expect_err("an invented token is refused");
+    assert_eq!(err.code(), Some("InvalidNextToken"), "{err:?}");
+
+    let for_metric = cw
+        .describe_alarms_for_metric()
+        .namespace("App")
+        .metric_name("Errors")
+        .dimensions(dimension)
+        .send()
+        .await
+        .expect("DescribeAlarmsForMetric");
+    let names: Vec<_> = (for_metric.metric_alarms().iter())
+        .filter_map(|a| a.alarm_name())
+        .collect();
+    assert_eq!(names, ["errors"]);
+
+    let history = cw
+        .describe_alarm_history()
+        .alarm_name("errors")
+        .send()
+        .await
+        .expect("DescribeAlarmHistory");
+    assert!(
+        (history.alarm_history_items().iter())
+            .any(|i| i.history_item_type() == Some(&HistoryItemType::StateUpdate)),
+        "{history:?}"
+    );
+    let err = cw
+        .describe_alarm_history()
+        .next_token("nonsense")
+        .send()
+        .await
+        .expect_err("an invented token is refused");
+    assert_eq!(err.code(), Some("InvalidNextToken"), "{err:?}");
+
+    let actions_enabled =
+        |alarms: aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput| {
+            alarms.metric_alarms()[0].actions_enabled()
+        };
+    cw.disable_alarm_actions()
+        .alarm_names("errors")
+        .send()
+        .await
+        .expect("DisableAlarmActions");
+    let alarms = cw.describe_alarms().alarm_names("errors").send().await;
+    assert_eq!(
+        actions_enabled(alarms.expect("DescribeAlarms")),
+        Some(false)
+    );
+    cw.enable_alarm_actions()
+        .alarm_names("errors")
+        .send()
+        .await
+        .expect("EnableAlarmActions");
+    let alarms = cw.describe_alarms().alarm_names("errors").send().await;
+    assert_eq!(actions_enabled(alarms.expect("DescribeAlarms")), Some(true));
+
+    cw.set_alarm_state()
+        .alarm_name("errors")
+        .state_value(StateValue::Ok)
+        .state_reason("checked by hand")
+        .send()
+        .await
+        .expect("SetAlarmState");
+    let alarms = cw.describe_alarms().alarm_names("errors").send().await;
+    let alarms = alarms.expect("DescribeAlarms");
+    assert_eq!(
+        alarms.metric_alarms()[0].state_value(),
+        Some(&StateValue::Ok)
+    );
+    let err = cw
+        .set_alarm_state()
+        .alarm_name("absent")
+        .state_value(StateValue::Ok)
+        .state_reason("r")
+        .send()
+        .await
+        .expect_err("no such alarm");
+    assert_eq!(err.code(), Some("ResourceNotFound"), "{err:?}");
 
     let err = cw
         .put_metric_alarm()
