@@ -47,6 +47,8 @@ pub(crate) struct NewMessage<'a> {
     pub subject: Option<&'a str>,
     pub message: &'a str,
     pub token: Option<&'a str>,
+    /// A Notification's `MessageAttributes` object, as JSON text.
+    pub attributes: Option<&'a str>,
 }
 
 /// A new confirmation token: 64 random hex digits (AWS's are long opaque hex strings too).
@@ -70,8 +72,8 @@ pub(crate) fn queue_with_id(
 ) -> Result<(), ApiError> {
     c.prepare_cached(
         "INSERT INTO outbox (kind, message_id, topic_arn, subscription_arn, protocol, endpoint,
-                             subject, message, token, timestamp_ms, next_attempt_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                             subject, message, token, timestamp_ms, next_attempt_ms, attributes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
     )
     .map_err(sql)?
     .execute(params![
@@ -84,7 +86,8 @@ pub(crate) fn queue_with_id(
         m.subject,
         m.message,
         m.token,
-        ctx.now_ms
+        ctx.now_ms,
+        m.attributes
     ])
     .map_err(sql)?;
     ctx.store.outbox_queued();
@@ -122,6 +125,8 @@ pub struct Delivery {
     pub signature_version: String,
     /// The subscription's `RawMessageDelivery`: send the message alone as the body.
     pub raw: bool,
+    /// A Notification's `MessageAttributes` object, as JSON text.
+    pub message_attributes: Option<String>,
 }
 
 /// How an attempt ended.
@@ -148,7 +153,8 @@ impl Engine {
                                 (SELECT json_extract(t.attributes, '$.SignatureVersion')
                                    FROM topics t WHERE t.arn = o.topic_arn),
                                 (SELECT json_extract(s.attributes, '$.RawMessageDelivery')
-                                   FROM subscriptions s WHERE s.arn = o.subscription_arn)
+                                   FROM subscriptions s WHERE s.arn = o.subscription_arn),
+                                o.attributes
                          FROM outbox o WHERE state = 'pending' AND next_attempt_ms <= ?1
                            -- a message outlives its subscription only to say it is gone
                            AND (kind = 'UnsubscribeConfirmation' OR EXISTS
@@ -175,6 +181,7 @@ impl Engine {
                                 .get::<_, Option<String>>(12)?
                                 .unwrap_or_else(|| "1".to_owned()),
                             raw: r.get::<_, Option<String>>(13)?.as_deref() == Some("true"),
+                            message_attributes: r.get(14)?,
                         })
                     })
                     .map_err(sql)?;

@@ -119,6 +119,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     endpoint         TEXT NOT NULL,
     subject          TEXT,
     message          TEXT NOT NULL,
+    -- the Notification's MessageAttributes object, as JSON text
+    attributes       TEXT,
     token            TEXT,
     timestamp_ms     INTEGER NOT NULL,
     attempts         INTEGER NOT NULL DEFAULT 0,
@@ -128,3 +130,14 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_ms);
 "#;
+
+/// Brings a store created by an earlier version up to [`SCHEMA`]: columns added since.
+pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let has_attributes = c
+        .prepare("SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'attributes'")?
+        .exists([])?;
+    if !has_attributes {
+        c.execute_batch("ALTER TABLE outbox ADD COLUMN attributes TEXT")?;
+    }
+    Ok(())
+}

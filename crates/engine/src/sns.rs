@@ -1,5 +1,7 @@
 //! SNS: topics, subscriptions and publishing into the outbox.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -269,6 +271,7 @@ fn queue_confirmation(
             subject: None,
             message: &message,
             token: Some(token),
+            attributes: None,
         },
     )
 }
@@ -467,6 +470,7 @@ fn unsubscribe(c: &Connection, ctx: &Context, req: Unsubscribe) -> Result<Value,
                 subject: None,
                 message: &message,
                 token: Some(&token),
+                attributes: None,
             },
         )?;
     }
@@ -482,6 +486,88 @@ struct Publish {
     message: String,
     subject: Option<String>,
     message_structure: Option<String>,
+    #[serde(default)]
+    message_attributes: BTreeMap<String, MessageAttributeValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MessageAttributeValue {
+    data_type: String,
+    string_value: Option<String>,
+    /// Base64, as on the wire.
+    binary_value: Option<String>,
+}
+
+/// SNS's limit of message attributes per message.
+const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+
+/// Checks a Publish's message attributes as SNS does and renders them as a Notification's
+/// `MessageAttributes` object (`{"name":{"Type":"String","Value":"v"}}`); `None` without any.
+fn message_attributes(
+    attributes: &BTreeMap<String, MessageAttributeValue>,
+) -> Result<Option<String>, ApiError> {
+    let invalid = |message: String| ApiError::new("InvalidParameterValueException", message);
+    if attributes.is_empty() {
+        return Ok(None);
+    }
+    if attributes.len() > MAX_MESSAGE_ATTRIBUTES {
+        return Err(invalid(format!(
+            "Number of message attributes [{}] exceeds the allowed maximum [{MAX_MESSAGE_ATTRIBUTES}].",
+            attributes.len()
+        )));
+    }
+    let mut rendered = serde_json::Map::new();
+    for (name, value) in attributes {
+        let lower = name.to_ascii_lowercase();
+        let valid_name = !name.is_empty()
+            && name.len() <= 256
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            && !name.starts_with('.')
+            && !name.ends_with('.')
+            && !name.contains("..")
+            && !lower.starts_with("aws.")
+            && !lower.starts_with("amazon.");
+        if !valid_name {
+            return Err(invalid(format!(
+                "The message attribute name '{name}' is invalid: use 1 to 256 letters, digits, '_', '-' and '.', without a leading, trailing or repeated '.', and not starting with 'AWS.' or 'Amazon.'."
+            )));
+        }
+        let kind = value.data_type.split('.').next().unwrap_or_default();
+        let text = match kind {
+            "String" | "Number" => value.string_value.as_deref(),
+            "Binary" => value.binary_value.as_deref(),
+            _ => {
+                return Err(invalid(format!(
+                    "The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
+                )));
+            }
+        };
+        let Some(text) = text.filter(|t| !t.is_empty()) else {
+            return Err(invalid(format!(
+                "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{kind}'."
+            )));
+        };
+        if kind == "Number" && text.trim().parse::<f64>().is_err() {
+            return Err(invalid(format!(
+                "Could not cast message attribute '{name}' value to number."
+            )));
+        }
+        if value.data_type == "String.Array"
+            && !serde_json::from_str::<Value>(text).is_ok_and(|v| v.is_array())
+        {
+            return Err(invalid(format!(
+                "The message attribute '{name}' with type 'String.Array' must be a JSON array."
+            )));
+        }
+        rendered.insert(
+            name.clone(),
+            json!({"Type": value.data_type, "Value": text}),
+        );
+    }
+    Ok(Some(Value::Object(rendered).to_string()))
 }
 
 fn publish(c: &Connection, ctx: &Context, req: Publish) -> Result<Value, ApiError> {
@@ -533,15 +619,22 @@ fn publish(c: &Connection, ctx: &Context, req: Publish) -> Result<Value, ApiErro
         }
         _ => None,
     };
+    let attributes = message_attributes(&req.message_attributes)?;
     if !topic_exists(c, topic)? {
         return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
     }
-    let message_id = match &message {
-        None => publish_in(c, ctx, topic, req.subject.as_deref(), &req.message)?,
-        Some((default, per_protocol)) => {
-            publish_structured(c, ctx, topic, req.subject.as_deref(), default, per_protocol)?
-        }
+    let (default, per_protocol) = match &message {
+        None => (req.message.as_str(), &Value::Null),
+        Some((default, per_protocol)) => (default.as_str(), per_protocol),
     };
+    let message_id = publish_structured(
+        c,
+        ctx,
+        topic,
+        req.subject.as_deref(),
+        (default, per_protocol),
+        attributes.as_deref(),
+    )?;
     Ok(json!({ "MessageId": message_id }))
 }
 
@@ -555,16 +648,18 @@ pub(crate) fn publish_in(
     subject: Option<&str>,
     message: &str,
 ) -> Result<String, ApiError> {
-    publish_structured(c, ctx, topic, subject, message, &Value::Null)
+    publish_structured(c, ctx, topic, subject, (message, &Value::Null), None)
 }
 
+/// Queues a message for the topic's confirmed subscriptions: `default`, or the text
+/// `per_protocol` (a `MessageStructure=json` message) gives for a subscription's protocol.
 fn publish_structured(
     c: &Connection,
     ctx: &Context,
     topic: &str,
     subject: Option<&str>,
-    default: &str,
-    per_protocol: &Value,
+    (default, per_protocol): (&str, &Value),
+    attributes: Option<&str>,
 ) -> Result<String, ApiError> {
     let subscribers = c
         .prepare_cached(
@@ -604,6 +699,7 @@ fn publish_structured(
                 subject,
                 message,
                 token: None,
+                attributes,
             },
         )?;
     }

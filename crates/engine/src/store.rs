@@ -109,6 +109,7 @@ impl Store {
         };
         let writer = open_connection(&path).map_err(err)?;
         writer.execute_batch(crate::schema::SCHEMA).map_err(err)?;
+        crate::schema::upgrade(&writer).map_err(err)?;
         crate::events::migrate_rows(&writer).map_err(err)?;
         // Checkpoints (copying the WAL into the database file) run on their own thread, so
         // the writer spends its time on writes; the WAL may grow meanwhile, which is what it

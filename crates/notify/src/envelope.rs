@@ -77,6 +77,10 @@ pub enum EnvelopeKind<'a> {
         subject: Option<&'a str>,
         /// `UnsubscribeURL`: visiting it deletes the subscription.
         unsubscribe_url: &'a str,
+        /// `MessageAttributes`: the publisher's message attributes as a JSON object
+        /// (`{"name":{"Type":"String","Value":"v"}}`), sent last and left out of the signature,
+        /// as SNS does; absent when `None`.
+        message_attributes: Option<&'a str>,
     },
 }
 
@@ -154,6 +158,7 @@ impl Envelope<'_> {
             EnvelopeKind::Notification {
                 subject,
                 unsubscribe_url,
+                ..
             } => {
                 fields.push(("TopicArn", self.topic_arn));
                 if let Some(subject) = subject {
@@ -167,7 +172,14 @@ impl Envelope<'_> {
                 fields.push(("UnsubscribeURL", unsubscribe_url));
             }
         }
-        pretty_json_object(&fields)
+        let attributes = match self.kind {
+            EnvelopeKind::Notification {
+                message_attributes: Some(json),
+                ..
+            } => Some(("MessageAttributes", json)),
+            _ => None,
+        };
+        pretty_json_object(&fields, attributes)
     }
 
     fn string_to_sign_with(&self, timestamp: &str) -> String {
@@ -272,7 +284,9 @@ pub fn format_timestamp(at: SystemTime) -> String {
     )
 }
 
-fn pretty_json_object(fields: &[(&str, &str)]) -> String {
+/// SNS's layout: one member per line. String members, then `raw`, a member whose value is
+/// JSON text already.
+fn pretty_json_object(fields: &[(&str, &str)], raw: Option<(&str, &str)>) -> String {
     let mut out = String::from("{\n");
     for (i, (key, value)) in fields.iter().enumerate() {
         if i > 0 {
@@ -282,6 +296,12 @@ fn pretty_json_object(fields: &[(&str, &str)]) -> String {
         push_json_string(&mut out, key);
         out.push_str(" : ");
         push_json_string(&mut out, value);
+    }
+    if let Some((key, json)) = raw {
+        out.push_str(",\n  ");
+        push_json_string(&mut out, key);
+        out.push_str(" : ");
+        out.push_str(json);
     }
     out.push_str("\n}");
     out

@@ -22,6 +22,7 @@ fn notification<'a>(subject: Option<&'a str>, message: &'a str) -> Envelope<'a> 
         kind: EnvelopeKind::Notification {
             subject,
             unsubscribe_url: UNSUBSCRIBE_URL,
+            message_attributes: None,
         },
         message_id: "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
         topic_arn: TOPIC,
@@ -252,6 +253,39 @@ fn signed_bodies_have_aws_field_order_and_verify() {
         verify(
             key.cert_pem(),
             SignatureVersion::V2,
+            signed.as_bytes(),
+            signature
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn message_attributes_come_last_and_stay_out_of_the_signature() {
+    let key = SigningKey::generate().expect("key");
+    let plain = notification(None, "hello");
+    let mut with = plain;
+    with.kind = EnvelopeKind::Notification {
+        subject: None,
+        unsubscribe_url: UNSUBSCRIBE_URL,
+        message_attributes: Some(r#"{"team":{"Type":"String","Value":"security"}}"#),
+    };
+    assert_eq!(with.string_to_sign(), plain.string_to_sign());
+    let body = with.to_signed_json(&key);
+    assert!(
+        body.ends_with(
+            ",\n  \"MessageAttributes\" : {\"team\":{\"Type\":\"String\",\"Value\":\"security\"}}\n}"
+        ),
+        "{body}"
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(parsed["MessageAttributes"]["team"]["Value"], "security");
+    let signature = parsed["Signature"].as_str().expect("Signature is a string");
+    let signed = plain.string_to_sign();
+    assert!(
+        verify(
+            key.cert_pem(),
+            SignatureVersion::V1,
             signed.as_bytes(),
             signature
         )

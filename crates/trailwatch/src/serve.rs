@@ -329,6 +329,7 @@ async fn attempt(
         MessageKind::Notification => EnvelopeKind::Notification {
             subject: d.subject.as_deref(),
             unsubscribe_url: &unsubscribe_url,
+            message_attributes: d.message_attributes.as_deref(),
         },
     };
     let envelope = Envelope {

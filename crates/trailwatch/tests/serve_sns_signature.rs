@@ -75,6 +75,8 @@ fn confirmation_and_notification_signatures_pass_sns_validator() {
         &arn,
         "--message",
         "version 2",
+        "--message-attributes",
+        r#"{"team":{"DataType":"String","StringValue":"security"}}"#,
     ]);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let v2 = loop {
@@ -89,6 +91,8 @@ fn confirmation_and_notification_signatures_pass_sns_validator() {
         std::thread::sleep(Duration::from_millis(50));
     };
 
+    // Message attributes travel outside the signed text; validators accept them.
+    assert_eq!(v2.body["MessageAttributes"]["team"]["Value"], "security");
     let messages = Value::Array(vec![confirmation.body, notification.body, v2.body]);
     let file = tmp.path().join("messages.json");
     std::fs::write(&file, messages.to_string()).expect("write");

@@ -107,6 +107,27 @@ expect_error("InvalidParameter", sns.publish, TopicArn=arn, Message="x" * 262145
 expect_error("InvalidParameter", sns.publish, TopicArn=arn, Message="{}", MessageStructure="json",
              message="No default entry in JSON message body")
 expect_error("NotFound", sns.publish, TopicArn=arn + "-missing", Message="hi")
+# Message attributes reach the endpoint in the envelope, and are checked as SNS checks them.
+sns.publish(TopicArn=arn, Message="with attributes", MessageAttributes={
+    "team": {"DataType": "String", "StringValue": "security"},
+    "severity": {"DataType": "Number", "StringValue": "3"},
+    "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+})
+_, note = next_message("Notification")
+check(note["MessageAttributes"] == {"team": {"Type": "String", "Value": "security"},
+                                    "severity": {"Type": "Number", "Value": "3"},
+                                    "blob": {"Type": "Binary", "Value": "AAE="}}, f"{note}")
+expect_error("ParameterValueInvalid", sns.publish, TopicArn=arn, Message="m",
+             MessageAttributes={"a": {"DataType": "String", "StringValue": ""}},
+             message="must contain non-empty message attribute value for message attribute type 'String'")
+expect_error("ParameterValueInvalid", sns.publish, TopicArn=arn, Message="m",
+             MessageAttributes={"a": {"DataType": "Text", "StringValue": "x"}})
+expect_error("ParameterValueInvalid", sns.publish, TopicArn=arn, Message="m",
+             MessageAttributes={"a": {"DataType": "Number", "StringValue": "many"}})
+expect_error("ParameterValueInvalid", sns.publish, TopicArn=arn, Message="m",
+             MessageAttributes={"AWS.reserved": {"DataType": "String", "StringValue": "x"}})
+expect_error("ParameterValueInvalid", sns.publish, TopicArn=arn, Message="m",
+             MessageAttributes={f"a{i}": {"DataType": "String", "StringValue": "x"} for i in range(11)})
 
 # GetTopicAttributes / SetTopicAttributes
 attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
