@@ -191,16 +191,7 @@ fn signed_bodies_have_aws_field_order_and_verify() {
             ],
         );
         assert_eq!(signed, envelope.string_to_sign());
-        let signature = json["Signature"].as_str().expect("Signature is a string");
-        assert!(
-            verify(
-                key.cert_pem(),
-                SignatureVersion::V1,
-                signed.as_bytes(),
-                signature
-            )
-            .is_ok()
-        );
+        assert_signature(&key, SignatureVersion::V1, &json, &signed);
     }
 
     let message = subscribe_message(TOPIC);
@@ -248,16 +239,7 @@ fn signed_bodies_have_aws_field_order_and_verify() {
             "Type",
         ],
     );
-    let signature = json["Signature"].as_str().expect("Signature is a string");
-    assert!(
-        verify(
-            key.cert_pem(),
-            SignatureVersion::V2,
-            signed.as_bytes(),
-            signature
-        )
-        .is_ok()
-    );
+    assert_signature(&key, SignatureVersion::V2, &json, &signed);
 }
 
 #[test]
@@ -280,15 +262,17 @@ fn message_attributes_come_last_and_stay_out_of_the_signature() {
     );
     let parsed: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(parsed["MessageAttributes"]["team"]["Value"], "security");
-    let signature = parsed["Signature"].as_str().expect("Signature is a string");
-    let signed = plain.string_to_sign();
-    assert!(
-        verify(
-            key.cert_pem(),
-            SignatureVersion::V1,
-            signed.as_bytes(),
-            signature
-        )
-        .is_ok()
-    );
+    assert_signature(&key, SignatureVersion::V1, &parsed, &plain.string_to_sign());
+}
+
+/// The body's `Signature` verifies over `signed` with the key's certificate.
+fn assert_signature(
+    key: &SigningKey,
+    version: SignatureVersion,
+    body: &serde_json::Value,
+    signed: &str,
+) {
+    let signature = body["Signature"].as_str().expect("Signature is a string");
+    let checked = verify(key.cert_pem(), version, signed.as_bytes(), signature);
+    assert!(checked.is_ok(), "{checked:?}");
 }
