@@ -1279,6 +1279,17 @@ fn metric_data(v: Value, now_ms: i64) -> Result<Vec<Datum>, ApiError> {
             .iter()
             .filter(|k| has(k))
             .count();
+        if given == 0 {
+            // AWS's text (recorded before `Values` existed; it names the two it knew).
+            return Err(ApiError::new(
+                INVALID_COMBINATION,
+                format!(
+                    "At least one of the parameters {} and {} must be specified.",
+                    at("Value"),
+                    at("StatisticValues")
+                ),
+            ));
+        }
         if given > 1 {
             let both: Vec<String> = ["Value", "Values", "StatisticValues"]
                 .iter()

@@ -61,6 +61,7 @@ TABLE = [
     ("ValidationError", cw.put_metric_data,
      dict(Namespace="N", MetricData=[datum(Dimensions=[{"Name": f"d{i}", "Value": "v"} for i in range(31)])])),
     ("ValidationError", cw.put_metric_data, dict(Namespace=":starts-with-colon", MetricData=[datum()])),
+    ("InvalidParameterCombination", cw.put_metric_data, dict(Namespace="N", MetricData=[{"MetricName": "M"}])),
     ("InvalidParameterValue", cw.get_metric_statistics,
      dict(Namespace="N", MetricName="M", StartTime=now, EndTime=now - 60, Period=60, Statistics=["Sum"])),
     ("InvalidParameterCombination", cw.get_metric_statistics,
