@@ -1,0 +1,61 @@
+//! A store written by the version before log events were stored a batch to a row opens with
+//! everything in it: its events readable in order, and its outbox able to hold message
+//! attributes.
+
+use engine::{Config, Engine};
+use serde_json::json;
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_of_the_previous_layout_opens_with_its_events() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let old = rusqlite::Connection::open(dir.path().join("trailwatch.db")).expect("db");
+    old.execute_batch(include_str!("data/schema-before-blocks.sql"))
+        .expect("previous schema");
+    old.execute_batch(
+        "INSERT INTO log_groups (name, creation_ms) VALUES ('trail', 1);
+         INSERT INTO log_streams (group_name, name, creation_ms) VALUES ('trail', 's', 1);",
+    )
+    .expect("group and stream");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    // One message as stored before compression (text), one compressed (LZ4 blob), out of
+    // time order by id.
+    old.execute(
+        "INSERT INTO log_events (group_name, stream_name, timestamp_ms, ingestion_ms, message)
+         VALUES ('trail', 's', ?1, ?1, 'second'), ('trail', 's', ?2, ?2, ?3)",
+        rusqlite::params![now, now - 1000, lz4_flex::compress_prepend_size(b"first")],
+    )
+    .expect("events");
+    drop(old);
+
+    let engine =
+        Engine::open(Config::new(dir.path().to_path_buf(), "http://127.0.0.1:9")).expect("opens");
+    let page = engine
+        .logs(
+            "GetLogEvents",
+            json!({"logGroupName": "trail", "logStreamName": "s", "startFromHead": true}),
+        )
+        .await
+        .expect("GetLogEvents");
+    let messages: Vec<&str> = page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["message"].as_str().expect("message"))
+        .collect();
+    assert_eq!(messages, ["first", "second"]);
+
+    let topic = engine
+        .sns("CreateTopic", json!({"Name": "alerts"}))
+        .await
+        .expect("CreateTopic");
+    engine
+        .sns(
+            "Subscribe",
+            json!({"TopicArn": topic["TopicArn"], "Protocol": "http", "Endpoint": "http://127.0.0.1:9/"}),
+        )
+        .await
+        .expect("Subscribe queues its confirmation in the upgraded outbox");
+}
