@@ -26,6 +26,13 @@ pub enum InputError {
     /// A value no service accepts although its type is right: NaN or an infinity where a
     /// number belongs. AWS answers these with its invalid-parameter-value error.
     InvalidValue(String),
+    /// Required members absent or empty: their query-style names (`MetricData.member.1.
+    /// Dimensions.member.1.Value`), for services that answer with a missing-parameter error
+    /// (CloudWatch), and the same as validation lines for the others.
+    Missing {
+        parameters: Vec<String>,
+        violations: Vec<String>,
+    },
 }
 
 impl InputError {
@@ -581,27 +588,56 @@ pub fn to_xml(service: &Service, shape: &str, v: &Value, out: &mut String) {
     }
 }
 
+/// What a check of an input finds.
+#[derive(Default)]
+struct Violations {
+    /// Every violation, in AWS's validation wording.
+    lines: Vec<String>,
+    /// The query-style names of required members that are absent or empty.
+    missing: Vec<String>,
+}
+
 /// Checks a converted input against the model's constraints, collecting every violation.
 fn validate(service: &Service, shape: &str, v: &Value) -> Result<(), InputError> {
-    let mut violations = Vec::new();
-    check(service, shape, v, Path::Root, &mut violations);
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(InputError::Validation(violations))
+    let mut found = Violations::default();
+    check(service, shape, v, Path::Root, &mut found);
+    match found {
+        Violations { lines, .. } if lines.is_empty() => Ok(()),
+        Violations { lines, missing } if missing.is_empty() => Err(InputError::Validation(lines)),
+        Violations { lines, missing } => Err(InputError::Missing {
+            parameters: missing,
+            violations: lines,
+        }),
     }
 }
 
-fn check(service: &Service, name: &str, v: &Value, path: Path, out: &mut Vec<String>) {
+/// A member's name as the query protocol writes it: `MetricData.member.1.Value`.
+fn query_name(path: &Path) -> String {
+    match path {
+        Path::Root => String::new(),
+        Path::Member(Path::Root, name) => (*name).to_owned(),
+        Path::Member(parent, name) => format!("{}.{name}", query_name(parent)),
+        Path::Index(parent, i) => format!("{}.member.{}", query_name(parent), i + 1),
+        Path::Key(parent, key) => format!("{}.{key}", query_name(parent)),
+    }
+}
+
+fn check(service: &Service, name: &str, v: &Value, path: Path, out: &mut Violations) {
     let shape = service.shape(name);
     match (shape.kind, v) {
         (ShapeKind::Structure, Value::Object(fields)) => {
             for required in &shape.required {
-                if !fields.contains_key(required) {
-                    out.push(format!(
-                        "Value null at '{}' failed to satisfy constraint: Member must not be null",
-                        Path::Member(&path, required)
-                    ));
+                let member = Path::Member(&path, required);
+                match fields.get(required) {
+                    None => {
+                        out.lines.push(format!(
+                            "Value null at '{member}' failed to satisfy constraint: Member must not be null"
+                        ));
+                        out.missing.push(query_name(&member));
+                    }
+                    // Its length violation is found below.
+                    Some(Value::String(s)) if s.is_empty() => out.missing.push(query_name(&member)),
+                    Some(_) => {}
                 }
             }
             for (member, r) in &shape.members.0 {
@@ -645,7 +681,7 @@ fn check(service: &Service, name: &str, v: &Value, path: Path, out: &mut Vec<Str
             if let Some(allowed) = &shape.enum_values
                 && !allowed.iter().any(|a| a == s)
             {
-                out.push(format!(
+                out.lines.push(format!(
                     "Value '{s}' at '{path}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
                     allowed.join(", ")
                 ));
@@ -653,7 +689,7 @@ fn check(service: &Service, name: &str, v: &Value, path: Path, out: &mut Vec<Str
             if let Some(pattern) = &shape.pattern
                 && !matches_pattern(pattern, s)
             {
-                out.push(format!(
+                out.lines.push(format!(
                     "Value '{s}' at '{path}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"
                 ));
             }
@@ -666,14 +702,14 @@ fn check(service: &Service, name: &str, v: &Value, path: Path, out: &mut Vec<Str
             if let Some(min) = shape.min
                 && x < min
             {
-                out.push(format!(
+                out.lines.push(format!(
                     "Value '{n}' at '{path}' failed to satisfy constraint: Member must have value greater than or equal to {min}"
                 ));
             }
             if let Some(max) = shape.max
                 && x > max
             {
-                out.push(format!(
+                out.lines.push(format!(
                     "Value '{n}' at '{path}' failed to satisfy constraint: Member must have value less than or equal to {max}"
                 ));
             }
@@ -682,7 +718,7 @@ fn check(service: &Service, name: &str, v: &Value, path: Path, out: &mut Vec<Str
     }
 }
 
-fn check_length(shape: &Shape, len: usize, v: &Value, path: Path, out: &mut Vec<String>) {
+fn check_length(shape: &Shape, len: usize, v: &Value, path: Path, out: &mut Violations) {
     // The value is written out only when it breaks a limit: a list may be megabytes.
     let shown = || match v {
         Value::String(s) => s.clone(),
@@ -691,7 +727,7 @@ fn check_length(shape: &Shape, len: usize, v: &Value, path: Path, out: &mut Vec<
     if let Some(min) = shape.min
         && (len as f64) < min
     {
-        out.push(format!(
+        out.lines.push(format!(
             "Value '{}' at '{path}' failed to satisfy constraint: Member must have length greater than or equal to {min}",
             shown()
         ));
@@ -699,7 +735,7 @@ fn check_length(shape: &Shape, len: usize, v: &Value, path: Path, out: &mut Vec<
     if let Some(max) = shape.max
         && (len as f64) > max
     {
-        out.push(format!(
+        out.lines.push(format!(
             "Value '{}' at '{path}' failed to satisfy constraint: Member must have length less than or equal to {max}",
             shown()
         ));
@@ -827,11 +863,42 @@ mod tests {
             from_json(model::logs(), "CreateLogGroupRequest", json!({})).expect_err("missing name");
         assert_eq!(
             err,
-            InputError::Validation(vec![
-                "Value null at 'logGroupName' failed to satisfy constraint: Member must not be null"
-                    .to_owned()
-            ])
+            InputError::Missing {
+                parameters: vec!["logGroupName".to_owned()],
+                violations: vec![
+                    "Value null at 'logGroupName' failed to satisfy constraint: Member must not be null"
+                        .to_owned()
+                ],
+            }
         );
+    }
+
+    #[test]
+    fn required_members_absent_or_empty_are_named_as_the_query_protocol_names_them() {
+        let err = from_json(
+            model::cloudwatch(),
+            "PutMetricDataInput",
+            json!({"Namespace": "N", "MetricData": [
+                {"MetricName": "M", "Value": 1.0},
+                {"MetricName": "M", "Value": 1.0, "Dimensions": [{"Name": "d", "Value": ""}, {"Value": "v"}]},
+            ]}),
+        )
+        .expect_err("an empty and an absent required member");
+        let InputError::Missing {
+            parameters,
+            violations,
+        } = err
+        else {
+            panic!("expected missing parameters, got {err:?}");
+        };
+        assert_eq!(
+            parameters,
+            [
+                "MetricData.member.2.Dimensions.member.1.Value",
+                "MetricData.member.2.Dimensions.member.2.Name"
+            ]
+        );
+        assert_eq!(violations.len(), 2, "{violations:?}");
     }
 
     #[test]

@@ -353,6 +353,21 @@ fn input_error(protocol: Protocol, e: InputError) -> ApiError {
                 ApiError::new("InvalidParameterException", message)
             }
         },
+        InputError::Missing {
+            parameters,
+            violations,
+        } => match protocol {
+            // CloudWatch names what is missing, a line each (seen in client reports over
+            // awsQuery; its JSON and CBOR protocols carry the same errors).
+            Protocol::CloudWatchJson | Protocol::CloudWatchCbor | Protocol::CloudWatchQuery => {
+                let lines: Vec<String> = parameters
+                    .iter()
+                    .map(|p| format!("The parameter {p} is required."))
+                    .collect();
+                ApiError::new("MissingRequiredParameterException", lines.join("\n"))
+            }
+            _ => input_error(protocol, InputError::Validation(violations)),
+        },
         InputError::Validation(lines) => {
             let message = InputError::validation_message(&lines);
             match protocol {

@@ -252,6 +252,26 @@ async fn cloudwatch_through_the_rust_sdk_over_rpc_v2_cbor() {
         .expect_err("no such alarm");
     assert_eq!(err.code(), Some("ResourceNotFound"), "{err:?}");
 
+    // The SDK does not check lengths; the server names the empty value as CloudWatch does.
+    let err = cw
+        .put_metric_data()
+        .namespace("App")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("Errors")
+                .dimensions(Dimension::builder().name("Service").value("").build())
+                .value(1.0)
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("an empty dimension value is missing");
+    assert_eq!(err.code(), Some("MissingParameter"), "{err:?}");
+    assert_eq!(
+        err.message(),
+        Some("The parameter MetricData.member.1.Dimensions.member.1.Value is required."),
+    );
+
     let err = cw
         .put_metric_alarm()
         .alarm_name("bad")
