@@ -635,8 +635,15 @@ fn check(service: &Service, name: &str, v: &Value, path: Path, out: &mut Violati
                         ));
                         out.missing.push(query_name(&member));
                     }
-                    // Its length violation is found below.
-                    Some(Value::String(s)) if s.is_empty() => out.missing.push(query_name(&member)),
+                    // An empty value where one is needed; its length violation is found below.
+                    Some(Value::String(s))
+                        if s.is_empty()
+                            && shape.members.get(required).is_some_and(|r| {
+                                service.shape(&r.shape).min.is_some_and(|min| min >= 1.0)
+                            }) =>
+                    {
+                        out.missing.push(query_name(&member))
+                    }
                     Some(_) => {}
                 }
             }
@@ -899,6 +906,18 @@ mod tests {
             ]
         );
         assert_eq!(violations.len(), 2, "{violations:?}");
+    }
+
+    #[test]
+    fn an_empty_value_that_may_be_empty_is_not_missing() {
+        // StateReason has no minimum length; the enum violation is what is wrong.
+        let err = from_json(
+            model::cloudwatch(),
+            "SetAlarmStateInput",
+            json!({"AlarmName": "a", "StateValue": "BOGUS", "StateReason": ""}),
+        )
+        .expect_err("invalid enum");
+        assert!(matches!(err, InputError::Validation(_)), "{err:?}");
     }
 
     #[test]

@@ -405,7 +405,6 @@ fn load_alarm(c: &Connection, name: &str) -> Result<Option<StoredAlarm>, ApiErro
     .transpose()
 }
 
-/// The statistic of one period from its aggregates.
 /// Whether `name` is one of CloudWatch's extended statistics: a percentile (`p99`, `p99.9`),
 /// a trimmed or winsorized mean, count or sum (`tm90`, `wm(10%:90%)`, `TC(…)`, `ts99`), a
 /// percentile rank (`PR(:300)`) or `IQM`.
@@ -425,6 +424,7 @@ fn is_extended_statistic(name: &str) -> bool {
             .any(|p| lower.strip_prefix(p).is_some_and(argument))
 }
 
+/// The statistic of one period from its aggregates.
 fn statistic(name: &str, sum: f64, count: f64, min: f64, max: f64) -> Option<f64> {
     match name {
         "Sum" => Some(sum),

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -502,14 +504,27 @@ struct MessageAttributeValue {
 /// SNS's limit of message attributes per message.
 const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 
+/// Whether `text` is a number SNS accepts as a `Number` attribute: decimal notation, within
+/// ±10^126 and no smaller in magnitude than 10^-128 unless zero.
+fn sns_number(text: &str) -> bool {
+    let notation = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    notation
+        && text
+            .parse::<f64>()
+            .is_ok_and(|v| v.is_finite() && v.abs() <= 1e126 && (v == 0.0 || v.abs() >= 1e-128))
+}
+
 /// Checks a Publish's message attributes as SNS does and renders them as a Notification's
 /// `MessageAttributes` object (`{"name":{"Type":"String","Value":"v"}}`); `None` without any.
+/// Also returns the bytes they count towards the message size limit (names, types, values).
 fn message_attributes(
     attributes: &BTreeMap<String, MessageAttributeValue>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<(Option<String>, usize), ApiError> {
     let invalid = |message: String| ApiError::new("InvalidParameterValueException", message);
     if attributes.is_empty() {
-        return Ok(None);
+        return Ok((None, 0));
     }
     if attributes.len() > MAX_MESSAGE_ATTRIBUTES {
         return Err(invalid(format!(
@@ -518,6 +533,7 @@ fn message_attributes(
         )));
     }
     let mut rendered = serde_json::Map::new();
+    let mut size = 0;
     for (name, value) in attributes {
         let lower = name.to_ascii_lowercase();
         let valid_name = !name.is_empty()
@@ -547,14 +563,25 @@ fn message_attributes(
         };
         let Some(text) = text.filter(|t| !t.is_empty()) else {
             return Err(invalid(format!(
-                "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{kind}'."
+                "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{}'.",
+                value.data_type
             )));
         };
-        if kind == "Number" && text.trim().parse::<f64>().is_err() {
+        if kind == "Number" && !sns_number(text) {
             return Err(invalid(format!(
                 "Could not cast message attribute '{name}' value to number."
             )));
         }
+        if kind == "Binary"
+            && base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .is_err()
+        {
+            return Err(invalid(format!(
+                "The message attribute '{name}' has a binary value that is not base64."
+            )));
+        }
+        size += name.len() + value.data_type.len() + text.len();
         if value.data_type == "String.Array"
             && !serde_json::from_str::<Value>(text).is_ok_and(|v| v.is_array())
         {
@@ -567,7 +594,7 @@ fn message_attributes(
             json!({"Type": value.data_type, "Value": text}),
         );
     }
-    Ok(Some(Value::Object(rendered).to_string()))
+    Ok((Some(Value::Object(rendered).to_string()), size))
 }
 
 fn publish(c: &Connection, ctx: &Context, req: Publish) -> Result<Value, ApiError> {
@@ -587,7 +614,9 @@ fn publish(c: &Connection, ctx: &Context, req: Publish) -> Result<Value, ApiErro
     if req.message.is_empty() {
         return Err(ApiError::new(INVALID, "Invalid parameter: Empty message"));
     }
-    if req.message.len() > MAX_MESSAGE_BYTES {
+    let (attributes, attributes_size) = message_attributes(&req.message_attributes)?;
+    // The attributes' names, types and values count towards the limit.
+    if req.message.len() + attributes_size > MAX_MESSAGE_BYTES {
         return Err(ApiError::new(
             INVALID,
             "Invalid parameter: Message too long",
@@ -619,7 +648,8 @@ fn publish(c: &Connection, ctx: &Context, req: Publish) -> Result<Value, ApiErro
         }
         _ => None,
     };
-    let attributes = message_attributes(&req.message_attributes)?;
+    // SNS sends message attributes with String messages only, not with JSON ones.
+    let attributes = attributes.filter(|_| message.is_none());
     if !topic_exists(c, topic)? {
         return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
     }
@@ -960,4 +990,35 @@ fn set_subscription_attributes(
     )
     .map_err(sql)?;
     Ok(json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(data_type: &str, string: Option<&str>, binary: Option<&str>) -> Result<(), ApiError> {
+        let value = MessageAttributeValue {
+            data_type: data_type.to_owned(),
+            string_value: string.map(str::to_owned),
+            binary_value: binary.map(str::to_owned),
+        };
+        message_attributes(&BTreeMap::from([("a".to_owned(), value)])).map(drop)
+    }
+
+    #[test]
+    fn attribute_values_are_checked_as_sns_checks_them() {
+        assert!(one("Number", Some("1.5e3"), None).is_ok());
+        assert!(one("Number", Some("-0"), None).is_ok());
+        for bad in [" 5 ", "NaN", "inf", "1e200", "1e-200", "0x10"] {
+            let err = one("Number", Some(bad), None).expect_err(bad);
+            assert_eq!(err.code, "InvalidParameterValueException", "{bad}");
+        }
+        assert!(one("Binary", None, Some("AAE=")).is_ok());
+        assert!(one("Binary", None, Some("not base64!")).is_err());
+        assert!(one("String.Array", Some(r#"["a", 1]"#), None).is_ok());
+        let err = one("String.Array", Some("a"), None).expect_err("not an array");
+        assert!(err.message.contains("String.Array"), "{err:?}");
+        let err = one("String.Array", Some(""), None).expect_err("empty");
+        assert!(err.message.ends_with("type 'String.Array'."), "{err:?}");
+    }
 }

@@ -125,6 +125,16 @@ expect_error("ParameterValueInvalid", sns.publish, TopicArn=arn, Message="m",
 expect_error("ParameterValueInvalid", sns.publish, TopicArn=arn, Message="m",
              MessageAttributes={"a": {"DataType": "Number", "StringValue": "many"}})
 expect_error("ParameterValueInvalid", sns.publish, TopicArn=arn, Message="m",
+             MessageAttributes={"a": {"DataType": "Number", "StringValue": "NaN"}})
+expect_error("InvalidParameter", sns.publish, TopicArn=arn, Message="x" * (262144 - 10),
+             MessageAttributes={"a": {"DataType": "String", "StringValue": "bbbbbb"}},
+             message="Invalid parameter: Message too long")
+# SNS sends message attributes with String messages only.
+sns.publish(TopicArn=arn, Message=json.dumps({"default": "structured"}), MessageStructure="json",
+            MessageAttributes={"team": {"DataType": "String", "StringValue": "security"}})
+_, note = next_message("Notification")
+check(note["Message"] == "structured" and "MessageAttributes" not in note, f"{note}")
+expect_error("ParameterValueInvalid", sns.publish, TopicArn=arn, Message="m",
              MessageAttributes={"AWS.reserved": {"DataType": "String", "StringValue": "x"}})
 expect_error("ParameterValueInvalid", sns.publish, TopicArn=arn, Message="m",
              MessageAttributes={f"a{i}": {"DataType": "String", "StringValue": "x"} for i in range(11)})
