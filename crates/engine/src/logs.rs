@@ -778,7 +778,7 @@ fn get_log_events(c: &Connection, ctx: &Context, req: GetLogEvents) -> Result<Va
 }
 
 /// The earliest timestamp a read of `group` shows: `start` if given, and never an event that
-/// has outlived the group's retention but still waits in a block with newer ones.
+/// has outlived the group's retention but waits for the next expiry tick to be deleted.
 fn retained_start(
     c: &Connection,
     group: &str,
