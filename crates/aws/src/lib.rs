@@ -22,18 +22,21 @@
 
 pub mod codec;
 pub mod model;
+mod operator;
+pub mod server;
 pub mod sigv4;
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::body::{Body, Bytes};
-use axum::extract::State as AxumState;
+use axum::extract::{Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use engine::{ApiError, Engine};
+use http_body_util::BodyExt as _;
 use serde_json::Value;
 
 use crate::codec::InputError;
@@ -42,6 +45,13 @@ use crate::model::Service;
 /// The largest request body accepted. PutLogEvents allows 1 MiB of messages, which JSON
 /// escaping can roughly double; anything larger is not a valid request of these services.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// The longest a request body may take in all, however steadily it arrives.
+const BODY_DEADLINE: Duration = Duration::from_secs(60);
+/// The SigV4 signing name of trailwatch's operator API (failed deliveries).
+pub const OPERATOR_SIGNING_NAME: &str = operator::SIGNING_NAME;
+/// The `X-Amz-Target` prefix of the operator API's operations.
+pub const OPERATOR_TARGET_PREFIX: &str = operator::TARGET_PREFIX;
+
 /// The largest body a gzip-encoded request may inflate to (PutMetricData allows 1 MB).
 const MAX_INFLATED_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -68,25 +78,35 @@ pub struct State {
     engine: Arc<Engine>,
     auth: Auth,
     certificate: Option<Certificate>,
+    body_timeout: Duration,
 }
 
 impl State {
-    /// The state of a listener.
+    /// The state of a listener; a request body may stall for 10 seconds.
     pub fn new(engine: Arc<Engine>, auth: Auth, certificate: Option<Certificate>) -> Arc<State> {
+        State::with_body_timeout(engine, auth, certificate, Duration::from_secs(10))
+    }
+
+    /// The state of a listener whose request bodies may go `body_timeout` without a byte
+    /// before the request is refused (and 60 seconds in all).
+    pub fn with_body_timeout(
+        engine: Arc<Engine>,
+        auth: Auth,
+        certificate: Option<Certificate>,
+        body_timeout: Duration,
+    ) -> Arc<State> {
         Arc::new(State {
             engine,
             auth,
             certificate,
+            body_timeout,
         })
     }
 }
 
 /// The router serving every service on one port.
 pub fn router(state: Arc<State>) -> axum::Router {
-    axum::Router::new()
-        .fallback(handle)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+    axum::Router::new().fallback(handle).with_state(state)
 }
 
 /// The services and their wire protocols.
@@ -102,12 +122,16 @@ enum Protocol {
     CloudWatchQuery,
     /// SNS, awsQuery.
     SnsQuery,
+    /// trailwatch's own operations (failed deliveries), awsJson1_1-style.
+    Operator,
 }
 
 impl Protocol {
+    /// The service model of the protocol's errors; the operator API has no model and words
+    /// its errors as CloudWatch Logs does.
     fn service(self) -> &'static Service {
         match self {
-            Protocol::LogsJson => model::logs(),
+            Protocol::LogsJson | Protocol::Operator => model::logs(),
             Protocol::CloudWatchJson | Protocol::CloudWatchCbor | Protocol::CloudWatchQuery => {
                 model::cloudwatch()
             }
@@ -120,6 +144,7 @@ impl Protocol {
         match self {
             Protocol::LogsJson => "logs",
             Protocol::SnsQuery => "sns",
+            Protocol::Operator => operator::SIGNING_NAME,
             _ => "monitoring",
         }
     }
@@ -137,13 +162,17 @@ struct Reply {
     query_mode: bool,
 }
 
-async fn handle(
-    AxumState(state): AxumState<Arc<State>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+/// What a POST's head says it is, before its body is read.
+enum Addressed {
+    /// A service and operation named by the path or `X-Amz-Target`.
+    Operation(Protocol, String),
+    /// A form body, whose `Version` names the service.
+    Form,
+}
+
+async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let request_id = uuid::Uuid::new_v4().to_string();
     let path = uri.path();
     if method == Method::GET {
@@ -159,16 +188,18 @@ async fn handle(
     let target = header("x-amz-target");
     let content_type = header("content-type").unwrap_or_default();
     let query_mode = header("x-amzn-query-mode") == Some("true");
+    let scope_service = scope_service(header("authorization").unwrap_or_default());
 
     // Dispatch order of reference §1.2.
-    let (protocol, operation, form) = if let Some(op) =
+    let addressed = if let Some(op) =
         path.strip_prefix("/service/GraniteServiceVersion20100801/operation/")
     {
-        (Protocol::CloudWatchCbor, op.to_owned(), None)
+        Addressed::Operation(Protocol::CloudWatchCbor, op.to_owned())
     } else if let Some((prefix, op)) = target.and_then(|t| t.split_once('.')) {
         let protocol = match prefix {
             "Logs_20140328" => Protocol::LogsJson,
             "GraniteServiceVersion20100801" => Protocol::CloudWatchJson,
+            operator::TARGET_PREFIX => Protocol::Operator,
             _ => {
                 return json_error_response(
                     StatusCode::BAD_REQUEST,
@@ -180,62 +211,137 @@ async fn handle(
                 );
             }
         };
-        (protocol, op.to_owned(), None)
+        Addressed::Operation(protocol, op.to_owned())
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
-        let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let version = get("Version").unwrap_or_default();
-        let scope_service = scope_service(header("authorization").unwrap_or_default());
-        let protocol = if version == model::sns().api_version || scope_service == Some("sns") {
-            Protocol::SnsQuery
-        } else if version == model::cloudwatch().api_version || scope_service == Some("monitoring")
-        {
-            Protocol::CloudWatchQuery
-        } else {
-            return query_error_response(
-                None,
-                StatusCode::BAD_REQUEST,
-                "InvalidAction",
-                Some("The request names no known service API version."),
-                &request_id,
-            );
-        };
-        let op = get("Action").unwrap_or_default();
-        (protocol, op, Some(params))
+        Addressed::Form
     } else {
-        return plain(
+        return closing(plain(
             StatusCode::NOT_FOUND,
             "Not an AWS API request: expected X-Amz-Target, an rpcv2Cbor path or a form body.\n",
-        );
+        ));
     };
 
-    let reply = Reply {
-        protocol,
+    // Errors before the body is read answer in the protocol the head points to; a form
+    // request's service is told by its credential scope until its Version is read.
+    let mut reply = Reply {
+        protocol: match &addressed {
+            Addressed::Operation(protocol, _) => *protocol,
+            Addressed::Form if scope_service == Some("monitoring") => Protocol::CloudWatchQuery,
+            Addressed::Form => Protocol::SnsQuery,
+        },
         request_id,
         query_mode,
     };
 
-    if let Auth::SigV4(keys) = &state.auth {
-        let pairs: Vec<(&str, &[u8])> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_bytes()))
-            .collect();
-        let request = sigv4::Request {
-            method: method.as_str(),
-            path,
-            query: uri.query().unwrap_or_default(),
-            headers: &pairs,
-            body: &body,
-        };
-        let expect = sigv4::Expectation {
-            region: &state.engine.config().region,
-            services: &[protocol.signing_name()],
-            now: SystemTime::now(),
-        };
-        if let Err(e) = sigv4::verify(&request, &expect, keys) {
+    // The signature is checked as far as it can be before the body is read, so that a
+    // client without valid credentials cannot make the server read (and hold) a large body.
+    let pending = match &state.auth {
+        Auth::None => None,
+        Auth::SigV4(keys) => {
+            let pairs: Vec<(&str, &[u8])> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_bytes()))
+                .collect();
+            let head = sigv4::Request {
+                method: method.as_str(),
+                path,
+                query: uri.query().unwrap_or_default(),
+                headers: &pairs,
+                body: &[],
+            };
+            let services: &[&str] = match &addressed {
+                Addressed::Operation(protocol, _) => &[protocol.signing_name()],
+                Addressed::Form => &["sns", "monitoring"],
+            };
+            let expect = sigv4::Expectation {
+                region: &state.engine.config().region,
+                services,
+                now: SystemTime::now(),
+            };
+            match sigv4::verify_head(&head, &expect, keys) {
+                Ok(pending) => Some(pending),
+                Err(e) => {
+                    tracing::info!(error = %e, "Request refused: authentication failed.");
+                    return closing(auth_error(&reply, &e));
+                }
+            }
+        }
+    };
+
+    // CloudWatch clients gzip large PutMetricData bodies; nothing else is understood.
+    let gzip = match header("content-encoding").map(str::trim) {
+        None | Some("" | "identity") => false,
+        Some(e) if e.eq_ignore_ascii_case("gzip") => true,
+        Some(other) => {
+            let e = ApiError::new(
+                "SerializationException",
+                format!("The Content-Encoding {other} is not supported: send gzip or no encoding."),
+            );
+            return closing(error(&reply, &e));
+        }
+    };
+
+    let body = match read_body(body, &headers, state.body_timeout).await {
+        Ok(b) => b,
+        Err(refusal) => return closing(refusal),
+    };
+
+    let (protocol, operation, form) = match addressed {
+        Addressed::Operation(protocol, op) => (protocol, op, None),
+        Addressed::Form => {
+            let params: Vec<(String, String)> =
+                form_urlencoded::parse(&body).into_owned().collect();
+            let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            let version = get("Version").unwrap_or_default();
+            let protocol = if version == model::sns().api_version || scope_service == Some("sns") {
+                Protocol::SnsQuery
+            } else if version == model::cloudwatch().api_version
+                || scope_service == Some("monitoring")
+            {
+                Protocol::CloudWatchQuery
+            } else {
+                return query_error_response(
+                    None,
+                    StatusCode::BAD_REQUEST,
+                    "InvalidAction",
+                    Some("The request names no known service API version."),
+                    &reply.request_id,
+                );
+            };
+            let op = get("Action").unwrap_or_default();
+            (protocol, op, Some(params))
+        }
+    };
+    reply.protocol = protocol;
+
+    if let Some(pending) = pending {
+        // A form's scope must name the service its Version names.
+        if pending.service() != protocol.signing_name() {
+            let e = sigv4::AuthError::InvalidScope {
+                message: format!(
+                    "Credential should be scoped to correct service: '{}'.",
+                    protocol.signing_name()
+                ),
+            };
+            return auth_error(&reply, &e);
+        }
+        if let Err(e) = pending.finish(&body) {
             tracing::info!(error = %e, "Request refused: authentication failed.");
             return auth_error(&reply, &e);
         }
+    }
+
+    let body = if gzip {
+        match inflate(&body) {
+            Ok(b) => Bytes::from(b),
+            Err(e) => return error(&reply, &e),
+        }
+    } else {
+        body
+    };
+
+    if protocol == Protocol::Operator {
+        return operator::handle(&state.engine, &operation, &body, &reply.request_id).await;
     }
 
     let service = protocol.service();
@@ -243,19 +349,10 @@ async fn handle(
         return error(&reply, &unknown_operation(protocol, &operation));
     };
 
-    // CloudWatch clients gzip large PutMetricData bodies; the signature covers the gzip bytes.
-    let body = match header("content-encoding") {
-        Some("gzip") => match inflate(&body) {
-            Ok(b) => Bytes::from(b),
-            Err(e) => return error(&reply, &e),
-        },
-        _ => body,
-    };
-
     let input_shape = op.input.as_ref().map(|r| r.shape.as_str());
     let input = match (input_shape, protocol) {
         (None, _) => Ok(Value::Object(Default::default())),
-        (Some(shape), Protocol::LogsJson | Protocol::CloudWatchJson) => {
+        (Some(shape), Protocol::LogsJson | Protocol::CloudWatchJson | Protocol::Operator) => {
             let parsed: Result<Value, _> = if body.is_empty() {
                 Ok(Value::Object(Default::default()))
             } else {
@@ -295,6 +392,66 @@ async fn handle(
     }
 }
 
+/// Reads a request body of at most [`MAX_BODY_BYTES`], within `stall` between two of its
+/// parts and [`BODY_DEADLINE`] in all; the refusal to answer otherwise.
+async fn read_body(body: Body, headers: &HeaderMap, stall: Duration) -> Result<Bytes, Response> {
+    let too_large = || {
+        plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The request body is larger than these services accept.\n",
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut body = body;
+    let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let deadline = tokio::time::Instant::now() + BODY_DEADLINE;
+    loop {
+        let next = tokio::time::timeout_at(
+            deadline.min(tokio::time::Instant::now() + stall),
+            body.frame(),
+        );
+        let frame = match next.await {
+            Err(_) => {
+                return Err(plain(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "The request body stopped arriving.\n",
+                ));
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                tracing::debug!(error = %e, "Cannot read a request body.");
+                return Err(plain(
+                    StatusCode::BAD_REQUEST,
+                    "The request body could not be read.\n",
+                ));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Marks a reply as the connection's last: after a refusal before the body, the rest of the
+/// body is not worth reading.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// The service of a SigV4 credential scope (`AKID/date/region/SERVICE/aws4_request`).
 fn scope_service(authorization: &str) -> Option<&str> {
     let credential = authorization.split("Credential=").nth(1)?;
@@ -302,9 +459,10 @@ fn scope_service(authorization: &str) -> Option<&str> {
     scope.split('/').nth(3)
 }
 
+/// Inflates a gzip body, every member of it (RFC 1952 lets a file hold several).
 fn inflate(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body)
+    flate2::read::MultiGzDecoder::new(body)
         .take(MAX_INFLATED_BYTES + 1)
         .read_to_end(&mut out)
         .map_err(|e| {
@@ -349,7 +507,7 @@ fn input_error(protocol: Protocol, e: InputError) -> ApiError {
             Protocol::CloudWatchJson | Protocol::CloudWatchCbor | Protocol::CloudWatchQuery => {
                 ApiError::new("InvalidParameterValueException", message)
             }
-            Protocol::LogsJson | Protocol::SnsQuery => {
+            Protocol::LogsJson | Protocol::SnsQuery | Protocol::Operator => {
                 ApiError::new("InvalidParameterException", message)
             }
         },
@@ -373,7 +531,9 @@ fn input_error(protocol: Protocol, e: InputError) -> ApiError {
             match protocol {
                 // CloudWatch Logs answers a broken constraint with its own exception and
                 // the coral text (recorded from AWS in many client bug reports).
-                Protocol::LogsJson => ApiError::new("InvalidParameterException", message),
+                Protocol::LogsJson | Protocol::Operator => {
+                    ApiError::new("InvalidParameterException", message)
+                }
                 Protocol::CloudWatchJson | Protocol::CloudWatchCbor => {
                     ApiError::new("ValidationException", message)
                 }
@@ -429,7 +589,7 @@ async fn handle_get(state: &State, uri: &Uri, request_id: &str) -> Response {
         Ok(v) => v,
         Err(e) => return error(&reply, &input_error(Protocol::SnsQuery, e)),
     };
-    match state.engine.sns(operation, input).await {
+    match state.engine.sns_link(operation, input).await {
         Ok(output) => success(&reply, service, operation, &output),
         Err(e) => error(&reply, &e),
     }
@@ -459,8 +619,8 @@ fn success(reply: &Reply, service: &Service, operation: &str, output: &Value) ->
     let output_shape = op.output.as_ref().map(|r| r.shape.as_str());
     let id = reply.request_id.clone();
     match reply.protocol {
-        Protocol::LogsJson | Protocol::CloudWatchJson => {
-            let content_type = if reply.protocol == Protocol::LogsJson {
+        Protocol::LogsJson | Protocol::CloudWatchJson | Protocol::Operator => {
+            let content_type = if reply.protocol != Protocol::CloudWatchJson {
                 "application/x-amz-json-1.1"
             } else {
                 "application/x-amz-json-1.0"
@@ -559,7 +719,7 @@ fn wire_error(reply: &Reply, e: &ApiError) -> WireError {
                 status = 400;
             }
         }
-        Protocol::LogsJson => {
+        Protocol::LogsJson | Protocol::Operator => {
             // Logs models no statuses: every client error is 400.
             status = if internal { 500 } else { 400 };
         }
@@ -613,7 +773,7 @@ fn error_response(reply: &Reply, w: &WireError, message: &str) -> Response {
     let fault = if w.sender_fault { "Sender" } else { "Receiver" };
     let query_error = format!("{};{fault}", w.query_code);
     match reply.protocol {
-        Protocol::LogsJson => json_error_response(
+        Protocol::LogsJson | Protocol::Operator => json_error_response(
             w.status,
             &w.type_name,
             Some(message),

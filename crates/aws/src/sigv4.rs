@@ -173,17 +173,46 @@ impl fmt::Display for AuthError {
 
 impl std::error::Error for AuthError {}
 
-/// Verify the SigV4 `Authorization` header of `req`.
-///
-/// Checks run in this order: header syntax, date header, credential scope,
-/// clock skew, access key, then the signature itself: cheap checks that need
-/// no secret come first, so a malformed or misconfigured client gets the most
-/// specific error and the credential store is consulted only when needed.
+/// Verify the SigV4 `Authorization` header of `req`: [`verify_head`] and
+/// [`PendingVerification::finish`] in one.
 pub fn verify(
     req: &Request,
     expect: &Expectation,
     creds: &dyn Credentials,
 ) -> Result<Verified, AuthError> {
+    verify_head(req, expect, creds)?.finish(req.body)
+}
+
+/// A request whose head passed every check that needs no body: the server may read the body,
+/// then [`finish`](PendingVerification::finish) with it.
+#[derive(Debug, Clone)]
+pub struct PendingVerification {
+    /// The canonical request up to the payload hash.
+    canonical_head: Vec<u8>,
+    amz_date: String,
+    scope: String,
+    key: [u8; 32],
+    provided: Vec<u8>,
+    /// The signed `x-amz-content-sha256` value, whose signature is already checked.
+    claimed_hash: Option<Vec<u8>>,
+    verified: Verified,
+}
+
+/// Checks everything of the `Authorization` header that the body does not enter: its
+/// syntax, the date, the credential scope, the clock skew, the access key — and, when the
+/// client signed the payload's hash in `x-amz-content-sha256`, the signature itself. So an
+/// unsigned or wrongly signed request is refused before its body is read. `req.body` is not
+/// looked at.
+///
+/// Checks run in this order: header syntax, date header, credential scope,
+/// clock skew, access key, then the signature itself: cheap checks that need
+/// no secret come first, so a malformed or misconfigured client gets the most
+/// specific error and the credential store is consulted only when needed.
+pub fn verify_head(
+    req: &Request,
+    expect: &Expectation,
+    creds: &dyn Credentials,
+) -> Result<PendingVerification, AuthError> {
     // Presigned URLs (X-Amz-Signature in the query) are never produced by the
     // CLI or SDKs for these services, so only the header form is accepted.
     let auth_value = header_values(req.headers, "authorization")
@@ -236,26 +265,76 @@ pub fn verify(
         .secret_for(scope.access_key_id)
         .ok_or(AuthError::UnrecognizedClient)?;
 
-    let payload_hash = payload_hash(req, &signed_names)?;
-    let canonical = canonical_request(req, &signed_names, &payload_hash)?;
-    let string_to_sign = string_to_sign(&amz_date, &scope.scope_string(), &canonical);
-    let key = signing_key(&secret, scope.date, scope.region, scope.service);
-
     // A signature that is not 64 hex digits cannot match; AWS answers such
     // garbage with the same mismatch error, so do we.
     let provided = hex::decode(signature).map_err(|_| AuthError::SignatureDoesNotMatch)?;
-    let mut mac = new_mac(&key);
-    mac.update(string_to_sign.as_bytes());
-    // verify_slice compares in constant time, so the position of the first
-    // wrong byte does not leak through response timing.
-    mac.verify_slice(&provided)
-        .map_err(|_| AuthError::SignatureDoesNotMatch)?;
+    let pending = PendingVerification {
+        canonical_head: canonical_head(req, &signed_names)?,
+        scope: scope.scope_string(),
+        key: signing_key(&secret, scope.date, scope.region, scope.service),
+        amz_date,
+        provided,
+        claimed_hash: signed_names
+            .iter()
+            .any(|n| n == "x-amz-content-sha256")
+            .then(|| {
+                header_values(req.headers, "x-amz-content-sha256")
+                    .next()
+                    .map(trim_all)
+                    .unwrap_or_default()
+            }),
+        verified: Verified {
+            access_key_id: scope.access_key_id.to_owned(),
+            service: scope.service.to_owned(),
+            region: scope.region.to_owned(),
+        },
+    };
+    if let Some(claimed) = &pending.claimed_hash {
+        pending.check_signature(claimed)?;
+    }
+    Ok(pending)
+}
 
-    Ok(Verified {
-        access_key_id: scope.access_key_id.to_owned(),
-        service: scope.service.to_owned(),
-        region: scope.region.to_owned(),
-    })
+impl PendingVerification {
+    /// Whether the signature is already checked (the client signed its payload's hash), so
+    /// that only the body's hash remains to compare.
+    pub fn signature_checked(&self) -> bool {
+        self.claimed_hash.is_some()
+    }
+
+    /// The signing name of the credential scope.
+    pub fn service(&self) -> &str {
+        &self.verified.service
+    }
+
+    /// Completes the verification with the body as received (compressed bodies stay
+    /// compressed: the client hashed what it sent).
+    pub fn finish(self, body: &[u8]) -> Result<Verified, AuthError> {
+        let computed = hex::encode(Sha256::digest(body));
+        match &self.claimed_hash {
+            // These services have no unsigned or streaming payload mode (that is an S3
+            // feature), so the claimed hash must be the real one; anything else,
+            // UNSIGNED-PAYLOAD included, means the body is not what was signed.
+            Some(claimed) if claimed.as_slice() != computed.as_bytes() => {
+                return Err(AuthError::SignatureDoesNotMatch);
+            }
+            Some(_) => {}
+            None => self.check_signature(computed.as_bytes())?,
+        }
+        Ok(self.verified)
+    }
+
+    fn check_signature(&self, payload_hash: &[u8]) -> Result<(), AuthError> {
+        let mut canonical = self.canonical_head.clone();
+        canonical.extend_from_slice(payload_hash);
+        let string_to_sign = string_to_sign(&self.amz_date, &self.scope, &canonical);
+        let mut mac = new_mac(&self.key);
+        mac.update(string_to_sign.as_bytes());
+        // verify_slice compares in constant time, so the position of the first
+        // wrong byte does not leak through response timing.
+        mac.verify_slice(&self.provided)
+            .map_err(|_| AuthError::SignatureDoesNotMatch)
+    }
 }
 
 /// Inputs of [`sign`] besides the request itself.
@@ -516,31 +595,19 @@ fn parse_request_date(raw: &[u8]) -> Result<i64, AuthError> {
         })
 }
 
-/// The payload hash line: the hash of the body, or the signed
-/// `x-amz-content-sha256` value when it agrees with the body.
-fn payload_hash(req: &Request, signed_names: &[String]) -> Result<String, AuthError> {
-    let computed = hex::encode(Sha256::digest(req.body));
-    if signed_names.iter().any(|n| n == "x-amz-content-sha256") {
-        // These services have no unsigned or streaming payload mode (that is an
-        // S3 feature), so the claimed hash must be the real one; anything else,
-        // UNSIGNED-PAYLOAD included, means the body is not what was signed.
-        let claimed = header_values(req.headers, "x-amz-content-sha256")
-            .next()
-            .map(trim_all)
-            .unwrap_or_default();
-        if claimed != computed.as_bytes() {
-            return Err(AuthError::SignatureDoesNotMatch);
-        }
-    }
-    Ok(computed)
-}
-
 /// Build the canonical request bytes exactly as the client did.
 fn canonical_request(
     req: &Request,
     signed_names: &[String],
     payload_hash: &str,
 ) -> Result<Vec<u8>, AuthError> {
+    let mut out = canonical_head(req, signed_names)?;
+    out.extend_from_slice(payload_hash.as_bytes());
+    Ok(out)
+}
+
+/// The canonical request up to its last line, the payload hash.
+fn canonical_head(req: &Request, signed_names: &[String]) -> Result<Vec<u8>, AuthError> {
     let mut out = Vec::with_capacity(256 + req.query.len());
     out.extend_from_slice(req.method.as_bytes());
     out.push(b'\n');
@@ -565,7 +632,6 @@ fn canonical_request(
     out.push(b'\n');
     out.extend_from_slice(signed_names.join(";").as_bytes());
     out.push(b'\n');
-    out.extend_from_slice(payload_hash.as_bytes());
     Ok(out)
 }
 

@@ -117,6 +117,17 @@ fn dimensions_of(v: Option<&Value>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The smallest and largest magnitudes CloudWatch accepts for a metric value (its documented
+/// base-10 bounds, about 2^-360 and 2^360).
+const METRIC_VALUE_MIN: f64 = 8.515920e-109;
+const METRIC_VALUE_MAX: f64 = 1.174271e+108;
+
+/// Whether CloudWatch accepts `v` as a metric value: zero, or a magnitude within its range.
+/// Sums of such values stay finite for any count of samples a store can hold.
+pub(crate) fn metric_value_in_range(v: f64) -> bool {
+    v == 0.0 || (METRIC_VALUE_MIN..=METRIC_VALUE_MAX).contains(&v.abs())
+}
+
 /// Stores datapoints and re-evaluates the alarms watching the metrics they touch.
 pub(crate) fn record(c: &Connection, ctx: &Context, data: &[Datum]) -> Result<(), ApiError> {
     if data.is_empty() {
@@ -728,7 +739,7 @@ fn transition(
         } else if !sns::topic_exists(c, &arn)? {
             Err("the topic does not exist")
         } else {
-            sns::publish_in(c, ctx, &arn, Some(&subject), &message)?;
+            sns::publish_for_alarm(c, ctx, &arn, Some(&subject), &message, name)?;
             Ok(())
         };
         let (summary, data) = match outcome {
@@ -1007,7 +1018,7 @@ fn delete_alarms(c: &Connection, ctx: &Context, req: DeleteAlarms) -> Result<Val
 }
 
 /// Appends an alarm history item; items outlive their alarm, as on AWS.
-fn history(
+pub(crate) fn history(
     c: &Connection,
     alarm: &str,
     at_ms: i64,
@@ -1304,11 +1315,25 @@ fn metric_data(v: Value, now_ms: i64) -> Result<Vec<Datum>, ApiError> {
                 ),
             ));
         }
+        // Values outside CloudWatch's range get AWS's answer for them.
+        let out_of_range = |k: &str, x: f64| {
+            Err(ApiError::new(
+                INVALID_VALUE,
+                format!(
+                    "The value {} for parameter {} is invalid.",
+                    alarm::java_double(x),
+                    at(k)
+                ),
+            ))
+        };
         let mut samples: Vec<Aggregate> = Vec::new();
         if let Some(x) = d.get("Value") {
             let Some(x) = number(x) else {
                 return invalid("Value", "must be a finite number.");
             };
+            if !metric_value_in_range(x) {
+                return out_of_range("Value", x);
+            }
             samples.push(Aggregate::one(x));
         } else if let Some(list) = d.get("Values").and_then(Value::as_array) {
             let counts = d.get("Counts").and_then(Value::as_array);
@@ -1328,6 +1353,9 @@ fn metric_data(v: Value, now_ms: i64) -> Result<Vec<Datum>, ApiError> {
                 let Some(x) = number(x) else {
                     return invalid("Values", "must hold finite numbers.");
                 };
+                if !metric_value_in_range(x) {
+                    return out_of_range(&format!("Values.member.{}", j + 1), x);
+                }
                 let n = match counts.and_then(|c| c.get(j)) {
                     None => 1.0,
                     Some(n) => match number(n).filter(|n| *n >= 0.0) {
@@ -1335,6 +1363,11 @@ fn metric_data(v: Value, now_ms: i64) -> Result<Vec<Datum>, ApiError> {
                         None => return invalid("Counts", "must hold non-negative numbers."),
                     },
                 };
+                // A count so large that the samples' sum leaves the range could overflow the
+                // period's Sum; refused like an out-of-range value.
+                if (x * n).abs() > METRIC_VALUE_MAX {
+                    return out_of_range(&format!("Counts.member.{}", j + 1), n);
+                }
                 if n > 0.0 {
                     samples.push(Aggregate {
                         sum: x * n,
@@ -1354,6 +1387,11 @@ fn metric_data(v: Value, now_ms: i64) -> Result<Vec<Datum>, ApiError> {
             ) else {
                 return invalid("StatisticValues", "must hold finite numbers.");
             };
+            for (k, x) in [("Sum", sum), ("Minimum", min), ("Maximum", max)] {
+                if !metric_value_in_range(x) {
+                    return out_of_range(&format!("StatisticValues.{k}"), x);
+                }
+            }
             if count <= 0.0 || min > max {
                 return invalid(
                     "StatisticValues",

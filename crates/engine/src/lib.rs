@@ -19,12 +19,15 @@
 
 pub mod alarm;
 mod cloudwatch;
+pub mod delivery_policy;
+pub mod endpoint;
 mod events;
 mod logs;
 pub mod outbox;
 mod schema;
 mod sns;
 pub mod store;
+mod tokens;
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -82,6 +85,8 @@ pub struct Config {
     /// The base URL subscribers reach us at, for `SubscribeURL`, `UnsubscribeURL` and
     /// `SigningCertURL` (e.g. `http://127.0.0.1:4566`).
     pub public_url: String,
+    /// Which subscription endpoints may be contacted, beyond those never contacted.
+    pub endpoint_policy: endpoint::EndpointPolicy,
 }
 
 impl Config {
@@ -92,6 +97,7 @@ impl Config {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             public_url: public_url.trim_end_matches('/').to_owned(),
+            endpoint_policy: endpoint::EndpointPolicy::default(),
         }
     }
 }
@@ -166,22 +172,32 @@ impl Engine {
         cloudwatch::call(self, operation, input).await
     }
 
-    /// Runs an SNS operation.
+    /// Runs an SNS operation of the API.
     pub async fn sns(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
-        sns::call(self, operation, input).await
+        sns::call(self, operation, input, Caller::Signed).await
     }
 
-    /// What time alone changes: expired log events go, every alarm is re-evaluated (periods
-    /// that closed and data that stopped arriving change states without new data), and
-    /// messages for subscriptions that are gone are dropped.
+    /// Runs the SNS operation of an unsigned link in a message: a `SubscribeURL`
+    /// (ConfirmSubscription) or an `UnsubscribeURL` (Unsubscribe), which anyone holding the
+    /// message may visit.
+    pub async fn sns_link(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
+        sns::call(self, operation, input, Caller::Unsigned).await
+    }
+
+    /// What time alone changes: expired log events and confirmation tokens go, every alarm
+    /// is re-evaluated (periods that closed and data that stopped arriving change states
+    /// without new data), and messages for subscriptions that are gone are dropped.
     pub async fn tick(&self) -> Result<(), ApiError> {
         let ctx = self.context();
-        // Two writes: a failure of one does not undo the other.
+        // Separate writes: a failure of one does not undo the others.
         let now = ctx.now_ms;
         let expired = self
             .store
             .write(move |conn| logs::expire_events(conn, now))
             .await;
+        self.store
+            .write(move |conn| tokens::expire(conn, now))
+            .await?;
         self.store
             .write(move |conn| cloudwatch::evaluate_all(conn, &ctx))
             .await?;
@@ -230,6 +246,15 @@ impl Engine {
             filter_sets: self.filter_sets.clone(),
         }
     }
+}
+
+/// How a request reached the engine, where that changes what it may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// Through the API, which checks signatures (unless the operator turned that off).
+    Signed,
+    /// Through a link in a message, which anyone holding the message may visit.
+    Unsigned,
 }
 
 /// What a write needs beyond its input: configuration and the time it runs at.

@@ -524,6 +524,11 @@ fn match_events(filters: &GroupFilters, events: &[InputLogEvent]) -> Vec<Vec<clo
                     MetricOutcome::Default(d) => (d, Vec::new()),
                     MetricOutcome::Nothing => continue,
                 };
+                // A value CloudWatch would refuse makes no datum, as a value that is not a
+                // number makes none.
+                if !cloudwatch::metric_value_in_range(value) {
+                    continue;
+                }
                 data.push(cloudwatch::Datum {
                     namespace: t.metric_namespace.clone(),
                     metric_name: t.metric_name.clone(),

@@ -94,9 +94,12 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     topic_arn  TEXT NOT NULL REFERENCES topics(arn) ON DELETE CASCADE,
     protocol   TEXT NOT NULL,
     endpoint   TEXT NOT NULL,
+    -- unused since tokens moved to subscription_tokens; kept so older stores open
     token      TEXT NOT NULL,
     confirmed  INTEGER NOT NULL,
-    attributes TEXT NOT NULL
+    attributes TEXT NOT NULL,
+    -- confirmed through the signed API with AuthenticateOnUnsubscribe=true
+    authenticated INTEGER NOT NULL DEFAULT 0
 );
 -- Removed subscriptions, kept so that the SubscribeURL of their UnsubscribeConfirmation can
 -- restore them, as on AWS.
@@ -109,6 +112,17 @@ CREATE TABLE IF NOT EXISTS unsubscribed (
     attributes TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS unsubscribed_by_token ON unsubscribed (token);
+-- The token of each confirmation message: single-use, expiring (see topics::tokens).
+CREATE TABLE IF NOT EXISTS subscription_tokens (
+    token            TEXT PRIMARY KEY,
+    subscription_arn TEXT NOT NULL,
+    topic_arn        TEXT NOT NULL,
+    -- 'confirm' (a SubscriptionConfirmation's) or 'restore' (an UnsubscribeConfirmation's)
+    purpose          TEXT NOT NULL,
+    expires_ms       INTEGER NOT NULL,
+    used_ms          INTEGER
+);
+CREATE INDEX IF NOT EXISTS subscription_tokens_by_subscription ON subscription_tokens (subscription_arn);
 CREATE TABLE IF NOT EXISTS outbox (
     id               INTEGER PRIMARY KEY,
     kind             TEXT NOT NULL,
@@ -125,19 +139,63 @@ CREATE TABLE IF NOT EXISTS outbox (
     timestamp_ms     INTEGER NOT NULL,
     attempts         INTEGER NOT NULL DEFAULT 0,
     next_attempt_ms  INTEGER NOT NULL,
+    -- pending, delivered, failed (the delivery policy ran out), dropped (its subscription
+    -- went), redriven (copied into a new pending row with the same message_id)
     state            TEXT NOT NULL DEFAULT 'pending',
-    last_error       TEXT
+    last_error       TEXT,
+    -- the alarm whose action published the message, for its history when delivery fails
+    alarm_name       TEXT,
+    -- when it was delivered, failed or dropped
+    finished_ms      INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS outbox_by_subscription ON outbox (subscription_arn, state);
 "#;
 
-/// Brings a store created by an earlier version up to [`SCHEMA`]: columns added since.
+/// How long a confirmation token stays valid.
+pub const TOKEN_LIFETIME_MS: i64 = 3 * 24 * 3600 * 1000;
+
+/// Brings a store created by an earlier version up to [`SCHEMA`]: columns added since, and
+/// confirmation tokens moved from their subscriptions into `subscription_tokens`.
 pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
-    let has_attributes = c
-        .prepare("SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'attributes'")?
-        .exists([])?;
-    if !has_attributes {
-        c.execute_batch("ALTER TABLE outbox ADD COLUMN attributes TEXT")?;
+    for (table, column, definition) in [
+        ("outbox", "attributes", "TEXT"),
+        ("outbox", "alarm_name", "TEXT"),
+        ("outbox", "finished_ms", "INTEGER"),
+        (
+            "subscriptions",
+            "authenticated",
+            "INTEGER NOT NULL DEFAULT 0",
+        ),
+    ] {
+        let present = c
+            .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+            .exists([table, column])?;
+        if !present {
+            c.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+            ))?;
+        }
     }
+    // Tokens kept on the subscription row were valid for good; they now expire like new ones,
+    // counted from this upgrade.
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+        + TOKEN_LIFETIME_MS;
+    c.execute(
+        "INSERT OR IGNORE INTO subscription_tokens (token, subscription_arn, topic_arn, purpose, expires_ms)
+         SELECT token, arn, topic_arn, 'confirm', ?1 FROM subscriptions WHERE token != '' AND confirmed = 0",
+        [expires],
+    )?;
+    c.execute(
+        "INSERT OR IGNORE INTO subscription_tokens (token, subscription_arn, topic_arn, purpose, expires_ms)
+         SELECT token, arn, topic_arn, 'restore', ?1 FROM unsubscribed WHERE token != ''",
+        [expires],
+    )?;
+    c.execute_batch(
+        "UPDATE subscriptions SET token = '' WHERE token != '';
+         UPDATE unsubscribed SET token = '' WHERE token != '';",
+    )?;
     Ok(())
 }

@@ -8,9 +8,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::delivery_policy::{self, EffectivePolicy};
+use crate::endpoint::EndpointUrl;
 use crate::outbox::{self, MessageKind};
 use crate::store::sql;
-use crate::{ApiError, Context, Engine, unknown_operation};
+use crate::{ApiError, Caller, Context, Engine, tokens, unknown_operation};
 
 const INVALID: &str = "InvalidParameterException";
 const NOT_FOUND: &str = "NotFoundException";
@@ -19,14 +21,29 @@ const MAX_MESSAGE_BYTES: usize = 262_144;
 /// Topics and subscriptions listed per page, as on AWS.
 const PAGE: usize = 100;
 
-pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, ApiError> {
+pub(crate) async fn call(
+    engine: &Engine,
+    op: &str,
+    v: Value,
+    caller: Caller,
+) -> Result<Value, ApiError> {
     match op {
         "CreateTopic" => engine.write_op(v, create_topic).await,
         "ListTopics" => engine.read_op(v, list_topics).await,
         "Subscribe" => engine.write_op(v, subscribe).await,
-        "ConfirmSubscription" => engine.write_op(v, confirm_subscription).await,
+        "ConfirmSubscription" => {
+            engine
+                .write_op(v, move |c, ctx, req| {
+                    confirm_subscription(c, ctx, req, caller)
+                })
+                .await
+        }
         "ListSubscriptionsByTopic" => engine.read_op(v, list_subscriptions_by_topic).await,
-        "Unsubscribe" => engine.write_op(v, unsubscribe).await,
+        "Unsubscribe" => {
+            engine
+                .write_op(v, move |c, ctx, req| unsubscribe(c, ctx, req, caller))
+                .await
+        }
         "Publish" => engine.write_op(v, publish).await,
         "DeleteTopic" => engine.write_op(v, delete_topic).await,
         "GetTopicAttributes" => engine.read_op(v, get_topic_attributes).await,
@@ -63,6 +80,9 @@ fn create_topic(c: &Connection, ctx: &Context, req: CreateTopic) -> Result<Value
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
     if !valid {
         return Err(ApiError::new(INVALID, "Invalid parameter: Topic Name"));
+    }
+    if let Some(policy) = req.attributes.get("DeliveryPolicy") {
+        check_delivery_policy(policy.as_str().unwrap_or_default(), true)?;
     }
     let arn = format!(
         "arn:aws:sns:{}:{}:{name}",
@@ -150,6 +170,14 @@ fn subscribe(c: &Connection, ctx: &Context, req: Subscribe) -> Result<Value, Api
                     "Invalid parameter: Endpoint must match the specified protocol",
                 ));
             }
+            EndpointUrl::parse(&endpoint, &req.protocol)
+                .and_then(|url| url.check(&ctx.config.endpoint_policy))
+                .map_err(|why| {
+                    ApiError::new(
+                        INVALID,
+                        format!("Invalid parameter: Endpoint Reason: {why}"),
+                    )
+                })?;
         }
         "email" | "email-json" => {
             if !endpoint.contains('@') {
@@ -166,21 +194,24 @@ fn subscribe(c: &Connection, ctx: &Context, req: Subscribe) -> Result<Value, Api
             ));
         }
     }
+    if let Some(policy) = req.attributes.get("DeliveryPolicy") {
+        check_delivery_policy(policy.as_str().unwrap_or_default(), false)?;
+    }
     if !topic_exists(c, &req.topic_arn)? {
         return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
     }
     let attributes = Value::Object(req.attributes.clone()).to_string();
-    let existing: Option<(String, bool, String, String)> = c
+    let existing: Option<(String, bool, String)> = c
         .query_row(
-            "SELECT arn, confirmed, attributes, token FROM subscriptions
+            "SELECT arn, confirmed, attributes FROM subscriptions
              WHERE topic_arn = ?1 AND protocol = ?2 AND endpoint = ?3",
             params![req.topic_arn, req.protocol, endpoint],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()
         .map_err(sql)?;
     let return_arn = req.return_subscription_arn.unwrap_or(false);
-    if let Some((arn, confirmed, stored, token)) = existing {
+    if let Some((arn, confirmed, stored)) = existing {
         if stored != attributes && !req.attributes.is_empty() {
             return Err(ApiError::new(
                 INVALID,
@@ -190,15 +221,7 @@ fn subscribe(c: &Connection, ctx: &Context, req: Subscribe) -> Result<Value, Api
         // Subscribing again to a pending subscription sends its confirmation again, as on
         // AWS: the first one may have been lost.
         if !confirmed && matches!(req.protocol.as_str(), "http" | "https") {
-            queue_confirmation(
-                c,
-                ctx,
-                &req.topic_arn,
-                &arn,
-                &req.protocol,
-                &endpoint,
-                &token,
-            )?;
+            queue_confirmation(c, ctx, &req.topic_arn, &arn, &req.protocol, &endpoint)?;
         }
         let shown = if confirmed || return_arn {
             arn
@@ -208,7 +231,6 @@ fn subscribe(c: &Connection, ctx: &Context, req: Subscribe) -> Result<Value, Api
         return Ok(json!({ "SubscriptionArn": shown }));
     }
     let arn = format!("{}:{}", req.topic_arn, uuid::Uuid::new_v4());
-    let token = outbox::new_token();
     // Only HTTP(S) and email endpoints confirm; AWS-managed endpoints in the same account are
     // confirmed at once.
     let needs_confirmation = matches!(
@@ -217,28 +239,19 @@ fn subscribe(c: &Connection, ctx: &Context, req: Subscribe) -> Result<Value, Api
     );
     c.execute(
         "INSERT INTO subscriptions (arn, topic_arn, protocol, endpoint, token, confirmed, attributes)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         VALUES (?1, ?2, ?3, ?4, '', ?5, ?6)",
         params![
             arn,
             req.topic_arn,
             req.protocol,
             endpoint,
-            token,
             !needs_confirmation,
             attributes
         ],
     )
     .map_err(sql)?;
     if matches!(req.protocol.as_str(), "http" | "https") {
-        queue_confirmation(
-            c,
-            ctx,
-            &req.topic_arn,
-            &arn,
-            &req.protocol,
-            &endpoint,
-            &token,
-        )?;
+        queue_confirmation(c, ctx, &req.topic_arn, &arn, &req.protocol, &endpoint)?;
     }
     let shown = if needs_confirmation && !return_arn {
         "pending confirmation".to_owned()
@@ -248,7 +261,7 @@ fn subscribe(c: &Connection, ctx: &Context, req: Subscribe) -> Result<Value, Api
     Ok(json!({ "SubscriptionArn": shown }))
 }
 
-/// Queues the SubscriptionConfirmation of an HTTP(S) subscription.
+/// Queues the SubscriptionConfirmation of an HTTP(S) subscription, with a new token.
 fn queue_confirmation(
     c: &Connection,
     ctx: &Context,
@@ -256,8 +269,14 @@ fn queue_confirmation(
     subscription_arn: &str,
     protocol: &str,
     endpoint: &str,
-    token: &str,
 ) -> Result<(), ApiError> {
+    let token = tokens::issue(
+        c,
+        ctx,
+        tokens::Purpose::Confirm,
+        subscription_arn,
+        topic_arn,
+    )?;
     let message = format!(
         "You have chosen to subscribe to the topic {topic_arn}.\nTo confirm the subscription, visit the SubscribeURL included in this message."
     );
@@ -272,8 +291,9 @@ fn queue_confirmation(
             endpoint,
             subject: None,
             message: &message,
-            token: Some(token),
+            token: Some(&token),
             attributes: None,
+            alarm_name: None,
         },
     )
 }
@@ -297,63 +317,33 @@ fn check_arn(arn: &str, parameter: &str) -> Result<(), ApiError> {
 struct ConfirmSubscription {
     topic_arn: String,
     token: String,
+    authenticate_on_unsubscribe: Option<String>,
 }
 
+/// ConfirmSubscription, through the signed API or the unsigned `SubscribeURL` link
+/// (`caller`): only the former can ask that unsubscribing be authenticated.
 fn confirm_subscription(
     c: &Connection,
-    _: &Context,
+    ctx: &Context,
     req: ConfirmSubscription,
+    caller: Caller,
 ) -> Result<Value, ApiError> {
     check_arn(&req.topic_arn, "TopicArn")?;
     if !topic_exists(c, &req.topic_arn)? {
         return Err(ApiError::new(NOT_FOUND, "Topic does not exist"));
     }
-    let found: Option<(String, String)> = c
-        .query_row(
-            "SELECT arn, topic_arn FROM subscriptions WHERE token = ?1",
-            [&req.token],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(sql)?;
-    let Some((arn, topic)) = found.map_or_else(|| restore(c, &req.token), |f| Ok(Some(f)))? else {
-        return Err(ApiError::new(INVALID, "Invalid token"));
-    };
-    if topic != req.topic_arn {
-        return Err(ApiError::new(INVALID, "Invalid parameter: Topic"));
-    }
-    // Confirming twice answers the same ARN, as AWS does.
+    let arn = tokens::redeem(c, ctx, &req.token, &req.topic_arn)?;
+    let authenticate = caller == Caller::Signed
+        && req
+            .authenticate_on_unsubscribe
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
     c.execute(
-        "UPDATE subscriptions SET confirmed = 1 WHERE arn = ?1",
-        [&arn],
+        "UPDATE subscriptions SET confirmed = 1, authenticated = MAX(authenticated, ?2) WHERE arn = ?1",
+        params![arn, authenticate],
     )
     .map_err(sql)?;
     Ok(json!({ "SubscriptionArn": arn }))
-}
-
-/// Brings back a removed subscription by the token of its UnsubscribeConfirmation (its
-/// SubscribeURL "restores the subscription"). Gives its ARN and topic, if there was one.
-fn restore(c: &Connection, token: &str) -> Result<Option<(String, String)>, ApiError> {
-    let found: Option<(String, String)> = c
-        .query_row(
-            "SELECT arn, topic_arn FROM unsubscribed WHERE token = ?1",
-            [token],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(sql)?;
-    let Some((arn, topic)) = found else {
-        return Ok(None);
-    };
-    c.execute(
-        "INSERT OR IGNORE INTO subscriptions (arn, topic_arn, protocol, endpoint, token, confirmed, attributes)
-         SELECT arn, topic_arn, protocol, endpoint, token, 1, attributes FROM unsubscribed WHERE arn = ?1",
-        [&arn],
-    )
-    .map_err(sql)?;
-    c.execute("DELETE FROM unsubscribed WHERE arn = ?1", [&arn])
-        .map_err(sql)?;
-    Ok(Some((arn, topic)))
 }
 
 #[derive(Deserialize)]
@@ -431,22 +421,37 @@ struct Unsubscribe {
     subscription_arn: String,
 }
 
-fn unsubscribe(c: &Connection, ctx: &Context, req: Unsubscribe) -> Result<Value, ApiError> {
+/// Unsubscribe, through the signed API or the unsigned `UnsubscribeURL` link (`caller`).
+fn unsubscribe(
+    c: &Connection,
+    ctx: &Context,
+    req: Unsubscribe,
+    caller: Caller,
+) -> Result<Value, ApiError> {
     check_arn(&req.subscription_arn, "SubscriptionArn")?;
-    let found: Option<(String, String, String, String)> = c
+    let found: Option<(String, String, String, bool)> = c
         .query_row(
-            "SELECT topic_arn, protocol, endpoint, token FROM subscriptions WHERE arn = ?1",
+            "SELECT topic_arn, protocol, endpoint, authenticated FROM subscriptions WHERE arn = ?1",
             [&req.subscription_arn],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()
         .map_err(sql)?;
-    let Some((topic, protocol, endpoint, token)) = found else {
+    let Some((topic, protocol, endpoint, authenticated)) = found else {
         return Err(ApiError::new(NOT_FOUND, "Subscription does not exist"));
     };
+    if authenticated && caller == Caller::Unsigned {
+        return Err(ApiError::new(
+            "AuthorizationErrorException",
+            format!(
+                "The subscription {} was confirmed with AuthenticateOnUnsubscribe: only a signed Unsubscribe request removes it.",
+                req.subscription_arn
+            ),
+        ));
+    }
     c.execute(
         "INSERT OR REPLACE INTO unsubscribed (arn, topic_arn, protocol, endpoint, token, attributes)
-         SELECT arn, topic_arn, protocol, endpoint, token, attributes FROM subscriptions WHERE arn = ?1",
+         SELECT arn, topic_arn, protocol, endpoint, '', attributes FROM subscriptions WHERE arn = ?1",
         [&req.subscription_arn],
     )
     .map_err(sql)?;
@@ -455,7 +460,16 @@ fn unsubscribe(c: &Connection, ctx: &Context, req: Unsubscribe) -> Result<Value,
         [&req.subscription_arn],
     )
     .map_err(sql)?;
+    // Links of earlier confirmation messages stop working with the subscription.
+    tokens::revoke(c, &req.subscription_arn)?;
     if matches!(protocol.as_str(), "http" | "https") {
+        let token = tokens::issue(
+            c,
+            ctx,
+            tokens::Purpose::Restore,
+            &req.subscription_arn,
+            &topic,
+        )?;
         let message = format!(
             "You have chosen to deactivate subscription {}.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.",
             req.subscription_arn
@@ -473,6 +487,7 @@ fn unsubscribe(c: &Connection, ctx: &Context, req: Unsubscribe) -> Result<Value,
                 message: &message,
                 token: Some(&token),
                 attributes: None,
+                alarm_name: None,
             },
         )?;
     }
@@ -664,21 +679,32 @@ fn publish(c: &Connection, ctx: &Context, req: Publish) -> Result<Value, ApiErro
         req.subject.as_deref(),
         (default, per_protocol),
         attributes.as_deref(),
+        None,
     )?;
     Ok(json!({ "MessageId": message_id }))
 }
 
-/// Publishes to a topic inside the caller's transaction: one outbox row per confirmed
-/// subscription. A topic that does not exist receives nothing (alarm actions are not checked
-/// on AWS either). Returns the message id.
-pub(crate) fn publish_in(
+/// Publishes an alarm's notification to a topic inside the caller's transaction: one outbox
+/// row per confirmed subscription, each remembering the alarm so that a delivery that fails
+/// for good shows in its history. A topic that does not exist receives nothing (alarm
+/// actions are not checked on AWS either). Returns the message id.
+pub(crate) fn publish_for_alarm(
     c: &Connection,
     ctx: &Context,
     topic: &str,
     subject: Option<&str>,
     message: &str,
+    alarm_name: &str,
 ) -> Result<String, ApiError> {
-    publish_structured(c, ctx, topic, subject, (message, &Value::Null), None)
+    publish_structured(
+        c,
+        ctx,
+        topic,
+        subject,
+        (message, &Value::Null),
+        None,
+        Some(alarm_name),
+    )
 }
 
 /// Queues a message for the topic's confirmed subscriptions: `default`, or the text
@@ -690,6 +716,7 @@ fn publish_structured(
     subject: Option<&str>,
     (default, per_protocol): (&str, &Value),
     attributes: Option<&str>,
+    alarm_name: Option<&str>,
 ) -> Result<String, ApiError> {
     let subscribers = c
         .prepare_cached(
@@ -730,6 +757,7 @@ fn publish_structured(
                 message,
                 token: None,
                 attributes,
+                alarm_name,
             },
         )?;
     }
@@ -770,8 +798,16 @@ fn default_policy(ctx: &Context, arn: &str) -> String {
     .to_string()
 }
 
-/// AWS's default HTTP delivery policy, as topics report it.
-const EFFECTIVE_DELIVERY_POLICY: &str = r#"{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false}}"#;
+/// Checks a `DeliveryPolicy` attribute of a topic or a subscription as SNS does.
+fn check_delivery_policy(text: &str, topic: bool) -> Result<(), ApiError> {
+    let checked = if topic {
+        delivery_policy::check_topic_policy(text)
+    } else {
+        delivery_policy::check_subscription_policy(text)
+    };
+    checked
+        .map_err(|why| ApiError::new(INVALID, format!("Invalid parameter: DeliveryPolicy: {why}")))
+}
 
 fn topic_attributes(
     c: &Connection,
@@ -809,7 +845,9 @@ fn get_topic_attributes(c: &Connection, ctx: &Context, req: TopicRef) -> Result<
     attributes.insert("Policy".into(), json!(default_policy(ctx, &req.topic_arn)));
     attributes.insert(
         "EffectiveDeliveryPolicy".into(),
-        json!(EFFECTIVE_DELIVERY_POLICY),
+        json!(delivery_policy::topic_effective_json(
+            set.get("DeliveryPolicy").and_then(Value::as_str)
+        )),
     );
     attributes.insert(
         "SubscriptionsConfirmed".into(),
@@ -857,8 +895,10 @@ fn set_topic_attributes(c: &Connection, _: &Context, req: SetAttribute) -> Resul
             "Invalid parameter: SignatureVersion",
         ));
     }
-    if matches!(name, "Policy" | "DeliveryPolicy") && serde_json::from_str::<Value>(&value).is_err()
-    {
+    if name == "DeliveryPolicy" {
+        check_delivery_policy(&value, true)?;
+    }
+    if name == "Policy" && serde_json::from_str::<Value>(&value).is_err() {
         return Err(ApiError::new(
             INVALID,
             format!("Invalid parameter: {name}: failed to parse JSON."),
@@ -882,17 +922,41 @@ struct SubscriptionRef {
     subscription_arn: String,
 }
 
-/// A subscription's stored row: topic, protocol, endpoint, confirmed, set attributes.
-type SubscriptionRow = (String, String, String, bool, String);
+/// A subscription's stored row.
+struct StoredSubscription {
+    topic_arn: String,
+    protocol: String,
+    endpoint: String,
+    confirmed: bool,
+    /// `ConfirmationWasAuthenticated`.
+    authenticated: bool,
+    /// The attributes set on it, as a JSON object's text.
+    attributes: String,
+}
 
-fn subscription(c: &Connection, arn: &str) -> Result<Option<SubscriptionRow>, ApiError> {
+fn subscription(c: &Connection, arn: &str) -> Result<Option<StoredSubscription>, ApiError> {
     c.query_row(
-        "SELECT topic_arn, protocol, endpoint, confirmed, attributes FROM subscriptions WHERE arn = ?1",
+        "SELECT topic_arn, protocol, endpoint, confirmed, authenticated, attributes
+         FROM subscriptions WHERE arn = ?1",
         [arn],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        |r| {
+            Ok(StoredSubscription {
+                topic_arn: r.get(0)?,
+                protocol: r.get(1)?,
+                endpoint: r.get(2)?,
+                confirmed: r.get(3)?,
+                authenticated: r.get(4)?,
+                attributes: r.get(5)?,
+            })
+        },
     )
     .optional()
     .map_err(sql)
+}
+
+/// An attribute set on a topic or subscription, from its attributes' JSON text.
+fn attribute(set: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
+    set.get(name).and_then(Value::as_str).map(str::to_owned)
 }
 
 fn get_subscription_attributes(
@@ -901,30 +965,39 @@ fn get_subscription_attributes(
     req: SubscriptionRef,
 ) -> Result<Value, ApiError> {
     check_arn(&req.subscription_arn, "SubscriptionArn")?;
-    let Some((topic, protocol, endpoint, confirmed, set)) = subscription(c, &req.subscription_arn)?
-    else {
+    let Some(sub) = subscription(c, &req.subscription_arn)? else {
         return Err(ApiError::new(NOT_FOUND, "Subscription does not exist"));
     };
+    let set = match serde_json::from_str::<Value>(&sub.attributes) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let topic_set = topic_attributes(c, &sub.topic_arn)?.unwrap_or_default();
+    let effective = EffectivePolicy::of(
+        attribute(&topic_set, "DeliveryPolicy").as_deref(),
+        attribute(&set, "DeliveryPolicy").as_deref(),
+    );
     let mut attributes = serde_json::Map::new();
     attributes.insert("SubscriptionArn".into(), json!(req.subscription_arn));
-    attributes.insert("TopicArn".into(), json!(topic));
+    attributes.insert("TopicArn".into(), json!(sub.topic_arn));
     attributes.insert("Owner".into(), json!(ctx.config.account_id));
-    attributes.insert("Protocol".into(), json!(protocol));
-    attributes.insert("Endpoint".into(), json!(endpoint));
+    attributes.insert("Protocol".into(), json!(sub.protocol));
+    attributes.insert("Endpoint".into(), json!(sub.endpoint));
     attributes.insert(
         "PendingConfirmation".into(),
-        json!((!confirmed).to_string()),
+        json!((!sub.confirmed).to_string()),
     );
-    attributes.insert("ConfirmationWasAuthenticated".into(), json!("false"));
+    attributes.insert(
+        "ConfirmationWasAuthenticated".into(),
+        json!(sub.authenticated.to_string()),
+    );
     attributes.insert("RawMessageDelivery".into(), json!("false"));
     attributes.insert(
         "EffectiveDeliveryPolicy".into(),
-        json!(EFFECTIVE_DELIVERY_POLICY),
+        json!(effective.subscription_json()),
     );
-    if let Ok(Value::Object(set)) = serde_json::from_str::<Value>(&set) {
-        for (k, v) in set {
-            attributes.insert(k, v);
-        }
+    for (k, v) in set {
+        attributes.insert(k, v);
     }
     Ok(json!({ "Attributes": attributes }))
 }
@@ -966,7 +1039,8 @@ fn set_subscription_attributes(
                 "Invalid parameter: FilterPolicyScope: Invalid value. Must be MessageAttributes or MessageBody.",
             ));
         }
-        "FilterPolicy" | "DeliveryPolicy" | "RedrivePolicy"
+        "DeliveryPolicy" if !value.is_empty() => check_delivery_policy(&value, false)?,
+        "FilterPolicy" | "RedrivePolicy"
             if !value.is_empty() && serde_json::from_str::<Value>(&value).is_err() =>
         {
             return Err(ApiError::new(
@@ -976,10 +1050,10 @@ fn set_subscription_attributes(
         }
         _ => {}
     }
-    let Some((.., set)) = subscription(c, &arn)? else {
+    let Some(sub) = subscription(c, &arn)? else {
         return Err(ApiError::new(NOT_FOUND, "Subscription does not exist"));
     };
-    let mut attributes = match serde_json::from_str::<Value>(&set) {
+    let mut attributes = match serde_json::from_str::<Value>(&sub.attributes) {
         Ok(Value::Object(map)) => map,
         _ => serde_json::Map::new(),
     };

@@ -1,9 +1,13 @@
-//! One POST of an envelope to an HTTP/S subscriber.
+//! One POST of an envelope to an HTTP/S subscriber, to an address the endpoint policy allows.
 
 use std::error::Error as _;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use engine::endpoint::EndpointPolicy;
 use reqwest::Client;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_TYPE, USER_AGENT};
 use reqwest::redirect::Policy;
 
@@ -11,6 +15,13 @@ use crate::{Envelope, Error, MessageType};
 
 /// How long SNS waits for an endpoint's answer before counting the attempt failed.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long connecting may take, within [`DELIVERY_TIMEOUT`].
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle connections kept per endpoint server, and for how long: enough to reuse a
+/// connection between the messages of a burst without holding file descriptors for
+/// endpoints that receive one message a day.
+const IDLE_PER_HOST: usize = 2;
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// `User-Agent` of every SNS HTTP/S delivery.
 pub const DELIVERY_USER_AGENT: &str = "Amazon Simple Notification Service Agent";
 /// Default `Content-Type` of deliveries.
@@ -32,6 +43,9 @@ pub struct DeliveryHeaders<'a> {
     /// Adds `x-amz-sns-rawdelivery: true`, for a `RawMessageDelivery`
     /// subscription whose body is the bare `Message`.
     pub raw_delivery: bool,
+    /// The `Content-Type` a delivery policy's `requestPolicy` asks for, instead of
+    /// [`DELIVERY_CONTENT_TYPE`].
+    pub content_type: Option<&'a str>,
 }
 
 impl<'a> DeliveryHeaders<'a> {
@@ -43,6 +57,7 @@ impl<'a> DeliveryHeaders<'a> {
             topic_arn: envelope.topic_arn,
             subscription_arn,
             raw_delivery: false,
+            content_type: None,
         }
     }
 }
@@ -65,8 +80,9 @@ pub enum DeliveryOutcome {
         error: String,
     },
     /// The request could not even be made (an endpoint that is not a valid
-    /// URL, a header value with control characters): retrying gives the
-    /// same result, so the delivery should be dropped or dead-lettered.
+    /// URL, a header value with control characters, an address the endpoint
+    /// policy refuses): retrying gives the same result, so the delivery
+    /// should be dropped or dead-lettered.
     Rejected {
         /// What was wrong, for logs.
         error: String,
@@ -87,32 +103,104 @@ impl DeliveryOutcome {
 
 /// A client set up for deliveries: rustls with the ring provider and the
 /// platform's root certificates, no redirects (SNS judges the first answer;
-/// a 3xx counts as delivered), and [`DELIVERY_TIMEOUT`].
+/// a 3xx counts as delivered), no proxy, [`DELIVERY_TIMEOUT`], and a name
+/// resolver that hands out only the addresses `policy` allows, so that the
+/// address checked is the address connected to.
 ///
 /// reqwest is built here without a bundled crypto provider, so this installs
 /// ring as the process-wide rustls default unless another provider already
 /// is; build clients through this function rather than `Client::new()`.
-pub fn http_client() -> Result<Client, Error> {
+pub fn http_client(policy: Arc<EndpointPolicy>) -> Result<Client, Error> {
     // Err only means some provider is installed already, which is all reqwest needs.
     let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
         .redirect(Policy::none())
+        .no_proxy()
         .timeout(DELIVERY_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_max_idle_per_host(IDLE_PER_HOST)
+        .pool_idle_timeout(IDLE_TIMEOUT)
+        .dns_resolver(Arc::new(CheckedResolver { policy }))
         .build()
         .map_err(Error::HttpClient)
 }
 
-/// POSTs `body` to `endpoint` the way SNS does, within [`DELIVERY_TIMEOUT`].
+/// Resolves endpoint host names with the system resolver and keeps the addresses the
+/// endpoint policy allows; an error when none is left.
+struct CheckedResolver {
+    policy: Arc<EndpointPolicy>,
+}
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        let host = name.as_str().to_ascii_lowercase();
+        Box::pin(async move {
+            let refused = |why: String| Box::new(Refused(why)) as BoxError;
+            policy.check_host(&host).map_err(refused)?;
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut refusals = Vec::new();
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| match policy.check_address(Some(&host), a.ip()) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        refusals.push(why);
+                        false
+                    }
+                })
+                .collect();
+            if allowed.is_empty() {
+                let why = refusals
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| format!("{host} has no address"));
+                return Err(refused(why));
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An endpoint the policy refuses to contact.
+#[derive(Debug, thiserror::Error)]
+#[error("refused by the endpoint policy: {0}")]
+struct Refused(String);
+
+/// The endpoint's address when its URL gives one literally (the resolver never sees those).
+fn literal_address(endpoint: &str) -> Option<IpAddr> {
+    let url = reqwest::Url::parse(endpoint).ok()?;
+    match url.host()? {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+/// POSTs `body` to `endpoint` the way SNS does, within [`DELIVERY_TIMEOUT`], unless `policy`
+/// refuses its address.
 pub async fn deliver(
     client: &Client,
+    policy: &EndpointPolicy,
     endpoint: &str,
     headers: DeliveryHeaders<'_>,
     body: String,
 ) -> DeliveryOutcome {
+    if let Some(ip) = literal_address(endpoint)
+        && let Err(why) = policy.check_address(None, ip)
+    {
+        return DeliveryOutcome::Rejected {
+            error: format!("refused by the endpoint policy: {why}"),
+        };
+    }
+    let content_type = headers.content_type.unwrap_or(DELIVERY_CONTENT_TYPE);
     let mut request = client
         .post(endpoint)
         .timeout(DELIVERY_TIMEOUT)
-        .header(CONTENT_TYPE, DELIVERY_CONTENT_TYPE)
+        .header(CONTENT_TYPE, content_type)
         .header("x-amz-sns-message-type", headers.message_type.as_str())
         .header("x-amz-sns-message-id", headers.message_id)
         .header("x-amz-sns-topic-arn", headers.topic_arn);
@@ -146,11 +234,27 @@ pub async fn deliver(
         Err(e) if e.is_builder() => DeliveryOutcome::Rejected {
             error: error_chain(&e),
         },
+        Err(e) if refused(&e) => DeliveryOutcome::Rejected {
+            error: error_chain(&e),
+        },
         Err(e) => DeliveryOutcome::Failed {
             status: None,
             error: error_chain(&e),
         },
     }
+}
+
+/// Whether the endpoint policy refused every address of the endpoint's name: no retry
+/// changes that (a name that later resolves elsewhere is the rebinding the check is for).
+fn refused(error: &reqwest::Error) -> bool {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if cause.is::<Refused>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// reqwest's own message only names the request; the cause (refused,

@@ -1,8 +1,8 @@
 use std::io;
 use std::path::PathBuf;
 
-/// Everything that can go wrong while loading keys, signing, parsing delivery
-/// policies or setting up the HTTP client.
+/// Everything that can go wrong while loading keys, signing or setting up the
+/// HTTP client.
 ///
 /// Delivery attempts themselves never return this: their result is a
 /// [`DeliveryOutcome`](crate::DeliveryOutcome), because a failed POST is an
@@ -70,11 +70,6 @@ pub enum Error {
     /// A `SignatureVersion` other than "1" or "2".
     #[error("unsupported SignatureVersion {0:?}: expected \"1\" or \"2\"")]
     UnsupportedSignatureVersion(String),
-
-    /// A retry policy (`healthyRetryPolicy`) that is not valid JSON, has wrong
-    /// field types, or breaks AWS's limits. The text is AWS's reason.
-    #[error("invalid retry policy: {0}")]
-    InvalidRetryPolicy(String),
 
     /// The HTTP client could not be built (e.g. TLS setup failed).
     #[error("cannot build the HTTP client: {0}")]

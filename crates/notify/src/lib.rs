@@ -13,27 +13,28 @@
 //!   `UnsubscribeConfirmation`, turned into the signed body by
 //!   [`Envelope::to_signed_json`].
 //! * [`deliver`]: one POST with SNS's headers and timeout, classified the way
-//!   SNS does (2xx–4xx delivered; 5xx, connection errors and timeouts retried).
-//! * [`RetryPolicy`]: when the next attempt is due, for the caller's outbox.
-//!
-//! The crate keeps no queue and no state: scheduling attempts and storing
-//! pending deliveries belong to the caller.
+//!   SNS does (2xx–4xx delivered; 5xx, connection errors and timeouts retried),
+//!   only to addresses the endpoint policy allows.
+//! * [`Worker`]: the outbox worker, which delivers what the engine queues,
+//!   each message one attempt at a time, each endpoint server in its own
+//!   queue, retried under the subscription's delivery policy.
 
 mod delivery;
 mod envelope;
 mod error;
-mod retry;
 mod signing;
+mod worker;
 
 pub use delivery::{
     DELIVERY_CONTENT_TYPE, DELIVERY_TIMEOUT, DELIVERY_USER_AGENT, DeliveryHeaders, DeliveryOutcome,
     deliver, http_client,
 };
+pub use engine::delivery_policy::{BackoffFunction, RetryPolicy};
 pub use envelope::{
     Envelope, EnvelopeKind, MessageType, UnknownMessageType, format_timestamp, subscribe_message,
     subscribe_url, unsubscribe_message, unsubscribe_url,
 };
 pub use error::Error;
 pub use reqwest::Client;
-pub use retry::{BackoffFunction, RetryPolicy};
 pub use signing::{CERTIFICATE_FILE, PRIVATE_KEY_FILE, SignatureVersion, SigningKey, verify};
+pub use worker::{Worker, WorkerLimits};

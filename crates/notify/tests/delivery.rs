@@ -2,6 +2,9 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
+use engine::endpoint::{EndpointPolicy, EndpointRule};
 use notify::{DeliveryHeaders, DeliveryOutcome, MessageType, deliver, http_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -80,16 +83,23 @@ fn headers(message_type: MessageType) -> DeliveryHeaders<'static> {
         topic_arn: TOPIC,
         subscription_arn: Some(SUBSCRIPTION),
         raw_delivery: false,
+        content_type: None,
     }
+}
+
+/// The delivery client under the default endpoint policy.
+fn client() -> reqwest::Client {
+    http_client(Arc::new(EndpointPolicy::default())).expect("client")
 }
 
 #[tokio::test]
 async fn notification_is_posted_with_sns_headers() {
-    let client = http_client().expect("client");
+    let client = client();
     let (url, server) = one_shot_server("200 OK").await;
     let body = "{\n  \"Type\" : \"Notification\"\n}".to_owned();
     let outcome = deliver(
         &client,
+        &EndpointPolicy::default(),
         &url,
         headers(MessageType::Notification),
         body.clone(),
@@ -117,10 +127,11 @@ async fn notification_is_posted_with_sns_headers() {
 
 #[tokio::test]
 async fn subscription_confirmation_has_no_subscription_arn_header() {
-    let client = http_client().expect("client");
+    let client = client();
     let (url, server) = one_shot_server("204 No Content").await;
     let outcome = deliver(
         &client,
+        &EndpointPolicy::default(),
         &url,
         headers(MessageType::SubscriptionConfirmation),
         "{}".to_owned(),
@@ -137,11 +148,11 @@ async fn subscription_confirmation_has_no_subscription_arn_header() {
 
 #[tokio::test]
 async fn unsubscribe_confirmation_and_raw_delivery_headers() {
-    let client = http_client().expect("client");
+    let client = client();
     let (url, server) = one_shot_server("200 OK").await;
     let mut h = headers(MessageType::UnsubscribeConfirmation);
     h.raw_delivery = true;
-    deliver(&client, &url, h, "x".to_owned()).await;
+    deliver(&client, &EndpointPolicy::default(), &url, h, "x".to_owned()).await;
     let received = server.await.expect("server task");
     assert_eq!(received.headers["x-amz-sns-subscription-arn"], SUBSCRIPTION);
     assert_eq!(received.headers["x-amz-sns-rawdelivery"], "true");
@@ -149,10 +160,11 @@ async fn unsubscribe_confirmation_and_raw_delivery_headers() {
 
 #[tokio::test]
 async fn server_error_is_a_retryable_failure() {
-    let client = http_client().expect("client");
+    let client = client();
     let (url, server) = one_shot_server("500 Internal Server Error").await;
     let outcome = deliver(
         &client,
+        &EndpointPolicy::default(),
         &url,
         headers(MessageType::Notification),
         "x".to_owned(),
@@ -171,10 +183,11 @@ async fn server_error_is_a_retryable_failure() {
 
 #[tokio::test]
 async fn client_error_counts_as_delivered() {
-    let client = http_client().expect("client");
+    let client = client();
     let (url, server) = one_shot_server("404 Not Found").await;
     let outcome = deliver(
         &client,
+        &EndpointPolicy::default(),
         &url,
         headers(MessageType::Notification),
         "x".to_owned(),
@@ -191,9 +204,10 @@ async fn refused_connection_is_a_retryable_failure() {
         .expect("bind loopback");
     let url = format!("http://{}/", listener.local_addr().expect("addr"));
     drop(listener);
-    let client = http_client().expect("client");
+    let client = client();
     let outcome = deliver(
         &client,
+        &EndpointPolicy::default(),
         &url,
         headers(MessageType::Notification),
         "x".to_owned(),
@@ -212,9 +226,10 @@ async fn refused_connection_is_a_retryable_failure() {
 
 #[tokio::test]
 async fn malformed_endpoint_is_rejected_not_retried() {
-    let client = http_client().expect("client");
+    let client = client();
     let outcome = deliver(
         &client,
+        &EndpointPolicy::default(),
         "not a url",
         headers(MessageType::Notification),
         "x".to_owned(),
@@ -225,4 +240,74 @@ async fn malformed_endpoint_is_rejected_not_retried() {
         "{outcome:?}"
     );
     assert!(!outcome.is_retryable());
+}
+
+#[tokio::test]
+async fn request_policy_sets_the_content_type() {
+    let client = client();
+    let (url, server) = one_shot_server("200 OK").await;
+    let mut h = headers(MessageType::Notification);
+    h.content_type = Some("application/json");
+    deliver(
+        &client,
+        &EndpointPolicy::default(),
+        &url,
+        h,
+        "{}".to_owned(),
+    )
+    .await;
+    let received = server.await.expect("server task");
+    assert_eq!(received.headers["content-type"], "application/json");
+}
+
+#[tokio::test]
+async fn metadata_address_is_never_contacted() {
+    let client = client();
+    let outcome = deliver(
+        &client,
+        &EndpointPolicy::default(),
+        "http://2852039166/latest/meta-data/iam/security-credentials/",
+        headers(MessageType::Notification),
+        "x".to_owned(),
+    )
+    .await;
+    match outcome {
+        DeliveryOutcome::Rejected { error } => {
+            assert!(error.contains("169.254.169.254"), "{error}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn denied_addresses_are_checked_after_name_resolution() {
+    // `localhost` resolves to loopback addresses, which this policy denies: the name passes
+    // the host rules, its addresses do not, and the server is never contacted.
+    let policy = EndpointPolicy {
+        allow: Vec::new(),
+        deny: vec![
+            "127.0.0.0/8".parse::<EndpointRule>().expect("rule"),
+            "::1".parse::<EndpointRule>().expect("rule"),
+        ],
+    };
+    let client = http_client(Arc::new(policy.clone())).expect("client");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let outcome = deliver(
+        &client,
+        &policy,
+        &format!("http://localhost:{port}/hook"),
+        headers(MessageType::Notification),
+        "x".to_owned(),
+    )
+    .await;
+    match &outcome {
+        DeliveryOutcome::Rejected { error } => assert!(error.contains("denied"), "{error}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let accepted =
+        tokio::time::timeout(std::time::Duration::from_millis(200), listener.accept()).await;
+    assert!(accepted.is_err(), "the endpoint was contacted");
 }

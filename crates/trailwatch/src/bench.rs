@@ -21,6 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
+use crate::signed::SignedClient;
+
 const KEY: &str = "AKIDTRAILWATCHBENCH0";
 const SECRET: &str = "trailwatch-bench-secret-access-key-000000";
 const REGION: &str = "us-east-1";
@@ -144,17 +146,13 @@ fn process_cpu_seconds(stat_path: &str) -> Option<f64> {
 /// Sends signed AWS requests.
 #[derive(Clone)]
 struct Client {
-    http: notify::Client,
-    url: String,
-    host: String,
+    signed: SignedClient,
 }
 
 impl Client {
     fn new(url: &str) -> anyhow::Result<Client> {
         Ok(Client {
-            http: notify::http_client()?,
-            url: url.to_owned(),
-            host: url.trim_start_matches("http://").to_owned(),
+            signed: SignedClient::new(url, KEY, SECRET, REGION)?,
         })
     }
 
@@ -179,47 +177,7 @@ impl Client {
         target: Option<&str>,
         body: Vec<u8>,
     ) -> anyhow::Result<String> {
-        let date = aws::sigv4::format_amz_date(SystemTime::now());
-        let mut headers: Vec<(&str, &[u8])> = vec![
-            ("content-type", content_type.as_bytes()),
-            ("host", self.host.as_bytes()),
-            ("x-amz-date", date.as_bytes()),
-        ];
-        if let Some(t) = target {
-            headers.push(("x-amz-target", t.as_bytes()));
-        }
-        let authorization = aws::sigv4::sign(
-            &aws::sigv4::Request {
-                method: "POST",
-                path: "/",
-                query: "",
-                headers: &headers,
-                body: &body,
-            },
-            &aws::sigv4::SigningParams {
-                access_key_id: KEY,
-                secret_access_key: SECRET,
-                region: REGION,
-                service,
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("cannot sign: {e}"))?;
-        let mut request = self
-            .http
-            .post(format!("{}/", self.url))
-            .header("content-type", content_type)
-            .header("x-amz-date", date)
-            .header("authorization", authorization);
-        if let Some(t) = target {
-            request = request.header("x-amz-target", t);
-        }
-        let response = request.body(body).send().await?;
-        let status = response.status();
-        let text = response.text().await?;
-        if !status.is_success() {
-            bail!("{} answered {status}: {text}", target.unwrap_or(service));
-        }
-        Ok(text)
+        self.signed.post(service, content_type, target, body).await
     }
 
     async fn logs(&self, operation: &str, body: Value) -> anyhow::Result<Value> {
@@ -457,7 +415,7 @@ async fn latency(args: LatencyArgs) -> anyhow::Result<()> {
 
     // The subscriber: records when each alarm's notification arrives.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
-    let confirm_client = client.http.clone();
+    let confirm_client = client.signed.http().clone();
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |body: String| {

@@ -1,7 +1,9 @@
 //! The `trailwatch` binary: wiring only; the work is done by the library crates.
 
 mod bench;
+mod deliveries;
 mod serve;
+mod signed;
 mod test_pattern;
 
 use std::process::ExitCode;
@@ -35,6 +37,11 @@ enum Command {
     /// Starts `trailwatch serve` on loopback with a fresh data directory and drives it with
     /// signed requests; run from the repository root (it reads testdata/).
     Bench(bench::Args),
+    /// List failed notifications, and queue them again, on a running server.
+    ///
+    /// Talks to the server's operator API, signed with AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY, or with the key pair in --data-dir.
+    Deliveries(deliveries::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +52,13 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("trailwatch bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Deliveries(args) => match deliveries::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("trailwatch deliveries: {e:#}");
                 ExitCode::FAILURE
             }
         },

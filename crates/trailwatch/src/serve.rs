@@ -1,26 +1,27 @@
 //! `trailwatch serve`: the AWS-compatible server, its alarm tick and its delivery worker.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use engine::outbox::{Attempt, Delivery, MessageKind};
+use engine::endpoint::{EndpointPolicy, EndpointRule};
 use engine::{Config, Engine};
-use notify::{
-    DeliveryHeaders, DeliveryOutcome, Envelope, EnvelopeKind, RetryPolicy, SignatureVersion,
-    SigningKey,
-};
+use notify::{SigningKey, Worker, WorkerLimits};
 
 /// How often alarms are re-evaluated for time passing (closed periods, missing data). Data
 /// arriving re-evaluates its alarms at once; the tick only catches what time alone changes.
 const TICK: Duration = Duration::from_secs(10);
-/// Messages taken from the outbox per round.
-const DELIVERY_BATCH: usize = 64;
 /// File in the data directory holding generated credentials.
-const CREDENTIALS_FILE: &str = "credentials.json";
+pub(crate) const CREDENTIALS_FILE: &str = "credentials.json";
+/// File descriptors kept back from client connections: the store's files, standard streams,
+/// the listener and name lookups, besides two for each delivery in flight (its connection and
+/// an idle one kept for reuse).
+const RESERVED_DESCRIPTORS: u64 = 64;
+/// The fewest client connections worth serving.
+const MIN_CONNECTIONS: u64 = 16;
 
 /// Arguments of `trailwatch serve`.
 #[derive(clap::Args)]
@@ -46,6 +47,31 @@ pub struct Args {
     /// Authentication: `sigv4` (default) or `none` (local experiments only).
     #[arg(long, default_value = "sigv4", value_parser = ["sigv4", "none"])]
     auth: String,
+    /// Most client connections open at once. At the cap, the connection that has waited
+    /// longest for a request is closed to make room; when every connection has a request
+    /// under way, new ones get 503. Lowered to what the open-file limit allows.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    max_connections: u64,
+    /// Seconds a connection has to send a request's head, counted from when it opened or its
+    /// previous response ended; idle keep-alive connections close after it.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a request body, or a response the client is reading, may go without progress
+    /// (a body has 60 seconds in all).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
+    /// Delivers notifications only to endpoints this allows: an address range (10.0.0.0/8,
+    /// fd00::/8) or a host name (hooks.example.com, *.example.com). Repeat, or separate with
+    /// commas. Without it, every endpoint not denied is allowed.
+    #[arg(long, value_name = "RULE", value_delimiter = ',')]
+    allow_endpoint: Vec<EndpointRule>,
+    /// Never delivers to endpoints this matches (same forms as --allow-endpoint). Link-local
+    /// and cloud metadata addresses are never contacted whatever the rules say.
+    #[arg(long, value_name = "RULE", value_delimiter = ',')]
+    deny_endpoint: Vec<EndpointRule>,
+    /// Delivery attempts in progress at once, in all and to one endpoint server.
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_deliveries: u64,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -98,20 +124,41 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let mut config = Config::new(args.data_dir.clone(), &public_url);
     config.region = args.region.clone();
     config.account_id = args.account_id.clone();
+    config.endpoint_policy = EndpointPolicy {
+        allow: args.allow_endpoint.clone(),
+        deny: args.deny_endpoint.clone(),
+    };
     let engine = Arc::new(Engine::open(config)?);
     let certificate = aws::Certificate {
         file_name: signing_key.cert_file_name().to_owned(),
         pem: signing_key.cert_pem().to_owned(),
     };
     let signing_cert_url = format!("{public_url}/{}", certificate.file_name);
-    let state = aws::State::new(engine.clone(), auth, Some(certificate));
-
-    tokio::spawn(tick(engine.clone()));
-    tokio::spawn(deliver(
+    let state = aws::State::with_body_timeout(
+        engine.clone(),
+        auth,
+        Some(certificate),
+        Duration::from_secs(args.body_timeout),
+    );
+    let deliveries = WorkerLimits {
+        in_flight: args.max_deliveries as usize,
+        per_endpoint: (args.max_deliveries as usize).min(WorkerLimits::default().per_endpoint),
+    };
+    let limits = aws::server::Limits {
+        max_connections: connection_cap(args.max_connections, deliveries.in_flight as u64)?,
+        header_timeout: Duration::from_secs(args.header_timeout),
+        write_timeout: Duration::from_secs(args.body_timeout),
+    };
+    let worker = Worker::new(
         engine.clone(),
         Arc::new(signing_key),
-        signing_cert_url,
-    ));
+        &signing_cert_url,
+        deliveries,
+    )
+    .context("cannot set up notification delivery")?;
+
+    tokio::spawn(tick(engine.clone()));
+    tokio::spawn(worker.run());
 
     // The first line on standard output, for scripts that listen on port 0.
     println!("listening on {listening_url}");
@@ -120,13 +167,45 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         println!("export AWS_ACCESS_KEY_ID={}", c.access_key_id);
         println!("export AWS_SECRET_ACCESS_KEY={}", c.secret_access_key);
     }
-    tracing::info!(%addr, data_dir = %args.data_dir.display(), region = %args.region, "Serving.");
-    axum::serve(listener, aws::router(state))
-        .with_graceful_shutdown(shutdown())
+    tracing::info!(
+        %addr,
+        data_dir = %args.data_dir.display(),
+        region = %args.region,
+        max_connections = limits.max_connections,
+        "Serving."
+    );
+    aws::server::serve(listener, aws::router(state), limits, shutdown())
         .await
         .context("the server failed")?;
     tracing::info!("Stopped.");
     Ok(())
+}
+
+/// The connection cap: `wanted`, lowered to what the open-file limit leaves after the
+/// descriptors the store and deliveries need (the soft limit is raised to the hard one
+/// first). Without that reserve, clients holding connections could starve the store and
+/// the delivery of notifications of file descriptors.
+fn connection_cap(wanted: u64, deliveries: u64) -> anyhow::Result<usize> {
+    let limit =
+        rlimit::increase_nofile_limit(u64::MAX).context("cannot read the open-file limit")?;
+    let reserved = RESERVED_DESCRIPTORS + 2 * deliveries;
+    let available = limit.saturating_sub(reserved);
+    if available < MIN_CONNECTIONS {
+        bail!(
+            "the open-file limit ({limit}) leaves too few descriptors for client connections: \
+             {reserved} are kept for the store and {deliveries} deliveries; raise it (ulimit -n) \
+             or lower --max-deliveries"
+        );
+    }
+    if wanted > available {
+        tracing::warn!(
+            wanted,
+            allowed = available,
+            open_file_limit = limit,
+            "The open-file limit allows fewer connections than --max-connections; serving fewer."
+        );
+    }
+    Ok(wanted.clamp(1, available) as usize)
 }
 
 async fn shutdown() {
@@ -175,19 +254,29 @@ fn credentials(dir: &Path) -> anyhow::Result<(HashMap<String, String>, Option<St
     Ok((keys, generated.then_some(c)))
 }
 
+/// The key pair kept in a data directory.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct StoredCredentials {
-    access_key_id: String,
-    secret_access_key: String,
+pub(crate) struct StoredCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// The key pair generated by an earlier start in `dir`, if there is one.
+pub(crate) fn read_credentials(dir: &Path) -> anyhow::Result<Option<StoredCredentials>> {
+    let path = dir.join(CREDENTIALS_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let c =
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?;
+    Ok(Some(c))
 }
 
 fn stored_credentials(dir: &Path) -> anyhow::Result<(StoredCredentials, bool)> {
     let path = dir.join(CREDENTIALS_FILE);
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let c: StoredCredentials = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid", path.display()))?;
+    if let Some(c) = read_credentials(dir)? {
         return Ok((c, false));
     }
     // Access key ids are 20 upper-case alphanumerics, secrets 40 characters, as on AWS.
@@ -225,164 +314,6 @@ async fn tick(engine: Arc<Engine>) {
         interval.tick().await;
         if let Err(e) = engine.tick().await {
             tracing::error!(error = %e, "Alarm evaluation failed.");
-        }
-    }
-}
-
-/// The outbox worker: delivers due messages, each in its own task so that a slow endpoint
-/// delays only its own messages, then sleeps until new ones are committed, a delivery ends, or
-/// the next retry is due.
-async fn deliver(engine: Arc<Engine>, key: Arc<SigningKey>, signing_cert_url: String) {
-    let client = match notify::http_client() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "Cannot build the HTTP client; notifications will not be delivered.");
-            return;
-        }
-    };
-    let signal = engine.outbox_signal();
-    let policy = Arc::new(RetryPolicy::default());
-    let in_flight: Arc<std::sync::Mutex<HashSet<i64>>> = Arc::default();
-    let mut tasks = tokio::task::JoinSet::new();
-    loop {
-        let due = match engine.due_deliveries(DELIVERY_BATCH).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(error = %e, "Cannot read the outbox.");
-                Vec::new()
-            }
-        };
-        let only_in_flight = !due.is_empty();
-        let mut started = 0;
-        for d in due {
-            if !in_flight
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(d.id)
-            {
-                continue;
-            }
-            started += 1;
-            let (engine, client, key, url, policy, in_flight) = (
-                engine.clone(),
-                client.clone(),
-                key.clone(),
-                signing_cert_url.clone(),
-                policy.clone(),
-                in_flight.clone(),
-            );
-            tasks.spawn(async move {
-                let public = engine.config().public_url.clone();
-                let outcome = attempt(&client, &key, &url, &public, &d).await;
-                let next = next_attempt(&engine, &policy, &d, outcome);
-                if let Err(e) = engine.delivery_attempted(d.id, next).await {
-                    tracing::error!(error = %e, "Cannot record a delivery.");
-                }
-                in_flight
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&d.id);
-            });
-        }
-        if started > 0 {
-            continue;
-        }
-        let mut wait = match engine.next_delivery_ms().await {
-            Ok(Some(at)) => Duration::from_millis((at - engine.now_ms()).clamp(0, 60_000) as u64),
-            _ => Duration::from_secs(60),
-        };
-        if only_in_flight {
-            // Everything due is being delivered; its task's end wakes us.
-            wait = wait.max(Duration::from_secs(1));
-        }
-        tokio::select! {
-            _ = signal.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-        }
-    }
-}
-
-async fn attempt(
-    client: &notify::Client,
-    key: &SigningKey,
-    signing_cert_url: &str,
-    public_url: &str,
-    d: &Delivery,
-) -> DeliveryOutcome {
-    let subscribe_url = d
-        .token
-        .as_deref()
-        .map(|t| notify::subscribe_url(public_url, &d.topic_arn, t))
-        .unwrap_or_default();
-    let unsubscribe_url = notify::unsubscribe_url(public_url, &d.subscription_arn);
-    let token = d.token.as_deref().unwrap_or_default();
-    let kind = match d.kind {
-        MessageKind::SubscriptionConfirmation => EnvelopeKind::SubscriptionConfirmation {
-            token,
-            subscribe_url: &subscribe_url,
-        },
-        MessageKind::UnsubscribeConfirmation => EnvelopeKind::UnsubscribeConfirmation {
-            token,
-            subscribe_url: &subscribe_url,
-        },
-        MessageKind::Notification => EnvelopeKind::Notification {
-            subject: d.subject.as_deref(),
-            unsubscribe_url: &unsubscribe_url,
-            message_attributes: d.message_attributes.as_deref(),
-        },
-    };
-    let envelope = Envelope {
-        kind,
-        message_id: &d.message_id,
-        topic_arn: &d.topic_arn,
-        message: &d.message,
-        timestamp: UNIX_EPOCH + Duration::from_millis(d.timestamp_ms.max(0) as u64),
-        signature_version: if d.signature_version == "2" {
-            SignatureVersion::V2
-        } else {
-            SignatureVersion::V1
-        },
-        signing_cert_url,
-    };
-    let mut headers = DeliveryHeaders::for_envelope(&envelope, Some(&d.subscription_arn));
-    // Raw delivery sends notifications as the bare message; confirmations keep their envelope.
-    let body = if d.raw && d.kind == MessageKind::Notification {
-        headers.raw_delivery = true;
-        d.message.clone()
-    } else {
-        envelope.to_signed_json(key)
-    };
-    notify::deliver(client, &d.endpoint, headers, body).await
-}
-
-fn next_attempt(
-    engine: &Engine,
-    policy: &RetryPolicy,
-    d: &Delivery,
-    outcome: DeliveryOutcome,
-) -> Attempt {
-    match outcome {
-        DeliveryOutcome::Delivered { status } => {
-            tracing::info!(endpoint = %d.endpoint, kind = d.kind.as_str(), status, "Delivered.");
-            Attempt::Delivered
-        }
-        DeliveryOutcome::Rejected { error } => {
-            tracing::warn!(endpoint = %d.endpoint, error = %error, "Delivery impossible; dropped.");
-            Attempt::GaveUp(error)
-        }
-        DeliveryOutcome::Failed { error, .. } => {
-            let retry = (d.attempts + 1) as u32;
-            match policy.delay_before_retry(retry) {
-                Some(delay) => {
-                    tracing::warn!(endpoint = %d.endpoint, error = %error, retry, "Delivery failed; will retry.");
-                    Attempt::RetryAt(engine.now_ms() + delay.as_millis() as i64, error)
-                }
-                None => {
-                    tracing::warn!(endpoint = %d.endpoint, error = %error, "Delivery failed; retries exhausted.");
-                    Attempt::GaveUp(error)
-                }
-            }
         }
     }
 }
