@@ -201,6 +201,7 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
             "GraniteServiceVersion20100801" => Protocol::CloudWatchJson,
             operator::TARGET_PREFIX => Protocol::Operator,
             _ => {
+                discard(body, state.body_timeout);
                 return json_error_response(
                     StatusCode::BAD_REQUEST,
                     "UnknownOperationException",
@@ -215,10 +216,11 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
         Addressed::Form
     } else {
-        return closing(plain(
+        discard(body, state.body_timeout);
+        return plain(
             StatusCode::NOT_FOUND,
             "Not an AWS API request: expected X-Amz-Target, an rpcv2Cbor path or a form body.\n",
-        ));
+        );
     };
 
     // Errors before the body is read answer in the protocol the head points to; a form
@@ -262,7 +264,8 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
                 Ok(pending) => Some(pending),
                 Err(e) => {
                     tracing::info!(error = %e, "Request refused: authentication failed.");
-                    return closing(auth_error(&reply, &e));
+                    discard(body, state.body_timeout);
+                    return auth_error(&reply, &e);
                 }
             }
         }
@@ -277,13 +280,31 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
                 "SerializationException",
                 format!("The Content-Encoding {other} is not supported: send gzip or no encoding."),
             );
-            return closing(error(&reply, &e));
+            discard(body, state.body_timeout);
+            return error(&reply, &e);
         }
     };
 
     let body = match read_body(body, &headers, state.body_timeout).await {
         Ok(b) => b,
         Err(refusal) => return closing(refusal),
+    };
+
+    // The signature covers the body as sent: compressed bodies are checked compressed.
+    let signer = match pending.map(|p| p.finish(&body)).transpose() {
+        Ok(signer) => signer,
+        Err(e) => {
+            tracing::info!(error = %e, "Request refused: authentication failed.");
+            return auth_error(&reply, &e);
+        }
+    };
+    let body = if gzip {
+        match inflate(&body) {
+            Ok(b) => Bytes::from(b),
+            Err(e) => return error(&reply, &e),
+        }
+    } else {
+        body
     };
 
     let (protocol, operation, form) = match addressed {
@@ -313,32 +334,18 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
         }
     };
     reply.protocol = protocol;
-
-    if let Some(pending) = pending {
-        // A form's scope must name the service its Version names.
-        if pending.service() != protocol.signing_name() {
-            let e = sigv4::AuthError::InvalidScope {
-                message: format!(
-                    "Credential should be scoped to correct service: '{}'.",
-                    protocol.signing_name()
-                ),
-            };
-            return auth_error(&reply, &e);
-        }
-        if let Err(e) = pending.finish(&body) {
-            tracing::info!(error = %e, "Request refused: authentication failed.");
-            return auth_error(&reply, &e);
-        }
+    // A form's credential scope must name the service its Version names.
+    if let Some(signer) = signer
+        && signer.service != protocol.signing_name()
+    {
+        let e = sigv4::AuthError::InvalidScope {
+            message: format!(
+                "Credential should be scoped to correct service: '{}'.",
+                protocol.signing_name()
+            ),
+        };
+        return auth_error(&reply, &e);
     }
-
-    let body = if gzip {
-        match inflate(&body) {
-            Ok(b) => Bytes::from(b),
-            Err(e) => return error(&reply, &e),
-        }
-    } else {
-        body
-    };
 
     if protocol == Protocol::Operator {
         return operator::handle(&state.engine, &operation, &body, &reply.request_id).await;
@@ -443,8 +450,31 @@ async fn read_body(body: Body, headers: &HeaderMap, stall: Duration) -> Result<B
     Ok(Bytes::from(out))
 }
 
-/// Marks a reply as the connection's last: after a refusal before the body, the rest of the
-/// body is not worth reading.
+/// Reads and drops the body of a request refused before its body was read, so that the
+/// connection can close (or go on) cleanly once the client has sent it: closing a socket with
+/// unread data resets the connection, and the client may then lose the answer. Nothing is
+/// kept, and a body that stalls or exceeds [`MAX_BODY_BYTES`] is cut off.
+fn discard(body: Body, stall: Duration) {
+    tokio::spawn(async move {
+        let mut body = body;
+        let mut seen = 0usize;
+        let deadline = tokio::time::Instant::now() + BODY_DEADLINE;
+        loop {
+            let next = deadline.min(tokio::time::Instant::now() + stall);
+            match tokio::time::timeout_at(next, body.frame()).await {
+                Ok(Some(Ok(frame))) => {
+                    seen += frame.data_ref().map_or(0, Bytes::len);
+                    if seen > MAX_BODY_BYTES {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+        }
+    });
+}
+
+/// Marks a reply as the connection's last: the request's body cannot be read to its end.
 fn closing(mut response: Response) -> Response {
     response
         .headers_mut()

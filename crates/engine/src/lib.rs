@@ -120,6 +120,39 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that moves only when told: for tests, and for replays on event time.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    now_ms: std::sync::atomic::AtomicI64,
+}
+
+impl ManualClock {
+    /// A clock showing `now_ms`.
+    pub fn at(now_ms: i64) -> ManualClock {
+        ManualClock {
+            now_ms: std::sync::atomic::AtomicI64::new(now_ms),
+        }
+    }
+
+    /// Sets the time.
+    pub fn set(&self, now_ms: i64) {
+        self.now_ms
+            .store(now_ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves the time on by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.now_ms
+            .fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.now_ms.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// The engine: the store, the compiled filter sets and the clock.
 pub struct Engine {
     pub(crate) config: Arc<Config>,

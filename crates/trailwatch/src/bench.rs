@@ -164,20 +164,10 @@ impl Client {
             "application/x-amz-json-1.0"
         };
         let text = self
-            .signed_post(service, content_type, Some(target), body)
+            .signed
+            .post(service, content_type, Some(target), body)
             .await?;
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    /// POSTs `body` to `/`, signed with SigV4 for `service`; the reply's text on success.
-    async fn signed_post(
-        &self,
-        service: &str,
-        content_type: &str,
-        target: Option<&str>,
-        body: Vec<u8>,
-    ) -> anyhow::Result<String> {
-        self.signed.post(service, content_type, target, body).await
     }
 
     async fn logs(&self, operation: &str, body: Value) -> anyhow::Result<Value> {
@@ -559,7 +549,8 @@ async fn sns(client: &Client, params: &[(&str, &str)]) -> anyhow::Result<String>
         form.append_pair(k, v);
     }
     client
-        .signed_post(
+        .signed
+        .post(
             "sns",
             "application/x-www-form-urlencoded; charset=utf-8",
             None,

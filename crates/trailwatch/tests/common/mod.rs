@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,24 @@ pub fn node_checks() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// The `trailwatch` binary under test: this build's, or the one `TRAILWATCH_TEST_BINARY` names
+/// (to run the suite against another build, such as the one before a fix).
+pub fn binary() -> PathBuf {
+    std::env::var_os("TRAILWATCH_TEST_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_trailwatch")))
+}
+
+/// Runs a `trailwatch` command (not `serve`) and returns what it did.
+pub fn trailwatch(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(binary());
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("trailwatch runs")
 }
 
 /// A free loopback port (for a server that must know its URL before it starts).
@@ -94,9 +113,39 @@ impl Server {
     }
 
     pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::launch(data_dir, extra, env, None)
+    }
+
+    /// Starts a server on `data_dir` (test credentials) whose open-file limit, soft and hard,
+    /// is `files`.
+    pub fn start_with_file_limit(data_dir: &Path, extra: &[&str], files: u64) -> Server {
+        Server::launch(
+            data_dir,
+            extra,
+            &[
+                ("TRAILWATCH_ACCESS_KEY_ID", ACCESS_KEY_ID),
+                ("TRAILWATCH_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+            ],
+            Some(files),
+        )
+    }
+
+    fn launch(data_dir: &Path, extra: &[&str], env: &[(&str, &str)], files: Option<u64>) -> Server {
         let log = data_dir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("a log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailwatch"));
+        let mut cmd = match files {
+            None => Command::new(binary()),
+            Some(n) => {
+                // The shell lowers its limits, then becomes the server.
+                let mut c = Command::new("bash");
+                c.args([
+                    "-c",
+                    &format!("ulimit -Sn {n} && ulimit -Hn {n} && exec \"$0\" \"$@\""),
+                ])
+                .arg(binary());
+                c
+            }
+        };
         cmd.arg("serve");
         if !extra.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
@@ -148,6 +197,60 @@ impl Server {
     /// The server's log so far.
     pub fn log(&self) -> String {
         read(&self.log)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits for it to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Creates a topic and subscribes `subscriber` to it; waits for its SubscriptionConfirmation
+    /// (confirmed by then, unless the subscriber leaves that to the test). The topic's ARN.
+    pub fn subscribed_topic(&self, name: &str, subscriber: &Subscriber) -> String {
+        let topic = self.aws_ok(&["sns", "create-topic", "--name", name]);
+        let topic = topic["TopicArn"].as_str().expect("TopicArn").to_owned();
+        self.aws_ok(&[
+            "sns",
+            "subscribe",
+            "--topic-arn",
+            &topic,
+            "--protocol",
+            "http",
+            "--notification-endpoint",
+            &subscriber.url,
+        ]);
+        subscriber.wait_for("SubscriptionConfirmation", Duration::from_secs(30));
+        topic
+    }
+
+    /// Runs `trailwatch deliveries ARGS --json` against this server with the test
+    /// credentials, and returns its parsed answer.
+    pub fn deliveries(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["deliveries"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--json", "--endpoint-url", &self.url]);
+        let out = trailwatch(
+            &all,
+            &[
+                ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+                ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+                ("AWS_DEFAULT_REGION", REGION),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "trailwatch {all:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON from trailwatch deliveries")
     }
 
     /// Stops the server with SIGTERM and waits for it to exit cleanly.
@@ -372,45 +475,104 @@ impl Received {
     }
 }
 
-/// A loopback HTTP endpoint that records SNS messages and confirms subscriptions by visiting
-/// their `SubscribeURL`, as a real subscriber does.
+/// How a test subscriber answers Notifications (confirmations are always answered 200).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// 200 at once.
+    Ok,
+    /// 500 at once.
+    ServerError,
+    /// Never: the connection is held until the sender gives up (or a minute passes).
+    Hang,
+}
+
+/// A loopback HTTP endpoint that records every SNS message POSTed to it (each attempt, whatever
+/// the answer) and confirms subscriptions by visiting their `SubscribeURL`, as a real
+/// subscriber does.
 pub struct Subscriber {
     pub url: String,
     received: Arc<(Mutex<Vec<Received>>, Condvar)>,
+    behaviour: Arc<Behaviour>,
+}
+
+#[derive(Default)]
+struct Behaviour {
+    answer: AtomicU8,
+    /// Do not visit `SubscribeURL`s.
+    no_confirm: AtomicBool,
+    /// Held (hung) requests whose sender gave up.
+    abandoned: AtomicUsize,
 }
 
 impl Subscriber {
     pub fn start() -> Subscriber {
+        Subscriber::answering(Answer::Ok)
+    }
+
+    pub fn answering(answer: Answer) -> Subscriber {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let received = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let behaviour = Arc::new(Behaviour::default());
+        behaviour.answer.store(answer as u8, Ordering::SeqCst);
         let sink = received.clone();
+        let how = behaviour.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
                 let sink = sink.clone();
-                std::thread::spawn(move || serve_one(stream, &sink));
+                let how = how.clone();
+                std::thread::spawn(move || serve_one(stream, &sink, &how));
             }
         });
         Subscriber {
             url: format!("http://{addr}/hook"),
             received,
+            behaviour,
         }
+    }
+
+    /// Changes how Notifications are answered from now on.
+    pub fn answer(&self, answer: Answer) {
+        self.behaviour.answer.store(answer as u8, Ordering::SeqCst);
+    }
+
+    /// Leaves confirming to the test (the `Token` is in the SubscriptionConfirmation).
+    pub fn without_confirming(self) -> Subscriber {
+        self.behaviour.no_confirm.store(true, Ordering::SeqCst);
+        self
+    }
+
+    /// Held requests whose sender has given up on them so far.
+    pub fn abandoned(&self) -> usize {
+        self.behaviour.abandoned.load(Ordering::SeqCst)
     }
 
     /// Waits (generously: speed is the benchmarks' job) for a message of `kind`.
     pub fn wait_for(&self, kind: &str, timeout: Duration) -> Received {
+        self.wait_until(timeout, |got| {
+            got.iter().find(|r| r.body["Type"] == kind).cloned()
+        })
+        .unwrap_or_else(|got| panic!("no {kind} arrived within {timeout:?}; got {got:?}"))
+    }
+
+    /// Waits until `done` finds what it looks for in the messages received so far; the
+    /// messages received when the time runs out, if it does.
+    pub fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut done: impl FnMut(&[Received]) -> Option<T>,
+    ) -> Result<T, Vec<Received>> {
         let (lock, cvar) = &*self.received;
         let deadline = Instant::now() + timeout;
         let mut got = lock.lock().expect("lock");
         loop {
-            if let Some(r) = got.iter().find(|r| r.body["Type"] == kind) {
-                return r.clone();
+            if let Some(found) = done(&got) {
+                return Ok(found);
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "no {kind} arrived within {timeout:?}; got {got:?}"
-            );
+            if left.is_zero() {
+                return Err(got.clone());
+            }
             got = cvar.wait_timeout(got, left).expect("wait").0;
         }
     }
@@ -421,7 +583,7 @@ impl Subscriber {
     }
 }
 
-fn serve_one(mut stream: TcpStream, sink: &(Mutex<Vec<Received>>, Condvar)) {
+fn serve_one(mut stream: TcpStream, sink: &(Mutex<Vec<Received>>, Condvar), how: &Behaviour) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
@@ -447,12 +609,50 @@ fn serve_one(mut stream: TcpStream, sink: &(Mutex<Vec<Received>>, Condvar)) {
     if reader.read_exact(&mut body).is_err() {
         return;
     }
-    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let notification =
+        body["Type"] != "SubscriptionConfirmation" && body["Type"] != "UnsubscribeConfirmation";
+    let answer = match how.answer.load(Ordering::SeqCst) {
+        a if a == Answer::ServerError as u8 && notification => Answer::ServerError,
+        a if a == Answer::Hang as u8 && notification => Answer::Hang,
+        _ => Answer::Ok,
+    };
+    let record = |body: serde_json::Value| {
+        let (lock, cvar) = sink;
+        lock.lock().expect("lock").push(Received {
+            path,
+            headers,
+            body,
+        });
+        cvar.notify_all();
+    };
+    match answer {
+        Answer::Ok => {
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+        Answer::ServerError => {
+            let _ = stream.write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+        Answer::Hang => {
+            record(body);
+            // Hold the request until the sender closes the connection.
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+            let mut byte = [0u8; 1];
+            if let Ok(0) = stream.read(&mut byte) {
+                how.abandoned.fetch_add(1, Ordering::SeqCst);
+            }
+            return;
+        }
+    }
     if body["Type"] == "SubscriptionConfirmation"
+        && !how.no_confirm.load(Ordering::SeqCst)
         && let Some(url) = body["SubscribeURL"].as_str()
     {
-        // Confirm as a subscriber does: a plain, unsigned GET of SubscribeURL.
+        // Confirm as a subscriber does: a plain, unsigned GET of SubscribeURL, before the
+        // message counts as received (tests go on once it has).
         let (base, path) = split_url(url);
         let confirmed = http_get(&base, &path);
         assert_eq!(
@@ -461,13 +661,7 @@ fn serve_one(mut stream: TcpStream, sink: &(Mutex<Vec<Received>>, Condvar)) {
             "SubscribeURL GET failed"
         );
     }
-    let (lock, cvar) = sink;
-    lock.lock().expect("lock").push(Received {
-        path,
-        headers,
-        body,
-    });
-    cvar.notify_all();
+    record(body);
 }
 
 /// `http://host:port/path?query` into `http://host:port` and `/path?query`. An `https://` URL

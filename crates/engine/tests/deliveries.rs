@@ -1,0 +1,398 @@
+//! The outbox and the subscription lifecycle, in-process on a manual clock: confirmation
+//! tokens (single-use, new for each message, expiring after three days), unsubscribing with
+//! and without authentication, and failed deliveries kept, counted and redriven.
+
+use std::sync::Arc;
+
+use engine::outbox::{Attempt, DeliveryQuery, MessageKind, RedriveTarget};
+use engine::{ApiError, Config, Engine, ManualClock};
+use serde_json::{Value, json};
+
+const START_MS: i64 = 1_800_000_000_000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+const ENDPOINT: &str = "http://127.0.0.1:9/hook";
+
+struct Fixture {
+    engine: Engine,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(ManualClock::at(START_MS));
+    let engine = Engine::with_clock(
+        Config::new(dir.path().to_path_buf(), "http://127.0.0.1:4566"),
+        clock.clone(),
+    )
+    .expect("engine");
+    Fixture {
+        engine,
+        clock,
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    async fn sns(&self, op: &str, input: Value) -> Result<Value, ApiError> {
+        self.engine.sns(op, input).await
+    }
+
+    async fn topic(&self, name: &str) -> String {
+        let out = self
+            .sns("CreateTopic", json!({"Name": name}))
+            .await
+            .expect("topic");
+        out["TopicArn"].as_str().expect("arn").to_owned()
+    }
+
+    async fn subscribe(&self, topic: &str) {
+        self.sns(
+            "Subscribe",
+            json!({"TopicArn": topic, "Protocol": "http", "Endpoint": ENDPOINT}),
+        )
+        .await
+        .expect("subscribe");
+    }
+
+    /// Every pending message of this kind, oldest first: (row, token, subscription).
+    async fn pending(&self, kind: MessageKind) -> Vec<(i64, Option<String>, String)> {
+        let queued = self.engine.queued_deliveries(0).await.expect("queued");
+        let ids = queued.iter().map(|q| q.id).collect();
+        self.engine
+            .deliveries(ids)
+            .await
+            .expect("deliveries")
+            .into_iter()
+            .filter(|d| d.kind == kind)
+            .map(|d| (d.id, d.token, d.subscription_arn))
+            .collect()
+    }
+
+    /// Marks every pending message delivered.
+    async fn deliver_all(&self) {
+        for q in self.engine.queued_deliveries(0).await.expect("queued") {
+            self.engine
+                .record_attempt(q.id, Attempt::Delivered)
+                .await
+                .expect("recorded");
+        }
+    }
+
+    async fn confirm(&self, topic: &str, token: &str) -> Result<Value, ApiError> {
+        self.sns(
+            "ConfirmSubscription",
+            json!({"TopicArn": topic, "Token": token}),
+        )
+        .await
+    }
+
+    async fn confirm_link(&self, topic: &str, token: &str) -> Result<Value, ApiError> {
+        self.engine
+            .sns_link(
+                "ConfirmSubscription",
+                json!({"TopicArn": topic, "Token": token}),
+            )
+            .await
+    }
+
+    async fn subscriptions(&self, topic: &str) -> Vec<Value> {
+        let out = self
+            .sns("ListSubscriptionsByTopic", json!({"TopicArn": topic}))
+            .await
+            .expect("list");
+        out["Subscriptions"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+fn invalid_token(result: Result<Value, ApiError>) {
+    let err = result.expect_err("the token must be refused");
+    assert_eq!(err.code, "InvalidParameterException");
+    assert_eq!(err.message, "Invalid token");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn confirmation_tokens_expire_after_three_days() {
+    let f = fixture();
+    let topic = f.topic("alarms").await;
+    f.subscribe(&topic).await;
+    let first = f.pending(MessageKind::SubscriptionConfirmation).await;
+    let token = first[0].1.clone().expect("a token");
+    f.clock.advance(3 * DAY_MS);
+    invalid_token(f.confirm(&topic, &token).await);
+
+    // Subscribing again sends a new confirmation with a new token, which works.
+    f.subscribe(&topic).await;
+    let again = f.pending(MessageKind::SubscriptionConfirmation).await;
+    let fresh = again.last().and_then(|m| m.1.clone()).expect("a token");
+    assert_ne!(fresh, token, "each confirmation message has its own token");
+    f.clock.advance(3 * DAY_MS - 1);
+    let arn = f.confirm(&topic, &fresh).await.expect("confirmed");
+    assert_eq!(
+        f.subscriptions(&topic).await[0]["SubscriptionArn"],
+        arn["SubscriptionArn"]
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_old_subscribe_url_cannot_restore_a_removed_subscription() {
+    let f = fixture();
+    let topic = f.topic("alarms").await;
+    f.subscribe(&topic).await;
+    let token = f.pending(MessageKind::SubscriptionConfirmation).await[0]
+        .1
+        .clone()
+        .expect("a token");
+    let arn = f.confirm_link(&topic, &token).await.expect("confirmed")["SubscriptionArn"]
+        .as_str()
+        .expect("arn")
+        .to_owned();
+    // Visiting the link again answers the same ARN, as AWS does.
+    assert_eq!(
+        f.confirm_link(&topic, &token).await.expect("again")["SubscriptionArn"],
+        arn.as_str()
+    );
+    f.deliver_all().await;
+
+    f.sns("Unsubscribe", json!({"SubscriptionArn": arn}))
+        .await
+        .expect("unsubscribed");
+    assert!(f.subscriptions(&topic).await.is_empty());
+    invalid_token(f.confirm_link(&topic, &token).await);
+    assert!(
+        f.subscriptions(&topic).await.is_empty(),
+        "the first SubscribeURL must not bring the subscription back"
+    );
+
+    // The UnsubscribeConfirmation's own link restores it, once.
+    let restore = f.pending(MessageKind::UnsubscribeConfirmation).await[0]
+        .1
+        .clone()
+        .expect("a token");
+    f.confirm_link(&topic, &restore).await.expect("restored");
+    assert_eq!(f.subscriptions(&topic).await.len(), 1);
+    f.deliver_all().await;
+    f.sns("Unsubscribe", json!({"SubscriptionArn": arn}))
+        .await
+        .expect("unsubscribed again");
+    invalid_token(f.confirm_link(&topic, &restore).await);
+    assert!(f.subscriptions(&topic).await.is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn authenticate_on_unsubscribe_refuses_the_unsigned_link() {
+    let f = fixture();
+    let topic = f.topic("alarms").await;
+    f.subscribe(&topic).await;
+    let token = f.pending(MessageKind::SubscriptionConfirmation).await[0]
+        .1
+        .clone()
+        .expect("a token");
+    // Asked through the unsigned link, the flag is not honoured (anyone could set it).
+    f.engine
+        .sns_link(
+            "ConfirmSubscription",
+            json!({"TopicArn": topic, "Token": token, "AuthenticateOnUnsubscribe": "true"}),
+        )
+        .await
+        .expect("confirmed");
+    let arn = f.subscriptions(&topic).await[0]["SubscriptionArn"]
+        .as_str()
+        .expect("arn")
+        .to_owned();
+    let attributes = f
+        .sns("GetSubscriptionAttributes", json!({"SubscriptionArn": arn}))
+        .await
+        .expect("attributes");
+    assert_eq!(
+        attributes["Attributes"]["ConfirmationWasAuthenticated"],
+        "false"
+    );
+
+    // Through the signed API it is.
+    f.sns(
+        "ConfirmSubscription",
+        json!({"TopicArn": topic, "Token": token, "AuthenticateOnUnsubscribe": "true"}),
+    )
+    .await
+    .expect("confirmed");
+    let attributes = f
+        .sns("GetSubscriptionAttributes", json!({"SubscriptionArn": arn}))
+        .await
+        .expect("attributes");
+    assert_eq!(
+        attributes["Attributes"]["ConfirmationWasAuthenticated"],
+        "true"
+    );
+    let err = f
+        .engine
+        .sns_link("Unsubscribe", json!({"SubscriptionArn": arn}))
+        .await
+        .expect_err("the unsigned UnsubscribeURL must be refused");
+    assert_eq!(err.code, "AuthorizationErrorException");
+    assert_eq!(f.subscriptions(&topic).await.len(), 1);
+    f.sns("Unsubscribe", json!({"SubscriptionArn": arn}))
+        .await
+        .expect("a signed Unsubscribe removes it");
+    assert!(f.subscriptions(&topic).await.is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_delivery_is_kept_counted_in_history_and_redriven_with_its_message_id() {
+    let f = fixture();
+    let topic = f.topic("alarms").await;
+    f.subscribe(&topic).await;
+    let token = f.pending(MessageKind::SubscriptionConfirmation).await[0]
+        .1
+        .clone()
+        .expect("a token");
+    f.confirm(&topic, &token).await.expect("confirmed");
+    f.deliver_all().await;
+
+    // An alarm whose action publishes to the topic, tripped by a datapoint.
+    f.engine
+        .cloudwatch(
+            "PutMetricAlarm",
+            json!({
+                "AlarmName": "a", "Namespace": "N", "MetricName": "m", "Statistic": "Sum",
+                "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "AlarmActions": [topic],
+            }),
+        )
+        .await
+        .expect("alarm");
+    f.engine
+        .cloudwatch(
+            "PutMetricData",
+            json!({"Namespace": "N", "MetricData": [{"MetricName": "m", "Value": 5.0}]}),
+        )
+        .await
+        .expect("data");
+    let notification = f.pending(MessageKind::Notification).await;
+    assert_eq!(notification.len(), 1);
+    let id = notification[0].0;
+    let message_id = f.engine.deliveries(vec![id]).await.expect("read")[0]
+        .message_id
+        .clone();
+
+    f.engine
+        .record_attempt(id, Attempt::RetryAt(START_MS + 1000, "HTTP 500".into()))
+        .await
+        .expect("recorded");
+    f.engine
+        .record_attempt(id, Attempt::Failed("HTTP 500".into()))
+        .await
+        .expect("recorded");
+    // An outcome arriving for a message that is no longer pending changes nothing.
+    f.engine
+        .record_attempt(id, Attempt::Delivered)
+        .await
+        .expect("ignored");
+
+    let failed = f
+        .engine
+        .list_deliveries(DeliveryQuery {
+            state: Some("failed".into()),
+            limit: 10,
+            ..DeliveryQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 2);
+    assert_eq!(failed[0].message_id, message_id);
+    assert_eq!(failed[0].alarm_name.as_deref(), Some("a"));
+    let counts = f.engine.delivery_counts(None).await.expect("counts");
+    assert_eq!((counts[0].failed, counts[0].pending), (1, 0));
+
+    let history = f
+        .engine
+        .cloudwatch(
+            "DescribeAlarmHistory",
+            json!({"AlarmName": "a", "HistoryItemType": "Action"}),
+        )
+        .await
+        .expect("history");
+    let summaries: Vec<&str> = history["AlarmHistoryItems"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["HistorySummary"].as_str())
+        .collect();
+    assert!(
+        summaries
+            .iter()
+            .any(|s| s.starts_with(&format!("Failed to execute action {topic}"))),
+        "{summaries:?}"
+    );
+
+    // Each failed attempt counts, as SNS counts HTTP/S attempts.
+    let failed_metric = f
+        .engine
+        .cloudwatch(
+            "GetMetricStatistics",
+            json!({
+                "Namespace": "AWS/SNS", "MetricName": "NumberOfNotificationsFailed",
+                "Dimensions": [{"Name": "TopicName", "Value": "alarms"}],
+                "StartTime": (START_MS / 1000 - 600) as f64, "EndTime": (START_MS / 1000 + 600) as f64,
+                "Period": 60, "Statistics": ["Sum"],
+            }),
+        )
+        .await
+        .expect("statistics");
+    assert_eq!(failed_metric["Datapoints"][0]["Sum"], 2.0);
+
+    let done = f
+        .engine
+        .redrive_deliveries(RedriveTarget::Ids(vec![id, id + 1000]))
+        .await
+        .expect("redrive");
+    assert_eq!(done.redriven.len(), 1);
+    assert_eq!(done.redriven[0].message_id, message_id);
+    assert_eq!(done.skipped[0].id, id + 1000);
+    let again = f
+        .engine
+        .deliveries(vec![done.redriven[0].new_id])
+        .await
+        .expect("read");
+    assert_eq!(again[0].message_id, message_id);
+    assert_eq!(again[0].attempts, 0);
+    // Redriving it twice does nothing more.
+    let twice = f
+        .engine
+        .redrive_deliveries(RedriveTarget::Ids(vec![id]))
+        .await
+        .expect("redrive");
+    assert!(twice.redriven.is_empty());
+    assert!(twice.skipped[0].reason.contains("redriven"), "{twice:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn malformed_and_metadata_endpoints_are_refused_at_subscribe() {
+    let f = fixture();
+    let topic = f.topic("alarms").await;
+    for endpoint in [
+        "http://a b/",
+        "http:///nohost",
+        "http://999.1.1.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://2852039166/latest/meta-data/",
+        "http://user:pw@[::ffff:169.254.169.254]/",
+    ] {
+        let err = f
+            .sns(
+                "Subscribe",
+                json!({"TopicArn": topic, "Protocol": "http", "Endpoint": endpoint}),
+            )
+            .await
+            .expect_err(endpoint);
+        assert_eq!(err.code, "InvalidParameterException", "{endpoint}");
+        assert!(
+            err.message.starts_with("Invalid parameter: Endpoint"),
+            "{endpoint}: {}",
+            err.message
+        );
+    }
+    assert!(f.subscriptions(&topic).await.is_empty());
+}
