@@ -47,6 +47,10 @@ use crate::model::Service;
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// The longest a request body may take in all, however steadily it arrives.
 const BODY_DEADLINE: Duration = Duration::from_secs(60);
+/// The bytes of bodies held at once while their signature cannot be checked yet (clients that
+/// do not sign `x-amz-content-sha256` are checked only once the body is in), in KiB: a client
+/// that knows an access key id but not its secret cannot make the server hold more.
+const UNVERIFIED_BODY_KIB: usize = 64 * 1024;
 /// The SigV4 signing name of trailwatch's operator API (failed deliveries).
 pub const OPERATOR_SIGNING_NAME: &str = operator::SIGNING_NAME;
 /// The `X-Amz-Target` prefix of the operator API's operations.
@@ -79,6 +83,8 @@ pub struct State {
     auth: Auth,
     certificate: Option<Certificate>,
     body_timeout: Duration,
+    /// KiB of unverified bodies that may still be held (see [`UNVERIFIED_BODY_KIB`]).
+    unverified: Arc<tokio::sync::Semaphore>,
 }
 
 impl State {
@@ -100,6 +106,7 @@ impl State {
             auth,
             certificate,
             body_timeout,
+            unverified: Arc::new(tokio::sync::Semaphore::new(UNVERIFIED_BODY_KIB)),
         })
     }
 }
@@ -235,8 +242,10 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
         query_mode,
     };
 
-    // The signature is checked as far as it can be before the body is read, so that a
-    // client without valid credentials cannot make the server read (and hold) a large body.
+    // The signature is checked as far as it can be before the body is read: an unsigned or
+    // wrongly scoped request, or one with an unknown key, is answered before its body is read;
+    // a client that signs its payload's hash is checked entirely. Bodies that still have to
+    // be read before their signature can be checked share a bounded budget.
     let pending = match &state.auth {
         Auth::None => None,
         Auth::SigV4(keys) => {
@@ -285,7 +294,11 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
         }
     };
 
-    let body = match read_body(body, &headers, state.body_timeout).await {
+    let budget = pending
+        .as_ref()
+        .filter(|p| !p.signature_checked())
+        .map(|_| &state.unverified);
+    let (body, held) = match read_body(body, &headers, state.body_timeout, budget).await {
         Ok(b) => b,
         Err(refusal) => return closing(refusal),
     };
@@ -298,6 +311,8 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
             return auth_error(&reply, &e);
         }
     };
+    // Verified: the body no longer counts against the budget of unverified ones.
+    drop(held);
     let body = if gzip {
         match inflate(&body) {
             Ok(b) => Bytes::from(b),
@@ -400,12 +415,24 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
 }
 
 /// Reads a request body of at most [`MAX_BODY_BYTES`], within `stall` between two of its
-/// parts and [`BODY_DEADLINE`] in all; the refusal to answer otherwise.
-async fn read_body(body: Body, headers: &HeaderMap, stall: Duration) -> Result<Bytes, Response> {
+/// parts and [`BODY_DEADLINE`] in all; the refusal to answer otherwise. With a `budget`, the
+/// body's size is taken from it (in KiB) for as long as the permits returned are held.
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    stall: Duration,
+    budget: Option<&Arc<tokio::sync::Semaphore>>,
+) -> Result<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>), Response> {
     let too_large = || {
         plain(
             StatusCode::PAYLOAD_TOO_LARGE,
             "The request body is larger than these services accept.\n",
+        )
+    };
+    let stalled = || {
+        plain(
+            StatusCode::REQUEST_TIMEOUT,
+            "The request body stopped arriving.\n",
         )
     };
     let declared = headers
@@ -417,19 +444,12 @@ async fn read_body(body: Body, headers: &HeaderMap, stall: Duration) -> Result<B
     }
     let mut body = body;
     let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut held: Option<tokio::sync::OwnedSemaphorePermit> = None;
     let deadline = tokio::time::Instant::now() + BODY_DEADLINE;
     loop {
-        let next = tokio::time::timeout_at(
-            deadline.min(tokio::time::Instant::now() + stall),
-            body.frame(),
-        );
-        let frame = match next.await {
-            Err(_) => {
-                return Err(plain(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "The request body stopped arriving.\n",
-                ));
-            }
+        let next = deadline.min(tokio::time::Instant::now() + stall);
+        let frame = match tokio::time::timeout_at(next, body.frame()).await {
+            Err(_) => return Err(stalled()),
             Ok(None) => break,
             Ok(Some(Err(e))) => {
                 tracing::debug!(error = %e, "Cannot read a request body.");
@@ -444,10 +464,37 @@ async fn read_body(body: Body, headers: &HeaderMap, stall: Duration) -> Result<B
             if out.len() + data.len() > MAX_BODY_BYTES {
                 return Err(too_large());
             }
+            if let Some(budget) = budget {
+                // Whole KiB held for the bytes read so far.
+                let wanted = (out.len() + data.len()).div_ceil(1024);
+                let have = held.as_ref().map_or(0, |p| p.num_permits());
+                if wanted > have {
+                    let more = u32::try_from(wanted - have).unwrap_or(u32::MAX);
+                    let next = deadline.min(tokio::time::Instant::now() + stall);
+                    let permit = match tokio::time::timeout_at(
+                        next,
+                        budget.clone().acquire_many_owned(more),
+                    )
+                    .await
+                    {
+                        Ok(Ok(permit)) => permit,
+                        _ => {
+                            return Err(plain(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "Too many unverified request bodies are being received; try again.\n",
+                            ));
+                        }
+                    };
+                    match &mut held {
+                        Some(h) => h.merge(permit),
+                        None => held = Some(permit),
+                    }
+                }
+            }
             out.extend_from_slice(&data);
         }
     }
-    Ok(Bytes::from(out))
+    Ok((Bytes::from(out), held))
 }
 
 /// Reads and drops the body of a request refused before its body was read, so that the

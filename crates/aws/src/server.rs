@@ -67,6 +67,7 @@ where
     F: Future<Output = ()> + Send,
 {
     let tracker = Arc::new(Tracker::new(limits.max_connections.max(1)));
+    let refusals = Arc::new(tokio::sync::Semaphore::new(REFUSALS_AT_ONCE));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -85,7 +86,7 @@ where
             () = &mut shutdown => break,
         };
         let Some(slot) = tracker.admit() else {
-            refuse(&stream);
+            refuse(stream, &refusals);
             continue;
         };
         // Small replies go out at once instead of waiting to fill a segment.
@@ -96,6 +97,10 @@ where
             let app = app.clone();
             let busy = Busy::start(&activity);
             async move {
+                let Some(busy) = busy else {
+                    // Closed to make room the instant its request arrived.
+                    return Ok(unavailable());
+                };
                 let response = app.oneshot(request.map(axum::body::Body::new)).await;
                 drop(busy);
                 response
@@ -136,12 +141,50 @@ async fn accept_failed(tracker: &Tracker, e: io::Error) {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
-/// Answers a connection over the cap with `503` and closes it, without waiting on it.
-fn refuse(stream: &TcpStream) {
+/// Refused connections whose request is read and dropped at once, and for how long each: a
+/// socket closed with unread data resets the connection, and the client may then lose the
+/// `503`. Beyond this many, a refused connection is closed at once.
+const REFUSALS_AT_ONCE: usize = 64;
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
+const UNAVAILABLE: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
+
+/// Answers a connection over the cap with `503` and closes it.
+fn refuse(stream: TcpStream, refusals: &Arc<tokio::sync::Semaphore>) {
     tracing::debug!("Refused a connection: every connection has a request under way.");
-    let _ = stream.try_write(
-        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n",
+    let _ = stream.try_write(UNAVAILABLE);
+    let Ok(permit) = refusals.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = stream;
+        let _ = stream.shutdown().await;
+        let mut sink = [0u8; 4096];
+        let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+            let mut read = 0;
+            while read < 64 * 1024 {
+                match stream.read(&mut sink).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => read += n,
+                }
+            }
+        })
+        .await;
+        drop(permit);
+    });
+}
+
+/// The answer to a request on a connection closed to make room.
+fn unavailable() -> axum::response::Response {
+    let mut r = axum::response::Response::new(axum::body::Body::empty());
+    *r.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    r.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
     );
+    r
 }
 
 /// The connections open, and which of them wait for a request.
@@ -157,9 +200,13 @@ struct Open {
     connections: HashMap<u64, Arc<ConnectionState>>,
 }
 
+/// [`ConnectionState::busy`] of a connection closed to make room: no request starts on it.
+const EVICTED: usize = usize::MAX;
+
 /// What the tracker knows of one connection.
 struct ConnectionState {
-    /// Requests under way.
+    /// Requests under way, or [`EVICTED`]. Eviction and a request's start race for it, so
+    /// that a request that has started is never cut off.
     busy: AtomicUsize,
     /// When it last started waiting for a request, milliseconds since `epoch`.
     waiting_since_ms: AtomicU64,
@@ -223,20 +270,30 @@ impl Tracker {
 
     /// Closes the connection that has waited longest for a request; `false` if none waits.
     fn evict_from(open: &mut Open) -> bool {
-        let longest = open
+        let mut waiting: Vec<(u64, u64)> = open
             .connections
             .iter()
             .filter(|(_, c)| c.busy.load(Ordering::Acquire) == 0)
-            .min_by_key(|(id, c)| (c.waiting_since_ms.load(Ordering::Acquire), **id))
-            .map(|(id, _)| *id);
-        let Some(id) = longest else {
-            return false;
-        };
-        if let Some(c) = open.connections.remove(&id) {
+            .map(|(id, c)| (c.waiting_since_ms.load(Ordering::Acquire), *id))
+            .collect();
+        waiting.sort_unstable();
+        for (_, id) in waiting {
+            let Some(c) = open.connections.get(&id) else {
+                continue;
+            };
+            // A request may have started since the look above: then it is not idle.
+            if c.busy
+                .compare_exchange(0, EVICTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                continue;
+            }
             // notify_one keeps the wake-up if the connection's task is not yet waiting.
             c.evict.notify_one();
+            open.connections.remove(&id);
+            return true;
         }
-        true
+        false
     }
 }
 
@@ -246,11 +303,17 @@ struct Busy {
 }
 
 impl Busy {
-    fn start(state: &Arc<ConnectionState>) -> Busy {
-        state.busy.fetch_add(1, Ordering::AcqRel);
-        Busy {
+    /// Marks a request's start; `None` if the connection has just been closed to make room.
+    fn start(state: &Arc<ConnectionState>) -> Option<Busy> {
+        state
+            .busy
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n != EVICTED).then(|| n + 1)
+            })
+            .ok()?;
+        Some(Busy {
             state: state.clone(),
-        }
+        })
     }
 }
 
@@ -369,7 +432,7 @@ mod tests {
         let tracker = Arc::new(Tracker::new(2));
         let first = tracker.admit().expect("room");
         let second = tracker.admit().expect("room");
-        let _busy = Busy::start(&second.state);
+        let _busy = Busy::start(&second.state).expect("not evicted");
         let third = tracker.admit().expect("the idle first makes room");
         assert_eq!(waiting(&tracker), 2);
         assert!(
@@ -386,17 +449,25 @@ mod tests {
     fn at_the_cap_with_every_request_under_way_newcomers_are_refused() {
         let tracker = Arc::new(Tracker::new(1));
         let only = tracker.admit().expect("room");
-        let busy = Busy::start(&only.state);
+        let busy = Busy::start(&only.state).expect("not evicted");
         assert!(tracker.admit().is_none());
         drop(busy);
         assert!(tracker.admit().is_some(), "idle again, so it makes room");
     }
 
     #[test]
+    fn no_request_starts_on_a_connection_closed_to_make_room() {
+        let tracker = Arc::new(Tracker::new(1));
+        let first = tracker.admit().expect("room");
+        let _second = tracker.admit().expect("the idle first makes room");
+        assert!(Busy::start(&first.state).is_none());
+    }
+
+    #[test]
     fn a_closed_connection_gives_its_place_back() {
         let tracker = Arc::new(Tracker::new(1));
         let only = tracker.admit().expect("room");
-        let busy = Busy::start(&only.state);
+        let busy = Busy::start(&only.state).expect("not evicted");
         drop(busy);
         drop(only);
         assert_eq!(waiting(&tracker), 0);

@@ -41,6 +41,7 @@ impl std::str::FromStr for EndpointRule {
         if let Ok(ip) = text.parse::<IpAddr>() {
             return Ok(EndpointRule::Network(IpNet::from(ip)));
         }
+        let text = text.strip_suffix('.').unwrap_or(text);
         let name = text.strip_prefix("*.").unwrap_or(text);
         let valid = !name.is_empty()
             && name.len() <= 253
@@ -70,14 +71,22 @@ impl std::fmt::Display for EndpointRule {
 }
 
 impl EndpointRule {
+    /// Whether the rule's range holds `ip`, or the IPv4 address an IPv6 address stands for
+    /// (`::ffff:10.0.0.5` is `10.0.0.5` to a dual-stack socket).
     fn matches_ip(&self, ip: IpAddr) -> bool {
         match self {
-            EndpointRule::Network(net) => net.contains(&ip),
+            EndpointRule::Network(net) => {
+                net.contains(&ip)
+                    || matches!(ip, IpAddr::V6(v6) if embedded_v4(v6)
+                        .is_some_and(|v4| net.contains(&IpAddr::V4(v4))))
+            }
             EndpointRule::Host(_) => false,
         }
     }
 
     fn matches_host(&self, host: &str) -> bool {
+        // `example.com.` is `example.com` to the resolver.
+        let host = host.strip_suffix('.').unwrap_or(host);
         match self {
             EndpointRule::Network(_) => false,
             EndpointRule::Host(rule) => match rule.strip_prefix("*.") {
@@ -392,6 +401,23 @@ mod tests {
         assert!(
             policy
                 .check_address(Some("hooks.example.com"), ip("169.254.169.254"))
+                .is_err()
+        );
+        // Other spellings of a denied address or name are denied too.
+        for (host, ip) in [
+            (None, "::ffff:10.9.0.5"),
+            (None, "64:ff9b::10.9.0.5"),
+            (None, "2002:0a09:0005::1"),
+            (Some("bad.example.com."), "10.1.1.1"),
+        ] {
+            assert!(
+                policy.check_address(host, ip.parse().expect("ip")).is_err(),
+                "{ip}"
+            );
+        }
+        assert!(
+            policy
+                .check_host("BAD.example.com.".to_ascii_lowercase().as_str())
                 .is_err()
         );
         assert!("10.0.0.0/33".parse::<EndpointRule>().is_err());

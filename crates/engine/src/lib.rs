@@ -228,9 +228,13 @@ impl Engine {
             .store
             .write(move |conn| logs::expire_events(conn, now))
             .await;
-        self.store
+        if let Err(e) = self
+            .store
             .write(move |conn| tokens::expire(conn, now))
-            .await?;
+            .await
+        {
+            tracing::error!(error = %e, "Cannot forget expired confirmation tokens.");
+        }
         self.store
             .write(move |conn| cloudwatch::evaluate_all(conn, &ctx))
             .await?;

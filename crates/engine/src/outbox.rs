@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::cloudwatch::{self, Aggregate, Datum};
 use crate::delivery_policy::EffectivePolicy;
 use crate::store::sql;
+use crate::tokens::{self, Purpose};
 use crate::{ApiError, Context, Engine};
 
 /// The SNS message types sent to HTTP(S) endpoints.
@@ -580,18 +581,19 @@ fn redrive(c: &Connection, ctx: &Context, target: &RedriveTarget) -> Result<Redr
     };
     let mut out = Redriven::default();
     for id in ids {
-        let found: Option<(String, String, bool)> = c
+        let found: Option<(String, String, bool, String, String, String)> = c
             .query_row(
                 &format!(
-                    "SELECT o.state, o.message_id, {ADDRESSABLE} FROM outbox o WHERE o.id = ?1"
+                    "SELECT o.state, o.message_id, {ADDRESSABLE}, o.kind, o.subscription_arn, o.topic_arn
+                     FROM outbox o WHERE o.id = ?1"
                 ),
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()
             .map_err(sql)?;
         let skip = |reason: String| SkippedDelivery { id, reason };
-        let Some((state, message_id, addressable)) = found else {
+        let Some((state, message_id, addressable, kind, subscription, topic)) = found else {
             out.skipped
                 .push(skip("there is no such delivery".to_owned()));
             continue;
@@ -607,16 +609,65 @@ fn redrive(c: &Connection, ctx: &Context, target: &RedriveTarget) -> Result<Redr
                 .push(skip("its subscription no longer exists".to_owned()));
             continue;
         }
+        // A confirmation goes again with a new token: the old one may have expired.
+        let token = match MessageKind::parse(&kind) {
+            MessageKind::Notification => None,
+            MessageKind::SubscriptionConfirmation => {
+                let confirmed: Option<bool> = c
+                    .query_row(
+                        "SELECT confirmed FROM subscriptions WHERE arn = ?1",
+                        [&subscription],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                if confirmed == Some(true) {
+                    out.skipped
+                        .push(skip("its subscription is confirmed already".to_owned()));
+                    continue;
+                }
+                Some(tokens::issue(
+                    c,
+                    ctx,
+                    Purpose::Confirm,
+                    &subscription,
+                    &topic,
+                )?)
+            }
+            MessageKind::UnsubscribeConfirmation => {
+                let removed = c
+                    .query_row(
+                        "SELECT 1 FROM unsubscribed WHERE arn = ?1",
+                        [&subscription],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                if removed.is_none() {
+                    out.skipped.push(skip(
+                        "its subscription was restored, or can no longer be".to_owned(),
+                    ));
+                    continue;
+                }
+                Some(tokens::issue(
+                    c,
+                    ctx,
+                    Purpose::Restore,
+                    &subscription,
+                    &topic,
+                )?)
+            }
+        };
         let new_id: i64 = c
             .query_row(
                 "INSERT INTO outbox (kind, message_id, topic_arn, subscription_arn, protocol, endpoint,
                                      subject, message, attributes, token, timestamp_ms,
                                      next_attempt_ms, alarm_name)
                  SELECT kind, message_id, topic_arn, subscription_arn, protocol, endpoint, subject,
-                        message, attributes, token, timestamp_ms, ?2, alarm_name
+                        message, attributes, COALESCE(?3, token), timestamp_ms, ?2, alarm_name
                  FROM outbox WHERE id = ?1
                  RETURNING id",
-                params![id, ctx.now_ms],
+                params![id, ctx.now_ms, token],
                 |r| r.get(0),
             )
             .map_err(sql)?;

@@ -109,7 +109,8 @@ CREATE TABLE IF NOT EXISTS unsubscribed (
     protocol   TEXT NOT NULL,
     endpoint   TEXT NOT NULL,
     token      TEXT NOT NULL,
-    attributes TEXT NOT NULL
+    attributes TEXT NOT NULL,
+    authenticated INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS unsubscribed_by_token ON unsubscribed (token);
 -- The token of each confirmation message: single-use, expiring (see topics::tokens).

@@ -450,8 +450,8 @@ fn unsubscribe(
         ));
     }
     c.execute(
-        "INSERT OR REPLACE INTO unsubscribed (arn, topic_arn, protocol, endpoint, token, attributes)
-         SELECT arn, topic_arn, protocol, endpoint, '', attributes FROM subscriptions WHERE arn = ?1",
+        "INSERT OR REPLACE INTO unsubscribed (arn, topic_arn, protocol, endpoint, token, attributes, authenticated)
+         SELECT arn, topic_arn, protocol, endpoint, '', attributes, authenticated FROM subscriptions WHERE arn = ?1",
         [&req.subscription_arn],
     )
     .map_err(sql)?;

@@ -97,28 +97,55 @@ pub(crate) fn redeem(
         .optional()
         .map_err(sql)?
         .is_some();
-    if purpose == Purpose::Restore.as_str() && used_ms.is_none() {
-        let restored = c
-            .execute(
-                "INSERT OR IGNORE INTO subscriptions (arn, topic_arn, protocol, endpoint, token, confirmed, attributes)
-                 SELECT arn, topic_arn, protocol, endpoint, '', 1, attributes FROM unsubscribed WHERE arn = ?1",
-                [&arn],
-            )
-            .map_err(sql)?;
-        c.execute("DELETE FROM unsubscribed WHERE arn = ?1", [&arn])
-            .map_err(sql)?;
-        if restored == 0 && !exists {
-            return Err(invalid());
-        }
-    } else if !exists {
+    let arn = if purpose == Purpose::Restore.as_str() && used_ms.is_none() {
+        restore(c, &arn, exists)?.ok_or_else(invalid)?
+    } else if exists {
+        arn
+    } else {
         return Err(invalid());
-    }
+    };
     c.execute(
         "UPDATE subscription_tokens SET used_ms = COALESCE(used_ms, ?2) WHERE token = ?1",
         params![token, ctx.now_ms],
     )
     .map_err(sql)?;
     Ok(arn)
+}
+
+/// Brings back the removed subscription `arn`, with the attributes and the
+/// `AuthenticateOnUnsubscribe` it had. If the endpoint has subscribed to the topic again
+/// meanwhile, that subscription stands and is the answer: one endpoint, one subscription.
+fn restore(c: &Connection, arn: &str, exists: bool) -> Result<Option<String>, ApiError> {
+    if exists {
+        return Ok(Some(arn.to_owned()));
+    }
+    let again: Option<String> = c
+        .query_row(
+            "SELECT s.arn FROM subscriptions s JOIN unsubscribed u
+               ON s.topic_arn = u.topic_arn AND s.protocol = u.protocol AND s.endpoint = u.endpoint
+             WHERE u.arn = ?1",
+            [arn],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql)?;
+    let restored = match again {
+        Some(current) => Some(current),
+        None => {
+            let inserted = c
+                .execute(
+                    "INSERT INTO subscriptions (arn, topic_arn, protocol, endpoint, token, confirmed, attributes, authenticated)
+                     SELECT arn, topic_arn, protocol, endpoint, '', 1, attributes, authenticated
+                     FROM unsubscribed WHERE arn = ?1",
+                    [arn],
+                )
+                .map_err(sql)?;
+            (inserted > 0).then(|| arn.to_owned())
+        }
+    };
+    c.execute("DELETE FROM unsubscribed WHERE arn = ?1", [arn])
+        .map_err(sql)?;
+    Ok(restored)
 }
 
 /// Ends the confirmation tokens of a subscription that is being removed.

@@ -396,3 +396,98 @@ async fn malformed_and_metadata_endpoints_are_refused_at_subscribe() {
     }
     assert!(f.subscriptions(&topic).await.is_empty());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn restoring_keeps_one_subscription_per_endpoint_and_its_authentication() {
+    let f = fixture();
+    let topic = f.topic("alarms").await;
+    f.subscribe(&topic).await;
+    let token = f.pending(MessageKind::SubscriptionConfirmation).await[0]
+        .1
+        .clone()
+        .expect("a token");
+    let arn = f
+        .sns(
+            "ConfirmSubscription",
+            json!({"TopicArn": topic, "Token": token, "AuthenticateOnUnsubscribe": "true"}),
+        )
+        .await
+        .expect("confirmed")["SubscriptionArn"]
+        .as_str()
+        .expect("arn")
+        .to_owned();
+    f.deliver_all().await;
+    f.sns("Unsubscribe", json!({"SubscriptionArn": arn}))
+        .await
+        .expect("unsubscribed");
+    let restore = f.pending(MessageKind::UnsubscribeConfirmation).await[0]
+        .1
+        .clone()
+        .expect("a token");
+    f.deliver_all().await;
+
+    // Restored, it still wants a signed Unsubscribe.
+    f.confirm_link(&topic, &restore).await.expect("restored");
+    let err = f
+        .engine
+        .sns_link("Unsubscribe", json!({"SubscriptionArn": arn}))
+        .await
+        .expect_err("still authenticated");
+    assert_eq!(err.code, "AuthorizationErrorException");
+
+    // Removed again, then subscribed again by the endpoint: an old restore link answers the
+    // subscription that exists instead of adding a second one.
+    f.sns("Unsubscribe", json!({"SubscriptionArn": arn}))
+        .await
+        .expect("unsubscribed");
+    let second_restore = f.pending(MessageKind::UnsubscribeConfirmation).await[0]
+        .1
+        .clone()
+        .expect("a token");
+    f.deliver_all().await;
+    f.subscribe(&topic).await;
+    let fresh = f.pending(MessageKind::SubscriptionConfirmation).await[0]
+        .1
+        .clone()
+        .expect("a token");
+    let current = f.confirm(&topic, &fresh).await.expect("confirmed")["SubscriptionArn"].clone();
+    let answered = f
+        .confirm_link(&topic, &second_restore)
+        .await
+        .expect("answered");
+    assert_eq!(answered["SubscriptionArn"], current);
+    assert_eq!(f.subscriptions(&topic).await.len(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_redriven_confirmation_carries_a_new_token() {
+    let f = fixture();
+    let topic = f.topic("alarms").await;
+    f.subscribe(&topic).await;
+    let (id, old, _) = f.pending(MessageKind::SubscriptionConfirmation).await[0].clone();
+    f.engine
+        .record_attempt(id, Attempt::Failed("refused".into()))
+        .await
+        .expect("recorded");
+    f.clock.advance(3 * DAY_MS);
+    let done = f
+        .engine
+        .redrive_deliveries(RedriveTarget::Ids(vec![id]))
+        .await
+        .expect("redrive");
+    let again = f
+        .engine
+        .deliveries(vec![done.redriven[0].new_id])
+        .await
+        .expect("read");
+    let token = again[0].token.clone().expect("a token");
+    assert_ne!(
+        Some(token.clone()),
+        old,
+        "the expired token is not sent again"
+    );
+    f.confirm(&topic, &token)
+        .await
+        .expect("the new token confirms");
+    invalid_token(f.confirm(&topic, old.as_deref().expect("old token")).await);
+}

@@ -24,7 +24,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use engine::Engine;
 use engine::endpoint::{EndpointPolicy, origin_of};
-use engine::outbox::{Delivery, MessageKind, Queued};
+use engine::outbox::{Delivery, MessageKind};
 use tokio::task::JoinSet;
 
 use crate::{
@@ -57,17 +57,12 @@ const IDLE_WAKE: Duration = Duration::from_secs(60);
 /// this long (it is still pending in the store).
 const RECORD_RETRY_MS: i64 = 5_000;
 
-/// A message waiting in its endpoint's queue.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Waiting {
-    due_ms: i64,
-    id: i64,
-    subscription: Arc<str>,
-}
-
+/// An endpoint server's waiting messages and its attempts under way.
 #[derive(Debug, Default)]
 struct EndpointQueue {
-    waiting: BinaryHeap<Reverse<Waiting>>,
+    /// Each subscription's waiting messages, `(due, id)`, earliest first: kept apart so that
+    /// one subscription's throttle policy holds back only its own messages.
+    subscriptions: HashMap<Arc<str>, BinaryHeap<Reverse<(i64, i64)>>>,
     in_flight: usize,
 }
 
@@ -93,62 +88,78 @@ struct Scheduler {
 }
 
 impl Scheduler {
-    fn push(&mut self, origin: &str, waiting: Waiting) {
+    fn push(&mut self, origin: &str, subscription: &Arc<str>, due_ms: i64, id: i64) {
         let queue = match self.queues.get_mut(origin) {
             Some(q) => q,
             None => self.queues.entry(Arc::from(origin)).or_default(),
         };
-        queue.waiting.push(Reverse(waiting));
+        queue
+            .subscriptions
+            .entry(subscription.clone())
+            .or_default()
+            .push(Reverse((due_ms, id)));
     }
 
-    /// When the head of this queue may go, if the queue has a free slot.
-    fn head_ready_at(&self, queue: &EndpointQueue, limits: &WorkerLimits) -> Option<i64> {
+    /// The subscription of this queue whose next message may go first, and when; nothing if
+    /// the queue has no free slot.
+    fn ready_in(&self, queue: &EndpointQueue, limits: &WorkerLimits) -> Option<(i64, Arc<str>)> {
         if queue.in_flight >= limits.per_endpoint {
             return None;
         }
-        let Reverse(head) = queue.waiting.peek()?;
-        let held = self.not_before.get(&head.subscription).copied();
-        Some(held.map_or(head.due_ms, |t| t.max(head.due_ms)))
+        queue
+            .subscriptions
+            .iter()
+            .filter_map(|(subscription, waiting)| {
+                let Reverse((due_ms, _)) = waiting.peek()?;
+                let held = self.not_before.get(subscription).copied().unwrap_or(0);
+                Some(((*due_ms).max(held), subscription.clone()))
+            })
+            .min()
     }
 
-    /// Takes the messages that may go now: the earliest-due heads first, one per endpoint per
-    /// pass, so that no endpoint's backlog takes every free slot.
+    /// Takes the messages that may go now: the earliest first, one per endpoint per pass, so
+    /// that no endpoint's backlog takes every free slot.
     fn take_due(&mut self, now_ms: i64, limits: &WorkerLimits) -> Vec<Taken> {
         let mut taken = Vec::new();
         loop {
-            let mut ready: Vec<(i64, Arc<str>)> = self
+            let mut ready: Vec<(i64, Arc<str>, Arc<str>)> = self
                 .queues
                 .iter()
                 .filter_map(|(origin, q)| {
-                    self.head_ready_at(q, limits)
-                        .filter(|at| *at <= now_ms)
-                        .map(|at| (at, origin.clone()))
+                    self.ready_in(q, limits)
+                        .filter(|(at, _)| *at <= now_ms)
+                        .map(|(at, subscription)| (at, origin.clone(), subscription))
                 })
                 .collect();
             if ready.is_empty() {
                 return taken;
             }
             ready.sort();
-            for (_, origin) in ready {
+            for (_, origin, subscription) in ready {
                 if self.in_flight >= limits.in_flight {
                     return taken;
                 }
                 let Some(queue) = self.queues.get_mut(&origin) else {
                     continue;
                 };
-                let Some(Reverse(head)) = queue.waiting.pop() else {
+                let Some(waiting) = queue.subscriptions.get_mut(&subscription) else {
                     continue;
                 };
+                let Some(Reverse((_, id))) = waiting.pop() else {
+                    continue;
+                };
+                if waiting.is_empty() {
+                    queue.subscriptions.remove(&subscription);
+                }
                 queue.in_flight += 1;
                 self.in_flight += 1;
-                if let Some(gap) = self.gaps.get(&head.subscription) {
-                    self.not_before
-                        .insert(head.subscription.clone(), now_ms + gap);
+                if let Some(gap) = self.gaps.get(&subscription) {
+                    self.not_before.insert(subscription.clone(), now_ms + gap);
                 }
                 taken.push(Taken {
                     origin,
-                    id: head.id,
-                    subscription: head.subscription,
+                    id,
+                    subscription,
                 });
             }
         }
@@ -160,14 +171,17 @@ impl Scheduler {
         self.in_flight = self.in_flight.saturating_sub(1);
         if let Some(queue) = self.queues.get_mut(&taken.origin) {
             queue.in_flight = queue.in_flight.saturating_sub(1);
-            if let Some(due_ms) = again_at {
-                queue.waiting.push(Reverse(Waiting {
-                    due_ms,
-                    id: taken.id,
-                    subscription: taken.subscription.clone(),
-                }));
-            } else if queue.waiting.is_empty() && queue.in_flight == 0 {
-                self.queues.remove(&taken.origin);
+        }
+        match again_at {
+            Some(due_ms) => self.push(&taken.origin, &taken.subscription, due_ms, taken.id),
+            None => {
+                if self
+                    .queues
+                    .get(&taken.origin)
+                    .is_some_and(|q| q.subscriptions.is_empty() && q.in_flight == 0)
+                {
+                    self.queues.remove(&taken.origin);
+                }
             }
         }
     }
@@ -187,12 +201,16 @@ impl Scheduler {
         }
     }
 
-    /// When something next becomes ready, if anything waits with a free slot.
+    /// When something next becomes ready: a message waiting for an endpoint with a free
+    /// slot, while there is a free slot at all (else only an attempt's end frees one).
     fn next_ready_at(&mut self, now_ms: i64, limits: &WorkerLimits) -> Option<i64> {
         self.not_before.retain(|_, at| *at > now_ms);
+        if self.in_flight >= limits.in_flight {
+            return None;
+        }
         self.queues
             .values()
-            .filter_map(|q| self.head_ready_at(q, limits))
+            .filter_map(|q| self.ready_in(q, limits).map(|(at, _)| at))
             .min()
     }
 }
@@ -248,7 +266,8 @@ impl Worker {
                         load = false;
                         for q in rows {
                             last_id = last_id.max(q.id);
-                            scheduler.push(&origin_of(&q.endpoint), waiting(q));
+                            let subscription = Arc::from(q.subscription_arn);
+                            scheduler.push(&origin_of(&q.endpoint), &subscription, q.due_ms, q.id);
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "Cannot read the outbox."),
@@ -261,11 +280,14 @@ impl Worker {
                     .await;
                 continue;
             }
-            let wait = match scheduler.next_ready_at(now, &self.limits) {
+            let mut wait = match scheduler.next_ready_at(now, &self.limits) {
                 Some(at) => Duration::from_millis((at - now).max(0) as u64).min(IDLE_WAKE),
-                None if load => Duration::from_secs(1),
                 None => IDLE_WAKE,
             };
+            if load {
+                // The outbox could not be read: try again soon.
+                wait = wait.min(Duration::from_secs(1));
+            }
             tokio::select! {
                 _ = signal.notified() => load = true,
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
@@ -328,14 +350,6 @@ impl Worker {
             let handle = tasks.spawn(attempt.run(d));
             out.insert(handle.id(), t);
         }
-    }
-}
-
-fn waiting(q: Queued) -> Waiting {
-    Waiting {
-        due_ms: q.due_ms,
-        id: q.id,
-        subscription: Arc::from(q.subscription_arn),
     }
 }
 
@@ -483,25 +497,25 @@ fn jittered(delay: Duration) -> Duration {
 mod tests {
     use super::*;
 
-    fn wait(due_ms: i64, id: i64, subscription: &str) -> Waiting {
-        Waiting {
-            due_ms,
-            id,
-            subscription: Arc::from(subscription),
-        }
-    }
-
     const LIMITS: WorkerLimits = WorkerLimits {
         in_flight: 8,
         per_endpoint: 2,
     };
 
+    fn push(s: &mut Scheduler, origin: &str, subscription: &str, due_ms: i64, id: i64) {
+        s.push(origin, &Arc::from(subscription), due_ms, id);
+    }
+
+    fn ids(taken: &[Taken]) -> Vec<i64> {
+        taken.iter().map(|t| t.id).collect()
+    }
+
     #[test]
     fn a_message_is_out_once_and_back_only_when_finished() {
         let mut s = Scheduler::default();
-        s.push("http://a", wait(0, 1, "s"));
+        push(&mut s, "http://a", "s", 0, 1);
         let first = s.take_due(10, &LIMITS);
-        assert_eq!(first.iter().map(|t| t.id).collect::<Vec<_>>(), [1]);
+        assert_eq!(ids(&first), [1]);
         assert!(s.take_due(10, &LIMITS).is_empty(), "taken once");
         s.finished(&first[0], Some(20));
         assert!(s.take_due(19, &LIMITS).is_empty(), "not before its retry");
@@ -512,13 +526,12 @@ mod tests {
     fn a_stuck_endpoint_keeps_only_its_own_slots() {
         let mut s = Scheduler::default();
         for id in 0..70 {
-            s.push("http://hangs", wait(0, id, "dead"));
+            push(&mut s, "http://hangs", "dead", 0, id);
         }
-        s.push("http://healthy", wait(5, 100, "live"));
+        push(&mut s, "http://healthy", "live", 5, 100);
         let round = s.take_due(10, &LIMITS);
-        let healthy: Vec<_> = round.iter().filter(|t| t.id == 100).collect();
         assert_eq!(
-            healthy.len(),
+            round.iter().filter(|t| t.id == 100).count(),
             1,
             "the healthy endpoint's message goes at once"
         );
@@ -530,9 +543,8 @@ mod tests {
             LIMITS.per_endpoint
         );
         // While the stuck endpoint's attempts hang, later messages elsewhere still go.
-        s.push("http://healthy", wait(11, 101, "live"));
-        let later = s.take_due(12, &LIMITS);
-        assert_eq!(later.iter().map(|t| t.id).collect::<Vec<_>>(), [101]);
+        push(&mut s, "http://healthy", "live", 11, 101);
+        assert_eq!(ids(&s.take_due(12, &LIMITS)), [101]);
     }
 
     #[test]
@@ -540,7 +552,7 @@ mod tests {
         let mut s = Scheduler::default();
         for e in 0..10 {
             for id in 0..3 {
-                s.push(&format!("http://e{e}"), wait(0, e * 10 + id, "s"));
+                push(&mut s, &format!("http://e{e}"), "s", 0, e * 10 + id);
             }
         }
         let round = s.take_due(0, &LIMITS);
@@ -552,10 +564,21 @@ mod tests {
     }
 
     #[test]
-    fn a_throttled_subscription_waits_its_turn() {
+    fn with_every_slot_taken_only_an_attempts_end_wakes_the_worker() {
+        let mut s = Scheduler::default();
+        for e in 0..10 {
+            push(&mut s, &format!("http://e{e}"), "s", 0, e);
+        }
+        assert_eq!(s.take_due(0, &LIMITS).len(), LIMITS.in_flight);
+        // Messages are due, but no slot is free: there is nothing to wait for but an end.
+        assert_eq!(s.next_ready_at(5, &LIMITS), None);
+    }
+
+    #[test]
+    fn a_throttled_subscription_waits_its_turn_and_only_its_own() {
         let mut s = Scheduler::default();
         for id in 1..=4 {
-            s.push("http://a", wait(0, id, "s"));
+            push(&mut s, "http://a", "slow", 0, id);
         }
         // Before its policy is known, a subscription gets its endpoint's slots.
         let first = s.take_due(0, &LIMITS);
@@ -565,7 +588,11 @@ mod tests {
             s.throttle(&t.subscription, Some(500), 0);
             s.finished(t, None);
         }
-        assert!(s.take_due(100, &LIMITS).is_empty());
+        // Another subscription of the same server is not held back.
+        push(&mut s, "http://a", "other", 50, 9);
+        let other = s.take_due(100, &LIMITS);
+        assert_eq!(ids(&other), [9]);
+        s.finished(&other[0], None);
         assert_eq!(s.next_ready_at(100, &LIMITS), Some(500));
         assert_eq!(
             s.take_due(500, &LIMITS).len(),
