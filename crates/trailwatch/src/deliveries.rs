@@ -169,6 +169,10 @@ async fn list(
         }
     }
     if as_json {
+        if deliveries.is_empty() && subscriptions.as_array().is_none_or(Vec::is_empty) {
+            println!("No deliveries.");
+            return Ok(());
+        }
         println!(
             "{}",
             json!({ "deliveries": deliveries, "subscriptions": subscriptions })
