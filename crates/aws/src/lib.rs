@@ -21,6 +21,7 @@
 //! ```
 
 pub mod codec;
+mod dispatch;
 pub mod model;
 mod operator;
 pub mod server;
@@ -400,7 +401,7 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
     let engine = &state.engine;
     let result = match protocol {
         Protocol::LogsJson => engine.logs(&operation, input).await,
-        Protocol::SnsQuery => engine.sns(&operation, input).await,
+        Protocol::SnsQuery => dispatch::sns(engine, &operation, input).await,
         _ => engine.cloudwatch(&operation, input).await,
     };
     match result {
@@ -666,7 +667,7 @@ async fn handle_get(state: &State, uri: &Uri, request_id: &str) -> Response {
         Ok(v) => v,
         Err(e) => return error(&reply, &input_error(Protocol::SnsQuery, e)),
     };
-    match state.engine.sns_link(operation, input).await {
+    match dispatch::sns_link(&state.engine, operation, input).await {
         Ok(output) => success(&reply, service, operation, &output),
         Err(e) => error(&reply, &e),
     }

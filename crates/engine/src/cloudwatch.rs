@@ -7,8 +7,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::alarm::{self, AlarmState, Comparison, Rule, Slot, TreatMissingData, Verdict};
-use crate::store::sql;
-use crate::{ApiError, Context, Engine, sns, unknown_operation};
+use crate::sqlite::sql;
+use crate::store::Tx;
+use crate::{ApiError, Context, Engine, topics, unknown_operation};
 
 const INVALID_VALUE: &str = "InvalidParameterValueException";
 const INVALID_COMBINATION: &str = "InvalidParameterCombinationException";
@@ -53,22 +54,29 @@ pub(crate) async fn call(engine: &Engine, op: &str, v: Value) -> Result<Value, A
     match op {
         "PutMetricAlarm" => {
             check_alarm(&v)?;
-            engine.write_op(v, put_metric_alarm).await
+            engine
+                .write(move |tx, ctx| put_metric_alarm(tx, ctx, v))
+                .await
         }
         "DescribeAlarms" => engine.read_op(v, describe_alarms).await,
         "DeleteAlarms" => engine.write_op(v, delete_alarms).await,
         "PutMetricData" => {
             let data = metric_data(v, engine.now_ms())?;
             engine
-                .write(move |c, ctx| {
-                    record(c, ctx, &data)?;
+                .write(move |tx, ctx| {
+                    record(tx, ctx, &data)?;
                     Ok(json!({}))
                 })
                 .await
         }
         "GetMetricStatistics" => engine.read_op(v, get_metric_statistics).await,
         "GetMetricData" => engine.read_op(v, get_metric_data).await,
-        "SetAlarmState" => engine.write_op(v, set_alarm_state).await,
+        "SetAlarmState" => {
+            let req: SetAlarmState = crate::input(v)?;
+            engine
+                .write(move |tx, ctx| set_alarm_state(tx, ctx, req))
+                .await
+        }
         "EnableAlarmActions" => {
             engine
                 .write_op(v, |c, _, r: DeleteAlarms| {
@@ -129,10 +137,11 @@ pub(crate) fn metric_value_in_range(v: f64) -> bool {
 }
 
 /// Stores datapoints and re-evaluates the alarms watching the metrics they touch.
-pub(crate) fn record(c: &Connection, ctx: &Context, data: &[Datum]) -> Result<(), ApiError> {
+pub(crate) fn record(tx: &mut dyn Tx, ctx: &Context, data: &[Datum]) -> Result<(), ApiError> {
     if data.is_empty() {
         return Ok(());
     }
+    let c = tx.connection();
     let mut touched = BTreeSet::new();
     {
         let mut find = c
@@ -165,6 +174,7 @@ pub(crate) fn record(c: &Connection, ctx: &Context, data: &[Datum]) -> Result<()
             touched.insert((d.namespace.clone(), d.metric_name.clone(), dims));
         }
     }
+    let mut watching = Vec::new();
     for (namespace, name, dims) in touched {
         let mut stmt = c
             .prepare_cached(
@@ -174,11 +184,12 @@ pub(crate) fn record(c: &Connection, ctx: &Context, data: &[Datum]) -> Result<()
         let alarms = stmt
             .query_map(params![namespace, name, dims], |r| r.get::<_, String>(0))
             .map_err(sql)?
-            .collect::<Result<Vec<_>, _>>()
+            .collect::<Result<Vec<String>, _>>()
             .map_err(sql)?;
-        for alarm in alarms {
-            evaluate_alarm(c, ctx, &alarm)?;
-        }
+        watching.extend(alarms);
+    }
+    for alarm in watching {
+        evaluate_alarm(tx, ctx, &alarm)?;
     }
     Ok(())
 }
@@ -318,7 +329,8 @@ fn check_alarm(v: &Value) -> Result<(), ApiError> {
 }
 
 /// The stored configuration members, as PutMetricAlarm gave them.
-fn put_metric_alarm(c: &Connection, ctx: &Context, config: Value) -> Result<Value, ApiError> {
+fn put_metric_alarm(tx: &mut dyn Tx, ctx: &Context, config: Value) -> Result<Value, ApiError> {
+    let c = tx.connection();
     let name = config["AlarmName"].as_str().unwrap_or_default().to_owned();
     let namespace = config.get("Namespace").and_then(Value::as_str);
     let metric = config.get("MetricName").and_then(Value::as_str);
@@ -351,21 +363,22 @@ fn put_metric_alarm(c: &Connection, ctx: &Context, config: Value) -> Result<Valu
         &format!("Alarm \"{name}\" {verb}"),
         &data.to_string(),
     )?;
-    evaluate_alarm(c, ctx, &name)?;
+    evaluate_alarm(tx, ctx, &name)?;
     Ok(json!({}))
 }
 
 /// Re-evaluates every alarm at `ctx.now_ms` (the tick).
-pub(crate) fn evaluate_all(c: &Connection, ctx: &Context) -> Result<(), ApiError> {
-    let names = c
+pub(crate) fn evaluate_all(tx: &mut dyn Tx, ctx: &Context) -> Result<(), ApiError> {
+    let names = tx
+        .connection()
         .prepare("SELECT name FROM alarms")
         .map_err(sql)?
         .query_map([], |r| r.get::<_, String>(0))
         .map_err(sql)?
-        .collect::<Result<Vec<_>, _>>()
+        .collect::<Result<Vec<String>, _>>()
         .map_err(sql)?;
     for name in names {
-        evaluate_alarm(c, ctx, &name)?;
+        evaluate_alarm(tx, ctx, &name)?;
     }
     Ok(())
 }
@@ -508,7 +521,8 @@ fn period_values(c: &Connection, q: &MetricQuery) -> Result<Vec<PeriodAggregate>
 }
 
 /// Evaluates one alarm at `ctx.now_ms` and applies a transition with its notifications.
-pub(crate) fn evaluate_alarm(c: &Connection, ctx: &Context, name: &str) -> Result<(), ApiError> {
+pub(crate) fn evaluate_alarm(tx: &mut dyn Tx, ctx: &Context, name: &str) -> Result<(), ApiError> {
+    let c = tx.connection();
     let Some(alarm) = load_alarm(c, name)? else {
         return Ok(());
     };
@@ -619,7 +633,7 @@ pub(crate) fn evaluate_alarm(c: &Connection, ctx: &Context, name: &str) -> Resul
         .collect();
     let reason = alarm::reason(&rule, state, &slots, filled);
     let reason_data = reason_data(&rule, stat, period, unit, ctx.now_ms, &slots);
-    transition(c, ctx, name, &alarm, state, &reason, Some(&reason_data))
+    transition(tx, ctx, name, &alarm, state, &reason, Some(&reason_data))
 }
 
 /// `StateReasonData` JSON as CloudWatch writes it, keys in its order.
@@ -665,7 +679,7 @@ fn reason_data(
 /// Moves an alarm to `state` and publishes its notifications to the actions' topics, in the
 /// caller's transaction.
 fn transition(
-    c: &Connection,
+    tx: &mut dyn Tx,
     ctx: &Context,
     name: &str,
     old: &StoredAlarm,
@@ -674,6 +688,7 @@ fn transition(
     reason_data: Option<&str>,
 ) -> Result<(), ApiError> {
     let now = ctx.now_ms;
+    let c = tx.connection();
     c.execute(
         "UPDATE alarms SET state = ?2, state_reason = ?3, state_reason_data = ?4,
              state_updated_ms = ?5, state_transitioned_ms = ?5 WHERE name = ?1",
@@ -736,10 +751,10 @@ fn transition(
         // cannot run is recorded in the alarm's history.
         let outcome = if !arn.starts_with("arn:aws:sns:") {
             Err("only SNS topic actions are supported")
-        } else if !sns::topic_exists(c, &arn)? {
+        } else if tx.topic(&arn)?.is_none() {
             Err("the topic does not exist")
         } else {
-            sns::publish_for_alarm(c, ctx, &arn, Some(&subject), &message, name)?;
+            topics::publish_for_alarm(tx, ctx, &arn, Some(&subject), &message, name)?;
             Ok(())
         };
         let (summary, data) = match outcome {
@@ -752,7 +767,14 @@ fn transition(
                 json!({"actionState": "Failed", "notificationResource": arn, "error": reason}),
             ),
         };
-        history(c, name, now, "Action", &summary, &data.to_string())?;
+        history(
+            tx.connection(),
+            name,
+            now,
+            "Action",
+            &summary,
+            &data.to_string(),
+        )?;
     }
     Ok(())
 }
@@ -1046,7 +1068,8 @@ struct SetAlarmState {
 }
 
 /// Sets the state until the next evaluation says otherwise; actions run if the state changes.
-fn set_alarm_state(c: &Connection, ctx: &Context, req: SetAlarmState) -> Result<Value, ApiError> {
+fn set_alarm_state(tx: &mut dyn Tx, ctx: &Context, req: SetAlarmState) -> Result<Value, ApiError> {
+    let c = tx.connection();
     if let Some(data) = &req.state_reason_data
         && serde_json::from_str::<Value>(data).is_err()
     {
@@ -1082,7 +1105,7 @@ fn set_alarm_state(c: &Connection, ctx: &Context, req: SetAlarmState) -> Result<
         return Ok(json!({}));
     }
     transition(
-        c,
+        tx,
         ctx,
         &req.alarm_name,
         &alarm,

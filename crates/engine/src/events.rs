@@ -18,7 +18,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ApiError;
-use crate::store::sql;
+use crate::sqlite::sql;
 
 /// Events per block, at most (PutLogEvents' limit per batch).
 pub(crate) const PER_BLOCK: usize = 10_000;

@@ -19,15 +19,13 @@
 
 pub mod alarm;
 mod cloudwatch;
-pub mod delivery_policy;
-pub mod endpoint;
 mod events;
 mod logs;
-pub mod outbox;
+mod paging;
 mod schema;
-mod sns;
+mod sqlite;
 pub mod store;
-mod tokens;
+pub mod topics;
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -35,7 +33,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use crate::store::{Store, StoreError};
+use crate::store::Tx;
+
+pub use crate::sqlite::{Store, StoreError};
+pub use crate::topics::{delivery_policy, endpoint, outbox};
 
 /// An error as AWS reports it: the exception shape's name in the service model and a message.
 /// The `aws` crate turns the name into each protocol's code and HTTP status.
@@ -205,38 +206,21 @@ impl Engine {
         cloudwatch::call(self, operation, input).await
     }
 
-    /// Runs an SNS operation of the API.
-    pub async fn sns(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
-        sns::call(self, operation, input, Caller::Signed).await
-    }
-
-    /// Runs the SNS operation of an unsigned link in a message: a `SubscribeURL`
-    /// (ConfirmSubscription) or an `UnsubscribeURL` (Unsubscribe), which anyone holding the
-    /// message may visit.
-    pub async fn sns_link(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
-        sns::call(self, operation, input, Caller::Unsigned).await
-    }
-
     /// What time alone changes: expired log events and confirmation tokens go, every alarm
     /// is re-evaluated (periods that closed and data that stopped arriving change states
     /// without new data), and messages for subscriptions that are gone are dropped.
     pub async fn tick(&self) -> Result<(), ApiError> {
-        let ctx = self.context();
         // Separate writes: a failure of one does not undo the others.
-        let now = ctx.now_ms;
         let expired = self
-            .store
-            .write(move |conn| logs::expire_events(conn, now))
+            .write(|tx, ctx| logs::expire_events(tx.connection(), ctx.now_ms))
             .await;
         if let Err(e) = self
-            .store
-            .write(move |conn| tokens::expire(conn, now))
+            .write(|tx, ctx| Ok(tx.expire_tokens(ctx.now_ms)?))
             .await
         {
             tracing::error!(error = %e, "Cannot forget expired confirmation tokens.");
         }
-        self.store
-            .write(move |conn| cloudwatch::evaluate_all(conn, &ctx))
+        self.write(|tx, ctx| cloudwatch::evaluate_all(tx, ctx))
             .await?;
         self.drop_orphaned_deliveries().await?;
         expired
@@ -250,18 +234,29 @@ impl Engine {
         F: FnOnce(&rusqlite::Connection, &Context, T) -> Result<Value, ApiError> + Send + 'static,
     {
         let request: T = crate::input(input)?;
-        let ctx = self.context();
-        self.store.write(move |c| work(c, &ctx, request)).await
+        self.write(move |tx, ctx| work(tx.connection(), ctx, request))
+            .await
     }
 
-    /// Runs `work` in the next group transaction with the context of now.
+    /// Runs `work` in the next group transaction with the context of now; answers once the
+    /// transaction is durable.
     pub(crate) async fn write<R, F>(&self, work: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
-        F: FnOnce(&rusqlite::Connection, &Context) -> Result<R, ApiError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx, &Context) -> Result<R, ApiError> + Send + 'static,
     {
         let ctx = self.context();
-        self.store.write(move |c| work(c, &ctx)).await
+        self.store.write(move |tx| work(tx, &ctx)).await
+    }
+
+    /// Runs `work` on a consistent read-only view of the store.
+    pub(crate) async fn read<R, F>(&self, work: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn Tx, &Context) -> Result<R, ApiError> + Send + 'static,
+    {
+        let ctx = self.context();
+        self.store.read(move |tx| work(tx, &ctx)).await
     }
 
     /// Runs an operation's read on the reader connection.
@@ -271,15 +266,14 @@ impl Engine {
         F: FnOnce(&rusqlite::Connection, &Context, T) -> Result<Value, ApiError> + Send + 'static,
     {
         let request: T = crate::input(input)?;
-        let ctx = self.context();
-        self.store.read(move |c| work(c, &ctx, request)).await
+        self.read(move |tx, ctx| work(tx.connection(), ctx, request))
+            .await
     }
 
     pub(crate) fn context(&self) -> Context {
         Context {
             config: self.config.clone(),
             now_ms: self.clock.now_ms(),
-            store: self.store.clone(),
             filter_sets: self.filter_sets.clone(),
         }
     }
@@ -299,7 +293,6 @@ pub(crate) enum Caller {
 pub(crate) struct Context {
     pub config: Arc<Config>,
     pub now_ms: i64,
-    pub store: Arc<Store>,
     pub filter_sets: Arc<logs::FilterSets>,
 }
 

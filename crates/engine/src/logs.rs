@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::events::{self, MAX_SPAN_MS, Scope};
-use crate::store::sql;
+use crate::sqlite::sql;
+use crate::store::Tx;
 use crate::{ApiError, Context, Engine, cloudwatch, input, unknown_operation};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
@@ -571,16 +572,17 @@ async fn put_log_events_call(engine: &Engine, v: Value) -> Result<Value, ApiErro
     .await
     .map_err(|e| ApiError::internal(format!("preparing the batch failed: {e}")))?;
     engine
-        .write(move |c, ctx| put_log_events(c, ctx, req, prepared))
+        .write(move |tx, ctx| put_log_events(tx, ctx, req, prepared))
         .await
 }
 
 fn put_log_events(
-    c: &Connection,
+    tx: &mut dyn Tx,
     ctx: &Context,
     req: PutLogEvents,
     prepared: Prepared,
 ) -> Result<Value, ApiError> {
+    let c = tx.connection();
     let events = &req.log_events;
     let bytes: usize = events
         .iter()
@@ -683,7 +685,7 @@ fn put_log_events(
         )
         .map_err(sql)?;
     }
-    cloudwatch::record(c, ctx, &data)?;
+    cloudwatch::record(tx, ctx, &data)?;
 
     let mut out = json!({ "nextSequenceToken": format!("{:056}", now) });
     let mut rejected = serde_json::Map::new();

@@ -153,9 +153,6 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_ms);
 CREATE INDEX IF NOT EXISTS outbox_by_subscription ON outbox (subscription_arn, state);
 "#;
 
-/// How long a confirmation token stays valid.
-pub const TOKEN_LIFETIME_MS: i64 = 3 * 24 * 3600 * 1000;
-
 /// Brings a store created by an earlier version up to [`SCHEMA`]: columns added since, and
 /// confirmation tokens moved from their subscriptions into `subscription_tokens`.
 pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
@@ -183,7 +180,7 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
     let expires = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-        + TOKEN_LIFETIME_MS;
+        + crate::topics::tokens::TOKEN_LIFETIME_MS;
     c.execute(
         "INSERT OR IGNORE INTO subscription_tokens (token, subscription_arn, topic_arn, purpose, expires_ms)
          SELECT token, arn, topic_arn, 'confirm', ?1 FROM subscriptions WHERE token != '' AND confirmed = 0",

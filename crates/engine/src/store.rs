@@ -1,264 +1,42 @@
-//! The embedded store: one SQLite file in the data directory.
+//! The seam between the domain and its storage.
 //!
-//! Writes go through one writer thread that commits in groups: every write waiting when a
-//! transaction starts joins it, each inside its own savepoint (so a failing write is undone
-//! alone), and all of them learn their result only after the one `COMMIT` has been fsync'd
-//! (WAL, `synchronous=FULL`). A caller therefore never hears "accepted" for data a crash could
-//! lose, and many concurrent writers share one fsync. Reads use their own connection; WAL lets
-//! them run beside the writer.
-
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-
-use rusqlite::Connection;
-use tokio::sync::{Notify, oneshot};
+//! The engine decides; a store keeps. Each component says what it needs kept in a trait of its
+//! own ([`TopicStore`], [`OutboxStore`], …), and a storage engine implements them all for one
+//! transaction type, [`Tx`]. The engine runs each write as one closure over a `&mut dyn Tx`
+//! that the store commits durably before the caller hears back, with everything the write
+//! caused (datapoints, alarm transitions, outbox messages) in the same transaction; reads get
+//! the same interface over a consistent view.
+//!
+//! The embedded SQLite store is the first implementation. The traits ask nothing SQLite-only of
+//! an implementation: a PostgreSQL store for several nodes would implement them over one
+//! database transaction each, with conditional writes where two nodes could race.
 
 use crate::ApiError;
 
-/// The most writes one transaction takes, so one commit never waits on an unbounded queue.
-const MAX_GROUP: usize = 512;
+pub use crate::topics::store::{OutboxStore, TopicStore};
 
-/// A write's work and where its answer goes.
-trait Job: Send {
-    /// Runs the write inside its savepoint; `false` means it failed and must be undone.
-    fn run(&mut self, conn: &Connection) -> bool;
-    /// Delivers the answer once the transaction's fate is known.
-    fn finish(self: Box<Self>, committed: Result<(), String>);
-}
+/// A storage failure: the database could not do what was asked. Requests that meet one are
+/// answered as AWS answers its own faults, and the details go to the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StorageError(pub String);
 
-struct TypedJob<R, F> {
-    work: Option<F>,
-    result: Option<Result<R, ApiError>>,
-    reply: oneshot::Sender<Result<R, ApiError>>,
-}
-
-impl<R, F> Job for TypedJob<R, F>
-where
-    R: Send,
-    F: FnOnce(&Connection) -> Result<R, ApiError> + Send,
-{
-    fn run(&mut self, conn: &Connection) -> bool {
-        let Some(work) = self.work.take() else {
-            return false;
-        };
-        // A bug in one write must not stop the writer every later write depends on: the
-        // write fails alone (its savepoint is rolled back) and the writer goes on.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)))
-            .unwrap_or_else(|_| Err(ApiError::internal("a write panicked")));
-        let ok = result.is_ok();
-        self.result = Some(result);
-        ok
-    }
-
-    fn finish(self: Box<Self>, committed: Result<(), String>) {
-        let answer = match (committed, self.result) {
-            (Ok(()), Some(result)) => result,
-            // A write that failed on its own keeps its own error even if the group failed.
-            (Err(_), Some(Err(e))) => Err(e),
-            (Err(reason), _) => Err(ApiError::internal(format!("commit failed: {reason}"))),
-            (Ok(()), None) => Err(ApiError::internal("write did not run")),
-        };
-        // The caller may have gone away (a dropped request); the write stands regardless.
-        let _ = self.reply.send(answer);
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> ApiError {
+        ApiError::internal(format!("storage: {}", e.0))
     }
 }
 
-/// The SQLite store.
-pub struct Store {
-    jobs: Mutex<mpsc::Sender<Box<dyn Job>>>,
-    reader: Mutex<Connection>,
-    /// Set by writes that queued outbox rows; the writer signals `outbox` after their commit.
-    outbox_dirty: Arc<AtomicBool>,
-    outbox: Arc<Notify>,
-}
+/// What storage calls answer.
+pub type StorageResult<T> = Result<T, StorageError>;
 
-/// Why the store could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// SQLite refused to open or set up the database.
-    #[error("cannot open the database {path}: {source}")]
-    Open {
-        /// The database file.
-        path: String,
-        /// SQLite's reason.
-        source: rusqlite::Error,
-    },
-    /// The writer thread could not be started.
-    #[error("cannot start the database writer: {0}")]
-    Thread(std::io::Error),
-}
+/// One transaction of a store: every component's storage in one atomic unit.
+pub trait Tx: TopicStore + OutboxStore {
+    /// Tells the store that this transaction queued outbox messages, so that it wakes the
+    /// delivery worker once they are committed.
+    fn outbox_queued(&mut self);
 
-fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    // FULL: a commit is on disk (the WAL fsync'd) before it returns.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(conn)
-}
-
-impl Store {
-    /// Opens (creating if needed) `trailwatch.db` in `dir`, and starts the writer thread.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let path = dir.join("trailwatch.db");
-        let err = |source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        };
-        let writer = open_connection(&path).map_err(err)?;
-        writer.execute_batch(crate::schema::SCHEMA).map_err(err)?;
-        crate::schema::upgrade(&writer).map_err(err)?;
-        crate::events::migrate_rows(&writer).map_err(err)?;
-        // Checkpoints (copying the WAL into the database file) run on their own thread, so
-        // the writer spends its time on writes; the WAL may grow meanwhile, which is what it
-        // is for.
-        writer
-            .pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(err)?;
-        let checkpointer = open_connection(&path).map_err(err)?;
-        std::thread::Builder::new()
-            .name("store-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer))
-            .map_err(StoreError::Thread)?;
-        let reader = open_connection(&path).map_err(err)?;
-        let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
-        let outbox_dirty = Arc::new(AtomicBool::new(false));
-        let outbox = Arc::new(Notify::new());
-        let (dirty, signal) = (outbox_dirty.clone(), outbox.clone());
-        std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || writer_loop(writer, rx, dirty, signal))
-            .map_err(StoreError::Thread)?;
-        Ok(Store {
-            jobs: Mutex::new(tx),
-            reader: Mutex::new(reader),
-            outbox_dirty,
-            outbox,
-        })
-    }
-
-    /// Runs `work` in the next group transaction and answers after the commit is durable.
-    pub async fn write<R, F>(&self, work: F) -> Result<R, ApiError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, ApiError> + Send + 'static,
-    {
-        let (reply, answer) = oneshot::channel();
-        let job = Box::new(TypedJob {
-            work: Some(work),
-            result: None,
-            reply,
-        });
-        {
-            let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-            jobs.send(job)
-                .map_err(|_| ApiError::internal("the database writer has stopped"))?;
-        }
-        answer
-            .await
-            .map_err(|_| ApiError::internal("the database writer has stopped"))?
-    }
-
-    /// Runs a read on the reader connection, off the async threads.
-    pub async fn read<R, F>(self: &Arc<Self>, work: F) -> Result<R, ApiError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, ApiError> + Send + 'static,
-    {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = store.reader.lock().unwrap_or_else(|p| p.into_inner());
-            work(&conn)
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("read task failed: {e}")))?
-    }
-
-    /// Marks the running write as having queued outbox rows.
-    pub fn outbox_queued(&self) {
-        self.outbox_dirty.store(true, Ordering::Release);
-    }
-
-    /// Signalled after a commit that queued outbox rows.
-    pub fn outbox_signal(&self) -> Arc<Notify> {
-        self.outbox.clone()
-    }
-}
-
-/// How often the WAL is copied into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// A WAL longer than this many pages (32 MiB) is restarted even if that briefly holds up
-/// the writer: under constant load a passive checkpoint may never find a moment to do so.
-const WAL_RESTART_PAGES: i64 = 8_192;
-
-fn checkpoint_loop(conn: Connection) {
-    loop {
-        std::thread::sleep(CHECKPOINT_EVERY);
-        // PASSIVE: copies what no reader still needs, never blocks the writer. A failure is
-        // retried on the next round; the WAL keeps everything until then.
-        let log_pages =
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-        match log_pages {
-            Ok(pages) if pages > WAL_RESTART_PAGES => {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL restart failed.");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed."),
-        }
-    }
-}
-
-fn writer_loop(
-    conn: Connection,
-    rx: mpsc::Receiver<Box<dyn Job>>,
-    dirty: Arc<AtomicBool>,
-    signal: Arc<Notify>,
-) {
-    while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let committed = run_group(&conn, &mut group);
-        if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        let queued = dirty.swap(false, Ordering::AcqRel);
-        for job in group {
-            job.finish(committed.clone());
-        }
-        if queued && committed.is_ok() {
-            signal.notify_one();
-        }
-    }
-}
-
-fn run_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> Result<(), String> {
-    conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(|e| e.to_string())?;
-    for job in group.iter_mut() {
-        conn.execute_batch("SAVEPOINT job")
-            .map_err(|e| e.to_string())?;
-        if job.run(conn) {
-            conn.execute_batch("RELEASE job")
-                .map_err(|e| e.to_string())?;
-        } else {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    conn.execute_batch("COMMIT").map_err(|e| e.to_string())
-}
-
-/// Turns SQLite failures inside a write into the internal error AWS would answer with.
-pub fn sql(e: rusqlite::Error) -> ApiError {
-    ApiError::internal(format!("database error: {e}"))
+    /// The SQLite connection, for the components that do not yet store through their traits.
+    #[doc(hidden)]
+    fn connection(&self) -> &rusqlite::Connection;
 }

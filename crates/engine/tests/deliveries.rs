@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use engine::outbox::{Attempt, DeliveryQuery, MessageKind, RedriveTarget};
 use engine::{ApiError, Config, Engine, ManualClock};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 const START_MS: i64 = 1_800_000_000_000;
@@ -34,8 +36,9 @@ fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    /// An SNS operation through the signed API, its request and response as JSON.
     async fn sns(&self, op: &str, input: Value) -> Result<Value, ApiError> {
-        self.engine.sns(op, input).await
+        sns_call(&self.engine, op, input, false).await
     }
 
     async fn topic(&self, name: &str) -> String {
@@ -88,12 +91,13 @@ impl Fixture {
     }
 
     async fn confirm_link(&self, topic: &str, token: &str) -> Result<Value, ApiError> {
-        self.engine
-            .sns_link(
-                "ConfirmSubscription",
-                json!({"TopicArn": topic, "Token": token}),
-            )
-            .await
+        sns_call(
+            &self.engine,
+            "ConfirmSubscription",
+            json!({"TopicArn": topic, "Token": token}),
+            true,
+        )
+        .await
     }
 
     async fn subscriptions(&self, topic: &str) -> Vec<Value> {
@@ -102,6 +106,38 @@ impl Fixture {
             .await
             .expect("list");
         out["Subscriptions"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// Runs an SNS operation as the wire does: the request decoded from JSON, the response
+/// encoded to it; `link` for the unsigned links of messages.
+async fn sns_call(engine: &Engine, op: &str, input: Value, link: bool) -> Result<Value, ApiError> {
+    async fn run<Req: DeserializeOwned, Resp: Serialize>(
+        input: Value,
+        f: impl AsyncFnOnce(Req) -> Result<Resp, ApiError>,
+    ) -> Result<Value, ApiError> {
+        let req = serde_json::from_value(input).expect("a well-formed request");
+        Ok(serde_json::to_value(f(req).await?).expect("a response"))
+    }
+    let t = engine.topics();
+    match (op, link) {
+        ("CreateTopic", _) => run(input, async |r| t.create_topic(r).await).await,
+        ("Subscribe", _) => run(input, async |r| t.subscribe(r).await).await,
+        ("ConfirmSubscription", false) => {
+            run(input, async |r| t.confirm_subscription(r).await).await
+        }
+        ("ConfirmSubscription", true) => {
+            run(input, async |r| t.confirm_subscription_link(r).await).await
+        }
+        ("Unsubscribe", false) => run(input, async |r| t.unsubscribe(r).await).await,
+        ("Unsubscribe", true) => run(input, async |r| t.unsubscribe_link(r).await).await,
+        ("ListSubscriptionsByTopic", _) => {
+            run(input, async |r| t.list_subscriptions_by_topic(r).await).await
+        }
+        ("GetSubscriptionAttributes", _) => {
+            run(input, async |r| t.get_subscription_attributes(r).await).await
+        }
+        _ => panic!("no {op} in this test"),
     }
 }
 
@@ -189,13 +225,14 @@ async fn authenticate_on_unsubscribe_refuses_the_unsigned_link() {
         .clone()
         .expect("a token");
     // Asked through the unsigned link, the flag is not honoured (anyone could set it).
-    f.engine
-        .sns_link(
-            "ConfirmSubscription",
-            json!({"TopicArn": topic, "Token": token, "AuthenticateOnUnsubscribe": "true"}),
-        )
-        .await
-        .expect("confirmed");
+    sns_call(
+        &f.engine,
+        "ConfirmSubscription",
+        json!({"TopicArn": topic, "Token": token, "AuthenticateOnUnsubscribe": "true"}),
+        true,
+    )
+    .await
+    .expect("confirmed");
     let arn = f.subscriptions(&topic).await[0]["SubscriptionArn"]
         .as_str()
         .expect("arn")
@@ -224,11 +261,14 @@ async fn authenticate_on_unsubscribe_refuses_the_unsigned_link() {
         attributes["Attributes"]["ConfirmationWasAuthenticated"],
         "true"
     );
-    let err = f
-        .engine
-        .sns_link("Unsubscribe", json!({"SubscriptionArn": arn}))
-        .await
-        .expect_err("the unsigned UnsubscribeURL must be refused");
+    let err = sns_call(
+        &f.engine,
+        "Unsubscribe",
+        json!({"SubscriptionArn": arn}),
+        true,
+    )
+    .await
+    .expect_err("the unsigned UnsubscribeURL must be refused");
     assert_eq!(err.code, "AuthorizationErrorException");
     assert_eq!(f.subscriptions(&topic).await.len(), 1);
     f.sns("Unsubscribe", json!({"SubscriptionArn": arn}))
@@ -428,11 +468,14 @@ async fn restoring_keeps_one_subscription_per_endpoint_and_its_authentication() 
 
     // Restored, it still wants a signed Unsubscribe.
     f.confirm_link(&topic, &restore).await.expect("restored");
-    let err = f
-        .engine
-        .sns_link("Unsubscribe", json!({"SubscriptionArn": arn}))
-        .await
-        .expect_err("still authenticated");
+    let err = sns_call(
+        &f.engine,
+        "Unsubscribe",
+        json!({"SubscriptionArn": arn}),
+        true,
+    )
+    .await
+    .expect_err("still authenticated");
     assert_eq!(err.code, "AuthorizationErrorException");
 
     // Removed again, then subscribed again by the endpoint: an old restore link answers the

@@ -47,14 +47,17 @@ async fn a_store_of_the_previous_layout_opens_with_its_events() {
         .collect();
     assert_eq!(messages, ["first", "second"]);
 
-    let topic = engine
-        .sns("CreateTopic", json!({"Name": "alerts"}))
+    let topics = engine.topics();
+    let topic = topics
+        .create_topic(serde_json::from_value(json!({"Name": "alerts"})).expect("request"))
         .await
         .expect("CreateTopic");
-    engine
-        .sns(
-            "Subscribe",
-            json!({"TopicArn": topic["TopicArn"], "Protocol": "http", "Endpoint": "http://127.0.0.1:9/"}),
+    topics
+        .subscribe(
+            serde_json::from_value(json!({
+                "TopicArn": topic.topic_arn, "Protocol": "http", "Endpoint": "http://127.0.0.1:9/",
+            }))
+            .expect("request"),
         )
         .await
         .expect("Subscribe queues its confirmation in the upgraded outbox");

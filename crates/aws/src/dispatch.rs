@@ -1,0 +1,72 @@
+//! Operations run on the engine: each request, checked against the service model, is decoded
+//! once into the operation's typed request, and its typed response encoded back for the
+//! model to write in the request's protocol.
+
+use std::future::Future;
+
+use engine::{ApiError, Engine};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Decodes `input` as `Req`, runs `operation` on it and encodes its response.
+async fn run<Req, Resp, Fut>(
+    input: Value,
+    operation: impl FnOnce(Req) -> Fut,
+) -> Result<Value, ApiError>
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    Fut: Future<Output = Result<Resp, ApiError>>,
+{
+    // The model has checked the input, so a failure here means a member the engine relies on
+    // has a form the model allows and the engine does not.
+    let request = serde_json::from_value(input)
+        .map_err(|e| ApiError::new("ValidationException", e.to_string()))?;
+    let response = operation(request).await?;
+    serde_json::to_value(response)
+        .map_err(|e| ApiError::internal(format!("cannot encode the response: {e}")))
+}
+
+fn unknown(operation: &str) -> ApiError {
+    ApiError::new(
+        "UnknownOperationException",
+        format!("The operation {operation} is not supported."),
+    )
+}
+
+/// An SNS operation of the signed API.
+pub(crate) async fn sns(engine: &Engine, operation: &str, input: Value) -> Result<Value, ApiError> {
+    let t = engine.topics();
+    match operation {
+        "CreateTopic" => run(input, |r| t.create_topic(r)).await,
+        "DeleteTopic" => run(input, |r| t.delete_topic(r)).await,
+        "ListTopics" => run(input, |r| t.list_topics(r)).await,
+        "GetTopicAttributes" => run(input, |r| t.get_topic_attributes(r)).await,
+        "SetTopicAttributes" => run(input, |r| t.set_topic_attributes(r)).await,
+        "Subscribe" => run(input, |r| t.subscribe(r)).await,
+        "ConfirmSubscription" => run(input, |r| t.confirm_subscription(r)).await,
+        "Unsubscribe" => run(input, |r| t.unsubscribe(r)).await,
+        "ListSubscriptions" => run(input, |r| t.list_subscriptions(r)).await,
+        "ListSubscriptionsByTopic" => run(input, |r| t.list_subscriptions_by_topic(r)).await,
+        "GetSubscriptionAttributes" => run(input, |r| t.get_subscription_attributes(r)).await,
+        "SetSubscriptionAttributes" => run(input, |r| t.set_subscription_attributes(r)).await,
+        "Publish" => run(input, |r| t.publish(r)).await,
+        _ => Err(unknown(operation)),
+    }
+}
+
+/// The SNS operation of an unsigned link in a message: a `SubscribeURL` (ConfirmSubscription)
+/// or an `UnsubscribeURL` (Unsubscribe), which anyone holding the message may visit.
+pub(crate) async fn sns_link(
+    engine: &Engine,
+    operation: &str,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let t = engine.topics();
+    match operation {
+        "ConfirmSubscription" => run(input, |r| t.confirm_subscription_link(r)).await,
+        "Unsubscribe" => run(input, |r| t.unsubscribe_link(r)).await,
+        _ => Err(unknown(operation)),
+    }
+}

@@ -1,0 +1,258 @@
+//! SNS topics: topics, subscriptions and their confirmation, publishing, and the outbox that
+//! delivery drains.
+//!
+//! - `api.rs`: the operations' requests and responses;
+//! - `topic.rs`, `subscription.rs`, `publish.rs`: the operations;
+//! - `tokens.rs`: confirmation tokens; `endpoint.rs`: which endpoints may be contacted;
+//!   `delivery_policy.rs`: retry, throttle and request policies;
+//! - `outbox.rs`: queued messages, attempts, failed deliveries and redrives;
+//! - `store.rs`: what the component needs kept.
+
+pub mod api;
+pub mod delivery_policy;
+pub mod endpoint;
+pub mod outbox;
+mod publish;
+mod sqlite;
+pub mod store;
+mod subscription;
+pub(crate) mod tokens;
+mod topic;
+
+use std::collections::BTreeMap;
+
+use crate::{ApiError, Caller, Engine};
+use api::*;
+
+pub(crate) use publish::publish_for_alarm;
+
+/// Attributes set on a topic or a subscription, by name.
+pub type Attributes = BTreeMap<String, String>;
+
+/// A topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub arn: String,
+    pub name: String,
+    /// The attributes set on it (the others are computed when asked for).
+    pub attributes: Attributes,
+}
+
+/// A subscription of an endpoint to a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub arn: String,
+    pub topic_arn: String,
+    /// `http`, `https`, `email`, …
+    pub protocol: String,
+    pub endpoint: String,
+    /// Confirmed by its endpoint (or needing no confirmation).
+    pub confirmed: bool,
+    /// Confirmed through the signed API with `AuthenticateOnUnsubscribe=true`: only a signed
+    /// Unsubscribe removes it (`ConfirmationWasAuthenticated`).
+    pub authenticated: bool,
+    /// The attributes set on it.
+    pub attributes: Attributes,
+}
+
+/// The token of a confirmation message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmationToken {
+    pub token: String,
+    pub subscription_arn: String,
+    pub topic_arn: String,
+    pub purpose: TokenPurpose,
+    pub expires_ms: i64,
+    /// When it was first used.
+    pub used_ms: Option<i64>,
+}
+
+/// What a confirmation token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// Confirm a pending subscription (a SubscriptionConfirmation's).
+    Confirm,
+    /// Bring back a removed subscription (an UnsubscribeConfirmation's).
+    Restore,
+}
+
+impl TokenPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Confirm => "confirm",
+            TokenPurpose::Restore => "restore",
+        }
+    }
+
+    /// The purpose of a stored name.
+    pub fn parse(s: &str) -> Option<TokenPurpose> {
+        match s {
+            "confirm" => Some(TokenPurpose::Confirm),
+            "restore" => Some(TokenPurpose::Restore),
+            _ => None,
+        }
+    }
+}
+
+const INVALID: &str = "InvalidParameterException";
+const NOT_FOUND: &str = "NotFoundException";
+
+/// AWS's check that a parameter is at least shaped like an ARN.
+fn check_arn(arn: &str, parameter: &str) -> Result<(), ApiError> {
+    let parts = arn.split(':').count();
+    if parts < 6 {
+        return Err(ApiError::new(
+            INVALID,
+            format!(
+                "Invalid parameter: {parameter} Reason: An ARN must have at least 6 elements, not {parts}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn topic_not_found() -> ApiError {
+    ApiError::new(NOT_FOUND, "Topic does not exist")
+}
+
+/// The SNS operations.
+pub struct Topics<'e> {
+    engine: &'e Engine,
+}
+
+impl Engine {
+    /// The SNS operations.
+    pub fn topics(&self) -> Topics<'_> {
+        Topics { engine: self }
+    }
+}
+
+impl Topics<'_> {
+    pub async fn create_topic(
+        &self,
+        req: CreateTopicRequest,
+    ) -> Result<CreateTopicResponse, ApiError> {
+        self.engine
+            .write(move |tx, ctx| topic::create(tx, ctx, req))
+            .await
+    }
+
+    pub async fn delete_topic(&self, req: TopicRequest) -> Result<Empty, ApiError> {
+        self.engine.write(move |tx, _| topic::delete(tx, req)).await
+    }
+
+    pub async fn list_topics(&self, req: ListRequest) -> Result<ListTopicsResponse, ApiError> {
+        self.engine.read(move |tx, _| topic::list(tx, req)).await
+    }
+
+    pub async fn get_topic_attributes(
+        &self,
+        req: TopicRequest,
+    ) -> Result<AttributesResponse, ApiError> {
+        self.engine
+            .read(move |tx, ctx| topic::get_attributes(tx, ctx, req))
+            .await
+    }
+
+    pub async fn set_topic_attributes(
+        &self,
+        req: SetTopicAttributesRequest,
+    ) -> Result<Empty, ApiError> {
+        self.engine
+            .write(move |tx, _| topic::set_attributes(tx, req))
+            .await
+    }
+
+    pub async fn subscribe(
+        &self,
+        req: SubscribeRequest,
+    ) -> Result<SubscriptionArnResponse, ApiError> {
+        self.engine
+            .write(move |tx, ctx| subscription::subscribe(tx, ctx, req))
+            .await
+    }
+
+    /// ConfirmSubscription through the signed API.
+    pub async fn confirm_subscription(
+        &self,
+        req: ConfirmSubscriptionRequest,
+    ) -> Result<SubscriptionArnResponse, ApiError> {
+        self.engine
+            .write(move |tx, ctx| subscription::confirm(tx, ctx, req, Caller::Signed))
+            .await
+    }
+
+    /// ConfirmSubscription through a message's unsigned `SubscribeURL`, which anyone holding
+    /// the message may visit.
+    pub async fn confirm_subscription_link(
+        &self,
+        req: ConfirmSubscriptionRequest,
+    ) -> Result<SubscriptionArnResponse, ApiError> {
+        self.engine
+            .write(move |tx, ctx| subscription::confirm(tx, ctx, req, Caller::Unsigned))
+            .await
+    }
+
+    /// Unsubscribe through the signed API.
+    pub async fn unsubscribe(&self, req: SubscriptionRequest) -> Result<Empty, ApiError> {
+        self.engine
+            .write(move |tx, ctx| subscription::unsubscribe(tx, ctx, req, Caller::Signed))
+            .await
+    }
+
+    /// Unsubscribe through a message's unsigned `UnsubscribeURL`.
+    pub async fn unsubscribe_link(&self, req: SubscriptionRequest) -> Result<Empty, ApiError> {
+        self.engine
+            .write(move |tx, ctx| subscription::unsubscribe(tx, ctx, req, Caller::Unsigned))
+            .await
+    }
+
+    pub async fn list_subscriptions(
+        &self,
+        req: ListRequest,
+    ) -> Result<ListSubscriptionsResponse, ApiError> {
+        self.engine
+            .read(move |tx, ctx| subscription::list(tx, ctx, None, req.next_token))
+            .await
+    }
+
+    pub async fn list_subscriptions_by_topic(
+        &self,
+        req: ListSubscriptionsByTopicRequest,
+    ) -> Result<ListSubscriptionsResponse, ApiError> {
+        self.engine
+            .read(move |tx, ctx| {
+                check_arn(&req.topic_arn, "TopicArn")?;
+                if tx.topic(&req.topic_arn)?.is_none() {
+                    return Err(topic_not_found());
+                }
+                subscription::list(tx, ctx, Some(&req.topic_arn), req.next_token)
+            })
+            .await
+    }
+
+    pub async fn get_subscription_attributes(
+        &self,
+        req: SubscriptionRequest,
+    ) -> Result<AttributesResponse, ApiError> {
+        self.engine
+            .read(move |tx, ctx| subscription::get_attributes(tx, ctx, req))
+            .await
+    }
+
+    pub async fn set_subscription_attributes(
+        &self,
+        req: SetSubscriptionAttributesRequest,
+    ) -> Result<Empty, ApiError> {
+        self.engine
+            .write(move |tx, _| subscription::set_attributes(tx, req))
+            .await
+    }
+
+    pub async fn publish(&self, req: PublishRequest) -> Result<PublishResponse, ApiError> {
+        self.engine
+            .write(move |tx, ctx| publish::publish(tx, ctx, req))
+            .await
+    }
+}
