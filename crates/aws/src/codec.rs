@@ -800,7 +800,7 @@ pub fn parse_timestamp(text: &str) -> Option<f64> {
 
 /// `2026-11-27T20:45:00.000Z` for epoch seconds, as awsQuery replies write timestamps.
 pub fn iso8601(secs: f64) -> String {
-    engine::alarm::iso8601_time((secs * 1000.0).round() as i64)
+    engine::format::iso8601_time((secs * 1000.0).round() as i64)
 }
 
 #[cfg(test)]

@@ -35,6 +35,30 @@ fn unknown(operation: &str) -> ApiError {
     )
 }
 
+/// A CloudWatch operation.
+pub(crate) async fn cloudwatch(
+    engine: &Engine,
+    operation: &str,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let (a, m) = (engine.alarms(), engine.metrics());
+    match operation {
+        "PutMetricAlarm" => run(input, |r| a.put_metric_alarm(r)).await,
+        "DescribeAlarms" => run(input, |r| a.describe_alarms(r)).await,
+        "DeleteAlarms" => run(input, |r| a.delete_alarms(r)).await,
+        "SetAlarmState" => run(input, |r| a.set_alarm_state(r)).await,
+        "EnableAlarmActions" => run(input, |r| a.enable_alarm_actions(r)).await,
+        "DisableAlarmActions" => run(input, |r| a.disable_alarm_actions(r)).await,
+        "DescribeAlarmsForMetric" => run(input, |r| a.describe_alarms_for_metric(r)).await,
+        "DescribeAlarmHistory" => run(input, |r| a.describe_alarm_history(r)).await,
+        "PutMetricData" => run(input, |r| m.put_metric_data(r)).await,
+        "GetMetricStatistics" => run(input, |r| m.get_metric_statistics(r)).await,
+        "GetMetricData" => run(input, |r| m.get_metric_data(r)).await,
+        "ListMetrics" => run(input, |r| m.list_metrics(r)).await,
+        _ => Err(unknown(operation)),
+    }
+}
+
 /// An SNS operation of the signed API.
 pub(crate) async fn sns(engine: &Engine, operation: &str, input: Value) -> Result<Value, ApiError> {
     let t = engine.topics();

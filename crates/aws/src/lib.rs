@@ -402,7 +402,7 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
     let result = match protocol {
         Protocol::LogsJson => engine.logs(&operation, input).await,
         Protocol::SnsQuery => dispatch::sns(engine, &operation, input).await,
-        _ => engine.cloudwatch(&operation, input).await,
+        _ => dispatch::cloudwatch(engine, &operation, input).await,
     };
     match result {
         Ok(output) => success(&reply, service, &operation, &output),

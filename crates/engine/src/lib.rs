@@ -17,10 +17,11 @@
 //! # Ok(()) }
 //! ```
 
-pub mod alarm;
-mod cloudwatch;
+pub mod alarms;
 mod events;
+pub mod format;
 mod logs;
+pub mod metrics;
 mod paging;
 mod schema;
 mod sqlite;
@@ -201,11 +202,6 @@ impl Engine {
         logs::call(self, operation, input).await
     }
 
-    /// Runs a CloudWatch operation.
-    pub async fn cloudwatch(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
-        cloudwatch::call(self, operation, input).await
-    }
-
     /// What time alone changes: expired log events and confirmation tokens go, every alarm
     /// is re-evaluated (periods that closed and data that stopped arriving change states
     /// without new data), and messages for subscriptions that are gone are dropped.
@@ -220,8 +216,7 @@ impl Engine {
         {
             tracing::error!(error = %e, "Cannot forget expired confirmation tokens.");
         }
-        self.write(|tx, ctx| cloudwatch::evaluate_all(tx, ctx))
-            .await?;
+        self.write(|tx, ctx| alarms::evaluate_all(tx, ctx)).await?;
         self.drop_orphaned_deliveries().await?;
         expired
     }
@@ -278,6 +273,10 @@ impl Engine {
         }
     }
 }
+
+/// The response of an operation without output members.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Empty {}
 
 /// How a request reached the engine, where that changes what it may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::events::{self, MAX_SPAN_MS, Scope};
 use crate::sqlite::sql;
 use crate::store::Tx;
-use crate::{ApiError, Context, Engine, cloudwatch, input, unknown_operation};
+use crate::{ApiError, Context, Engine, input, metrics, unknown_operation};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 const INVALID: &str = "InvalidParameterException";
@@ -99,7 +99,7 @@ impl FilterSets {
 struct Prematched {
     generation: u64,
     /// Per event of the request, what the group's filters make of it.
-    data: Vec<Vec<cloudwatch::Datum>>,
+    data: Vec<Vec<metrics::Datum>>,
 }
 
 #[derive(Deserialize)]
@@ -496,7 +496,7 @@ fn group_filters(
 }
 
 /// What a group's filters make of each event: matching datapoints, or defaults.
-fn match_events(filters: &GroupFilters, events: &[InputLogEvent]) -> Vec<Vec<cloudwatch::Datum>> {
+fn match_events(filters: &GroupFilters, events: &[InputLogEvent]) -> Vec<Vec<metrics::Datum>> {
     let mut matcher = filters.set.matcher();
     let mut matched = Vec::new();
     events
@@ -527,16 +527,16 @@ fn match_events(filters: &GroupFilters, events: &[InputLogEvent]) -> Vec<Vec<clo
                 };
                 // A value CloudWatch would refuse makes no datum, as a value that is not a
                 // number makes none.
-                if !cloudwatch::metric_value_in_range(value) {
+                if !metrics::value_in_range(value) {
                     continue;
                 }
-                data.push(cloudwatch::Datum {
+                data.push(metrics::Datum {
                     namespace: t.metric_namespace.clone(),
                     metric_name: t.metric_name.clone(),
                     dimensions,
                     unit: t.unit.clone().unwrap_or_else(|| "None".to_owned()),
                     timestamp_ms: e.timestamp,
-                    stats: cloudwatch::Aggregate::one(value),
+                    stats: metrics::Aggregate::one(value),
                     high_resolution: false,
                 });
             }
@@ -645,7 +645,7 @@ fn put_log_events(
             match_events(&filters, events)
         }
     };
-    let data: Vec<cloudwatch::Datum> = per_event
+    let data: Vec<metrics::Datum> = per_event
         .into_iter()
         .skip(first)
         .take(end - first)
@@ -685,7 +685,7 @@ fn put_log_events(
         )
         .map_err(sql)?;
     }
-    cloudwatch::record(tx, ctx, &data)?;
+    metrics::record(tx, ctx, &data)?;
 
     let mut out = json!({ "nextSequenceToken": format!("{:056}", now) });
     let mut rejected = serde_json::Map::new();

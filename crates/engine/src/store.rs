@@ -13,6 +13,8 @@
 
 use crate::ApiError;
 
+pub use crate::alarms::store::AlarmStore;
+pub use crate::metrics::store::MetricStore;
 pub use crate::topics::store::{OutboxStore, TopicStore};
 
 /// A storage failure: the database could not do what was asked. Requests that meet one are
@@ -31,7 +33,7 @@ impl From<StorageError> for ApiError {
 pub type StorageResult<T> = Result<T, StorageError>;
 
 /// One transaction of a store: every component's storage in one atomic unit.
-pub trait Tx: TopicStore + OutboxStore {
+pub trait Tx: MetricStore + AlarmStore + TopicStore + OutboxStore {
     /// Tells the store that this transaction queued outbox messages, so that it wakes the
     /// delivery worker once they are committed.
     fn outbox_queued(&mut self);

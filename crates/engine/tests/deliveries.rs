@@ -38,7 +38,7 @@ fn fixture() -> Fixture {
 impl Fixture {
     /// An SNS operation through the signed API, its request and response as JSON.
     async fn sns(&self, op: &str, input: Value) -> Result<Value, ApiError> {
-        sns_call(&self.engine, op, input, false).await
+        call(&self.engine, op, input, false).await
     }
 
     async fn topic(&self, name: &str) -> String {
@@ -91,7 +91,7 @@ impl Fixture {
     }
 
     async fn confirm_link(&self, topic: &str, token: &str) -> Result<Value, ApiError> {
-        sns_call(
+        call(
             &self.engine,
             "ConfirmSubscription",
             json!({"TopicArn": topic, "Token": token}),
@@ -109,9 +109,9 @@ impl Fixture {
     }
 }
 
-/// Runs an SNS operation as the wire does: the request decoded from JSON, the response
-/// encoded to it; `link` for the unsigned links of messages.
-async fn sns_call(engine: &Engine, op: &str, input: Value, link: bool) -> Result<Value, ApiError> {
+/// Runs an operation as the wire does: the request decoded from JSON, the response encoded to
+/// it; `link` for the unsigned links of messages.
+async fn call(engine: &Engine, op: &str, input: Value, link: bool) -> Result<Value, ApiError> {
     async fn run<Req: DeserializeOwned, Resp: Serialize>(
         input: Value,
         f: impl AsyncFnOnce(Req) -> Result<Resp, ApiError>,
@@ -119,8 +119,14 @@ async fn sns_call(engine: &Engine, op: &str, input: Value, link: bool) -> Result
         let req = serde_json::from_value(input).expect("a well-formed request");
         Ok(serde_json::to_value(f(req).await?).expect("a response"))
     }
-    let t = engine.topics();
+    let (t, a, m) = (engine.topics(), engine.alarms(), engine.metrics());
     match (op, link) {
+        ("PutMetricAlarm", _) => run(input, async |r| a.put_metric_alarm(r).await).await,
+        ("DescribeAlarmHistory", _) => {
+            run(input, async |r| a.describe_alarm_history(r).await).await
+        }
+        ("PutMetricData", _) => run(input, async |r| m.put_metric_data(r).await).await,
+        ("GetMetricStatistics", _) => run(input, async |r| m.get_metric_statistics(r).await).await,
         ("CreateTopic", _) => run(input, async |r| t.create_topic(r).await).await,
         ("Subscribe", _) => run(input, async |r| t.subscribe(r).await).await,
         ("ConfirmSubscription", false) => {
@@ -225,7 +231,7 @@ async fn authenticate_on_unsubscribe_refuses_the_unsigned_link() {
         .clone()
         .expect("a token");
     // Asked through the unsigned link, the flag is not honoured (anyone could set it).
-    sns_call(
+    call(
         &f.engine,
         "ConfirmSubscription",
         json!({"TopicArn": topic, "Token": token, "AuthenticateOnUnsubscribe": "true"}),
@@ -261,7 +267,7 @@ async fn authenticate_on_unsubscribe_refuses_the_unsigned_link() {
         attributes["Attributes"]["ConfirmationWasAuthenticated"],
         "true"
     );
-    let err = sns_call(
+    let err = call(
         &f.engine,
         "Unsubscribe",
         json!({"SubscriptionArn": arn}),
@@ -290,25 +296,27 @@ async fn a_failed_delivery_is_kept_counted_in_history_and_redriven_with_its_mess
     f.deliver_all().await;
 
     // An alarm whose action publishes to the topic, tripped by a datapoint.
-    f.engine
-        .cloudwatch(
-            "PutMetricAlarm",
-            json!({
-                "AlarmName": "a", "Namespace": "N", "MetricName": "m", "Statistic": "Sum",
-                "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0,
-                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-                "AlarmActions": [topic],
-            }),
-        )
-        .await
-        .expect("alarm");
-    f.engine
-        .cloudwatch(
-            "PutMetricData",
-            json!({"Namespace": "N", "MetricData": [{"MetricName": "m", "Value": 5.0}]}),
-        )
-        .await
-        .expect("data");
+    call(
+        &f.engine,
+        "PutMetricAlarm",
+        json!({
+            "AlarmName": "a", "Namespace": "N", "MetricName": "m", "Statistic": "Sum",
+            "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "AlarmActions": [topic],
+        }),
+        false,
+    )
+    .await
+    .expect("alarm");
+    call(
+        &f.engine,
+        "PutMetricData",
+        json!({"Namespace": "N", "MetricData": [{"MetricName": "m", "Value": 5.0}]}),
+        false,
+    )
+    .await
+    .expect("data");
     let notification = f.pending(MessageKind::Notification).await;
     assert_eq!(notification.len(), 1);
     let id = notification[0].0;
@@ -346,14 +354,14 @@ async fn a_failed_delivery_is_kept_counted_in_history_and_redriven_with_its_mess
     let counts = f.engine.delivery_counts(None).await.expect("counts");
     assert_eq!((counts[0].failed, counts[0].pending), (1, 0));
 
-    let history = f
-        .engine
-        .cloudwatch(
-            "DescribeAlarmHistory",
-            json!({"AlarmName": "a", "HistoryItemType": "Action"}),
-        )
-        .await
-        .expect("history");
+    let history = call(
+        &f.engine,
+        "DescribeAlarmHistory",
+        json!({"AlarmName": "a", "HistoryItemType": "Action"}),
+        false,
+    )
+    .await
+    .expect("history");
     let summaries: Vec<&str> = history["AlarmHistoryItems"]
         .as_array()
         .expect("items")
@@ -368,19 +376,19 @@ async fn a_failed_delivery_is_kept_counted_in_history_and_redriven_with_its_mess
     );
 
     // Each failed attempt counts, as SNS counts HTTP/S attempts.
-    let failed_metric = f
-        .engine
-        .cloudwatch(
-            "GetMetricStatistics",
-            json!({
-                "Namespace": "AWS/SNS", "MetricName": "NumberOfNotificationsFailed",
-                "Dimensions": [{"Name": "TopicName", "Value": "alarms"}],
-                "StartTime": (START_MS / 1000 - 600) as f64, "EndTime": (START_MS / 1000 + 600) as f64,
-                "Period": 60, "Statistics": ["Sum"],
-            }),
-        )
-        .await
-        .expect("statistics");
+    let failed_metric = call(
+        &f.engine,
+        "GetMetricStatistics",
+        json!({
+            "Namespace": "AWS/SNS", "MetricName": "NumberOfNotificationsFailed",
+            "Dimensions": [{"Name": "TopicName", "Value": "alarms"}],
+            "StartTime": (START_MS / 1000 - 600) as f64, "EndTime": (START_MS / 1000 + 600) as f64,
+            "Period": 60, "Statistics": ["Sum"],
+        }),
+        false,
+    )
+    .await
+    .expect("statistics");
     assert_eq!(failed_metric["Datapoints"][0]["Sum"], 2.0);
 
     let done = f
@@ -468,7 +476,7 @@ async fn restoring_keeps_one_subscription_per_endpoint_and_its_authentication() 
 
     // Restored, it still wants a signed Unsubscribe.
     f.confirm_link(&topic, &restore).await.expect("restored");
-    let err = sns_call(
+    let err = call(
         &f.engine,
         "Unsubscribe",
         json!({"SubscriptionArn": arn}),

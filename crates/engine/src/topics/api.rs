@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Attributes;
 
-/// An operation without output members.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Empty {}
+pub use crate::Empty;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -11,7 +11,8 @@
 
 use super::delivery_policy::EffectivePolicy;
 use super::{Attributes, TokenPurpose, tokens};
-use crate::cloudwatch::{self, Aggregate, Datum};
+use crate::alarms::history;
+use crate::metrics::{self, Aggregate, Datum};
 use crate::store::Tx;
 use crate::{ApiError, Context, Engine};
 
@@ -444,7 +445,7 @@ fn record_attempt(
         .next()
         .unwrap_or_default()
         .to_owned();
-    cloudwatch::record(
+    metrics::record(
         tx,
         ctx,
         &[Datum {
@@ -471,14 +472,7 @@ fn record_attempt(
             "endpoint": attempted.endpoint,
             "error": error,
         });
-        cloudwatch::history(
-            tx.connection(),
-            alarm,
-            now,
-            "Action",
-            &summary,
-            &data.to_string(),
-        )?;
+        history::append(tx, alarm, now, "Action", &summary, &data.to_string())?;
     }
     Ok(())
 }

@@ -1,0 +1,324 @@
+//! CloudWatch metric alarms: their configuration, their evaluation against metrics, state
+//! transitions with their notifications, and their history.
+//!
+//! - `api.rs`: the operations' requests and responses;
+//! - `config.rs`: an alarm's configuration and CloudWatch's rules for it;
+//! - `evaluate.rs`: the evaluation rules, on AWS's truth tables, and the reason texts;
+//! - `transition.rs`: evaluating an alarm, transitions and notification messages;
+//! - `history.rs`: history items;
+//! - `store.rs`: what the component needs kept.
+
+pub mod api;
+mod config;
+pub mod evaluate;
+pub mod history;
+mod sqlite;
+pub mod store;
+mod transition;
+
+use crate::paging::{self, Listing};
+use crate::store::Tx;
+use crate::{ApiError, Context, Empty, Engine};
+use api::*;
+pub use evaluate::AlarmState;
+
+/// Re-evaluates the alarms on one metric (namespace, name, canonical dimensions): its data
+/// has just changed.
+pub(crate) fn evaluate_watching(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    namespace: &str,
+    metric: &str,
+    dims: &str,
+) -> Result<(), ApiError> {
+    for name in tx.alarms_on_metric(namespace, metric, dims)? {
+        transition::evaluate(tx, ctx, &name)?;
+    }
+    Ok(())
+}
+
+/// Re-evaluates every alarm at `ctx.now_ms` (the tick).
+pub(crate) fn evaluate_all(tx: &mut dyn Tx, ctx: &Context) -> Result<(), ApiError> {
+    for name in tx.alarm_names(None)? {
+        transition::evaluate(tx, ctx, &name)?;
+    }
+    Ok(())
+}
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::new("ResourceNotFound", format!("Alarm {name} does not exist"))
+}
+
+/// The CloudWatch alarm operations.
+pub struct Alarms<'e> {
+    engine: &'e Engine,
+}
+
+impl Engine {
+    /// The CloudWatch alarm operations.
+    pub fn alarms(&self) -> Alarms<'_> {
+        Alarms { engine: self }
+    }
+}
+
+impl Alarms<'_> {
+    pub async fn put_metric_alarm(&self, req: MetricAlarm) -> Result<Empty, ApiError> {
+        config::check(&req)?;
+        self.engine
+            .write(move |tx, ctx| put_metric_alarm(tx, ctx, req))
+            .await
+    }
+
+    pub async fn describe_alarms(
+        &self,
+        req: DescribeAlarmsRequest,
+    ) -> Result<DescribeAlarmsResponse, ApiError> {
+        self.engine
+            .read(move |tx, ctx| describe_alarms(tx, ctx, req))
+            .await
+    }
+
+    /// Names that do not exist are skipped, as on AWS.
+    pub async fn delete_alarms(&self, req: AlarmNamesRequest) -> Result<Empty, ApiError> {
+        self.engine
+            .write(move |tx, ctx| {
+                for name in &req.alarm_names {
+                    if tx.delete_alarm(name)? {
+                        let data = serde_json::json!({"version": "1.0", "type": "Delete"});
+                        history::append(
+                            tx,
+                            name,
+                            ctx.now_ms,
+                            "ConfigurationUpdate",
+                            &format!("Alarm \"{name}\" deleted"),
+                            &data.to_string(),
+                        )?;
+                    }
+                }
+                Ok(Empty {})
+            })
+            .await
+    }
+
+    /// Sets the state until the next evaluation says otherwise; actions run if the state
+    /// changes.
+    pub async fn set_alarm_state(&self, req: SetAlarmStateRequest) -> Result<Empty, ApiError> {
+        self.engine
+            .write(move |tx, ctx| set_alarm_state(tx, ctx, req))
+            .await
+    }
+
+    pub async fn enable_alarm_actions(&self, req: AlarmNamesRequest) -> Result<Empty, ApiError> {
+        self.set_actions_enabled(req, true).await
+    }
+
+    pub async fn disable_alarm_actions(&self, req: AlarmNamesRequest) -> Result<Empty, ApiError> {
+        self.set_actions_enabled(req, false).await
+    }
+
+    async fn set_actions_enabled(
+        &self,
+        req: AlarmNamesRequest,
+        enabled: bool,
+    ) -> Result<Empty, ApiError> {
+        self.engine
+            .write(move |tx, _| {
+                for name in &req.alarm_names {
+                    if let Some(mut alarm) = tx.alarm(name)? {
+                        alarm.config.actions_enabled = Some(enabled);
+                        tx.replace_alarm_config(&alarm.config)?;
+                    }
+                }
+                Ok(Empty {})
+            })
+            .await
+    }
+
+    pub async fn describe_alarms_for_metric(
+        &self,
+        req: DescribeAlarmsForMetricRequest,
+    ) -> Result<DescribeAlarmsForMetricResponse, ApiError> {
+        self.engine
+            .read(move |tx, ctx| {
+                let dims = crate::metrics::dimensions_key(&crate::metrics::pairs(&req.dimensions));
+                let mut metric_alarms = Vec::new();
+                for name in tx.alarms_on_metric(&req.namespace, &req.metric_name, &dims)? {
+                    let Some(a) = tx.alarm(&name)? else {
+                        continue;
+                    };
+                    let same = |have: &Option<String>, want: &Option<String>| {
+                        want.is_none() || have == want
+                    };
+                    let c = &a.config;
+                    if same(&c.statistic, &req.statistic)
+                        && same(&c.extended_statistic, &req.extended_statistic)
+                        && same(&c.unit, &req.unit)
+                        && req.period.is_none_or(|p| c.period == Some(p))
+                    {
+                        metric_alarms.push(config::describe(ctx, a));
+                    }
+                }
+                Ok(DescribeAlarmsForMetricResponse { metric_alarms })
+            })
+            .await
+    }
+
+    pub async fn describe_alarm_history(
+        &self,
+        req: DescribeAlarmHistoryRequest,
+    ) -> Result<DescribeAlarmHistoryResponse, ApiError> {
+        self.engine
+            .read(move |tx, _| history::describe(tx, req))
+            .await
+    }
+}
+
+fn put_metric_alarm(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    config: MetricAlarm,
+) -> Result<Empty, ApiError> {
+    let name = config.alarm_name.clone();
+    let existed = tx.put_alarm(&config, &config.dimensions_key(), ctx.now_ms)?;
+    let (kind, verb) = if existed {
+        ("Update", "updated")
+    } else {
+        ("Create", "created")
+    };
+    let data = serde_json::json!({
+        "version": "1.0",
+        "type": kind,
+        format!("{verb}Alarm"): config,
+    });
+    history::append(
+        tx,
+        &name,
+        ctx.now_ms,
+        "ConfigurationUpdate",
+        &format!("Alarm \"{name}\" {verb}"),
+        &data.to_string(),
+    )?;
+    transition::evaluate(tx, ctx, &name)?;
+    Ok(Empty {})
+}
+
+fn describe_alarms(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    req: DescribeAlarmsRequest,
+) -> Result<DescribeAlarmsResponse, ApiError> {
+    if req.alarm_name_prefix.is_some() && !req.alarm_names.is_empty() {
+        return Err(ApiError::new(
+            "InvalidParameterCombinationException",
+            "The parameters AlarmNames and AlarmNamePrefix are mutually exclusive.",
+        ));
+    }
+    let limit = req.max_records.unwrap_or(50).clamp(1, 100) as usize;
+    let after: Option<String> = match &req.next_token {
+        None => None,
+        Some(t) => Some(
+            paging::key(Listing::Alarms, t)
+                .ok_or_else(|| ApiError::new("InvalidNextToken", "The next token is invalid."))?,
+        ),
+    };
+    let wants_metric =
+        req.alarm_types.is_empty() || req.alarm_types.iter().any(|t| t == "MetricAlarm");
+    let mut metric_alarms: Vec<MetricAlarmDescription> = Vec::new();
+    let mut next_token = None;
+    let names = if wants_metric {
+        tx.alarm_names(after.as_deref())?
+    } else {
+        Vec::new()
+    };
+    for name in names {
+        if !req.alarm_names.is_empty() && !req.alarm_names.contains(&name) {
+            continue;
+        }
+        if let Some(p) = &req.alarm_name_prefix
+            && !name.starts_with(p.as_str())
+        {
+            continue;
+        }
+        let Some(a) = tx.alarm(&name)? else {
+            continue;
+        };
+        if req
+            .state_value
+            .as_deref()
+            .is_some_and(|s| s != a.state.as_str())
+        {
+            continue;
+        }
+        if let Some(prefix) = &req.action_prefix {
+            let c = &a.config;
+            let has = [
+                &c.ok_actions,
+                &c.alarm_actions,
+                &c.insufficient_data_actions,
+            ]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|x| x.starts_with(prefix.as_str()));
+            if !has {
+                continue;
+            }
+        }
+        if metric_alarms.len() == limit {
+            next_token = metric_alarms
+                .last()
+                .map(|a| paging::token(Listing::Alarms, &a.config.alarm_name));
+            break;
+        }
+        metric_alarms.push(config::describe(ctx, a));
+    }
+    Ok(DescribeAlarmsResponse {
+        metric_alarms,
+        composite_alarms: Vec::new(),
+        next_token,
+    })
+}
+
+fn set_alarm_state(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    req: SetAlarmStateRequest,
+) -> Result<Empty, ApiError> {
+    if let Some(data) = &req.state_reason_data
+        && serde_json::from_str::<serde_json::Value>(data).is_err()
+    {
+        return Err(ApiError::new(
+            "InvalidFormatFault",
+            "The value for parameter StateReasonData is not valid JSON.",
+        ));
+    }
+    let Some(alarm) = tx.alarm(&req.alarm_name)? else {
+        return Err(not_found(&req.alarm_name));
+    };
+    let state = AlarmState::parse(&req.state_value).ok_or_else(|| {
+        ApiError::new(
+            "InvalidParameterValueException",
+            "StateValue must be OK, ALARM or INSUFFICIENT_DATA.",
+        )
+    })?;
+    if state == alarm.state {
+        tx.set_alarm_state(
+            &req.alarm_name,
+            state,
+            &req.state_reason,
+            req.state_reason_data.as_deref(),
+            ctx.now_ms,
+            false,
+        )?;
+        return Ok(Empty {});
+    }
+    transition::transition(
+        tx,
+        ctx,
+        &alarm,
+        state,
+        &req.state_reason,
+        req.state_reason_data.as_deref(),
+    )?;
+    Ok(Empty {})
+}

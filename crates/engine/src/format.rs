@@ -1,0 +1,82 @@
+//! The texts AWS writes numbers, instants and regions in.
+
+/// A Java-style rendering of a double, as CloudWatch's texts show values: `1.0`, `21.5`,
+/// `1.0E7`.
+pub fn java_double(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e7).contains(&a) {
+        let s = format!("{v:e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = if mantissa.contains('.') {
+            mantissa.to_owned()
+        } else {
+            format!("{mantissa}.0")
+        };
+        return format!("{mantissa}E{exp}");
+    }
+    if v.fract() == 0.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Formats epoch milliseconds in UTC with a `time` format description; an instant `time`
+/// cannot represent prints as the plain number.
+pub(crate) fn utc(ms: i64, format: &[time::format_description::BorrowedFormatItem<'_>]) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// `yyyy-MM-dd'T'HH:mm:ss.SSS+0000`, the timestamp form of CloudWatch's JSON payloads.
+pub fn payload_time(ms: i64) -> String {
+    utc(
+        ms,
+        time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
+        ),
+    )
+}
+
+/// `yyyy-MM-ddTHH:mm:ss.SSSZ`, the ISO 8601 form of awsQuery replies and SNS messages.
+pub fn iso8601_time(ms: i64) -> String {
+    utc(
+        ms,
+        time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ),
+    )
+}
+
+/// The long region name CloudWatch puts in notifications (`US East (N. Virginia)`); these are
+/// CloudWatch's legacy names (`EU (Ireland)`, not `Europe (Ireland)`).
+pub fn region_long_name(region: &str) -> String {
+    let name = match region {
+        "us-east-1" => "US East (N. Virginia)",
+        "us-east-2" => "US East (Ohio)",
+        "us-west-1" => "US West (N. California)",
+        "us-west-2" => "US West (Oregon)",
+        "eu-west-1" => "EU (Ireland)",
+        "eu-west-2" => "EU (London)",
+        "eu-west-3" => "EU (Paris)",
+        "eu-central-1" => "EU (Frankfurt)",
+        "eu-north-1" => "EU (Stockholm)",
+        "ap-northeast-1" => "Asia Pacific (Tokyo)",
+        "ap-northeast-2" => "Asia Pacific (Seoul)",
+        "ap-southeast-1" => "Asia Pacific (Singapore)",
+        "ap-southeast-2" => "Asia Pacific (Sydney)",
+        "ap-south-1" => "Asia Pacific (Mumbai)",
+        "ca-central-1" => "Canada (Central)",
+        "sa-east-1" => "South America (Sao Paulo)",
+        other => other,
+    };
+    name.to_owned()
+}
