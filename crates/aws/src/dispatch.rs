@@ -35,6 +35,33 @@ fn unknown(operation: &str) -> ApiError {
     )
 }
 
+/// A CloudWatch Logs operation.
+pub(crate) async fn logs(
+    engine: &Engine,
+    operation: &str,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let l = engine.logs();
+    match operation {
+        "CreateLogGroup" => run(input, |r| l.create_log_group(r)).await,
+        "DeleteLogGroup" => run(input, |r| l.delete_log_group(r)).await,
+        "DescribeLogGroups" => run(input, |r| l.describe_log_groups(r)).await,
+        "CreateLogStream" => run(input, |r| l.create_log_stream(r)).await,
+        "DeleteLogStream" => run(input, |r| l.delete_log_stream(r)).await,
+        "DescribeLogStreams" => run(input, |r| l.describe_log_streams(r)).await,
+        "PutLogEvents" => run(input, |r| l.put_log_events(r)).await,
+        "GetLogEvents" => run(input, |r| l.get_log_events(r)).await,
+        "FilterLogEvents" => run(input, |r| l.filter_log_events(r)).await,
+        "PutMetricFilter" => run(input, |r| l.put_metric_filter(r)).await,
+        "DescribeMetricFilters" => run(input, |r| l.describe_metric_filters(r)).await,
+        "DeleteMetricFilter" => run(input, |r| l.delete_metric_filter(r)).await,
+        "TestMetricFilter" => run(input, |r| l.test_metric_filter(r)).await,
+        "PutRetentionPolicy" => run(input, |r| l.put_retention_policy(r)).await,
+        "DeleteRetentionPolicy" => run(input, |r| l.delete_retention_policy(r)).await,
+        _ => Err(unknown(operation)),
+    }
+}
+
 /// A CloudWatch operation.
 pub(crate) async fn cloudwatch(
     engine: &Engine,

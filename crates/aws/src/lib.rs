@@ -400,7 +400,7 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
 
     let engine = &state.engine;
     let result = match protocol {
-        Protocol::LogsJson => engine.logs(&operation, input).await,
+        Protocol::LogsJson => dispatch::logs(engine, &operation, input).await,
         Protocol::SnsQuery => dispatch::sns(engine, &operation, input).await,
         _ => dispatch::cloudwatch(engine, &operation, input).await,
     };

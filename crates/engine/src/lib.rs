@@ -18,9 +18,8 @@
 //! ```
 
 pub mod alarms;
-mod events;
 pub mod format;
-mod logs;
+pub mod logs;
 pub mod metrics;
 mod paging;
 mod schema;
@@ -31,8 +30,6 @@ pub mod topics;
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-use serde_json::Value;
 
 use crate::store::Tx;
 
@@ -197,18 +194,13 @@ impl Engine {
         self.clock.now_ms()
     }
 
-    /// Runs a CloudWatch Logs operation.
-    pub async fn logs(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
-        logs::call(self, operation, input).await
-    }
-
     /// What time alone changes: expired log events and confirmation tokens go, every alarm
     /// is re-evaluated (periods that closed and data that stopped arriving change states
     /// without new data), and messages for subscriptions that are gone are dropped.
     pub async fn tick(&self) -> Result<(), ApiError> {
         // Separate writes: a failure of one does not undo the others.
         let expired = self
-            .write(|tx, ctx| logs::expire_events(tx.connection(), ctx.now_ms))
+            .write(|tx, ctx| logs::expire_events(tx, ctx.now_ms))
             .await;
         if let Err(e) = self
             .write(|tx, ctx| Ok(tx.expire_tokens(ctx.now_ms)?))
@@ -219,18 +211,6 @@ impl Engine {
         self.write(|tx, ctx| alarms::evaluate_all(tx, ctx)).await?;
         self.drop_orphaned_deliveries().await?;
         expired
-    }
-
-    /// Runs an operation's write: reads its input as `T`, runs `work` in the next group
-    /// transaction and answers once that is durable.
-    pub(crate) async fn write_op<T, F>(&self, input: Value, work: F) -> Result<Value, ApiError>
-    where
-        T: serde::de::DeserializeOwned + Send + 'static,
-        F: FnOnce(&rusqlite::Connection, &Context, T) -> Result<Value, ApiError> + Send + 'static,
-    {
-        let request: T = crate::input(input)?;
-        self.write(move |tx, ctx| work(tx.connection(), ctx, request))
-            .await
     }
 
     /// Runs `work` in the next group transaction with the context of now; answers once the
@@ -252,17 +232,6 @@ impl Engine {
     {
         let ctx = self.context();
         self.store.read(move |tx| work(tx, &ctx)).await
-    }
-
-    /// Runs an operation's read on the reader connection.
-    pub(crate) async fn read_op<T, F>(&self, input: Value, work: F) -> Result<Value, ApiError>
-    where
-        T: serde::de::DeserializeOwned + Send + 'static,
-        F: FnOnce(&rusqlite::Connection, &Context, T) -> Result<Value, ApiError> + Send + 'static,
-    {
-        let request: T = crate::input(input)?;
-        self.read(move |tx, ctx| work(tx.connection(), ctx, request))
-            .await
     }
 
     pub(crate) fn context(&self) -> Context {
@@ -293,18 +262,4 @@ pub(crate) struct Context {
     pub config: Arc<Config>,
     pub now_ms: i64,
     pub filter_sets: Arc<logs::FilterSets>,
-}
-
-/// The unknown-operation error of each service's protocol.
-pub(crate) fn unknown_operation(operation: &str) -> ApiError {
-    ApiError::new(
-        "UnknownOperationException",
-        format!("The operation {operation} is not supported."),
-    )
-}
-
-/// Reads an input value as a typed request; the `aws` crate has already checked it against the
-/// model, so a failure here means a member we rely on has an unexpected form.
-pub(crate) fn input<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ApiError> {
-    serde_json::from_value(v).map_err(|e| ApiError::new("ValidationException", e.to_string()))
 }

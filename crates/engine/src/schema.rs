@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS log_event_blocks (
     first_ms     INTEGER NOT NULL,
     last_ms      INTEGER NOT NULL,
     ingestion_ms INTEGER NOT NULL,
-    -- one PutLogEvents batch, LZ4-compressed (see events::pack)
+    -- one PutLogEvents batch, LZ4-compressed (see logs/blocks.rs)
     events       BLOB NOT NULL,
     -- leading events removed by retention, so that the others keep their ids
     skipped      INTEGER NOT NULL DEFAULT 0

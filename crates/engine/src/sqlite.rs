@@ -35,10 +35,6 @@ impl Tx for SqliteTx<'_> {
     fn outbox_queued(&mut self) {
         self.queued.store(true, Ordering::Release);
     }
-
-    fn connection(&self) -> &Connection {
-        self.conn
-    }
 }
 
 /// SQLite's failures as storage errors.
@@ -139,7 +135,7 @@ impl Store {
         let writer = open_connection(&path).map_err(err)?;
         writer.execute_batch(crate::schema::SCHEMA).map_err(err)?;
         crate::schema::upgrade(&writer).map_err(err)?;
-        crate::events::migrate_rows(&writer).map_err(err)?;
+        crate::logs::migrate_rows(&writer).map_err(err)?;
         // Checkpoints (copying the WAL into the database file) run on their own thread, so
         // the writer spends its time on writes; the WAL may grow meanwhile, which is what it
         // is for.
@@ -287,9 +283,4 @@ fn run_group(tx: &mut SqliteTx<'_>, group: &mut [Box<dyn Job>]) -> Result<(), St
         }
     }
     conn.execute_batch("COMMIT").map_err(|e| e.to_string())
-}
-
-/// Turns SQLite failures inside a write into the internal error AWS would answer with.
-pub fn sql(e: rusqlite::Error) -> ApiError {
-    ApiError::internal(format!("database error: {e}"))
 }

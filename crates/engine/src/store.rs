@@ -14,6 +14,7 @@
 use crate::ApiError;
 
 pub use crate::alarms::store::AlarmStore;
+pub use crate::logs::store::LogStore;
 pub use crate::metrics::store::MetricStore;
 pub use crate::topics::store::{OutboxStore, TopicStore};
 
@@ -33,12 +34,8 @@ impl From<StorageError> for ApiError {
 pub type StorageResult<T> = Result<T, StorageError>;
 
 /// One transaction of a store: every component's storage in one atomic unit.
-pub trait Tx: MetricStore + AlarmStore + TopicStore + OutboxStore {
+pub trait Tx: LogStore + MetricStore + AlarmStore + TopicStore + OutboxStore {
     /// Tells the store that this transaction queued outbox messages, so that it wakes the
     /// delivery worker once they are committed.
     fn outbox_queued(&mut self);
-
-    /// The SQLite connection, for the components that do not yet store through their traits.
-    #[doc(hidden)]
-    fn connection(&self) -> &rusqlite::Connection;
 }

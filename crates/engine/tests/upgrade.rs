@@ -33,18 +33,16 @@ async fn a_store_of_the_previous_layout_opens_with_its_events() {
     let engine =
         Engine::open(Config::new(dir.path().to_path_buf(), "http://127.0.0.1:9")).expect("opens");
     let page = engine
-        .logs(
-            "GetLogEvents",
-            json!({"logGroupName": "trail", "logStreamName": "s", "startFromHead": true}),
+        .logs()
+        .get_log_events(
+            serde_json::from_value(
+                json!({"logGroupName": "trail", "logStreamName": "s", "startFromHead": true}),
+            )
+            .expect("request"),
         )
         .await
         .expect("GetLogEvents");
-    let messages: Vec<&str> = page["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|e| e["message"].as_str().expect("message"))
-        .collect();
+    let messages: Vec<&str> = page.events.iter().map(|e| e.message.as_str()).collect();
     assert_eq!(messages, ["first", "second"]);
 
     let topics = engine.topics();

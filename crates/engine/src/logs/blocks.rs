@@ -17,30 +17,9 @@
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::ApiError;
-use crate::sqlite::sql;
-
-/// Events per block, at most (PutLogEvents' limit per batch).
-pub(crate) const PER_BLOCK: usize = 10_000;
-/// The longest time a block may span (PutLogEvents' limit per batch).
-pub(crate) const MAX_SPAN_MS: i64 = 24 * 3600 * 1000;
-
-/// A stored event.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct StoredEvent {
-    pub id: i64,
-    pub stream: String,
-    pub timestamp: i64,
-    pub ingestion: i64,
-    pub message: String,
-}
-
-impl StoredEvent {
-    /// The reading order.
-    pub fn key(&self) -> (i64, i64) {
-        (self.timestamp, self.id)
-    }
-}
+use super::{EventPage as Page, EventScope as Scope, MAX_SPAN_MS, PER_BLOCK, StoredEvent};
+use crate::sqlite::storage;
+use crate::store::StorageError;
 
 /// Packs events (timestamp, message), in time order, into a block: each as its timestamp
 /// (8 bytes), its length (4 bytes) and its UTF-8, the whole LZ4-compressed.
@@ -55,8 +34,8 @@ pub(crate) fn pack<'a>(events: impl IntoIterator<Item = (i64, &'a str)>) -> Vec<
 }
 
 /// The events (timestamp, message) of a block written by [`pack`].
-pub(crate) fn unpack(block: &[u8]) -> Result<Vec<(i64, String)>, ApiError> {
-    let damaged = |what: &str| ApiError::internal(format!("a stored block is damaged: {what}"));
+pub(crate) fn unpack(block: &[u8]) -> Result<Vec<(i64, String)>, StorageError> {
+    let damaged = |what: &str| StorageError(format!("a stored block is damaged: {what}"));
     let raw = lz4_flex::decompress_size_prepended(block).map_err(|e| damaged(&e.to_string()))?;
     let mut events = Vec::new();
     let mut rest = raw.as_slice();
@@ -84,31 +63,15 @@ pub(crate) fn insert(
     (first_ms, last_ms): (i64, i64),
     ingestion_ms: i64,
     block: &[u8],
-) -> Result<(), ApiError> {
+) -> Result<(), StorageError> {
     c.prepare_cached(
         "INSERT INTO log_event_blocks (group_name, stream_name, first_ms, last_ms, ingestion_ms, events)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
-    .map_err(sql)?
+    .map_err(storage)?
     .execute(params![group, stream, first_ms, last_ms, ingestion_ms, block])
-    .map_err(sql)?;
+    .map_err(storage)?;
     Ok(())
-}
-
-/// Which events a read visits.
-pub(crate) struct Scope<'a> {
-    pub group: &'a str,
-    /// One stream, or every stream of the group.
-    pub stream: Option<&'a str>,
-    /// Timestamps from `start` (inclusive) to `end` (exclusive).
-    pub start: i64,
-    pub end: i64,
-}
-
-/// One page of a read: the events kept, in reading order, and whether more may follow.
-pub(crate) struct Page {
-    pub events: Vec<StoredEvent>,
-    pub more: bool,
 }
 
 struct Block {
@@ -138,7 +101,7 @@ impl Block {
         })
     }
 
-    fn events(self) -> Result<impl Iterator<Item = StoredEvent>, ApiError> {
+    fn events(self) -> Result<impl Iterator<Item = StoredEvent>, StorageError> {
         let first_id = self.id * PER_BLOCK as i64 + self.skipped;
         let (stream, ingestion) = (self.stream, self.ingestion);
         Ok(unpack(&self.events)?
@@ -165,7 +128,7 @@ pub(crate) fn forward(
     limit: usize,
     stream_wanted: impl Fn(&str) -> bool,
     mut keep: impl FnMut(&StoredEvent) -> bool,
-) -> Result<Page, ApiError> {
+) -> Result<Page, StorageError> {
     let from = scope.start.max(after.0);
     let lowest_first = from.saturating_sub(MAX_SPAN_MS);
     let mut stmt = match scope.stream {
@@ -182,7 +145,7 @@ pub(crate) fn forward(
              ORDER BY first_ms, id"
         )),
     }
-    .map_err(sql)?;
+    .map_err(storage)?;
     let mut rows = stmt
         .query(params![
             scope.group,
@@ -191,11 +154,11 @@ pub(crate) fn forward(
             scope.end,
             from
         ])
-        .map_err(sql)?;
+        .map_err(storage)?;
     let mut kept: Vec<StoredEvent> = Vec::new();
     let mut more = false;
-    while let Some(row) = rows.next().map_err(sql)? {
-        let block = Block::from_row(row).map_err(sql)?;
+    while let Some(row) = rows.next().map_err(storage)? {
+        let block = Block::from_row(row).map_err(storage)?;
         // Every event of this block and the next comes after the last one kept.
         if kept.len() >= limit && kept.last().is_some_and(|e| block.first_ms > e.timestamp) {
             more = true;
@@ -229,7 +192,7 @@ pub(crate) fn backward(
     scope: &Scope<'_>,
     before: (i64, i64),
     limit: usize,
-) -> Result<Page, ApiError> {
+) -> Result<Page, StorageError> {
     // The latest timestamp an event may have; blocks starting after it hold none.
     let to = (scope.end.saturating_sub(1)).min(before.0);
     let mut stmt = c
@@ -239,7 +202,7 @@ pub(crate) fn backward(
                AND first_ms <= ?5
              ORDER BY last_ms DESC, id DESC"
         ))
-        .map_err(sql)?;
+        .map_err(storage)?;
     let mut rows = stmt
         .query(params![
             scope.group,
@@ -248,12 +211,12 @@ pub(crate) fn backward(
             to.saturating_add(MAX_SPAN_MS),
             to
         ])
-        .map_err(sql)?;
+        .map_err(storage)?;
     let mut kept: Vec<StoredEvent> = Vec::new();
     let mut more = false;
     let latest_first = |a: &StoredEvent, b: &StoredEvent| b.key().cmp(&a.key());
-    while let Some(row) = rows.next().map_err(sql)? {
-        let block = Block::from_row(row).map_err(sql)?;
+    while let Some(row) = rows.next().map_err(storage)? {
+        let block = Block::from_row(row).map_err(storage)?;
         if kept.len() >= limit && kept.last().is_some_and(|e| block.last_ms < e.timestamp) {
             more = true;
             break;
@@ -274,38 +237,42 @@ pub(crate) fn backward(
 }
 
 /// Deletes the blocks of `group` (of one stream, if given).
-pub(crate) fn delete(c: &Connection, group: &str, stream: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn delete(
+    c: &Connection,
+    group: &str,
+    stream: Option<&str>,
+) -> Result<(), StorageError> {
     c.execute(
         "DELETE FROM log_event_blocks WHERE group_name = ?1 AND (?2 IS NULL OR stream_name = ?2)",
         params![group, stream],
     )
-    .map_err(sql)?;
+    .map_err(storage)?;
     Ok(())
 }
 
 /// Deletes the events of `group` older than `cutoff_ms`: whole blocks, and the leading events
 /// of blocks that also hold newer ones (events in a block are in time order).
-pub(crate) fn expire(c: &Connection, group: &str, cutoff_ms: i64) -> Result<(), ApiError> {
+pub(crate) fn expire(c: &Connection, group: &str, cutoff_ms: i64) -> Result<(), StorageError> {
     c.prepare_cached(
         "DELETE FROM log_event_blocks
          WHERE group_name = ?1 AND first_ms < ?2 AND last_ms < ?2",
     )
-    .map_err(sql)?
+    .map_err(storage)?
     .execute(params![group, cutoff_ms])
-    .map_err(sql)?;
+    .map_err(storage)?;
     let straddling = c
         .prepare_cached(
             "SELECT id, events FROM log_event_blocks
              WHERE group_name = ?1 AND first_ms < ?2 AND first_ms >= ?3",
         )
-        .map_err(sql)?
+        .map_err(storage)?
         .query_map(
             params![group, cutoff_ms, cutoff_ms.saturating_sub(MAX_SPAN_MS)],
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
         )
-        .map_err(sql)?
+        .map_err(storage)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(sql)?;
+        .map_err(storage)?;
     for (id, block) in straddling {
         let events = unpack(&block)?;
         let expired = events.iter().take_while(|(t, _)| *t < cutoff_ms).count();
@@ -317,14 +284,14 @@ pub(crate) fn expire(c: &Connection, group: &str, cutoff_ms: i64) -> Result<(), 
             "UPDATE log_event_blocks SET events = ?2, first_ms = ?3, skipped = skipped + ?4
              WHERE id = ?1",
         )
-        .map_err(sql)?
+        .map_err(storage)?
         .execute(params![
             id,
             pack(kept.iter().map(|(t, m)| (*t, m.as_str()))),
             first_ms,
             expired as i64
         ])
-        .map_err(sql)?;
+        .map_err(storage)?;
     }
     Ok(())
 }
@@ -419,9 +386,12 @@ mod tests {
         let block = pack(events);
         let back = unpack(&block).expect("unpacks");
         assert_eq!(back, events.map(|(t, m)| (t, m.to_string())));
-        assert!(unpack(&block[..block.len() / 2]).is_err_and(|e| e.is_internal()));
+        assert!(
+            unpack(&block[..block.len() / 2])
+                .is_err_and(|e| e.0.contains("a stored block is damaged"))
+        );
         let truncated = lz4_flex::compress_prepend_size(&[1, 2, 3]);
-        assert!(unpack(&truncated).is_err_and(|e| e.is_internal()));
+        assert!(unpack(&truncated).is_err_and(|e| e.0.contains("a stored block is damaged")));
     }
 
     #[test]

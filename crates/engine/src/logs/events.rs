@@ -1,0 +1,279 @@
+//! PutLogEvents, GetLogEvents and FilterLogEvents.
+
+use filter::FilterPattern;
+
+use super::api::*;
+use super::filters::{group_filters, match_events};
+use super::groups::{require_stream, retained_from, retained_start};
+use super::{
+    EventScope, INVALID, MAX_SPAN_MS, PER_BLOCK, encode_events, group_name_of, invalid_token,
+};
+use crate::metrics::{self, Datum};
+use crate::paging::{self, Listing};
+use crate::store::Tx;
+use crate::{ApiError, Context, Engine};
+
+/// PutLogEvents: events more than 2 hours ahead of the clock are rejected.
+const TOO_NEW_MS: i64 = 2 * 3600 * 1000;
+/// PutLogEvents: events older than 14 days are rejected.
+const TOO_OLD_MS: i64 = 14 * 24 * 3600 * 1000;
+/// PutLogEvents: a batch's size counts each message's UTF-8 bytes plus 26.
+const EVENT_OVERHEAD: usize = 26;
+const MAX_BATCH_BYTES: usize = 1_048_576;
+/// FilterLogEvents pages hold at most this many events by default (and at most).
+const FILTER_PAGE: i64 = 10_000;
+
+/// Metric data of a batch matched before its write, with the filter generation it used.
+struct Prematched {
+    generation: u64,
+    /// Per event of the request, what the group's filters make of it.
+    data: Vec<Vec<Datum>>,
+}
+
+/// What a PutLogEvents batch needs done before its write, done off the writer.
+struct Prepared {
+    /// The whole batch as stored (see [`encode_events`]).
+    encoded: Vec<u8>,
+    /// Metric data from the filters in force when the batch was matched, if they were.
+    matched: Option<Prematched>,
+}
+
+/// PutLogEvents: encoding, and matching when the group's filters are compiled already, run
+/// before the write, on a blocking thread of the request; the writer then only checks the
+/// filters are still the ones in force. Many requests prepare in parallel while the one
+/// writer stores.
+pub(super) async fn put(
+    engine: &Engine,
+    req: PutLogEventsRequest,
+) -> Result<PutLogEventsResponse, ApiError> {
+    let sets = engine.filter_sets.clone();
+    let (req, prepared) = tokio::task::spawn_blocking(move || {
+        let generation = sets.generation();
+        let matched = sets.cached(&req.log_group_name).map(|filters| Prematched {
+            generation,
+            data: match_events(&filters, &req.log_events),
+        });
+        let encoded = encode_events(req.log_events.iter().map(|e| (e.timestamp, &*e.message)));
+        (req, Prepared { encoded, matched })
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("preparing the batch failed: {e}")))?;
+    engine
+        .write(move |tx, ctx| store_batch(tx, ctx, req, prepared))
+        .await
+}
+
+fn store_batch(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    req: PutLogEventsRequest,
+    prepared: Prepared,
+) -> Result<PutLogEventsResponse, ApiError> {
+    let events = &req.log_events;
+    let bytes: usize = events
+        .iter()
+        .map(|e| e.message.len() + EVENT_OVERHEAD)
+        .sum();
+    if bytes > MAX_BATCH_BYTES {
+        return Err(ApiError::new(
+            INVALID,
+            format!("Log event batch is too large: {bytes} bytes, the limit is {MAX_BATCH_BYTES}."),
+        ));
+    }
+    // The codec enforces the model's limit on every request; event ids rely on it.
+    if events.len() > PER_BLOCK {
+        return Err(ApiError::new(
+            INVALID,
+            format!("A PutLogEvents batch holds at most {PER_BLOCK} events."),
+        ));
+    }
+    if events.windows(2).any(|w| w[1].timestamp < w[0].timestamp) {
+        return Err(ApiError::new(
+            INVALID,
+            "Log events in a single PutLogEvents request must be in chronological order.",
+        ));
+    }
+    require_stream(tx, &req.log_group_name, &req.log_stream_name)?;
+
+    // Events too far from now are reported and skipped; the rest are stored.
+    let now = ctx.now_ms;
+    let too_new_from = events.iter().position(|e| e.timestamp > now + TOO_NEW_MS);
+    let too_old_to = events.iter().rposition(|e| e.timestamp < now - TOO_OLD_MS);
+    let retained = retained_from(tx, &req.log_group_name, now)?;
+    let expired_to = retained
+        .and_then(|from| events.iter().rposition(|e| e.timestamp < from))
+        .filter(|&i| too_old_to.is_none_or(|old| i > old));
+    let first = too_old_to.max(expired_to).map_or(0, |i| i + 1);
+    let end = too_new_from.unwrap_or(events.len()).max(first);
+    let accepted = &events[first..end];
+    if let (Some(a), Some(b)) = (accepted.first(), accepted.last())
+        && b.timestamp - a.timestamp > MAX_SPAN_MS
+    {
+        return Err(ApiError::new(
+            INVALID,
+            "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.",
+        ));
+    }
+
+    // Matching done before the write counts only if the filters are still those it used.
+    let per_event = match prepared.matched {
+        Some(p) if p.generation == ctx.filter_sets.generation() => p.data,
+        _ => {
+            let filters = group_filters(tx, &ctx.filter_sets, &req.log_group_name)?;
+            match_events(&filters, events)
+        }
+    };
+    let data: Vec<Datum> = per_event
+        .into_iter()
+        .skip(first)
+        .take(end - first)
+        .flatten()
+        .collect();
+    if let (Some(a), Some(b)) = (accepted.first(), accepted.last()) {
+        // The batch encoded before the write is whole; rejected events are rare.
+        let encoded = if accepted.len() == events.len() {
+            prepared.encoded
+        } else {
+            encode_events(accepted.iter().map(|e| (e.timestamp, &*e.message)))
+        };
+        let stored: usize = accepted.iter().map(|e| e.message.len()).sum();
+        tx.append_events(
+            &req.log_group_name,
+            &req.log_stream_name,
+            (a.timestamp, b.timestamp),
+            now,
+            &encoded,
+            stored as i64,
+        )?;
+    }
+    metrics::record(tx, ctx, &data)?;
+
+    let rejected = RejectedLogEventsInfo {
+        too_new_log_event_start_index: too_new_from,
+        // End indexes are exclusive (the model's documentation).
+        too_old_log_event_end_index: too_old_to.map(|i| i + 1),
+        expired_log_event_end_index: expired_to.map(|i| i + 1),
+    };
+    Ok(PutLogEventsResponse {
+        next_sequence_token: format!("{now:056}"),
+        rejected_log_events_info: (rejected != RejectedLogEventsInfo::default())
+            .then_some(rejected),
+    })
+}
+
+pub(super) fn get(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    req: GetLogEventsRequest,
+) -> Result<GetLogEventsResponse, ApiError> {
+    let group = group_name_of(&req.log_group_name, &req.log_group_identifier)?;
+    require_stream(tx, &group, &req.log_stream_name)?;
+    let limit = req.limit.unwrap_or(10_000).clamp(1, 10_000) as usize;
+    // Tokens name the event a page continues from, in (timestamp, id) order.
+    let (forward, bound): (bool, Option<(i64, i64)>) = match &req.next_token {
+        Some(t) => {
+            if let Some(key) = paging::key(Listing::EventsForward, t) {
+                (true, Some(key))
+            } else if let Some(key) = paging::key(Listing::EventsBackward, t) {
+                (false, Some(key))
+            } else {
+                return Err(invalid_token());
+            }
+        }
+        None => (req.start_from_head.unwrap_or(false), None),
+    };
+    let scope = EventScope {
+        group: &group,
+        stream: Some(&req.log_stream_name),
+        start: retained_start(tx, &group, ctx.now_ms, req.start_time)?,
+        end: req.end_time.unwrap_or(i64::MAX),
+    };
+    let (events, bound) = if forward {
+        let bound = bound.unwrap_or((i64::MIN, i64::MIN));
+        let page = tx.events_forward(&scope, bound, limit, &|_| true, &mut |_| true)?;
+        (page.events, bound)
+    } else {
+        let bound = bound.unwrap_or((i64::MAX, i64::MAX));
+        let mut page = tx.events_backward(&scope, bound, limit)?;
+        page.events.reverse();
+        (page.events, bound)
+    };
+    // An empty first page still gives a forward token that sees events to come.
+    let (before_all, after_all) = match req.next_token {
+        Some(_) => (bound, bound),
+        None => ((i64::MIN, i64::MIN), (i64::MAX, i64::MAX)),
+    };
+    let first = events.first().map_or(after_all, |e| e.key());
+    let last = events.last().map_or(before_all, |e| e.key());
+    // Events are in time order either way: the forward token continues after the last one,
+    // the backward token before the first.
+    Ok(GetLogEventsResponse {
+        events: events
+            .into_iter()
+            .map(|e| OutputLogEvent {
+                timestamp: e.timestamp,
+                message: e.message,
+                ingestion_time: e.ingestion,
+            })
+            .collect(),
+        next_forward_token: paging::token(Listing::EventsForward, last),
+        next_backward_token: paging::token(Listing::EventsBackward, first),
+    })
+}
+
+pub(super) fn filter(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    req: FilterLogEventsRequest,
+) -> Result<FilterLogEventsResponse, ApiError> {
+    let group = group_name_of(&req.log_group_name, &req.log_group_identifier)?;
+    if req.log_stream_names.is_some() && req.log_stream_name_prefix.is_some() {
+        return Err(ApiError::new(
+            INVALID,
+            "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.",
+        ));
+    }
+    super::groups::require_group(tx, &group)?;
+    let pattern = FilterPattern::parse(req.filter_pattern.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::new(INVALID, e.to_string()))?;
+    let limit = req.limit.unwrap_or(FILTER_PAGE).clamp(1, FILTER_PAGE) as usize;
+    // Tokens continue after an event, in (timestamp, id) order.
+    let after: (i64, i64) = match &req.next_token {
+        None => (i64::MIN, i64::MIN),
+        Some(t) => paging::key(Listing::FilteredEvents, t).ok_or_else(invalid_token)?,
+    };
+    let scope = EventScope {
+        group: &group,
+        stream: None,
+        start: retained_start(tx, &group, ctx.now_ms, req.start_time)?,
+        // FilterLogEvents' endTime is inclusive.
+        end: req.end_time.map_or(i64::MAX, |t| t.saturating_add(1)),
+    };
+    let names = req.log_stream_names.clone().unwrap_or_default();
+    let prefix = req.log_stream_name_prefix.clone().unwrap_or_default();
+    let wanted = |stream: &str| {
+        stream.starts_with(prefix.as_str())
+            && (names.is_empty() || names.iter().any(|n| n == stream))
+    };
+    let page = tx.events_forward(&scope, after, limit, &wanted, &mut |e| {
+        pattern.matches(&e.message)
+    })?;
+    let next = page.events.last().map(|e| e.key());
+    Ok(FilterLogEventsResponse {
+        events: page
+            .events
+            .into_iter()
+            .map(|e| FilteredLogEvent {
+                event_id: e.id.to_string(),
+                log_stream_name: e.stream,
+                timestamp: e.timestamp,
+                message: e.message,
+                ingestion_time: e.ingestion,
+            })
+            .collect(),
+        searched_log_streams: Vec::new(),
+        next_token: next
+            .filter(|_| page.more)
+            .map(|key| paging::token(Listing::FilteredEvents, key)),
+    })
+}
