@@ -16,41 +16,33 @@ fn config_text(config: &MetricAlarm) -> Result<String> {
 
 impl AlarmStore for SqliteTx<'_> {
     fn alarm(&mut self, name: &str) -> Result<Option<StoredAlarm>> {
-        let row: Option<(String, String, String, Option<String>, i64, i64, i64)> = self
-            .conn
+        self.conn
             .prepare_cached(
                 "SELECT config, state, state_reason, state_reason_data, state_updated_ms,
                         state_transitioned_ms, config_updated_ms FROM alarms WHERE name = ?1",
             )
             .map_err(storage)?
             .query_row([name], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
+                let config: String = r.get(0)?;
+                let state: String = r.get(1)?;
+                Ok(StoredAlarm {
+                    config: serde_json::from_str(&config).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            0,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?,
+                    state: AlarmState::parse(&state).unwrap_or(AlarmState::InsufficientData),
+                    reason: r.get(2)?,
+                    reason_data: r.get(3)?,
+                    updated_ms: r.get(4)?,
+                    transitioned_ms: r.get(5)?,
+                    config_updated_ms: r.get(6)?,
+                })
             })
             .optional()
-            .map_err(storage)?;
-        row.map(
-            |(config, state, reason, reason_data, updated, transitioned, config_updated)| {
-                Ok(StoredAlarm {
-                    config: serde_json::from_str(&config)
-                        .map_err(|e| StorageError(format!("stored alarm {name}: {e}")))?,
-                    state: AlarmState::parse(&state).unwrap_or(AlarmState::InsufficientData),
-                    reason,
-                    reason_data,
-                    updated_ms: updated,
-                    transitioned_ms: transitioned,
-                    config_updated_ms: config_updated,
-                })
-            },
-        )
-        .transpose()
+            .map_err(|e| StorageError(format!("stored alarm {name}: {e}")))
     }
 
     fn put_alarm(&mut self, config: &MetricAlarm, dims: &str, at_ms: i64) -> Result<bool> {
