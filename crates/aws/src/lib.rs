@@ -8,15 +8,11 @@
 //! becomes a code and an HTTP status per protocol.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::sync::Arc;
-//! let engine = Arc::new(engine::Engine::open(engine::Config::new(
-//!     "./trailwatch-data".into(),
-//!     "http://127.0.0.1:4566",
-//! ))?);
+//! # async fn demo(engine: std::sync::Arc<engine::Engine>) -> Result<(), Box<dyn std::error::Error>> {
 //! let state = aws::State::new(engine, aws::Auth::None, None);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:4566").await?;
-//! axum::serve(listener, aws::router(state)).await?;
+//! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+//! aws::server::serve(listener, aws::router(state), Default::default(), shutdown).await?;
 //! # Ok(()) }
 //! ```
 

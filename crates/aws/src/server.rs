@@ -75,6 +75,14 @@ where
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
+        // Connections closed to make room close on their own tasks: wait for that, so that
+        // open sockets never exceed the cap by more than the one just evicted.
+        while tracker.alive() > tracker.max {
+            tokio::select! {
+                () = tracker.closed.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -144,7 +152,7 @@ async fn accept_failed(tracker: &Tracker, e: io::Error) {
 /// Refused connections whose request is read and dropped at once, and for how long each: a
 /// socket closed with unread data resets the connection, and the client may then lose the
 /// `503`. Beyond this many, a refused connection is closed at once.
-const REFUSALS_AT_ONCE: usize = 64;
+pub const REFUSALS_AT_ONCE: usize = 16;
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 const UNAVAILABLE: &[u8] =
@@ -192,6 +200,10 @@ struct Tracker {
     max: usize,
     start: Instant,
     open: Mutex<Open>,
+    /// Connections whose socket is open, those closed to make room but not yet gone included.
+    alive: AtomicUsize,
+    /// Signalled when a connection is gone.
+    closed: Notify,
 }
 
 #[derive(Default)]
@@ -225,6 +237,8 @@ struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.tracker.lock().connections.remove(&self.id);
+        self.tracker.alive.fetch_sub(1, Ordering::AcqRel);
+        self.tracker.closed.notify_waiters();
     }
 }
 
@@ -234,7 +248,13 @@ impl Tracker {
             max,
             start: Instant::now(),
             open: Mutex::default(),
+            alive: AtomicUsize::new(0),
+            closed: Notify::new(),
         }
+    }
+
+    fn alive(&self) -> usize {
+        self.alive.load(Ordering::Acquire)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
@@ -257,6 +277,7 @@ impl Tracker {
         let id = open.next_id;
         open.next_id += 1;
         open.connections.insert(id, state.clone());
+        self.alive.fetch_add(1, Ordering::AcqRel);
         Some(Slot {
             tracker: self.clone(),
             id,

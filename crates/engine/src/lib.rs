@@ -1,19 +1,24 @@
 //! trailwatch's domain: log groups and their events, metric filters, metrics, alarms, topics
 //! and subscriptions, and the pipeline that joins them.
 //!
-//! Operations take and give AWS's API shapes as JSON values (member names as in the service
-//! models, timestamps as epoch seconds); the wire protocols around them live in the `aws` crate.
-//! An accepted write is durable before it is acknowledged, and every consequence of it — the
-//! metric datapoints of matching log events, the alarm transitions they cause and the
-//! notifications those send — commits in the same transaction (see [`store`]).
+//! One component a folder — [`logs`], [`metrics`], [`alarms`], [`topics`] — each with its
+//! operations on typed requests and responses shaped as AWS's service models shape them (the
+//! wire protocols around them live in the `aws` crate), and a trait saying what it needs kept
+//! ([`store`]). An accepted write is durable before it is acknowledged, and every consequence of
+//! it — the metric datapoints of matching log events, the alarm transitions they cause and the
+//! notifications those send — commits in the same transaction.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
 //! use engine::{Config, Engine};
-//! let engine = Engine::open(Config::new("./trailwatch-data".into(), "http://127.0.0.1:4566"))?;
-//! engine
-//!     .logs("CreateLogGroup", serde_json::json!({"logGroupName": "CloudTrail/DefaultLogGroup"}))
-//!     .await?;
+//! let config = Config::new("./trailwatch-data".into(), "http://127.0.0.1:4566");
+//! let store = store::SqliteStore::open(&config.data_dir)?;
+//! let engine = Engine::new(config, Arc::new(store));
+//! let request = serde_json::from_value(
+//!     serde_json::json!({"logGroupName": "CloudTrail/DefaultLogGroup"}),
+//! )?;
+//! engine.logs().create_log_group(request).await?;
 //! # Ok(()) }
 //! ```
 
@@ -22,8 +27,6 @@ pub mod format;
 pub mod logs;
 pub mod metrics;
 mod paging;
-mod schema;
-mod sqlite;
 pub mod store;
 pub mod topics;
 
@@ -31,9 +34,8 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::store::Tx;
+use crate::store::{Store, Tx};
 
-pub use crate::sqlite::{Store, StoreError};
 pub use crate::topics::{delivery_policy, endpoint, outbox};
 
 /// An error as AWS reports it: the exception shape's name in the service model and a message.
@@ -155,7 +157,7 @@ impl Clock for ManualClock {
 /// The engine: the store, the compiled filter sets and the clock.
 pub struct Engine {
     pub(crate) config: Arc<Config>,
-    pub(crate) store: Arc<Store>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     /// Each log group's metric filters compiled into one filter set, built on first use and
     /// dropped when the group's filters change.
@@ -163,30 +165,24 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the store in `config.data_dir` on the wall clock.
-    pub fn open(config: Config) -> Result<Engine, StoreError> {
-        Engine::with_clock(config, Arc::new(SystemClock))
+    /// An engine keeping its data in `store`, on the wall clock.
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Engine {
+        Engine::with_clock(config, store, Arc::new(SystemClock))
     }
 
-    /// Opens the store on the given clock.
-    pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Engine, StoreError> {
-        let store = Store::open(&config.data_dir)?;
-        Ok(Engine {
+    /// An engine on the given clock.
+    pub fn with_clock(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Engine {
+        Engine {
             config: Arc::new(config),
-            store: Arc::new(store),
+            store,
             clock,
             filter_sets: Arc::default(),
-        })
+        }
     }
 
     /// The engine's configuration.
     pub fn config(&self) -> &Config {
         &self.config
-    }
-
-    /// The store, for the outbox worker.
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
     }
 
     /// Milliseconds since the epoch on the engine's clock.
@@ -221,7 +217,7 @@ impl Engine {
         F: FnOnce(&mut dyn Tx, &Context) -> Result<R, ApiError> + Send + 'static,
     {
         let ctx = self.context();
-        self.store.write(move |tx| work(tx, &ctx)).await
+        unbox(self.store.write(boxed(work, ctx)).await)
     }
 
     /// Runs `work` on a consistent read-only view of the store.
@@ -231,7 +227,7 @@ impl Engine {
         F: FnOnce(&mut dyn Tx, &Context) -> Result<R, ApiError> + Send + 'static,
     {
         let ctx = self.context();
-        self.store.read(move |tx| work(tx, &ctx)).await
+        unbox(self.store.read(boxed(work, ctx)).await)
     }
 
     pub(crate) fn context(&self) -> Context {
@@ -246,6 +242,25 @@ impl Engine {
 /// The response of an operation without output members.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Empty {}
+
+/// Work on a transaction, its answer boxed for [`Store`].
+fn boxed<R, F>(work: F, ctx: Context) -> store::Work
+where
+    R: Send + 'static,
+    F: FnOnce(&mut dyn Tx, &Context) -> Result<R, ApiError> + Send + 'static,
+{
+    Box::new(move |tx| work(tx, &ctx).map(|r| Box::new(r) as Box<dyn std::any::Any + Send>))
+}
+
+/// The answer of work boxed by [`boxed`].
+fn unbox<R: 'static>(
+    answer: Result<Box<dyn std::any::Any + Send>, ApiError>,
+) -> Result<R, ApiError> {
+    answer?
+        .downcast::<R>()
+        .map(|r| *r)
+        .map_err(|_| ApiError::internal("a store answered with a value of another type"))
+}
 
 /// How a request reached the engine, where that changes what it may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,6 +11,13 @@
 //! an implementation: a PostgreSQL store for several nodes would implement them over one
 //! database transaction each, with conditional writes where two nodes could race.
 
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
 use crate::ApiError;
 
 pub use crate::alarms::store::AlarmStore;
@@ -32,6 +39,30 @@ impl From<StorageError> for ApiError {
 
 /// What storage calls answer.
 pub type StorageResult<T> = Result<T, StorageError>;
+
+/// A future a store hands back.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A unit of work on a transaction, with its answer boxed (see [`Store`]).
+pub type Work = Box<dyn FnOnce(&mut dyn Tx) -> Result<Box<dyn Any + Send>, ApiError> + Send>;
+
+/// A storage engine: runs the engine's work in transactions.
+///
+/// The answer of a unit of work is boxed so that the trait can be used as `dyn Store`; the
+/// engine unboxes it (`Engine::write`).
+pub trait Store: Send + Sync {
+    /// Runs `work` in a transaction and answers once it is committed durably, or once it
+    /// failed and was undone: a write whose closure fails changes nothing.
+    fn write(&self, work: Work) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>>;
+    /// Runs `work` on a consistent view of what is committed; it may not write.
+    fn read(&self, work: Work) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>>;
+    /// Signalled after a commit that queued outbox messages ([`Tx::outbox_queued`]).
+    fn outbox_signal(&self) -> Arc<Notify>;
+    /// Encodes a batch of log events (timestamp, message), in time order, as
+    /// [`LogStore::append_events`] takes it. Separate from the write so that it can run
+    /// before it, in parallel with other requests, off a store's single writer.
+    fn encode_events(&self, events: &mut dyn Iterator<Item = (i64, &str)>) -> Vec<u8>;
+}
 
 /// One transaction of a store: every component's storage in one atomic unit.
 pub trait Tx: LogStore + MetricStore + AlarmStore + TopicStore + OutboxStore {

@@ -23,11 +23,12 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Arc::new(ManualClock::at(START_MS));
+    let store = store::SqliteStore::open(dir.path()).expect("store");
     let engine = Engine::with_clock(
         Config::new(dir.path().to_path_buf(), "http://127.0.0.1:4566"),
+        Arc::new(store),
         clock.clone(),
-    )
-    .expect("engine");
+    );
     Fixture {
         engine,
         clock,

@@ -17,9 +17,9 @@ const TICK: Duration = Duration::from_secs(10);
 /// File in the data directory holding generated credentials.
 pub(crate) const CREDENTIALS_FILE: &str = "credentials.json";
 /// File descriptors kept back from client connections: the store's files, standard streams,
-/// the listener and name lookups, besides two for each delivery in flight (its connection and
-/// an idle one kept for reuse).
-const RESERVED_DESCRIPTORS: u64 = 64;
+/// the listener and name lookups, besides the refused connections being answered and two for
+/// each delivery in flight (its connection and an idle one kept for reuse).
+const RESERVED_DESCRIPTORS: u64 = 48 + aws::server::REFUSALS_AT_ONCE as u64;
 /// The fewest client connections worth serving.
 const MIN_CONNECTIONS: u64 = 16;
 
@@ -128,7 +128,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         allow: args.allow_endpoint.clone(),
         deny: args.deny_endpoint.clone(),
     };
-    let engine = Arc::new(Engine::open(config)?);
+    let store = store::SqliteStore::open(&args.data_dir)?;
+    let engine = Arc::new(Engine::new(config, Arc::new(store)));
     let certificate = aws::Certificate {
         file_name: signing_key.cert_file_name().to_owned(),
         pem: signing_key.cert_pem().to_owned(),

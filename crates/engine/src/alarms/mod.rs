@@ -12,7 +12,6 @@ pub mod api;
 mod config;
 pub mod evaluate;
 pub mod history;
-mod sqlite;
 pub mod store;
 mod transition;
 

@@ -5,9 +5,7 @@ use filter::FilterPattern;
 use super::api::*;
 use super::filters::{group_filters, match_events};
 use super::groups::{require_stream, retained_from, retained_start};
-use super::{
-    EventScope, INVALID, MAX_SPAN_MS, PER_BLOCK, encode_events, group_name_of, invalid_token,
-};
+use super::{EventScope, INVALID, MAX_SPAN_MS, PER_BLOCK, group_name_of, invalid_token};
 use crate::metrics::{self, Datum};
 use crate::paging::{self, Listing};
 use crate::store::Tx;
@@ -32,7 +30,7 @@ struct Prematched {
 
 /// What a PutLogEvents batch needs done before its write, done off the writer.
 struct Prepared {
-    /// The whole batch as stored (see [`encode_events`]).
+    /// The whole batch as the store takes it (see `Store::encode_events`).
     encoded: Vec<u8>,
     /// Metric data from the filters in force when the batch was matched, if they were.
     matched: Option<Prematched>,
@@ -47,19 +45,22 @@ pub(super) async fn put(
     req: PutLogEventsRequest,
 ) -> Result<PutLogEventsResponse, ApiError> {
     let sets = engine.filter_sets.clone();
+    let store = engine.store.clone();
     let (req, prepared) = tokio::task::spawn_blocking(move || {
         let generation = sets.generation();
         let matched = sets.cached(&req.log_group_name).map(|filters| Prematched {
             generation,
             data: match_events(&filters, &req.log_events),
         });
-        let encoded = encode_events(req.log_events.iter().map(|e| (e.timestamp, &*e.message)));
+        let encoded =
+            store.encode_events(&mut req.log_events.iter().map(|e| (e.timestamp, &*e.message)));
         (req, Prepared { encoded, matched })
     })
     .await
     .map_err(|e| ApiError::internal(format!("preparing the batch failed: {e}")))?;
+    let store_for_write = engine.store.clone();
     engine
-        .write(move |tx, ctx| store_batch(tx, ctx, req, prepared))
+        .write(move |tx, ctx| store_batch(tx, ctx, req, prepared, &*store_for_write))
         .await
 }
 
@@ -68,6 +69,7 @@ fn store_batch(
     ctx: &Context,
     req: PutLogEventsRequest,
     prepared: Prepared,
+    store: &dyn crate::store::Store,
 ) -> Result<PutLogEventsResponse, ApiError> {
     let events = &req.log_events;
     let bytes: usize = events
@@ -134,7 +136,7 @@ fn store_batch(
         let encoded = if accepted.len() == events.len() {
             prepared.encoded
         } else {
-            encode_events(accepted.iter().map(|e| (e.timestamp, &*e.message)))
+            store.encode_events(&mut accepted.iter().map(|e| (e.timestamp, &*e.message)))
         };
         let stored: usize = accepted.iter().map(|e| e.message.len()).sum();
         tx.append_events(

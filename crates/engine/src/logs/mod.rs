@@ -8,23 +8,20 @@
 //! - `store.rs`: what the component needs kept.
 
 pub mod api;
-mod blocks;
 mod events;
 mod filters;
 mod groups;
-mod sqlite;
 pub mod store;
 
 use crate::{ApiError, Empty, Engine};
 use api::*;
-pub(crate) use blocks::migrate_rows;
 pub(crate) use filters::FilterSets;
 pub(crate) use groups::expire_events;
 
-/// PutLogEvents' most events per batch; event ids count on it (see `blocks.rs`).
-pub(crate) const PER_BLOCK: usize = 10_000;
+/// PutLogEvents' most events per batch (a store may count on it for event ids).
+pub const PER_BLOCK: usize = 10_000;
 /// The longest time one PutLogEvents batch may span.
-pub(crate) const MAX_SPAN_MS: i64 = 24 * 3600 * 1000;
+pub const MAX_SPAN_MS: i64 = 24 * 3600 * 1000;
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 const INVALID: &str = "InvalidParameterException";
@@ -105,12 +102,6 @@ pub struct EventScope<'a> {
 pub struct EventPage {
     pub events: Vec<StoredEvent>,
     pub more: bool,
-}
-
-/// Encodes a batch of events (timestamp, message), in time order, as the store keeps them;
-/// done before the write, off the single writer.
-pub(crate) fn encode_events<'a>(events: impl IntoIterator<Item = (i64, &'a str)>) -> Vec<u8> {
-    blocks::pack(events)
 }
 
 /// A log group named directly or by `logGroupIdentifier` (a name or an ARN).

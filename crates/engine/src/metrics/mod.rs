@@ -8,7 +8,6 @@
 
 pub mod api;
 mod datum;
-mod sqlite;
 mod statistics;
 pub mod store;
 
@@ -18,9 +17,11 @@ use crate::paging::{self, Listing};
 use crate::store::Tx;
 use crate::{ApiError, Context, Empty, Engine, alarms};
 use api::*;
-pub(crate) use datum::{Aggregate, Datum, dimensions_key, pairs, value_in_range};
+pub use datum::{Aggregate, Datum};
 use datum::{INVALID_COMBINATION, INVALID_VALUE};
-pub(crate) use statistics::{MetricQuery, PeriodAggregate, SIMPLE, is_extended_statistic};
+pub(crate) use datum::{dimensions_key, pairs, value_in_range};
+pub use statistics::{MetricQuery, PeriodAggregate};
+pub(crate) use statistics::{SIMPLE, is_extended_statistic};
 
 /// ListMetrics pages hold up to 500 metrics, as on AWS.
 const LIST_METRICS_PAGE: usize = 500;

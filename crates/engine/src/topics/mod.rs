@@ -13,7 +13,6 @@ pub mod delivery_policy;
 pub mod endpoint;
 pub mod outbox;
 mod publish;
-mod sqlite;
 pub mod store;
 mod subscription;
 pub(crate) mod tokens;
@@ -25,6 +24,7 @@ use crate::{ApiError, Caller, Engine};
 use api::*;
 
 pub(crate) use publish::publish_for_alarm;
+pub use tokens::TOKEN_LIFETIME_MS;
 
 /// Attributes set on a topic or a subscription, by name.
 pub type Attributes = BTreeMap<String, String>;

@@ -30,8 +30,11 @@ async fn a_store_of_the_previous_layout_opens_with_its_events() {
     .expect("events");
     drop(old);
 
-    let engine =
-        Engine::open(Config::new(dir.path().to_path_buf(), "http://127.0.0.1:9")).expect("opens");
+    let store = store::SqliteStore::open(dir.path()).expect("opens");
+    let engine = Engine::new(
+        Config::new(dir.path().to_path_buf(), "http://127.0.0.1:9"),
+        std::sync::Arc::new(store),
+    );
     let page = engine
         .logs()
         .get_log_events(

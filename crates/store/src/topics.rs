@@ -2,14 +2,15 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::outbox::{
+use engine::topics::outbox::{
     AttemptRecord, Attempted, DeliveryCounts, DeliveryQuery, DeliveryRecord, MessageKind,
     NewMessage, OutboxRow, Queued, StoredDelivery,
 };
-use super::store::{OutboxStore, TopicStore};
-use super::{Attributes, ConfirmationToken, Subscription, TokenPurpose, Topic};
+use engine::topics::store::{OutboxStore, TopicStore};
+use engine::topics::{Attributes, ConfirmationToken, Subscription, TokenPurpose, Topic};
+
 use crate::sqlite::{SqliteTx, storage};
-use crate::store::{StorageError, StorageResult as Result};
+use engine::store::{StorageError, StorageResult as Result};
 
 /// Attributes as stored: a JSON object of strings. A store written by an older version may
 /// hold other JSON values; they read as their JSON text.

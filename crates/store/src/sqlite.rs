@@ -7,15 +7,15 @@
 //! lose, and many concurrent writers share one fsync. Reads use their own connection; WAL lets
 //! them run beside the writer.
 
+use std::any::Any;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
+use engine::ApiError;
+use engine::store::{BoxFuture, StorageError, Store, Tx, Work};
 use rusqlite::Connection;
 use tokio::sync::{Notify, oneshot};
-
-use crate::ApiError;
-use crate::store::{StorageError, Tx};
 
 /// A transaction on one of the store's connections.
 pub(crate) struct SqliteTx<'c> {
@@ -90,17 +90,17 @@ where
     }
 }
 
-/// The SQLite store.
-pub struct Store {
+/// The SQLite store: one file, one writer committing in groups, one reader.
+pub struct SqliteStore {
     jobs: Mutex<mpsc::Sender<Box<dyn Job>>>,
-    reader: Mutex<Connection>,
+    reader: Arc<Mutex<Connection>>,
     /// Signalled after a commit that queued outbox rows.
     outbox: Arc<Notify>,
 }
 
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum OpenError {
     /// SQLite refused to open or set up the database.
     #[error("cannot open the database {path}: {source}")]
     Open {
@@ -124,18 +124,19 @@ fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
     Ok(conn)
 }
 
-impl Store {
-    /// Opens (creating if needed) `trailwatch.db` in `dir`, and starts the writer thread.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+impl SqliteStore {
+    /// Opens (creating if needed) `trailwatch.db` in `dir`, bringing a store written by an
+    /// earlier version up to date, and starts the writer thread.
+    pub fn open(dir: &Path) -> Result<SqliteStore, OpenError> {
         let path = dir.join("trailwatch.db");
-        let err = |source| StoreError::Open {
+        let err = |source| OpenError::Open {
             path: path.display().to_string(),
             source,
         };
         let writer = open_connection(&path).map_err(err)?;
         writer.execute_batch(crate::schema::SCHEMA).map_err(err)?;
         crate::schema::upgrade(&writer).map_err(err)?;
-        crate::logs::migrate_rows(&writer).map_err(err)?;
+        crate::blocks::migrate_rows(&writer).map_err(err)?;
         // Checkpoints (copying the WAL into the database file) run on their own thread, so
         // the writer spends its time on writes; the WAL may grow meanwhile, which is what it
         // is for.
@@ -146,7 +147,7 @@ impl Store {
         std::thread::Builder::new()
             .name("store-checkpoint".into())
             .spawn(move || checkpoint_loop(checkpointer))
-            .map_err(StoreError::Thread)?;
+            .map_err(OpenError::Thread)?;
         let reader = open_connection(&path).map_err(err)?;
         // Reads never write: a read that tried would be a bug, and fails instead.
         reader
@@ -158,16 +159,16 @@ impl Store {
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer_loop(writer, rx, signal))
-            .map_err(StoreError::Thread)?;
-        Ok(Store {
+            .map_err(OpenError::Thread)?;
+        Ok(SqliteStore {
             jobs: Mutex::new(tx),
-            reader: Mutex::new(reader),
+            reader: Arc::new(Mutex::new(reader)),
             outbox,
         })
     }
 
     /// Runs `work` in the next group transaction and answers after the commit is durable.
-    pub async fn write<R, F>(&self, work: F) -> Result<R, ApiError>
+    async fn write_job<R, F>(&self, work: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<R, ApiError> + Send + 'static,
@@ -189,14 +190,14 @@ impl Store {
     }
 
     /// Runs a read on the reader connection, off the async threads.
-    pub async fn read<R, F>(self: &Arc<Self>, work: F) -> Result<R, ApiError>
+    async fn read_job<R, F>(&self, work: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<R, ApiError> + Send + 'static,
     {
-        let store = self.clone();
+        let reader = self.reader.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = store.reader.lock().unwrap_or_else(|p| p.into_inner());
+            let conn = reader.lock().unwrap_or_else(|p| p.into_inner());
             let unused = AtomicBool::new(false);
             work(&mut SqliteTx {
                 conn: &conn,
@@ -206,10 +207,23 @@ impl Store {
         .await
         .map_err(|e| ApiError::internal(format!("read task failed: {e}")))?
     }
+}
 
-    /// Signalled after a commit that queued outbox rows.
-    pub fn outbox_signal(&self) -> Arc<Notify> {
+impl Store for SqliteStore {
+    fn write(&self, work: Work) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>> {
+        Box::pin(self.write_job(work))
+    }
+
+    fn read(&self, work: Work) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>> {
+        Box::pin(self.read_job(work))
+    }
+
+    fn outbox_signal(&self) -> Arc<Notify> {
         self.outbox.clone()
+    }
+
+    fn encode_events(&self, events: &mut dyn Iterator<Item = (i64, &str)>) -> Vec<u8> {
+        crate::blocks::pack(events)
     }
 }
 

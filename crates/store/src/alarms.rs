@@ -3,12 +3,13 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::api::MetricAlarm;
-use super::evaluate::AlarmState;
-use super::history::{HistoryItem, HistoryQuery};
-use super::store::{AlarmStore, INITIAL_REASON, StoredAlarm};
+use engine::alarms::AlarmState;
+use engine::alarms::api::MetricAlarm;
+use engine::alarms::history::{HistoryItem, HistoryQuery};
+use engine::alarms::store::{AlarmStore, INITIAL_REASON, StoredAlarm};
+
 use crate::sqlite::{SqliteTx, storage};
-use crate::store::{StorageError, StorageResult as Result};
+use engine::store::{StorageError, StorageResult as Result};
 
 fn config_text(config: &MetricAlarm) -> Result<String> {
     serde_json::to_string(config).map_err(|e| StorageError(format!("alarm configuration: {e}")))

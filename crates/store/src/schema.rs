@@ -180,7 +180,7 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
     let expires = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-        + crate::topics::tokens::TOKEN_LIFETIME_MS;
+        + engine::topics::TOKEN_LIFETIME_MS;
     c.execute(
         "INSERT OR IGNORE INTO subscription_tokens (token, subscription_arn, topic_arn, purpose, expires_ms)
          SELECT token, arn, topic_arn, 'confirm', ?1 FROM subscriptions WHERE token != '' AND confirmed = 0",

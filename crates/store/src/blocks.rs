@@ -17,9 +17,10 @@
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{EventPage as Page, EventScope as Scope, MAX_SPAN_MS, PER_BLOCK, StoredEvent};
+use engine::logs::{EventPage as Page, EventScope as Scope, MAX_SPAN_MS, PER_BLOCK, StoredEvent};
+
 use crate::sqlite::storage;
-use crate::store::StorageError;
+use engine::store::StorageError;
 
 /// Packs events (timestamp, message), in time order, into a block: each as its timestamp
 /// (8 bytes), its length (4 bytes) and its UTF-8, the whole LZ4-compressed.

@@ -2,12 +2,13 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::api::MetricTransformation;
-use super::blocks;
-use super::store::{LogGroupSummary, LogStore, StreamOrder};
-use super::{EventPage, EventScope, LogGroup, LogStream, MetricFilter, StoredEvent};
+use engine::logs::api::MetricTransformation;
+use engine::logs::store::{LogGroupSummary, LogStore, StreamOrder};
+use engine::logs::{EventPage, EventScope, LogGroup, LogStream, MetricFilter, StoredEvent};
+
+use crate::blocks;
 use crate::sqlite::{SqliteTx, storage};
-use crate::store::{StorageError, StorageResult as Result};
+use engine::store::{StorageError, StorageResult as Result};
 
 fn limit_of(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)

@@ -2,12 +2,12 @@
 
 use rusqlite::params;
 
-use super::api::{Dimension, Metric};
-use super::datum::Datum;
-use super::statistics::{MetricQuery, PeriodAggregate};
-use super::store::{MetricStore, StoredMetric};
+use engine::metrics::api::{Dimension, Metric};
+use engine::metrics::store::{MetricStore, StoredMetric};
+use engine::metrics::{Datum, MetricQuery, PeriodAggregate};
+
 use crate::sqlite::{SqliteTx, storage};
-use crate::store::StorageResult as Result;
+use engine::store::StorageResult as Result;
 
 impl MetricStore for SqliteTx<'_> {
     fn record_datum(&mut self, d: &Datum, dims: &str, now_ms: i64) -> Result<()> {
