@@ -137,29 +137,46 @@ fn queue_confirmation(
     ctx: &Context,
     subscription: &Subscription,
 ) -> Result<(), ApiError> {
-    let token = tokens::issue(
-        tx,
-        ctx,
-        TokenPurpose::Confirm,
-        &subscription.arn,
-        &subscription.topic_arn,
-    )?;
     let message = format!(
         "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
         subscription.topic_arn
     );
+    queue_with_token(
+        tx,
+        ctx,
+        subscription,
+        MessageKind::SubscriptionConfirmation,
+        &message,
+    )
+}
+
+/// Queues a confirmation message of `kind` to the subscription's endpoint, with a new token of
+/// the purpose its kind has.
+fn queue_with_token(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    subscription: &Subscription,
+    kind: MessageKind,
+    message: &str,
+) -> Result<(), ApiError> {
+    let purpose = if kind == MessageKind::UnsubscribeConfirmation {
+        TokenPurpose::Restore
+    } else {
+        TokenPurpose::Confirm
+    };
+    let token = tokens::issue(tx, ctx, purpose, &subscription.arn, &subscription.topic_arn)?;
     outbox::queue(
         tx,
         ctx,
         &outbox::NewMessage {
-            kind: MessageKind::SubscriptionConfirmation,
+            kind,
             message_id: &uuid::Uuid::new_v4().to_string(),
             topic_arn: &subscription.topic_arn,
             subscription_arn: &subscription.arn,
             protocol: &subscription.protocol,
             endpoint: &subscription.endpoint,
             subject: None,
-            message: &message,
+            message,
             token: Some(&token),
             attributes: None,
             alarm_name: None,
@@ -215,33 +232,16 @@ pub(super) fn unsubscribe(
     // Links of earlier confirmation messages stop working with the subscription.
     tx.revoke_confirm_tokens(&subscription.arn)?;
     if is_http(&subscription.protocol) {
-        let token = tokens::issue(
-            tx,
-            ctx,
-            TokenPurpose::Restore,
-            &subscription.arn,
-            &subscription.topic_arn,
-        )?;
         let message = format!(
             "You have chosen to deactivate subscription {}.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.",
             subscription.arn
         );
-        outbox::queue(
+        queue_with_token(
             tx,
             ctx,
-            &outbox::NewMessage {
-                kind: MessageKind::UnsubscribeConfirmation,
-                message_id: &uuid::Uuid::new_v4().to_string(),
-                topic_arn: &subscription.topic_arn,
-                subscription_arn: &subscription.arn,
-                protocol: &subscription.protocol,
-                endpoint: &subscription.endpoint,
-                subject: None,
-                message: &message,
-                token: Some(&token),
-                attributes: None,
-                alarm_name: None,
-            },
+            &subscription,
+            MessageKind::UnsubscribeConfirmation,
+            &message,
         )?;
     }
     Ok(Empty {})
