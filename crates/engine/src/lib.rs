@@ -162,6 +162,8 @@ pub struct Engine {
     /// Each log group's metric filters compiled into one filter set, built on first use and
     /// dropped when the group's filters change.
     pub(crate) filter_sets: Arc<logs::FilterSets>,
+    /// When each alarm next needs evaluating.
+    pub(crate) alarm_schedule: Arc<alarms::Schedule>,
 }
 
 impl Engine {
@@ -177,6 +179,7 @@ impl Engine {
             store,
             clock,
             filter_sets: Arc::default(),
+            alarm_schedule: Arc::default(),
         }
     }
 
@@ -190,10 +193,9 @@ impl Engine {
         self.clock.now_ms()
     }
 
-    /// What time alone changes: expired log events and confirmation tokens go, every alarm
-    /// is re-evaluated (periods that closed and data that stopped arriving change states
-    /// without new data), and messages for subscriptions that are gone are dropped.
-    pub async fn tick(&self) -> Result<(), ApiError> {
+    /// Housekeeping: expired log events and confirmation tokens go, and messages for
+    /// subscriptions that are gone are dropped.
+    pub async fn housekeeping(&self) -> Result<(), ApiError> {
         // Separate writes: a failure of one does not undo the others.
         let expired = self
             .write(|tx, ctx| logs::expire_events(tx, ctx.now_ms))
@@ -204,7 +206,6 @@ impl Engine {
         {
             tracing::error!(error = %e, "Cannot forget expired confirmation tokens.");
         }
-        self.write(|tx, ctx| alarms::evaluate_all(tx, ctx)).await?;
         self.drop_orphaned_deliveries().await?;
         expired
     }
@@ -235,6 +236,7 @@ impl Engine {
             config: self.config.clone(),
             now_ms: self.clock.now_ms(),
             filter_sets: self.filter_sets.clone(),
+            alarm_schedule: self.alarm_schedule.clone(),
         }
     }
 }
@@ -277,4 +279,5 @@ pub(crate) struct Context {
     pub config: Arc<Config>,
     pub now_ms: i64,
     pub filter_sets: Arc<logs::FilterSets>,
+    pub alarm_schedule: Arc<alarms::Schedule>,
 }

@@ -11,9 +11,12 @@ use engine::endpoint::{EndpointPolicy, EndpointRule};
 use engine::{Config, Engine};
 use notify::{SigningKey, Worker, WorkerLimits};
 
-/// How often alarms are re-evaluated for time passing (closed periods, missing data). Data
-/// arriving re-evaluates its alarms at once; the tick only catches what time alone changes.
-const TICK: Duration = Duration::from_secs(10);
+/// How often the alarms whose period has ended are evaluated (closed periods, missing data).
+/// Data arriving evaluates its alarms at once; the tick catches what time alone changes, and
+/// costs in proportion to the alarms due.
+const TICK: Duration = Duration::from_secs(1);
+/// Ticks between two rounds of housekeeping (retention, expired tokens, orphaned messages).
+const HOUSEKEEPING_TICKS: u64 = 10;
 /// File in the data directory holding generated credentials.
 pub(crate) const CREDENTIALS_FILE: &str = "credentials.json";
 /// File descriptors kept back from client connections: the store's files, standard streams,
@@ -311,10 +314,15 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 async fn tick(engine: Arc<Engine>) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for n in 0_u64.. {
         interval.tick().await;
         if let Err(e) = engine.tick().await {
             tracing::error!(error = %e, "Alarm evaluation failed.");
+        }
+        if n % HOUSEKEEPING_TICKS == 0
+            && let Err(e) = engine.housekeeping().await
+        {
+            tracing::error!(error = %e, "Housekeeping failed.");
         }
     }
 }

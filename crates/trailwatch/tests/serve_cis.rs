@@ -250,8 +250,50 @@ fn unrelated_events_leave_the_alarm_and_the_metric_untouched() {
     .map(|name| cloudtrail_event(name))
     .collect();
     put_events(&server, "trail", &unrelated);
-    // A tick passes (10 s) so that time-driven evaluation also had its chance.
-    std::thread::sleep(Duration::from_secs(11));
+    // Time-driven evaluation gets its chance too: a witness alarm on another metric, which
+    // only the tick at the end of its 10-second period can move, shows when it has run.
+    server.aws_ok(&[
+        "cloudwatch",
+        "put-metric-alarm",
+        "--alarm-name",
+        "witness",
+        "--namespace",
+        "Witness",
+        "--metric-name",
+        "w",
+        "--statistic",
+        "Sum",
+        "--period",
+        "10",
+        "--evaluation-periods",
+        "1",
+        "--threshold",
+        "5",
+        "--comparison-operator",
+        "LessThanThreshold",
+    ]);
+    server.aws_ok(&[
+        "cloudwatch",
+        "put-metric-data",
+        "--namespace",
+        "Witness",
+        "--metric-name",
+        "w",
+        "--value",
+        "1",
+    ]);
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let witness = server.aws_ok(&["cloudwatch", "describe-alarms", "--alarm-names", "witness"]);
+        if witness["MetricAlarms"][0]["StateValue"] == "ALARM" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no tick evaluated the witness: {witness}\n{}",
+            server.log()
+        );
+    }
 
     let a = alarm(&server);
     assert_eq!(a["StateValue"], "INSUFFICIENT_DATA", "{a}");

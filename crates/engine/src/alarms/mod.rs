@@ -12,6 +12,7 @@ pub mod api;
 mod config;
 pub mod evaluate;
 pub mod history;
+mod schedule;
 pub mod store;
 mod transition;
 
@@ -20,6 +21,7 @@ use crate::store::Tx;
 use crate::{ApiError, Context, Empty, Engine};
 use api::*;
 pub use evaluate::AlarmState;
+pub(crate) use schedule::Schedule;
 
 /// Re-evaluates the alarms on one metric (namespace, name, canonical dimensions): its data
 /// has just changed.
@@ -36,12 +38,52 @@ pub(crate) fn evaluate_watching(
     Ok(())
 }
 
-/// Re-evaluates every alarm at `ctx.now_ms` (the tick).
-pub(crate) fn evaluate_all(tx: &mut dyn Tx, ctx: &Context) -> Result<(), ApiError> {
-    for name in tx.alarm_names(None)? {
-        transition::evaluate(tx, ctx, &name)?;
+/// Evaluates these alarms at `ctx.now_ms`.
+pub(crate) fn evaluate_alarms(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    names: &[String],
+) -> Result<(), ApiError> {
+    for name in names {
+        transition::evaluate(tx, ctx, name)?;
     }
     Ok(())
+}
+
+/// Alarms evaluated in one write by a tick: a large backlog (every alarm, at start) goes in
+/// several writes rather than holding the writer for all of it.
+const TICK_BATCH: usize = 1_000;
+
+impl Engine {
+    /// What time alone changes in alarms: each alarm whose period has ended since it was last
+    /// evaluated is evaluated now (periods that closed and data that stopped arriving change
+    /// states without new data). At the first tick every alarm is due.
+    pub async fn tick(&self) -> Result<(), ApiError> {
+        let now = self.now_ms();
+        if self.alarm_schedule.needs_loading() {
+            let names = self.read(|tx, _| Ok(tx.alarm_names(None)?)).await?;
+            self.alarm_schedule.load(names, now);
+        }
+        let due = self.alarm_schedule.take_due(now);
+        for batch in due.chunks(TICK_BATCH) {
+            let batch = batch.to_vec();
+            self.write(move |tx, ctx| evaluate_alarms(tx, ctx, &batch))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Evaluates every alarm now, due or not: what a tick did before alarms were scheduled,
+    /// kept to measure the schedule against.
+    pub async fn evaluate_every_alarm(&self) -> Result<(), ApiError> {
+        let names = self.read(|tx, _| Ok(tx.alarm_names(None)?)).await?;
+        for batch in names.chunks(TICK_BATCH) {
+            let batch = batch.to_vec();
+            self.write(move |tx, ctx| evaluate_alarms(tx, ctx, &batch))
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 fn not_found(name: &str) -> ApiError {

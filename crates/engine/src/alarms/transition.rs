@@ -24,6 +24,9 @@ pub(crate) fn evaluate(tx: &mut dyn Tx, ctx: &Context, name: &str) -> Result<(),
         return Ok(());
     };
     let period = watched.period;
+    // What time alone changes, it changes when this period ends.
+    ctx.alarm_schedule
+        .set(name, super::schedule::period_end_ms(ctx.now_ms, period));
     let range = rule.evaluation_periods + evaluate::EXTRA_RANGE_PERIODS;
     let now_s = ctx.now_ms.div_euclid(1000);
     let open = now_s.div_euclid(period) * period;

@@ -86,6 +86,7 @@ pub struct Server {
     log: PathBuf,
     /// Lines printed to standard output after the first.
     pub stdout_rest: Arc<Mutex<Vec<String>>>,
+    stdout_reader: Option<std::thread::JoinHandle<()>>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -173,7 +174,7 @@ impl Server {
             .to_owned();
         let rest = Arc::new(Mutex::new(Vec::new()));
         let sink = rest.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 sink.lock().expect("lock").push(line);
             }
@@ -184,6 +185,7 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             log,
             stdout_rest: rest,
+            stdout_reader: Some(reader),
             _tmp: None,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -197,6 +199,15 @@ impl Server {
     /// The server's log so far.
     pub fn log(&self) -> String {
         read(&self.log)
+    }
+
+    /// Stops the server (SIGTERM) and gives every line it printed after the first.
+    pub fn printed_until_exit(&mut self) -> Vec<String> {
+        self.stop();
+        if let Some(reader) = self.stdout_reader.take() {
+            reader.join().expect("the stdout reader");
+        }
+        self.stdout_rest.lock().expect("lock").clone()
     }
 
     /// The server's process id.

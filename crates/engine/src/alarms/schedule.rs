@@ -1,0 +1,141 @@
+//! When each alarm next needs evaluating for time alone.
+//!
+//! Data arriving evaluates the alarms on its metric at once; what time alone changes (a period
+//! closing, data that stopped arriving) it changes at the end of the alarm's current period.
+//! So each alarm waits in a queue keyed by that instant, and a tick evaluates only the alarms
+//! whose instant has come: its cost follows the alarms due, not all alarms.
+//!
+//! The queue lives in memory beside the store. An alarm is put in it when it is evaluated (on
+//! creation, on data, on its due instant) and leaves it when an evaluation finds it gone; at
+//! start every alarm is due at once, as the periods that closed while the server was down have
+//! to be looked at anyway.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Mutex;
+
+/// The alarms' next evaluation instants.
+#[derive(Debug, Default)]
+pub(crate) struct Schedule {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Whether the store's alarms have been put in the queue.
+    loaded: bool,
+    /// `(instant, alarm)`, earliest first; an entry is current while `next` holds its instant.
+    queue: BinaryHeap<Reverse<(i64, String)>>,
+    next: HashMap<String, i64>,
+}
+
+impl Schedule {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the store's alarms still have to be loaded.
+    pub fn needs_loading(&self) -> bool {
+        !self.lock().loaded
+    }
+
+    /// Puts every alarm of the store in the queue, due at `at_ms`.
+    pub fn load(&self, names: Vec<String>, at_ms: i64) {
+        let mut inner = self.lock();
+        for name in names {
+            inner.set(name, at_ms);
+        }
+        inner.loaded = true;
+    }
+
+    /// Schedules `alarm` for `at_ms` (replacing its earlier instant).
+    pub fn set(&self, alarm: &str, at_ms: i64) {
+        self.lock().set(alarm.to_owned(), at_ms);
+    }
+
+    /// Takes the alarms due at `now_ms` out of the queue.
+    pub fn take_due(&self, now_ms: i64) -> Vec<String> {
+        let mut inner = self.lock();
+        let mut due = Vec::new();
+        while inner
+            .queue
+            .peek()
+            .is_some_and(|Reverse((at, _))| *at <= now_ms)
+        {
+            let Some(Reverse((at, name))) = inner.queue.pop() else {
+                break;
+            };
+            if inner.next.get(&name) == Some(&at) {
+                inner.next.remove(&name);
+                due.push(name);
+            }
+        }
+        due
+    }
+
+    /// How many alarms wait.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.lock().next.len()
+    }
+}
+
+impl Inner {
+    fn set(&mut self, name: String, at_ms: i64) {
+        if self.next.insert(name.clone(), at_ms) == Some(at_ms) {
+            return;
+        }
+        self.queue.push(Reverse((at_ms, name)));
+        // Entries replaced by later ones stay in the heap until popped; when they outnumber the
+        // current ones, rebuild it.
+        if self.queue.len() > 2 * self.next.len() + 64 {
+            self.queue = self
+                .next
+                .iter()
+                .map(|(name, at)| Reverse((*at, name.clone())))
+                .collect();
+        }
+    }
+}
+
+/// The end of the period holding `now_ms`, for a period of `period_s` seconds: when an alarm
+/// with that period next needs evaluating for time alone.
+pub(crate) fn period_end_ms(now_ms: i64, period_s: i64) -> i64 {
+    let period_ms = period_s.max(1) * 1000;
+    (now_ms.div_euclid(period_ms) + 1) * period_ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alarms_come_due_once_at_their_latest_instant() {
+        let s = Schedule::default();
+        s.set("a", 10);
+        s.set("b", 20);
+        s.set("a", 30);
+        assert_eq!(s.take_due(25), ["b"]);
+        assert!(s.take_due(25).is_empty());
+        assert_eq!(s.take_due(30), ["a"]);
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn instants_are_period_ends() {
+        assert_eq!(period_end_ms(0, 60), 60_000);
+        assert_eq!(period_end_ms(59_999, 60), 60_000);
+        assert_eq!(period_end_ms(60_000, 60), 120_000);
+        assert_eq!(period_end_ms(-1, 10), 0);
+    }
+
+    #[test]
+    fn stale_entries_do_not_pile_up() {
+        let s = Schedule::default();
+        for at in 0..10_000 {
+            s.set("a", at);
+        }
+        assert!(s.lock().queue.len() < 200);
+        assert_eq!(s.take_due(i64::MAX), ["a"]);
+    }
+}
