@@ -9,11 +9,26 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+/// Why an operation gave no output.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The engine refused it.
+    Engine(ApiError),
+    /// The service has the operation; trailwatch does not serve it.
+    Unsupported,
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Failure {
+        Failure::Engine(e)
+    }
+}
+
 /// Decodes `input` as `Req`, runs `operation` on it and encodes its response.
 async fn run<Req, Resp, Fut>(
     input: Value,
     operation: impl FnOnce(Req) -> Fut,
-) -> Result<Value, ApiError>
+) -> Result<Value, Failure>
 where
     Req: DeserializeOwned,
     Resp: Serialize,
@@ -21,26 +36,14 @@ where
 {
     // The model has checked the input, so a failure here means a member the engine relies on
     // has a form the model allows and the engine does not.
-    let request = serde_json::from_value(input)
-        .map_err(|e| ApiError::new("ValidationException", e.to_string()))?;
+    let request = serde_json::from_value(input).map_err(|e| ApiError::validation(e.to_string()))?;
     let response = operation(request).await?;
     serde_json::to_value(response)
-        .map_err(|e| ApiError::internal(format!("cannot encode the response: {e}")))
-}
-
-fn unknown(operation: &str) -> ApiError {
-    ApiError::new(
-        "UnknownOperationException",
-        format!("The operation {operation} is not supported."),
-    )
+        .map_err(|e| ApiError::internal(format!("cannot encode the response: {e}")).into())
 }
 
 /// A CloudWatch Logs operation.
-pub(crate) async fn logs(
-    engine: &Engine,
-    operation: &str,
-    input: Value,
-) -> Result<Value, ApiError> {
+pub(crate) async fn logs(engine: &Engine, operation: &str, input: Value) -> Result<Value, Failure> {
     let l = engine.logs();
     match operation {
         "CreateLogGroup" => run(input, |r| l.create_log_group(r)).await,
@@ -58,7 +61,7 @@ pub(crate) async fn logs(
         "TestMetricFilter" => run(input, |r| l.test_metric_filter(r)).await,
         "PutRetentionPolicy" => run(input, |r| l.put_retention_policy(r)).await,
         "DeleteRetentionPolicy" => run(input, |r| l.delete_retention_policy(r)).await,
-        _ => Err(unknown(operation)),
+        _ => Err(Failure::Unsupported),
     }
 }
 
@@ -67,7 +70,7 @@ pub(crate) async fn cloudwatch(
     engine: &Engine,
     operation: &str,
     input: Value,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Failure> {
     let (a, m) = (engine.alarms(), engine.metrics());
     match operation {
         "PutMetricAlarm" => run(input, |r| a.put_metric_alarm(r)).await,
@@ -82,12 +85,12 @@ pub(crate) async fn cloudwatch(
         "GetMetricStatistics" => run(input, |r| m.get_metric_statistics(r)).await,
         "GetMetricData" => run(input, |r| m.get_metric_data(r)).await,
         "ListMetrics" => run(input, |r| m.list_metrics(r)).await,
-        _ => Err(unknown(operation)),
+        _ => Err(Failure::Unsupported),
     }
 }
 
 /// An SNS operation of the signed API.
-pub(crate) async fn sns(engine: &Engine, operation: &str, input: Value) -> Result<Value, ApiError> {
+pub(crate) async fn sns(engine: &Engine, operation: &str, input: Value) -> Result<Value, Failure> {
     let t = engine.topics();
     match operation {
         "CreateTopic" => run(input, |r| t.create_topic(r)).await,
@@ -103,7 +106,7 @@ pub(crate) async fn sns(engine: &Engine, operation: &str, input: Value) -> Resul
         "GetSubscriptionAttributes" => run(input, |r| t.get_subscription_attributes(r)).await,
         "SetSubscriptionAttributes" => run(input, |r| t.set_subscription_attributes(r)).await,
         "Publish" => run(input, |r| t.publish(r)).await,
-        _ => Err(unknown(operation)),
+        _ => Err(Failure::Unsupported),
     }
 }
 
@@ -113,11 +116,11 @@ pub(crate) async fn sns_link(
     engine: &Engine,
     operation: &str,
     input: Value,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Failure> {
     let t = engine.topics();
     match operation {
         "ConfirmSubscription" => run(input, |r| t.confirm_subscription_link(r)).await,
         "Unsubscribe" => run(input, |r| t.unsubscribe_link(r)).await,
-        _ => Err(unknown(operation)),
+        _ => Err(Failure::Unsupported),
     }
 }

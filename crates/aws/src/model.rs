@@ -85,7 +85,7 @@ pub struct Shape {
     /// Maximum length, count or value.
     pub max: Option<f64>,
     /// Regular expression a string must match.
-    pub pattern: Option<String>,
+    pub pattern: Option<Pattern>,
     /// Allowed string values.
     #[serde(rename = "enum")]
     pub enum_values: Option<Vec<String>>,
@@ -94,6 +94,32 @@ pub struct Shape {
     /// Whether this shape is an exception.
     #[serde(default)]
     pub exception: bool,
+}
+
+/// A string shape's pattern, compiled as the model is read: checking a value takes no lock
+/// and compiles nothing.
+#[derive(Debug)]
+pub struct Pattern {
+    /// The pattern as the model writes it, for error messages.
+    pub text: String,
+    /// The pattern anchored at both ends (Java's `matches`); `None` when the `regex` crate
+    /// cannot compile it, and then it is not enforced rather than rejecting every value.
+    regex: Option<regex::Regex>,
+}
+
+impl Pattern {
+    /// Whether `text` matches the pattern as a whole.
+    pub fn matches(&self, text: &str) -> bool {
+        self.regex.as_ref().is_none_or(|re| re.is_match(text))
+    }
+}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Pattern, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let regex = regex::Regex::new(&format!("^(?:{text})$")).ok();
+        Ok(Pattern { text, regex })
+    }
 }
 
 /// The kinds of shapes botocore models use.

@@ -10,20 +10,15 @@
 //! - `RedriveDeliveries` `{ids: [...]}` or `{subscriptionArn}` → `{redriven: [...],
 //!   skipped: [...]}`: failed deliveries queued again with their `MessageId`.
 
-use axum::body::Body;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use engine::outbox::{DeliveryQuery, RedriveTarget};
 use engine::{ApiError, Engine};
 use serde::Deserialize;
 use serde_json::json;
 
-/// The `X-Amz-Target` prefix of these operations.
-pub const TARGET_PREFIX: &str = "Trailwatch_20261206";
-/// Their SigV4 signing name.
-pub const SIGNING_NAME: &str = "trailwatch";
+use crate::error::AwsError;
+use crate::response::{Reply, json};
 
-const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const INVALID: &str = "InvalidParameterException";
 /// Deliveries per page, by default and at most.
 const DEFAULT_PAGE: usize = 100;
@@ -48,12 +43,25 @@ struct RedriveDeliveries {
     subscription_arn: Option<String>,
 }
 
+/// Why an operation was refused.
+enum Refusal {
+    Engine(ApiError),
+    /// An error code as CloudWatch Logs names it, and its message.
+    Input(&'static str, String),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Refusal {
+        Refusal::Engine(e)
+    }
+}
+
 /// Runs an operator operation on a body whose signature is verified.
 pub(crate) async fn handle(
     engine: &Engine,
     operation: &str,
     body: &[u8],
-    request_id: &str,
+    reply: &Reply,
 ) -> Response {
     let result = match operation {
         "ListDeliveries" => match input(body) {
@@ -64,74 +72,49 @@ pub(crate) async fn handle(
             Ok(req) => redrive(engine, req).await,
             Err(e) => Err(e),
         },
-        _ => Err(ApiError::new(
+        _ => Err(Refusal::Input(
             "UnknownOperationException",
             format!("The operation {operation} is not supported."),
         )),
     };
     match result {
-        Ok(output) => {
-            let mut r = Response::new(Body::from(output.to_string()));
-            for (k, v) in [
-                ("content-type", CONTENT_TYPE),
-                ("x-amzn-requestid", request_id),
-            ] {
-                if let Ok(v) = v.parse() {
-                    r.headers_mut().insert(k, v);
-                }
-            }
-            r
-        }
-        Err(e) => {
-            let status = if e.is_internal() {
+        Ok(output) => json(reply, &output),
+        Err(Refusal::Engine(e)) => {
+            if e.is_internal() {
                 tracing::error!(operation, error = %e.message, "Operation failed.");
-                StatusCode::INTERNAL_SERVER_ERROR
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            let message = if e.is_internal() {
-                "An internal error occurred."
-            } else {
-                e.message.as_str()
-            };
-            super::json_error_response(
-                status,
-                &e.code,
-                Some(message),
-                CONTENT_TYPE,
-                request_id,
-                None,
-            )
+            }
+            AwsError::engine(reply, &e).into_response()
         }
+        Err(Refusal::Input(code, message)) => AwsError::shape(reply, code, message).into_response(),
     }
 }
 
-fn input<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+fn input<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
         body
     };
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
+        Refusal::Input(
             "SerializationException",
             format!("The request body is not valid: {e}"),
         )
     })
 }
 
-async fn list(engine: &Engine, req: ListDeliveries) -> Result<serde_json::Value, ApiError> {
+async fn list(engine: &Engine, req: ListDeliveries) -> Result<serde_json::Value, Refusal> {
     if let Some(state) = &req.state
         && !STATES.contains(&state.as_str())
     {
-        return Err(ApiError::new(
+        return Err(Refusal::Input(
             INVALID,
             format!("state must be one of {}.", STATES.join(", ")),
         ));
     }
     let limit = req.max_results.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::new(
+        return Err(Refusal::Input(
             INVALID,
             format!("maxResults must be between 1 and {MAX_PAGE}."),
         ));
@@ -139,7 +122,10 @@ async fn list(engine: &Engine, req: ListDeliveries) -> Result<serde_json::Value,
     let after_id = match &req.next_token {
         None => None,
         Some(t) => Some(t.parse::<i64>().map_err(|_| {
-            ApiError::new("InvalidNextTokenException", "The nextToken is not valid.")
+            Refusal::Input(
+                "InvalidNextTokenException",
+                "The nextToken is not valid.".into(),
+            )
         })?),
     };
     let counts = engine.delivery_counts(req.topic_arn.clone()).await?;
@@ -162,14 +148,14 @@ async fn list(engine: &Engine, req: ListDeliveries) -> Result<serde_json::Value,
     Ok(out)
 }
 
-async fn redrive(engine: &Engine, req: RedriveDeliveries) -> Result<serde_json::Value, ApiError> {
+async fn redrive(engine: &Engine, req: RedriveDeliveries) -> Result<serde_json::Value, Refusal> {
     let target = match (req.ids, req.subscription_arn) {
         (Some(ids), None) if !ids.is_empty() => RedriveTarget::Ids(ids),
         (None, Some(arn)) => RedriveTarget::Subscription(arn),
         _ => {
-            return Err(ApiError::new(
+            return Err(Refusal::Input(
                 INVALID,
-                "Give either ids (one or more) or subscriptionArn.",
+                "Give either ids (one or more) or subscriptionArn.".into(),
             ));
         }
     };

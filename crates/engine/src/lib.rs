@@ -23,6 +23,7 @@
 //! ```
 
 pub mod alarms;
+pub mod error;
 pub mod format;
 pub mod logs;
 pub mod metrics;
@@ -30,49 +31,13 @@ mod paging;
 pub mod store;
 pub mod topics;
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::store::{Store, Tx};
 
+pub use crate::error::{ApiError, ErrorCode};
 pub use crate::topics::{delivery_policy, endpoint, outbox};
-
-/// An error as AWS reports it: the exception shape's name in the service model and a message.
-/// The `aws` crate turns the name into each protocol's code and HTTP status.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct ApiError {
-    /// The exception shape, e.g. `ResourceNotFoundException` (Logs), `ResourceNotFound`
-    /// (CloudWatch), `NotFoundException` (SNS); or `ValidationException` for input the model
-    /// rejects, `InternalFailure` for our own faults.
-    pub code: Cow<'static, str>,
-    /// The human-readable message.
-    pub message: String,
-}
-
-impl ApiError {
-    /// An error of the exception shape `code`.
-    pub fn new(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            code: Cow::Borrowed(code),
-            message: message.into(),
-        }
-    }
-
-    /// A fault of ours (answered with HTTP 500); the message is for logs.
-    pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new(INTERNAL_FAILURE, message)
-    }
-
-    /// Whether this is a fault of ours rather than of the request.
-    pub fn is_internal(&self) -> bool {
-        self.code == INTERNAL_FAILURE
-    }
-}
-
-/// The code of our own faults.
-pub const INTERNAL_FAILURE: &str = "InternalFailure";
 
 /// Where the engine runs and what it calls itself.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use engine::error::SnsException;
 use engine::outbox::{Attempt, DeliveryQuery, MessageKind, RedriveTarget};
 use engine::{ApiError, Config, Engine, ManualClock};
 use serde::Serialize;
@@ -150,7 +151,7 @@ async fn call(engine: &Engine, op: &str, input: Value, link: bool) -> Result<Val
 
 fn invalid_token(result: Result<Value, ApiError>) {
     let err = result.expect_err("the token must be refused");
-    assert_eq!(err.code, "InvalidParameterException");
+    assert_eq!(err.code, SnsException::InvalidParameterException.into());
     assert_eq!(err.message, "Invalid token");
 }
 
@@ -276,7 +277,7 @@ async fn authenticate_on_unsubscribe_refuses_the_unsigned_link() {
     )
     .await
     .expect_err("the unsigned UnsubscribeURL must be refused");
-    assert_eq!(err.code, "AuthorizationErrorException");
+    assert_eq!(err.code, SnsException::AuthorizationErrorException.into());
     assert_eq!(f.subscriptions(&topic).await.len(), 1);
     f.sns("Unsubscribe", json!({"SubscriptionArn": arn}))
         .await
@@ -436,7 +437,11 @@ async fn malformed_and_metadata_endpoints_are_refused_at_subscribe() {
             )
             .await
             .expect_err(endpoint);
-        assert_eq!(err.code, "InvalidParameterException", "{endpoint}");
+        assert_eq!(
+            err.code,
+            SnsException::InvalidParameterException.into(),
+            "{endpoint}"
+        );
         assert!(
             err.message.starts_with("Invalid parameter: Endpoint"),
             "{endpoint}: {}",
@@ -485,7 +490,7 @@ async fn restoring_keeps_one_subscription_per_endpoint_and_its_authentication() 
     )
     .await
     .expect_err("still authenticated");
-    assert_eq!(err.code, "AuthorizationErrorException");
+    assert_eq!(err.code, SnsException::AuthorizationErrorException.into());
 
     // Removed again, then subscribed again by the endpoint: an old restore link answers the
     // subscription that exists instead of adding a second one.

@@ -8,7 +8,8 @@ use engine::alarms::api::MetricAlarm;
 use engine::alarms::history::{HistoryItem, HistoryQuery};
 use engine::alarms::store::{AlarmStore, INITIAL_REASON, StoredAlarm};
 
-use crate::sqlite::{SqliteTx, storage};
+use crate::error::storage;
+use crate::sqlite::SqliteTx;
 use engine::store::{StorageError, StorageResult as Result};
 
 fn config_text(config: &MetricAlarm) -> Result<String> {

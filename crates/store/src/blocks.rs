@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use engine::logs::{EventPage as Page, EventScope as Scope, MAX_SPAN_MS, PER_BLOCK, StoredEvent};
 
-use crate::sqlite::storage;
+use crate::error::storage;
 use engine::store::StorageError;
 
 /// Packs events (timestamp, message), in time order, into a block: each as its timestamp

@@ -19,6 +19,7 @@
 
 mod alarms;
 mod blocks;
+mod error;
 mod logs;
 mod metrics;
 mod schema;

@@ -7,7 +7,8 @@ use engine::logs::store::{LogGroupSummary, LogStore, StreamOrder};
 use engine::logs::{EventPage, EventScope, LogGroup, LogStream, MetricFilter, StoredEvent};
 
 use crate::blocks;
-use crate::sqlite::{SqliteTx, storage};
+use crate::error::storage;
+use crate::sqlite::SqliteTx;
 use engine::store::{StorageError, StorageResult as Result};
 
 fn limit_of(n: usize) -> i64 {

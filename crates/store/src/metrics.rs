@@ -6,7 +6,8 @@ use engine::metrics::api::{Dimension, Metric};
 use engine::metrics::store::{MetricStore, StoredMetric};
 use engine::metrics::{Datum, MetricQuery, PeriodAggregate};
 
-use crate::sqlite::{SqliteTx, storage};
+use crate::error::storage;
+use crate::sqlite::SqliteTx;
 use engine::store::StorageResult as Result;
 
 impl MetricStore for SqliteTx<'_> {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use engine::ApiError;
-use engine::store::{BoxFuture, StorageError, Store, Tx, Work};
+use engine::store::{BoxFuture, Store, Tx, Work};
 use rusqlite::Connection;
 use tokio::sync::{Notify, oneshot};
 
@@ -35,11 +35,6 @@ impl Tx for SqliteTx<'_> {
     fn outbox_queued(&mut self) {
         self.queued.store(true, Ordering::Release);
     }
-}
-
-/// SQLite's failures as storage errors.
-pub(crate) fn storage(e: rusqlite::Error) -> StorageError {
-    StorageError(e.to_string())
 }
 
 /// The most writes one transaction takes, so one commit never waits on an unbounded queue.

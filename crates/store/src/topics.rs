@@ -9,7 +9,8 @@ use engine::topics::outbox::{
 use engine::topics::store::{OutboxStore, TopicStore};
 use engine::topics::{Attributes, ConfirmationToken, Subscription, TokenPurpose, Topic};
 
-use crate::sqlite::{SqliteTx, storage};
+use crate::error::storage;
+use crate::sqlite::SqliteTx;
 use engine::store::{StorageError, StorageResult as Result};
 
 /// Attributes as stored: a JSON object of strings. A store written by an older version may

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use crate::signed::SignedClient;
+use client::SignedClient;
 
 /// Arguments of `trailwatch deliveries`.
 #[derive(clap::Args)]

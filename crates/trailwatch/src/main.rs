@@ -1,9 +1,7 @@
 //! The `trailwatch` binary: wiring only; the work is done by the library crates.
 
-mod bench;
 mod deliveries;
 mod serve;
-mod signed;
 mod test_pattern;
 
 use std::process::ExitCode;
@@ -32,11 +30,6 @@ enum Command {
     /// checked with SigV4 against TRAILWATCH_ACCESS_KEY_ID / TRAILWATCH_SECRET_ACCESS_KEY, or
     /// against a key pair generated on first start and kept in the data directory.
     Serve(serve::Args),
-    /// Measure the server: ingest throughput and alarm-notification latency.
-    ///
-    /// Starts `trailwatch serve` on loopback with a fresh data directory and drives it with
-    /// signed requests; run from the repository root (it reads testdata/).
-    Bench(bench::Args),
     /// List failed notifications, and queue them again, on a running server.
     ///
     /// Talks to the server's operator API, signed with AWS_ACCESS_KEY_ID and
@@ -48,13 +41,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::TestPattern(args) => test_pattern::run(args),
-        Command::Bench(args) => match bench::run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("trailwatch bench: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
         Command::Deliveries(args) => match deliveries::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use delivery::{SigningKey, Worker, WorkerLimits};
 use engine::endpoint::{EndpointPolicy, EndpointRule};
 use engine::{Config, Engine};
-use notify::{SigningKey, Worker, WorkerLimits};
 
 /// How often the alarms whose period has ended are evaluated (closed periods, missing data).
 /// Data arriving evaluates its alarms at once; the tick catches what time alone changes, and

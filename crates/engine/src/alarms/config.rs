@@ -4,12 +4,14 @@
 use super::api::{MetricAlarm, MetricAlarmDescription};
 use super::evaluate::{Comparison, Rule, TreatMissingData};
 use super::store::StoredAlarm;
-use crate::metrics::{dimensions_key, pairs};
+use crate::error::CloudWatchException;
+use crate::metrics::datum::{dimensions_key, pairs};
 use crate::{ApiError, Context};
 
-const INVALID_VALUE: &str = "InvalidParameterValueException";
-const INVALID_COMBINATION: &str = "InvalidParameterCombinationException";
-const MISSING: &str = "MissingRequiredParameterException";
+const INVALID_VALUE: CloudWatchException = CloudWatchException::InvalidParameterValueException;
+const INVALID_COMBINATION: CloudWatchException =
+    CloudWatchException::InvalidParameterCombinationException;
+const MISSING: CloudWatchException = CloudWatchException::MissingRequiredParameterException;
 
 /// Checks what the model cannot: CloudWatch's rules between members of an alarm.
 pub(crate) fn check(a: &MetricAlarm) -> Result<(), ApiError> {

@@ -3,6 +3,7 @@
 
 use super::api::{AlarmHistoryItem, DescribeAlarmHistoryRequest, DescribeAlarmHistoryResponse};
 use crate::ApiError;
+use crate::error::CloudWatchException;
 use crate::paging::{self, Listing};
 use crate::store::Tx;
 
@@ -62,10 +63,12 @@ pub(super) fn describe(
     }
     let after_id: Option<i64> = match &req.next_token {
         None => None,
-        Some(t) => Some(
-            paging::key(Listing::AlarmHistory, t)
-                .ok_or_else(|| ApiError::new("InvalidNextToken", "The next token is invalid."))?,
-        ),
+        Some(t) => Some(paging::key(Listing::AlarmHistory, t).ok_or_else(|| {
+            ApiError::new(
+                CloudWatchException::InvalidNextToken,
+                "The next token is invalid.",
+            )
+        })?),
     };
     let limit = req.max_records.unwrap_or(100).clamp(1, 100) as usize;
     let mut rows = tx.history(&HistoryQuery {

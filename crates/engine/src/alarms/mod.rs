@@ -16,6 +16,8 @@ mod schedule;
 pub mod store;
 mod transition;
 
+use crate::error::CloudWatchException;
+use crate::metrics::datum::{dimensions_key, pairs};
 use crate::paging::{self, Listing};
 use crate::store::Tx;
 use crate::{ApiError, Context, Empty, Engine};
@@ -87,7 +89,10 @@ impl Engine {
 }
 
 fn not_found(name: &str) -> ApiError {
-    ApiError::new("ResourceNotFound", format!("Alarm {name} does not exist"))
+    ApiError::new(
+        CloudWatchException::ResourceNotFound,
+        format!("Alarm {name} does not exist"),
+    )
 }
 
 /// The CloudWatch alarm operations.
@@ -181,7 +186,7 @@ impl Alarms<'_> {
     ) -> Result<DescribeAlarmsForMetricResponse, ApiError> {
         self.engine
             .read(move |tx, ctx| {
-                let dims = crate::metrics::dimensions_key(&crate::metrics::pairs(&req.dimensions));
+                let dims = dimensions_key(&pairs(&req.dimensions));
                 let mut metric_alarms = Vec::new();
                 for name in tx.alarms_on_metric(&req.namespace, &req.metric_name, &dims)? {
                     let Some(a) = tx.alarm(&name)? else {
@@ -250,17 +255,19 @@ fn describe_alarms(
 ) -> Result<DescribeAlarmsResponse, ApiError> {
     if req.alarm_name_prefix.is_some() && !req.alarm_names.is_empty() {
         return Err(ApiError::new(
-            "InvalidParameterCombinationException",
+            CloudWatchException::InvalidParameterCombinationException,
             "The parameters AlarmNames and AlarmNamePrefix are mutually exclusive.",
         ));
     }
     let limit = req.max_records.unwrap_or(50).clamp(1, 100) as usize;
     let after: Option<String> = match &req.next_token {
         None => None,
-        Some(t) => Some(
-            paging::key(Listing::Alarms, t)
-                .ok_or_else(|| ApiError::new("InvalidNextToken", "The next token is invalid."))?,
-        ),
+        Some(t) => Some(paging::key(Listing::Alarms, t).ok_or_else(|| {
+            ApiError::new(
+                CloudWatchException::InvalidNextToken,
+                "The next token is invalid.",
+            )
+        })?),
     };
     let wants_metric =
         req.alarm_types.is_empty() || req.alarm_types.iter().any(|t| t == "MetricAlarm");
@@ -329,7 +336,7 @@ fn set_alarm_state(
         && serde_json::from_str::<serde_json::Value>(data).is_err()
     {
         return Err(ApiError::new(
-            "InvalidFormatFault",
+            CloudWatchException::InvalidFormatFault,
             "The value for parameter StateReasonData is not valid JSON.",
         ));
     }
@@ -338,7 +345,7 @@ fn set_alarm_state(
     };
     let state = AlarmState::parse(&req.state_value).ok_or_else(|| {
         ApiError::new(
-            "InvalidParameterValueException",
+            CloudWatchException::InvalidParameterValueException,
             "StateValue must be OK, ALARM or INSUFFICIENT_DATA.",
         )
     })?;

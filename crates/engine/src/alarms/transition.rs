@@ -9,9 +9,10 @@ use super::evaluate::{self, AlarmState, Rule, Slot, Verdict};
 use super::history;
 use super::store::StoredAlarm;
 use crate::format::{payload_time, region_long_name};
-use crate::metrics::MetricQuery;
+use crate::metrics::statistics::MetricQuery;
 use crate::store::Tx;
-use crate::{ApiError, Context, topics};
+use crate::topics::publish::publish_for_alarm;
+use crate::{ApiError, Context};
 
 /// Evaluates the alarm `name` at `ctx.now_ms` and applies a transition with its notifications.
 pub(crate) fn evaluate(tx: &mut dyn Tx, ctx: &Context, name: &str) -> Result<(), ApiError> {
@@ -199,7 +200,7 @@ pub(crate) fn transition(
         } else if tx.topic(arn)?.is_none() {
             Err("the topic does not exist")
         } else {
-            topics::publish_for_alarm(tx, ctx, arn, Some(&subject), &message, name)?;
+            publish_for_alarm(tx, ctx, arn, Some(&subject), &message, name)?;
             Ok(())
         };
         let (summary, data) = match outcome {

@@ -3,8 +3,8 @@
 use filter::FilterPattern;
 
 use super::api::*;
-use super::filters::{group_filters, match_events};
 use super::groups::{require_stream, retained_from, retained_start};
+use super::matching::{group_filters, match_events};
 use super::{EventScope, INVALID, MAX_SPAN_MS, PER_BLOCK, group_name_of, invalid_token};
 use crate::metrics::{self, Datum};
 use crate::paging::{self, Listing};

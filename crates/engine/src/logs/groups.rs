@@ -1,11 +1,12 @@
 //! Log groups, log streams and retention.
 
 use super::api::*;
-use super::filters::forget_filters;
+use super::matching::forget_filters;
 use super::store::StreamOrder;
 use super::{
     INVALID, LogGroup, LogStream, group_name_of, group_not_found, invalid_token, stream_not_found,
 };
+use crate::error::LogsException;
 use crate::paging::{self, Listing};
 use crate::store::Tx;
 use crate::{ApiError, Context, Empty};
@@ -49,7 +50,7 @@ pub(super) fn create_group(
     }
     if tx.log_group(&name)?.is_some() {
         return Err(ApiError::new(
-            "ResourceAlreadyExistsException",
+            LogsException::ResourceAlreadyExistsException,
             "The specified log group already exists",
         ));
     }
@@ -140,7 +141,7 @@ pub(super) fn create_stream(
     })?;
     if !inserted {
         return Err(ApiError::new(
-            "ResourceAlreadyExistsException",
+            LogsException::ResourceAlreadyExistsException,
             "The specified log stream already exists",
         ));
     }

@@ -11,20 +11,22 @@ pub mod api;
 mod events;
 mod filters;
 mod groups;
+mod matching;
 pub mod store;
 
+use crate::error::LogsException;
 use crate::{ApiError, Empty, Engine};
 use api::*;
-pub(crate) use filters::FilterSets;
 pub(crate) use groups::expire_events;
+pub(crate) use matching::FilterSets;
 
 /// PutLogEvents' most events per batch (a store may count on it for event ids).
 pub const PER_BLOCK: usize = 10_000;
 /// The longest time one PutLogEvents batch may span.
 pub const MAX_SPAN_MS: i64 = 24 * 3600 * 1000;
 
-const NOT_FOUND: &str = "ResourceNotFoundException";
-const INVALID: &str = "InvalidParameterException";
+const NOT_FOUND: LogsException = LogsException::ResourceNotFoundException;
+const INVALID: LogsException = LogsException::InvalidParameterException;
 
 fn group_not_found() -> ApiError {
     ApiError::new(NOT_FOUND, "The specified log group does not exist.")

@@ -2,10 +2,13 @@
 
 use super::api::{Dimension, PutMetricDataRequest};
 use crate::ApiError;
+use crate::error::CloudWatchException;
 use crate::format::java_double;
 
-pub(crate) const INVALID_VALUE: &str = "InvalidParameterValueException";
-pub(crate) const INVALID_COMBINATION: &str = "InvalidParameterCombinationException";
+pub(crate) const INVALID_VALUE: CloudWatchException =
+    CloudWatchException::InvalidParameterValueException;
+pub(crate) const INVALID_COMBINATION: CloudWatchException =
+    CloudWatchException::InvalidParameterCombinationException;
 
 /// PutMetricData accepts datapoints up to two weeks old and two hours ahead.
 const MAX_AGE_MS: i64 = 14 * 24 * 3600 * 1000;

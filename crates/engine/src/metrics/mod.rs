@@ -7,12 +7,13 @@
 //! - `store.rs`: what the component needs kept.
 
 pub mod api;
-mod datum;
-mod statistics;
+pub(crate) mod datum;
+pub(crate) mod statistics;
 pub mod store;
 
 use std::collections::BTreeSet;
 
+use crate::error::CloudWatchException;
 use crate::paging::{self, Listing};
 use crate::store::Tx;
 use crate::{ApiError, Context, Empty, Engine, alarms};
@@ -29,7 +30,10 @@ const LIST_METRICS_PAGE: usize = 500;
 const MAX_DATAPOINTS: i64 = 100_800;
 
 fn invalid_token() -> ApiError {
-    ApiError::new("InvalidNextToken", "The next token is invalid.")
+    ApiError::new(
+        CloudWatchException::InvalidNextToken,
+        "The next token is invalid.",
+    )
 }
 
 /// Stores datapoints and re-evaluates the alarms watching the metrics they touch, in the
@@ -108,7 +112,7 @@ fn get_metric_statistics(
     }
     if req.statistics.is_empty() {
         return Err(ApiError::new(
-            "MissingRequiredParameterException",
+            CloudWatchException::MissingRequiredParameterException,
             "The parameter Statistics or ExtendedStatistics must be specified.",
         ));
     }
@@ -252,13 +256,10 @@ fn get_metric_data(
             )
         } else {
             // AWS's wording, seen in client reports.
-            ApiError::new(
-                "ValidationException",
-                format!(
-                    "The value {stat} for parameter MetricDataQueries.member.{}.MetricStat.Stat is not a valid statistic.",
-                    i + 1
-                ),
-            )
+            ApiError::validation(format!(
+                "The value {stat} for parameter MetricDataQueries.member.{}.MetricStat.Stat is not a valid statistic.",
+                i + 1
+            ))
         });
     }
     let mut results = Vec::new();
@@ -279,7 +280,7 @@ fn get_metric_data(
         }
         let Some(stat) = &q.metric_stat else {
             return Err(ApiError::new(
-                "MissingRequiredParameterException",
+                CloudWatchException::MissingRequiredParameterException,
                 format!(
                     "The query {} must have a MetricStat or an Expression.",
                     q.id

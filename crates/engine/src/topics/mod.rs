@@ -9,10 +9,11 @@
 //! - `store.rs`: what the component needs kept.
 
 pub mod api;
+mod attempts;
 pub mod delivery_policy;
 pub mod endpoint;
 pub mod outbox;
-mod publish;
+pub(crate) mod publish;
 pub mod store;
 mod subscription;
 pub(crate) mod tokens;
@@ -20,10 +21,10 @@ mod topic;
 
 use std::collections::BTreeMap;
 
+use crate::error::SnsException;
 use crate::{ApiError, Caller, Engine};
 use api::*;
 
-pub(crate) use publish::publish_for_alarm;
 pub use tokens::TOKEN_LIFETIME_MS;
 
 /// Attributes set on a topic or a subscription, by name.
@@ -95,8 +96,8 @@ impl TokenPurpose {
     }
 }
 
-const INVALID: &str = "InvalidParameterException";
-const NOT_FOUND: &str = "NotFoundException";
+const INVALID: SnsException = SnsException::InvalidParameterException;
+const NOT_FOUND: SnsException = SnsException::NotFoundException;
 
 /// AWS's check that a parameter is at least shaped like an ARN.
 fn check_arn(arn: &str, parameter: &str) -> Result<(), ApiError> {

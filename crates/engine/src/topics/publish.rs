@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::api::*;
 use super::outbox::{self, MessageKind};
 use super::{INVALID, check_arn, topic_not_found};
+use crate::error::SnsException;
 use crate::store::Tx;
 use crate::{ApiError, Context};
 
@@ -36,7 +37,8 @@ fn sns_number(text: &str) -> bool {
 fn message_attributes(
     attributes: &BTreeMap<String, MessageAttributeValue>,
 ) -> Result<(Option<String>, usize), ApiError> {
-    let invalid = |message: String| ApiError::new("InvalidParameterValueException", message);
+    let invalid =
+        |message: String| ApiError::new(SnsException::InvalidParameterValueException, message);
     if attributes.is_empty() {
         return Ok((None, 0));
     }
@@ -272,7 +274,11 @@ mod tests {
         assert!(one("Number", Some("-0"), None).is_ok());
         for bad in [" 5 ", "NaN", "inf", "1e200", "1e-200", "0x10"] {
             let err = one("Number", Some(bad), None).expect_err(bad);
-            assert_eq!(err.code, "InvalidParameterValueException", "{bad}");
+            assert_eq!(
+                err.code,
+                SnsException::InvalidParameterValueException.into(),
+                "{bad}"
+            );
         }
         assert!(one("Binary", None, Some("AAE=")).is_ok());
         assert!(one("Binary", None, Some("not base64!")).is_err());

@@ -9,6 +9,7 @@ use super::topic::check_delivery_policy;
 use super::{
     Attributes, INVALID, NOT_FOUND, Subscription, TokenPurpose, check_arn, tokens, topic_not_found,
 };
+use crate::error::SnsException;
 use crate::paging::{self, Listing};
 use crate::store::Tx;
 use crate::{ApiError, Caller, Context};
@@ -221,7 +222,7 @@ pub(super) fn unsubscribe(
     };
     if subscription.authenticated && caller == Caller::Unsigned {
         return Err(ApiError::new(
-            "AuthorizationErrorException",
+            SnsException::AuthorizationErrorException,
             format!(
                 "The subscription {} was confirmed with AuthenticateOnUnsubscribe: only a signed Unsubscribe request removes it.",
                 subscription.arn

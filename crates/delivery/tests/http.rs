@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
+use delivery::{DeliveryHeaders, DeliveryOutcome, MessageType, deliver, http_client};
 use engine::endpoint::{EndpointPolicy, EndpointRule};
-use notify::{DeliveryHeaders, DeliveryOutcome, MessageType, deliver, http_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;

@@ -19,22 +19,22 @@
 //!   each message one attempt at a time, each endpoint server in its own
 //!   queue, retried under the subscription's delivery policy.
 
-mod delivery;
 mod envelope;
 mod error;
+mod http;
 mod signing;
 mod worker;
 
-pub use delivery::{
-    DELIVERY_CONTENT_TYPE, DELIVERY_TIMEOUT, DELIVERY_USER_AGENT, DeliveryHeaders, DeliveryOutcome,
-    deliver, http_client,
-};
 pub use engine::delivery_policy::{BackoffFunction, RetryPolicy};
 pub use envelope::{
     Envelope, EnvelopeKind, MessageType, UnknownMessageType, format_timestamp, subscribe_message,
     subscribe_url, unsubscribe_message, unsubscribe_url,
 };
 pub use error::Error;
+pub use http::{
+    DELIVERY_CONTENT_TYPE, DELIVERY_TIMEOUT, DELIVERY_USER_AGENT, DeliveryHeaders, DeliveryOutcome,
+    deliver, http_client,
+};
 pub use reqwest::Client;
 pub use signing::{CERTIFICATE_FILE, PRIVATE_KEY_FILE, SignatureVersion, SigningKey, verify};
 pub use worker::{Worker, WorkerLimits};

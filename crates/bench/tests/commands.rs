@@ -1,15 +1,23 @@
-//! `trailwatch bench` runs end to end (briefly): the benchmarks are tools users rely on, so a
+//! `trailwatch-bench` runs end to end (briefly): the benchmarks are tools users rely on, so a
 //! broken one should fail CI. This checks that they work and report, never how fast.
+//!
+//! The server they start is the bench's default, the `trailwatch` beside it in the target
+//! directory: `tools/test.sh` builds the whole workspace, so that is this build's. Testing this
+//! crate alone, build it first (`cargo build -p trailwatch`), or name another with
+//! `TRAILWATCH_BINARY`.
 
-mod common;
-
+use std::path::Path;
 use std::process::Command;
 
 fn bench(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_trailwatch"))
-        .arg("bench")
+    // The benchmarks read testdata/ relative to the repository root, two levels up.
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/bench lies two levels below the workspace");
+    let out = Command::new(env!("CARGO_BIN_EXE_trailwatch-bench"))
         .args(args)
-        .current_dir(common::workspace())
+        .current_dir(workspace)
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

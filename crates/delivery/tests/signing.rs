@@ -1,7 +1,7 @@
 //! The signing key store and signatures, checked the way a subscriber's
 //! validator checks them: with the public key taken from the certificate PEM.
 
-use notify::{CERTIFICATE_FILE, Error, PRIVATE_KEY_FILE, SignatureVersion, SigningKey, verify};
+use delivery::{CERTIFICATE_FILE, Error, PRIVATE_KEY_FILE, SignatureVersion, SigningKey, verify};
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::signature::Verifier;
 use rsa::traits::PublicKeyParts;

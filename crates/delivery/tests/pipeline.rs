@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use delivery::{SignatureVersion, SigningKey, Worker, WorkerLimits};
 use engine::{Config, Engine, ManualClock};
-use notify::{SignatureVersion, SigningKey, Worker, WorkerLimits};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -92,7 +92,7 @@ fn check_signature(message: &Value, key: &SigningKey) {
             text.push_str(&format!("{f}\n{v}\n"));
         }
     }
-    notify::verify(
+    delivery::verify(
         key.cert_pem(),
         SignatureVersion::V1,
         text.as_bytes(),

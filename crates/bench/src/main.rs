@@ -1,4 +1,4 @@
-//! `trailwatch bench`: the server's speed, measured as a client sees it.
+//! `trailwatch-bench`: the server's speed, measured as a client sees it.
 //!
 //! Both benchmarks start `trailwatch serve` as its own process (a fresh data directory, SigV4
 //! on) and drive it over loopback HTTP with signed requests, so what they measure is what a
@@ -10,18 +10,28 @@
 //!   a baseline: the same batches inserted straight into SQLite with the same durability.
 //! - `latency`: alarms tripped one at a time by one event each; the time from sending the
 //!   PutLogEvents to the subscriber receiving the alarm's notification.
+//!
+//! The server measured is the `trailwatch` binary next to this one (both land in the same
+//! target directory), or the one `--trailwatch` or `TRAILWATCH_BINARY` names. Cargo builds
+//! only the package it is asked for, so build the server first:
+//!
+//! ```sh
+//! cargo build --release -p trailwatch
+//! cargo run --release -p trailwatch-bench -- ingest
+//! ```
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
+use clap::Parser;
 use serde_json::{Value, json};
 
-use crate::signed::SignedClient;
+use client::SignedClient;
 
 const KEY: &str = "AKIDTRAILWATCHBENCH0";
 const SECRET: &str = "trailwatch-bench-secret-access-key-000000";
@@ -31,9 +41,16 @@ const MAX_BATCH_BYTES: usize = 1_048_576;
 const MAX_BATCH_EVENTS: usize = 10_000;
 const EVENT_OVERHEAD: usize = 26;
 
-/// Arguments of `trailwatch bench`.
-#[derive(clap::Args)]
-pub struct Args {
+/// Measure a trailwatch server: ingest throughput and alarm-notification latency.
+///
+/// Starts `trailwatch serve` on loopback with a fresh data directory and drives it with
+/// signed requests; run from the repository root (it reads testdata/).
+#[derive(Parser)]
+#[command(name = "trailwatch-bench", version)]
+struct Args {
+    /// The `trailwatch` binary to measure [default: the `trailwatch` next to this executable].
+    #[arg(long, global = true, env = "TRAILWATCH_BINARY", value_name = "PATH")]
+    trailwatch: Option<PathBuf>,
     #[command(subcommand)]
     which: Which,
 }
@@ -72,16 +89,47 @@ struct LatencyArgs {
     alarms: usize,
 }
 
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trailwatch-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs a benchmark.
-pub fn run(args: Args) -> anyhow::Result<()> {
+fn run(args: Args) -> anyhow::Result<()> {
+    let server = server_binary(args.trailwatch)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     match args.which {
-        Which::Ingest(a) => runtime.block_on(ingest(a)),
-        Which::Latency(a) => runtime.block_on(latency(a)),
+        Which::Ingest(a) => runtime.block_on(ingest(&server, a)),
+        Which::Latency(a) => runtime.block_on(latency(&server, a)),
     }
+}
+
+/// The `trailwatch` binary to start: the one named, else the one beside this executable,
+/// where Cargo puts both (`target/release/`). Checked before any work, so a missing build
+/// fails with advice rather than after the corpus is read.
+fn server_binary(named: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let path = match named {
+        Some(path) => path,
+        None => std::env::current_exe()
+            .context("cannot find this executable's directory")?
+            .with_file_name(format!("trailwatch{}", std::env::consts::EXE_SUFFIX)),
+    };
+    if !path.is_file() {
+        bail!(
+            "no trailwatch binary at {}: build it (`cargo build --release -p trailwatch`) or \
+             name one with --trailwatch or TRAILWATCH_BINARY",
+            path.display()
+        );
+    }
+    Ok(path)
 }
 
 /// A `trailwatch serve` child process on a fresh data directory.
@@ -92,9 +140,8 @@ struct Server {
 }
 
 impl Server {
-    fn start() -> anyhow::Result<Server> {
+    fn start(exe: &Path) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir()?;
-        let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
@@ -104,7 +151,7 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .context("cannot start trailwatch serve")?;
+            .with_context(|| format!("cannot start {} serve", exe.display()))?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut first = String::new();
         BufReader::new(stdout).read_line(&mut first)?;
@@ -232,7 +279,7 @@ fn read_corpus(path: &Path) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
-async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+async fn ingest(exe: &Path, args: IngestArgs) -> anyhow::Result<()> {
     let corpus = read_corpus(&args.corpus)?;
     let patterns: Value = serde_json::from_str(
         &std::fs::read_to_string(&args.patterns)
@@ -251,7 +298,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
 
     let baseline = sqlite_baseline(&batches)?;
 
-    let server = Server::start()?;
+    let server = Server::start(exe)?;
     let client = Client::new(&server.url)?;
     let group = "CloudTrail/DefaultLogGroup";
     client
@@ -399,8 +446,8 @@ fn sqlite_baseline(batches: &[Vec<String>]) -> anyhow::Result<f64> {
     Ok(events as f64 / start.elapsed().as_secs_f64())
 }
 
-async fn latency(args: LatencyArgs) -> anyhow::Result<()> {
-    let server = Server::start()?;
+async fn latency(exe: &Path, args: LatencyArgs) -> anyhow::Result<()> {
+    let server = Server::start(exe)?;
     let client = Client::new(&server.url)?;
 
     // The subscriber: records when each alarm's notification arrives.

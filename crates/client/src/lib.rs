@@ -1,5 +1,5 @@
-//! A client that signs its requests with SigV4, as the AWS CLI does, for the commands that
-//! talk to a running server (`bench`, `deliveries`).
+//! A client that signs its requests with SigV4, as the AWS CLI does, for what talks to a
+//! running server: `trailwatch deliveries` and `trailwatch-bench`.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -10,7 +10,7 @@ use engine::endpoint::EndpointPolicy;
 /// Sends signed POSTs to one server.
 #[derive(Clone)]
 pub struct SignedClient {
-    http: notify::Client,
+    http: delivery::Client,
     url: String,
     host: String,
     access_key_id: String,
@@ -32,7 +32,7 @@ impl SignedClient {
             .to_owned();
         Ok(SignedClient {
             // The delivery client: rustls set up, no proxy, a timeout on every request.
-            http: notify::http_client(Arc::new(EndpointPolicy::default()))?,
+            http: delivery::http_client(Arc::new(EndpointPolicy::default()))?,
             url,
             host,
             access_key_id: access_key_id.to_owned(),
@@ -42,7 +42,7 @@ impl SignedClient {
     }
 
     /// The HTTP client underneath, for unsigned requests.
-    pub fn http(&self) -> &notify::Client {
+    pub fn http(&self) -> &delivery::Client {
         &self.http
     }
 

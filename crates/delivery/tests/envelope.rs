@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use notify::{
+use delivery::{
     Envelope, EnvelopeKind, MessageType, SignatureVersion, SigningKey, subscribe_message,
     unsubscribe_message, verify,
 };

@@ -1,0 +1,264 @@
+//! One request from its head to its reply: told apart, its signature checked as early as it
+//! can be, its body read and decoded, the operation run on the engine, the reply written.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State as AxumState};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use crate::body::{discard, inflate, read_body};
+use crate::dispatch::{self, Failure};
+use crate::error::{AwsError, closing};
+use crate::protocol::{Addressed, Protocol, address, form_guess, form_protocol, scope_service};
+use crate::response::{Reply, plain, success};
+use crate::{Auth, State, decode, model, operator, sigv4};
+
+/// Every request of the listener.
+pub(crate) async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    if parts.method == Method::GET {
+        return handle_get(&state, &parts.uri, request_id).await;
+    }
+    if parts.method != Method::POST {
+        let mut r = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Only POST and GET are supported.\n",
+        );
+        r.headers_mut().insert(
+            axum::http::header::ALLOW,
+            axum::http::HeaderValue::from_static("GET, POST"),
+        );
+        return r;
+    }
+    match post(&state, &parts.uri, &parts.headers, body, request_id).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+/// An API request. Refusals are `Err`, to leave with `?`.
+async fn post(
+    state: &State,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: String,
+) -> Result<Response, Response> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let scope_service = scope_service(header("authorization").unwrap_or_default());
+    let addressed = address(
+        uri.path(),
+        header("x-amz-target"),
+        header("content-type").unwrap_or_default(),
+    );
+    // Errors before the body is read answer in the protocol the head points to; a form
+    // request's service is told by its credential scope until its Version is read.
+    let mut reply = Reply {
+        protocol: match &addressed {
+            Addressed::Operation(protocol, _) => *protocol,
+            Addressed::Form => form_guess(scope_service),
+            Addressed::UnknownTarget | Addressed::NotAws => Protocol::LogsJson,
+        },
+        request_id,
+        query_mode: header("x-amzn-query-mode") == Some("true"),
+    };
+    let services: &[&str] = match &addressed {
+        Addressed::Operation(protocol, _) => &[protocol.signing_name()],
+        Addressed::Form => &["sns", "monitoring"],
+        Addressed::UnknownTarget => {
+            discard(body, state.body_timeout);
+            let e = AwsError::shape(&reply, "UnknownOperationException", "");
+            return Err(e.without_message().into_response());
+        }
+        Addressed::NotAws => {
+            discard(body, state.body_timeout);
+            return Err(plain(
+                StatusCode::NOT_FOUND,
+                "Not an AWS API request: expected X-Amz-Target, an rpcv2Cbor path or a form body.\n",
+            ));
+        }
+    };
+
+    // The signature is checked as far as it can be before the body is read: an unsigned or
+    // wrongly scoped request, or one with an unknown key, is answered before its body is read;
+    // a client that signs its payload's hash is checked entirely. Bodies that still have to
+    // be read before their signature can be checked share a bounded budget.
+    let pending = match &state.auth {
+        Auth::None => None,
+        Auth::SigV4(keys) => {
+            let pairs: Vec<(&str, &[u8])> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_bytes()))
+                .collect();
+            let head = sigv4::Request {
+                method: Method::POST.as_str(),
+                path: uri.path(),
+                query: uri.query().unwrap_or_default(),
+                headers: &pairs,
+                body: &[],
+            };
+            let expect = sigv4::Expectation {
+                region: &state.engine.config().region,
+                services,
+                now: SystemTime::now(),
+            };
+            match sigv4::verify_head(&head, &expect, keys) {
+                Ok(pending) => Some(pending),
+                Err(e) => {
+                    tracing::info!(error = %e, "Request refused: authentication failed.");
+                    discard(body, state.body_timeout);
+                    return Err(AwsError::auth(&reply, &e).into_response());
+                }
+            }
+        }
+    };
+
+    // CloudWatch clients gzip large PutMetricData bodies; nothing else is understood.
+    let gzip = match header("content-encoding").map(str::trim) {
+        None | Some("" | "identity") => false,
+        Some(e) if e.eq_ignore_ascii_case("gzip") => true,
+        Some(other) => {
+            discard(body, state.body_timeout);
+            let message =
+                format!("The Content-Encoding {other} is not supported: send gzip or no encoding.");
+            return Err(AwsError::shape(&reply, "SerializationException", message).into_response());
+        }
+    };
+
+    let budget = pending
+        .as_ref()
+        .filter(|p| !p.signature_checked())
+        .map(|_| &state.unverified);
+    let (body, held) = read_body(body, headers, state.body_timeout, budget)
+        .await
+        .map_err(closing)?;
+
+    // The signature covers the body as sent: compressed bodies are checked compressed.
+    let signer = pending.map(|p| p.finish(&body)).transpose().map_err(|e| {
+        tracing::info!(error = %e, "Request refused: authentication failed.");
+        AwsError::auth(&reply, &e).into_response()
+    })?;
+    // Verified: the body no longer counts against the budget of unverified ones.
+    drop(held);
+    let body = if gzip {
+        let inflated = inflate(&body).map_err(|message| {
+            AwsError::shape(&reply, "SerializationException", message).into_response()
+        })?;
+        Bytes::from(inflated)
+    } else {
+        body
+    };
+
+    let (protocol, operation, form) = match addressed {
+        Addressed::Operation(protocol, op) => (protocol, op, None),
+        _ => {
+            let params: Vec<(String, String)> =
+                form_urlencoded::parse(&body).into_owned().collect();
+            let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+            let Some(protocol) = form_protocol(get("Version").unwrap_or_default(), scope_service)
+            else {
+                let message = "The request names no known service API version.";
+                return Err(AwsError::shape(&reply, "InvalidAction", message).into_response());
+            };
+            let op = get("Action").unwrap_or_default().to_owned();
+            (protocol, op, Some(params))
+        }
+    };
+    reply.protocol = protocol;
+    // A form's credential scope must name the service its Version names.
+    if let Some(signer) = signer
+        && signer.service != protocol.signing_name()
+    {
+        let e = sigv4::AuthError::InvalidScope {
+            message: format!(
+                "Credential should be scoped to correct service: '{}'.",
+                protocol.signing_name()
+            ),
+        };
+        return Err(AwsError::auth(&reply, &e).into_response());
+    }
+
+    if protocol == Protocol::Operator {
+        return Ok(operator::handle(&state.engine, &operation, &body, &reply).await);
+    }
+    let service = protocol.service();
+    if !service.operations.contains_key(&operation) {
+        return Err(decode::unknown_operation(&reply, &operation).into_response());
+    }
+    let input = decode::input(&reply, service, &operation, &body, form.as_deref())
+        .map_err(IntoResponse::into_response)?;
+    let engine = &state.engine;
+    let result = match protocol {
+        Protocol::LogsJson => dispatch::logs(engine, &operation, input).await,
+        Protocol::SnsQuery => dispatch::sns(engine, &operation, input).await,
+        _ => dispatch::cloudwatch(engine, &operation, input).await,
+    };
+    Ok(outcome(&reply, service, &operation, result))
+}
+
+/// The reply to an operation's result.
+fn outcome(
+    reply: &Reply,
+    service: &model::Service,
+    operation: &str,
+    result: Result<serde_json::Value, Failure>,
+) -> Response {
+    match result {
+        Ok(output) => success(reply, service, operation, &output),
+        Err(Failure::Unsupported) => {
+            decode::unsupported_operation(reply, operation).into_response()
+        }
+        Err(Failure::Engine(e)) => {
+            if e.is_internal() {
+                tracing::error!(operation, error = %e.message, "Operation failed.");
+            }
+            AwsError::engine(reply, &e).into_response()
+        }
+    }
+}
+
+/// GET: the health check, the signing certificate, and the `SubscribeURL` and
+/// `UnsubscribeURL` links of SNS messages — plain GETs, unsigned, as AWS serves them.
+async fn handle_get(state: &State, uri: &Uri, request_id: String) -> Response {
+    let path = uri.path();
+    if path == "/healthz" {
+        return plain(StatusCode::OK, "ok\n");
+    }
+    if let Some(cert) = &state.certificate
+        && path.strip_prefix('/') == Some(cert.file_name.as_str())
+    {
+        let mut r = Response::new(Body::from(cert.pem.clone()));
+        r.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/x-x509-ca-cert"),
+        );
+        return r;
+    }
+    let params: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let action = params
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.as_str());
+    let operation = match action {
+        Some(op @ ("ConfirmSubscription" | "Unsubscribe")) => op,
+        _ => return plain(StatusCode::NOT_FOUND, "Not found.\n"),
+    };
+    let reply = Reply {
+        protocol: Protocol::SnsQuery,
+        request_id,
+        query_mode: false,
+    };
+    let service = model::sns();
+    let input = match decode::input(&reply, service, operation, &[], Some(&params)) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let result = dispatch::sns_link(&state.engine, operation, input).await;
+    outcome(&reply, service, operation, result)
+}
