@@ -281,6 +281,10 @@ fn unrelated_events_leave_the_alarm_and_the_metric_untouched() {
         "w",
         "--value",
         "1",
+        // High resolution, so that the datum lands in the current 10-second period rather
+        // than at the start of its minute, which may already lie outside the alarm's range.
+        "--storage-resolution",
+        "1",
     ]);
     let deadline = std::time::Instant::now() + WAIT;
     loop {

@@ -1,20 +1,23 @@
 //! awsJson bodies: input read from parsed JSON, output written with the model's number types.
 
 use base64::Engine as _;
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
 use super::validate::validate;
 use super::{InputError, Path, float, integer, not_finite, parse_timestamp};
 use crate::model::{Service, ShapeKind};
 
 /// Reads an awsJson body (already parsed) as the input structure `shape`.
-pub fn from_json(service: &Service, shape: &str, body: Value) -> Result<Value, InputError> {
-    let value = json_value(service, shape, body, Path::Root)?;
-    validate(service, shape, &value)?;
-    Ok(value)
+pub fn from_json(service: &Service, shape: &str, mut body: Value) -> Result<Value, InputError> {
+    json_value(service, shape, &mut body, Path::Root)?;
+    validate(service, shape, &body)?;
+    Ok(body)
 }
 
-fn json_value(service: &Service, name: &str, v: Value, path: Path) -> Result<Value, InputError> {
+/// Checks `v` against the shape `name` and brings it to the engine's form in place: members
+/// the shape does not have and nulls go, timestamps become epoch seconds. In place, since a
+/// PutLogEvents body holds ten thousand events, each of which a copy would allocate again.
+fn json_value(service: &Service, name: &str, v: &mut Value, path: Path) -> Result<(), InputError> {
     let shape = service.shape(name);
     let wrong = |expected: &str| {
         Err(InputError::Serialization(format!(
@@ -23,79 +26,88 @@ fn json_value(service: &Service, name: &str, v: Value, path: Path) -> Result<Val
     };
     match shape.kind {
         ShapeKind::Structure => {
-            let Value::Object(mut fields) = v else {
+            let Value::Object(fields) = v else {
                 return wrong("a structure");
             };
-            let mut out = Map::new();
+            fields.retain(|k, f| !f.is_null() && shape.members.get(k).is_some());
+            // In the model's order, so that of several errors the first the model lists is told.
             for (member, r) in &shape.members.0 {
-                match fields.remove(member) {
-                    None | Some(Value::Null) => {}
-                    Some(field) => {
-                        let p = Path::Member(&path, member);
-                        out.insert(member.clone(), json_value(service, &r.shape, field, p)?);
-                    }
+                if let Some(field) = fields.get_mut(member) {
+                    json_value(service, &r.shape, field, Path::Member(&path, member))?;
                 }
             }
-            Ok(Value::Object(out))
+            Ok(())
         }
         ShapeKind::List => {
             let Value::Array(items) = v else {
                 return wrong("a list");
             };
             let member = &shape.member.as_ref().expect("lists have a member").shape;
-            let items = items
-                .into_iter()
-                .enumerate()
-                .filter(|(_, item)| !item.is_null())
-                .map(|(i, item)| json_value(service, member, item, Path::Index(&path, i)))
-                .collect::<Result<_, _>>()?;
-            Ok(Value::Array(items))
+            // Positions in messages are those the client sent, nulls included.
+            let mut i = 0;
+            let mut failed = None;
+            items.retain_mut(|item| {
+                let at = i;
+                i += 1;
+                if item.is_null() || failed.is_some() {
+                    return false;
+                }
+                if let Err(e) = json_value(service, member, item, Path::Index(&path, at)) {
+                    failed = Some(e);
+                }
+                true
+            });
+            failed.map_or(Ok(()), Err)
         }
         ShapeKind::Map => {
             let Value::Object(entries) = v else {
                 return wrong("a map");
             };
             let value_shape = &shape.value.as_ref().expect("maps have a value").shape;
-            let mut out = Map::new();
-            for (k, item) in entries {
-                if !item.is_null() {
-                    let value = json_value(service, value_shape, item, Path::Key(&path, &k))?;
-                    out.insert(k, value);
-                }
+            entries.retain(|_, item| !item.is_null());
+            for (k, item) in entries.iter_mut() {
+                json_value(service, value_shape, item, Path::Key(&path, k))?;
             }
-            Ok(Value::Object(out))
+            Ok(())
         }
         ShapeKind::String => match v {
-            Value::String(_) => Ok(v),
+            Value::String(_) => Ok(()),
             _ => wrong("a string"),
         },
         ShapeKind::Integer | ShapeKind::Long => match v.as_i64() {
-            Some(i) => integer(shape.kind, i, path).map(Value::from),
+            Some(i) => integer(shape.kind, i, path).map(|_| ()),
             None => wrong("an integer"),
         },
         ShapeKind::Double | ShapeKind::Float => match v {
-            Value::Number(_) => Ok(v),
+            Value::Number(_) => Ok(()),
             // JSON has no literal for these; AWS's JSON protocols send them as strings.
             Value::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
-                Err(not_finite(&s, path))
+                Err(not_finite(s, path))
             }
             _ => wrong("a number"),
         },
         ShapeKind::Boolean => match v {
-            Value::Bool(_) => Ok(v),
+            Value::Bool(_) => Ok(()),
             _ => wrong("a boolean"),
         },
         ShapeKind::Timestamp => match v {
-            Value::Number(_) => Ok(v),
-            Value::String(s) => match parse_timestamp(&s) {
-                Some(secs) => Ok(float(secs)),
+            Value::Number(_) => Ok(()),
+            Value::String(s) => match parse_timestamp(s) {
+                Some(secs) => {
+                    *v = float(secs);
+                    Ok(())
+                }
                 None => wrong("a timestamp"),
             },
             _ => wrong("a timestamp"),
         },
         ShapeKind::Blob => match v {
-            Value::String(ref s) if base64::engine::general_purpose::STANDARD.decode(s).is_ok() => {
-                Ok(v)
+            Value::String(s)
+                if base64::engine::general_purpose::STANDARD
+                    .decode(&*s)
+                    .is_ok() =>
+            {
+                Ok(())
             }
             _ => wrong("base64-encoded bytes"),
         },
