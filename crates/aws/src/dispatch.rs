@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use engine::scope::Scope;
 use engine::{ApiError, Engine};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -43,8 +44,13 @@ where
 }
 
 /// A CloudWatch Logs operation.
-pub(crate) async fn logs(engine: &Engine, operation: &str, input: Value) -> Result<Value, Failure> {
-    let l = engine.logs();
+pub(crate) async fn logs(
+    engine: &Engine,
+    scope: &Scope,
+    operation: &str,
+    input: Value,
+) -> Result<Value, Failure> {
+    let l = engine.logs(scope);
     match operation {
         "CreateLogGroup" => run(input, |r| l.create_log_group(r)).await,
         "DeleteLogGroup" => run(input, |r| l.delete_log_group(r)).await,
@@ -68,10 +74,11 @@ pub(crate) async fn logs(engine: &Engine, operation: &str, input: Value) -> Resu
 /// A CloudWatch operation.
 pub(crate) async fn cloudwatch(
     engine: &Engine,
+    scope: &Scope,
     operation: &str,
     input: Value,
 ) -> Result<Value, Failure> {
-    let (a, m) = (engine.alarms(), engine.metrics());
+    let (a, m) = (engine.alarms(scope), engine.metrics(scope));
     match operation {
         "PutMetricAlarm" => run(input, |r| a.put_metric_alarm(r)).await,
         "DescribeAlarms" => run(input, |r| a.describe_alarms(r)).await,
@@ -90,8 +97,13 @@ pub(crate) async fn cloudwatch(
 }
 
 /// An SNS operation of the signed API.
-pub(crate) async fn sns(engine: &Engine, operation: &str, input: Value) -> Result<Value, Failure> {
-    let t = engine.topics();
+pub(crate) async fn sns(
+    engine: &Engine,
+    scope: &Scope,
+    operation: &str,
+    input: Value,
+) -> Result<Value, Failure> {
+    let t = engine.topics(scope);
     match operation {
         "CreateTopic" => run(input, |r| t.create_topic(r)).await,
         "DeleteTopic" => run(input, |r| t.delete_topic(r)).await,
@@ -114,10 +126,11 @@ pub(crate) async fn sns(engine: &Engine, operation: &str, input: Value) -> Resul
 /// or an `UnsubscribeURL` (Unsubscribe), which anyone holding the message may visit.
 pub(crate) async fn sns_link(
     engine: &Engine,
+    scope: &Scope,
     operation: &str,
     input: Value,
 ) -> Result<Value, Failure> {
-    let t = engine.topics();
+    let t = engine.topics(scope);
     match operation {
         "ConfirmSubscription" => run(input, |r| t.confirm_subscription_link(r)).await,
         "Unsubscribe" => run(input, |r| t.unsubscribe_link(r)).await,

@@ -8,11 +8,14 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State as AxumState};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use engine::scope::{Arn, Scope};
 
 use crate::body::{discard, inflate, read_body};
 use crate::dispatch::{self, Failure};
 use crate::error::{AwsError, closing};
-use crate::protocol::{Addressed, Protocol, address, form_guess, form_protocol, scope_service};
+use crate::protocol::{
+    Addressed, Protocol, address, form_guess, form_protocol, scope_region, scope_service,
+};
 use crate::response::{Reply, plain, success};
 use crate::{Auth, State, decode, model, operator, sigv4};
 
@@ -101,7 +104,7 @@ async fn post(
                 body: &[],
             };
             let expect = sigv4::Expectation {
-                region: &state.engine.config().region,
+                regions: &state.engine.config().regions,
                 services,
                 now: SystemTime::now(),
             };
@@ -169,7 +172,7 @@ async fn post(
     };
     reply.protocol = protocol;
     // A form's credential scope must name the service its Version names.
-    if let Some(signer) = signer
+    if let Some(signer) = &signer
         && signer.service != protocol.signing_name()
     {
         let e = sigv4::AuthError::InvalidScope {
@@ -190,11 +193,20 @@ async fn post(
     }
     let input = decode::input(&reply, service, &operation, &body, form.as_deref())
         .map_err(IntoResponse::into_response)?;
+    // Served in the region the request is signed for (checked above when signatures are).
+    let config = state.engine.config();
+    let region = match &signer {
+        Some(signer) => config.regions.get(&signer.region),
+        None => scope_region(header("authorization").unwrap_or_default())
+            .map_or(Ok(config.region), |r| config.regions.get(r)),
+    }
+    .map_err(|e| AwsError::auth(&reply, &sigv4::AuthError::region(&e)).into_response())?;
+    let scope = Scope::new(&config.account_id, region);
     let engine = &state.engine;
     let result = match protocol {
-        Protocol::LogsJson => dispatch::logs(engine, &operation, input).await,
-        Protocol::SnsQuery => dispatch::sns(engine, &operation, input).await,
-        _ => dispatch::cloudwatch(engine, &operation, input).await,
+        Protocol::LogsJson => dispatch::logs(engine, &scope, &operation, input).await,
+        Protocol::SnsQuery => dispatch::sns(engine, &scope, &operation, input).await,
+        _ => dispatch::cloudwatch(engine, &scope, &operation, input).await,
     };
     Ok(outcome(&reply, service, &operation, result))
 }
@@ -259,6 +271,14 @@ async fn handle_get(state: &State, uri: &Uri, request_id: String) -> Response {
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    let result = dispatch::sns_link(&state.engine, operation, input).await;
+    // An unsigned link is served in the scope of the topic or subscription it names.
+    let config = state.engine.config();
+    let named = ["TopicArn", "SubscriptionArn"]
+        .iter()
+        .find_map(|k| params.iter().find(|(n, _)| n == k))
+        .and_then(|(_, arn)| Arn::parse(arn)?.scope())
+        .filter(|s| config.regions.get(s.region_name()).is_ok());
+    let scope = named.unwrap_or_else(|| state.engine.default_scope());
+    let result = dispatch::sns_link(&state.engine, &scope, operation, input).await;
     outcome(&reply, service, operation, result)
 }

@@ -123,9 +123,18 @@ pub(crate) fn form_protocol(version: &str, scope_service: Option<&str>) -> Optio
 
 /// The service of a SigV4 credential scope (`AKID/date/region/SERVICE/aws4_request`).
 pub(crate) fn scope_service(authorization: &str) -> Option<&str> {
+    credential_part(authorization, 3)
+}
+
+/// The region of an `Authorization` header's credential scope, read without checking it.
+pub(crate) fn scope_region(authorization: &str) -> Option<&str> {
+    credential_part(authorization, 2)
+}
+
+fn credential_part(authorization: &str, n: usize) -> Option<&str> {
     let credential = authorization.split("Credential=").nth(1)?;
     let scope = credential.split([',', ' ']).next()?;
-    scope.split('/').nth(3)
+    scope.split('/').nth(n)
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ struct Server {
 
 fn server(auth: aws::Auth) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = store::SqliteStore::open(dir.path()).expect("store");
+    let store = store::SqliteStore::open(dir.path(), &Default::default()).expect("store");
     let engine = Engine::new(
         Config::new(dir.path().to_path_buf(), "http://127.0.0.1:4566"),
         Arc::new(store),

@@ -110,7 +110,7 @@ async fn a_policy_change_reaches_the_subscriber_through_every_stage() {
     let dir = tempfile::tempdir().expect("temp dir");
     let now_ms = 1_800_000_000_000;
     let clock = Arc::new(ManualClock::at(now_ms));
-    let store = store::SqliteStore::open(dir.path()).expect("store");
+    let store = store::SqliteStore::open(dir.path(), &Default::default()).expect("store");
     let engine = Arc::new(Engine::with_clock(
         Config::new(dir.path().to_path_buf(), "http://127.0.0.1:9"),
         Arc::new(store),
@@ -127,7 +127,7 @@ async fn a_policy_change_reaches_the_subscriber_through_every_stage() {
     tokio::spawn(worker.run());
     let (url, mut received) = receiver().await;
 
-    let logs = engine.logs();
+    let logs = engine.logs(&Default::default());
     logs.create_log_group(request(json!({"logGroupName": "trail"})))
         .await
         .expect("group");
@@ -143,7 +143,7 @@ async fn a_policy_change_reaches_the_subscriber_through_every_stage() {
     })))
     .await
     .expect("filter");
-    let topics = engine.topics();
+    let topics = engine.topics(&Default::default());
     let topic = topics
         .create_topic(request(json!({"Name": "alarms"})))
         .await
@@ -164,7 +164,7 @@ async fn a_policy_change_reaches_the_subscriber_through_every_stage() {
         .await
         .expect("confirm");
     engine
-        .alarms()
+        .alarms(&Default::default())
         .put_metric_alarm(request(json!({
             "AlarmName": "iam_changes", "Namespace": "CIS", "MetricName": "iam",
             "Statistic": "Sum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 1.0,

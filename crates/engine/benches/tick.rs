@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
     // Just after a week's start: the week-long periods stay open for the whole run.
     let start_ms = (1_800_000_000 / WEEK_S + 1) * WEEK_S * 1000 + 1;
     let clock = Arc::new(ManualClock::at(start_ms));
-    let store = store::SqliteStore::open(dir.path()).expect("a store");
+    let store = store::SqliteStore::open(dir.path(), &Default::default()).expect("a store");
     let engine = Arc::new(Engine::with_clock(
         Config::new(dir.path().to_path_buf(), "http://127.0.0.1:9"),
         Arc::new(store),
@@ -57,7 +57,12 @@ fn bench(c: &mut Criterion) {
         for chunk in (0..ALARMS).collect::<Vec<_>>().chunks(2_000) {
             let puts = chunk.iter().map(|&i| {
                 let engine = engine.clone();
-                tokio::spawn(async move { engine.alarms().put_metric_alarm(alarm(i)).await })
+                tokio::spawn(async move {
+                    engine
+                        .alarms(&Default::default())
+                        .put_metric_alarm(alarm(i))
+                        .await
+                })
             });
             for put in puts {
                 put.await.expect("a task").expect("an alarm");

@@ -55,28 +55,3 @@ pub fn iso8601_time(ms: i64) -> String {
         ),
     )
 }
-
-/// The long region name CloudWatch puts in notifications (`US East (N. Virginia)`); these are
-/// CloudWatch's legacy names (`EU (Ireland)`, not `Europe (Ireland)`).
-pub fn region_long_name(region: &str) -> String {
-    let name = match region {
-        "us-east-1" => "US East (N. Virginia)",
-        "us-east-2" => "US East (Ohio)",
-        "us-west-1" => "US West (N. California)",
-        "us-west-2" => "US West (Oregon)",
-        "eu-west-1" => "EU (Ireland)",
-        "eu-west-2" => "EU (London)",
-        "eu-west-3" => "EU (Paris)",
-        "eu-central-1" => "EU (Frankfurt)",
-        "eu-north-1" => "EU (Stockholm)",
-        "ap-northeast-1" => "Asia Pacific (Tokyo)",
-        "ap-northeast-2" => "Asia Pacific (Seoul)",
-        "ap-southeast-1" => "Asia Pacific (Singapore)",
-        "ap-southeast-2" => "Asia Pacific (Sydney)",
-        "ap-south-1" => "Asia Pacific (Mumbai)",
-        "ca-central-1" => "Canada (Central)",
-        "sa-east-1" => "South America (Sao Paulo)",
-        other => other,
-    };
-    name.to_owned()
-}

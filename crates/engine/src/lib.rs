@@ -13,12 +13,12 @@
 //! use std::sync::Arc;
 //! use engine::{Config, Engine};
 //! let config = Config::new("./trailwatch-data".into(), "http://127.0.0.1:4566");
-//! let store = store::SqliteStore::open(&config.data_dir)?;
+//! let store = store::SqliteStore::open(&config.data_dir, &config.home())?;
 //! let engine = Engine::new(config, Arc::new(store));
 //! let request = serde_json::from_value(
 //!     serde_json::json!({"logGroupName": "CloudTrail/DefaultLogGroup"}),
 //! )?;
-//! engine.logs().create_log_group(request).await?;
+//! engine.logs(&engine.default_scope()).create_log_group(request).await?;
 //! # Ok(()) }
 //! ```
 
@@ -28,12 +28,14 @@ pub mod format;
 pub mod logs;
 pub mod metrics;
 mod paging;
+pub mod scope;
 pub mod store;
 pub mod topics;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::scope::{Region, Regions, Scope};
 use crate::store::{Store, Tx};
 
 pub use crate::error::{ApiError, ErrorCode};
@@ -44,10 +46,13 @@ pub use crate::topics::{delivery_policy, endpoint, outbox};
 pub struct Config {
     /// The data directory holding the database.
     pub data_dir: PathBuf,
-    /// The region in ARNs and notifications, e.g. `us-east-1`.
-    pub region: String,
-    /// The account id in ARNs.
+    /// The region of work that no request names one for (e.g. `us-east-1`); requests are
+    /// served in the region they are signed for.
+    pub region: &'static Region,
+    /// The account of the first key, and of stores written before accounts were kept.
     pub account_id: String,
+    /// The regions requests may be signed for.
+    pub regions: Regions,
     /// The base URL subscribers reach us at, for `SubscribeURL`, `UnsubscribeURL` and
     /// `SigningCertURL` (e.g. `http://127.0.0.1:4566`).
     pub public_url: String,
@@ -60,11 +65,20 @@ impl Config {
     pub fn new(data_dir: PathBuf, public_url: &str) -> Config {
         Config {
             data_dir,
-            region: "us-east-1".into(),
+            region: Region::named("us-east-1").expect("us-east-1 is a region"),
             account_id: "000000000000".into(),
+            regions: Regions::all(),
             public_url: public_url.trim_end_matches('/').to_owned(),
             endpoint_policy: endpoint::EndpointPolicy::default(),
         }
+    }
+}
+
+impl Config {
+    /// The default account in the default region: where data written before stores kept
+    /// scopes lives, and where work that spans scopes starts.
+    pub fn home(&self) -> Scope {
+        Scope::new(&self.account_id, self.region)
     }
 }
 
@@ -153,6 +167,11 @@ impl Engine {
         &self.config
     }
 
+    /// The default account in the default region.
+    pub fn default_scope(&self) -> Scope {
+        self.config.home()
+    }
+
     /// Milliseconds since the epoch on the engine's clock.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
@@ -162,11 +181,13 @@ impl Engine {
     /// subscriptions that are gone are dropped.
     pub async fn housekeeping(&self) -> Result<(), ApiError> {
         // Separate writes: a failure of one does not undo the others.
+        // Housekeeping spans scopes: it starts in any and takes each row's.
+        let scope = self.default_scope();
         let expired = self
-            .write(|tx, ctx| logs::expire_events(tx, ctx.now_ms))
+            .write(&scope, |tx, ctx| logs::expire_events(tx, ctx.now_ms))
             .await;
         if let Err(e) = self
-            .write(|tx, ctx| Ok(tx.expire_tokens(ctx.now_ms)?))
+            .write(&scope, |tx, ctx| Ok(tx.expire_tokens(ctx.now_ms)?))
             .await
         {
             tracing::error!(error = %e, "Cannot forget expired confirmation tokens.");
@@ -175,25 +196,25 @@ impl Engine {
         expired
     }
 
-    /// Runs `work` in the next group transaction with the context of now; answers once the
-    /// transaction is durable.
-    pub(crate) async fn write<R, F>(&self, work: F) -> Result<R, ApiError>
+    /// Runs `work` in the next group transaction, in `scope`, with the context of now; answers
+    /// once the transaction is durable.
+    pub(crate) async fn write<R, F>(&self, scope: &Scope, work: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: FnOnce(&mut dyn Tx, &Context) -> Result<R, ApiError> + Send + 'static,
     {
         let ctx = self.context();
-        unbox(self.store.write(boxed(work, ctx)).await)
+        unbox(self.store.write(scope.clone(), boxed(work, ctx)).await)
     }
 
-    /// Runs `work` on a consistent read-only view of the store.
-    pub(crate) async fn read<R, F>(&self, work: F) -> Result<R, ApiError>
+    /// Runs `work` on a consistent read-only view of the store, in `scope`.
+    pub(crate) async fn read<R, F>(&self, scope: &Scope, work: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: FnOnce(&mut dyn Tx, &Context) -> Result<R, ApiError> + Send + 'static,
     {
         let ctx = self.context();
-        unbox(self.store.read(boxed(work, ctx)).await)
+        unbox(self.store.read(scope.clone(), boxed(work, ctx)).await)
     }
 
     pub(crate) fn context(&self) -> Context {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::ApiError;
+use crate::scope::Scope;
 
 pub use crate::alarms::store::AlarmStore;
 pub use crate::logs::store::LogStore;
@@ -51,11 +52,19 @@ pub type Work = Box<dyn FnOnce(&mut dyn Tx) -> Result<Box<dyn Any + Send>, ApiEr
 /// The answer of a unit of work is boxed so that the trait can be used as `dyn Store`; the
 /// engine unboxes it (`Engine::write`).
 pub trait Store: Send + Sync {
-    /// Runs `work` in a transaction and answers once it is committed durably, or once it
-    /// failed and was undone: a write whose closure fails changes nothing.
-    fn write(&self, work: Work) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>>;
-    /// Runs `work` on a consistent view of what is committed; it may not write.
-    fn read(&self, work: Work) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>>;
+    /// Runs `work` in a transaction in `scope` and answers once it is committed durably, or
+    /// once it failed and was undone: a write whose closure fails changes nothing.
+    fn write(
+        &self,
+        scope: Scope,
+        work: Work,
+    ) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>>;
+    /// Runs `work` in `scope` on a consistent view of what is committed; it may not write.
+    fn read(
+        &self,
+        scope: Scope,
+        work: Work,
+    ) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>>;
     /// Signalled after a commit that queued outbox messages ([`Tx::outbox_queued`]).
     fn outbox_signal(&self) -> Arc<Notify>;
     /// Encodes a batch of log events (timestamp, message), in time order, as
@@ -65,7 +74,17 @@ pub trait Store: Send + Sync {
 }
 
 /// One transaction of a store: every component's storage in one atomic unit.
+///
+/// A transaction is in one scope, an account in a region: what it reads and writes by name
+/// (log groups, metrics, alarms, their history) is that scope's, so the same name in two scopes
+/// is two resources and no domain code can reach across by mistake. Topics and subscriptions
+/// are found by ARN, which names its scope. The few methods that span scopes say so.
 pub trait Tx: LogStore + MetricStore + AlarmStore + TopicStore + OutboxStore {
+    /// The account and region of what this transaction reads and writes.
+    fn scope(&self) -> &Scope;
+    /// Moves to another scope, for work that spans them (a tick, a delivery's outcome).
+    fn enter(&mut self, scope: &Scope);
+
     /// Tells the store that this transaction queued outbox messages, so that it wakes the
     /// delivery worker once they are committed.
     fn outbox_queued(&mut self);

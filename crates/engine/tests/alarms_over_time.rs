@@ -19,7 +19,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Arc::new(ManualClock::at(START_MS));
-    let store = store::SqliteStore::open(dir.path()).expect("store");
+    let store = store::SqliteStore::open(dir.path(), &Default::default()).expect("store");
     let engine = Engine::with_clock(
         Config::new(dir.path().to_path_buf(), "http://127.0.0.1:4566"),
         Arc::new(store),
@@ -36,7 +36,7 @@ impl Fixture {
     async fn alarm(&self, config: Value) {
         let request = serde_json::from_value(config).expect("an alarm");
         self.engine
-            .alarms()
+            .alarms(&Default::default())
             .put_metric_alarm(request)
             .await
             .expect("PutMetricAlarm");
@@ -49,7 +49,7 @@ impl Fixture {
         }))
         .expect("a datum");
         self.engine
-            .metrics()
+            .metrics(&Default::default())
             .put_metric_data(request)
             .await
             .expect("PutMetricData");
@@ -64,7 +64,7 @@ impl Fixture {
         let request = serde_json::from_value(json!({"AlarmNames": [name]})).expect("a request");
         let found = self
             .engine
-            .alarms()
+            .alarms(&Default::default())
             .describe_alarms(request)
             .await
             .expect("DescribeAlarms");

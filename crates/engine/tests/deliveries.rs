@@ -24,7 +24,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Arc::new(ManualClock::at(START_MS));
-    let store = store::SqliteStore::open(dir.path()).expect("store");
+    let store = store::SqliteStore::open(dir.path(), &Default::default()).expect("store");
     let engine = Engine::with_clock(
         Config::new(dir.path().to_path_buf(), "http://127.0.0.1:4566"),
         Arc::new(store),
@@ -121,7 +121,11 @@ async fn call(engine: &Engine, op: &str, input: Value, link: bool) -> Result<Val
         let req = serde_json::from_value(input).expect("a well-formed request");
         Ok(serde_json::to_value(f(req).await?).expect("a response"))
     }
-    let (t, a, m) = (engine.topics(), engine.alarms(), engine.metrics());
+    let (t, a, m) = (
+        engine.topics(&Default::default()),
+        engine.alarms(&Default::default()),
+        engine.metrics(&Default::default()),
+    );
     match (op, link) {
         ("PutMetricAlarm", _) => run(input, async |r| a.put_metric_alarm(r).await).await,
         ("DescribeAlarmHistory", _) => {

@@ -9,7 +9,8 @@ use engine::alarms::history::{HistoryItem, HistoryQuery};
 use engine::alarms::store::{AlarmStore, INITIAL_REASON, StoredAlarm};
 
 use crate::error::storage;
-use crate::sqlite::SqliteTx;
+use crate::sqlite::{SqliteTx, scope_of_key};
+use engine::scope::Scope;
 use engine::store::{StorageError, StorageResult as Result};
 
 fn config_text(config: &MetricAlarm) -> Result<String> {
@@ -21,10 +22,11 @@ impl AlarmStore for SqliteTx<'_> {
         self.conn
             .prepare_cached(
                 "SELECT config, state, state_reason, state_reason_data, state_updated_ms,
-                        state_transitioned_ms, config_updated_ms FROM alarms WHERE name = ?1",
+                        state_transitioned_ms, config_updated_ms FROM alarms
+                 WHERE scope = ?1 AND name = ?2",
             )
             .map_err(storage)?
-            .query_row([name], |r| {
+            .query_row([&self.scope_key, name], |r| {
                 let config: String = r.get(0)?;
                 let state: String = r.get(1)?;
                 Ok(StoredAlarm {
@@ -51,8 +53,8 @@ impl AlarmStore for SqliteTx<'_> {
         let existed = self
             .conn
             .query_row(
-                "SELECT 1 FROM alarms WHERE name = ?1",
-                [&config.alarm_name],
+                "SELECT 1 FROM alarms WHERE scope = ?1 AND name = ?2",
+                [&self.scope_key, &config.alarm_name],
                 |_| Ok(()),
             )
             .optional()
@@ -62,11 +64,11 @@ impl AlarmStore for SqliteTx<'_> {
         // unchanged").
         self.conn
             .execute(
-                "INSERT INTO alarms (name, config, namespace, metric_name, dimensions, state,
-                                     state_reason, state_updated_ms, state_transitioned_ms,
-                                     config_updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'INSUFFICIENT_DATA', ?7, ?6, ?6, ?6)
-                 ON CONFLICT (name) DO UPDATE SET config = ?2, namespace = ?3, metric_name = ?4,
+                "INSERT INTO alarms (scope, name, config, namespace, metric_name, dimensions,
+                                     state, state_reason, state_updated_ms,
+                                     state_transitioned_ms, config_updated_ms)
+                 VALUES (?8, ?1, ?2, ?3, ?4, ?5, 'INSUFFICIENT_DATA', ?7, ?6, ?6, ?6)
+                 ON CONFLICT (scope, name) DO UPDATE SET config = ?2, namespace = ?3, metric_name = ?4,
                      dimensions = ?5, config_updated_ms = ?6",
                 params![
                     config.alarm_name,
@@ -75,7 +77,8 @@ impl AlarmStore for SqliteTx<'_> {
                     config.metric_name,
                     dims,
                     at_ms,
-                    INITIAL_REASON
+                    INITIAL_REASON,
+                    self.scope_key
                 ],
             )
             .map_err(storage)?;
@@ -85,8 +88,8 @@ impl AlarmStore for SqliteTx<'_> {
     fn replace_alarm_config(&mut self, config: &MetricAlarm) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE alarms SET config = ?2 WHERE name = ?1",
-                params![config.alarm_name, config_text(config)?],
+                "UPDATE alarms SET config = ?2 WHERE scope = ?3 AND name = ?1",
+                params![config.alarm_name, config_text(config)?, self.scope_key],
             )
             .map_err(storage)?;
         Ok(())
@@ -106,14 +109,15 @@ impl AlarmStore for SqliteTx<'_> {
                 "UPDATE alarms SET state = ?2, state_reason = ?3, state_reason_data = ?4,
                      state_updated_ms = ?5,
                      state_transitioned_ms = CASE WHEN ?6 THEN ?5 ELSE state_transitioned_ms END
-                 WHERE name = ?1",
+                 WHERE scope = ?7 AND name = ?1",
                 params![
                     name,
                     state.as_str(),
                     reason,
                     reason_data,
                     at_ms,
-                    transitioned
+                    transitioned,
+                    self.scope_key
                 ],
             )
             .map_err(storage)?;
@@ -123,19 +127,37 @@ impl AlarmStore for SqliteTx<'_> {
     fn delete_alarm(&mut self, name: &str) -> Result<bool> {
         Ok(self
             .conn
-            .execute("DELETE FROM alarms WHERE name = ?1", [name])
+            .execute(
+                "DELETE FROM alarms WHERE scope = ?1 AND name = ?2",
+                [&self.scope_key, name],
+            )
             .map_err(storage)?
             > 0)
     }
 
     fn alarm_names(&mut self, after: Option<&str>) -> Result<Vec<String>> {
         self.conn
-            .prepare_cached("SELECT name FROM alarms WHERE name > ?1 ORDER BY name")
+            .prepare_cached("SELECT name FROM alarms WHERE scope = ?2 AND name > ?1 ORDER BY name")
             .map_err(storage)?
-            .query_map([after.unwrap_or("")], |r| r.get(0))
+            .query_map([after.unwrap_or(""), &self.scope_key], |r| r.get(0))
             .map_err(storage)?
             .collect::<rusqlite::Result<Vec<String>>>()
             .map_err(storage)
+    }
+
+    fn all_alarms(&mut self) -> Result<Vec<(Scope, String)>> {
+        let rows = self
+            .conn
+            .prepare_cached("SELECT scope, name FROM alarms ORDER BY scope, name")
+            .map_err(storage)?
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(storage)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(storage)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(scope, name)| Some((scope_of_key(&scope)?, name)))
+            .collect())
     }
 
     fn alarms_on_metric(
@@ -146,11 +168,14 @@ impl AlarmStore for SqliteTx<'_> {
     ) -> Result<Vec<String>> {
         self.conn
             .prepare_cached(
-                "SELECT name FROM alarms WHERE namespace = ?1 AND metric_name = ?2 AND dimensions = ?3
+                "SELECT name FROM alarms
+                 WHERE scope = ?4 AND namespace = ?1 AND metric_name = ?2 AND dimensions = ?3
                  ORDER BY name",
             )
             .map_err(storage)?
-            .query_map(params![namespace, metric, dims], |r| r.get(0))
+            .query_map(params![namespace, metric, dims, self.scope_key], |r| {
+                r.get(0)
+            })
             .map_err(storage)?
             .collect::<rusqlite::Result<Vec<String>>>()
             .map_err(storage)
@@ -159,8 +184,8 @@ impl AlarmStore for SqliteTx<'_> {
     fn append_history(&mut self, item: &HistoryItem) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO alarm_history (alarm_name, timestamp_ms, item_type, summary, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO alarm_history (alarm_name, timestamp_ms, item_type, summary, data, scope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .map_err(storage)?
             .execute(params![
@@ -168,7 +193,8 @@ impl AlarmStore for SqliteTx<'_> {
                 item.timestamp_ms,
                 item.item_type,
                 item.summary,
-                item.data
+                item.data,
+                self.scope_key
             ])
             .map_err(storage)?;
         Ok(())
@@ -186,7 +212,8 @@ impl AlarmStore for SqliteTx<'_> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT id, alarm_name, timestamp_ms, item_type, summary, data FROM alarm_history
-                 WHERE (?1 IS NULL OR alarm_name = ?1) AND (?2 IS NULL OR item_type = ?2)
+                 WHERE scope = ?7 AND (?1 IS NULL OR alarm_name = ?1)
+                   AND (?2 IS NULL OR item_type = ?2)
                    AND timestamp_ms >= ?3 AND timestamp_ms <= ?4 AND {bound}
                  ORDER BY timestamp_ms {order}, id {order} LIMIT ?5"
             ))
@@ -198,7 +225,8 @@ impl AlarmStore for SqliteTx<'_> {
                     q.start_ms,
                     q.end_ms,
                     i64::try_from(q.limit).unwrap_or(i64::MAX),
-                    bound_value
+                    bound_value,
+                    self.scope_key
                 ],
                 |r| {
                     Ok((

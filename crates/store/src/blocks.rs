@@ -59,6 +59,7 @@ pub(crate) fn unpack(block: &[u8]) -> Result<Vec<(i64, String)>, StorageError> {
 /// Stores a packed batch whose timestamps run from `first_ms` to `last_ms`.
 pub(crate) fn insert(
     c: &Connection,
+    scope_key: &str,
     group: &str,
     stream: &str,
     (first_ms, last_ms): (i64, i64),
@@ -66,11 +67,19 @@ pub(crate) fn insert(
     block: &[u8],
 ) -> Result<(), StorageError> {
     c.prepare_cached(
-        "INSERT INTO log_event_blocks (group_name, stream_name, first_ms, last_ms, ingestion_ms, events)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO log_event_blocks (group_name, stream_name, first_ms, last_ms, ingestion_ms, events, scope)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .map_err(storage)?
-    .execute(params![group, stream, first_ms, last_ms, ingestion_ms, block])
+    .execute(params![
+        group,
+        stream,
+        first_ms,
+        last_ms,
+        ingestion_ms,
+        block,
+        scope_key
+    ])
     .map_err(storage)?;
     Ok(())
 }
@@ -124,6 +133,7 @@ const COLUMNS: &str = "id, stream_name, first_ms, last_ms, ingestion_ms, events,
 /// stream `stream_wanted` accepts, that `keep` accepts.
 pub(crate) fn forward(
     c: &Connection,
+    scope_key: &str,
     scope: &Scope<'_>,
     after: (i64, i64),
     limit: usize,
@@ -135,14 +145,14 @@ pub(crate) fn forward(
     let mut stmt = match scope.stream {
         Some(_) => c.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM log_event_blocks
-             WHERE group_name = ?1 AND stream_name = ?2 AND first_ms >= ?3 AND first_ms < ?4
-               AND last_ms >= ?5
+             WHERE scope = ?6 AND group_name = ?1 AND stream_name = ?2
+               AND first_ms >= ?3 AND first_ms < ?4 AND last_ms >= ?5
              ORDER BY first_ms, id"
         )),
         None => c.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM log_event_blocks
-             WHERE group_name = ?1 AND ?2 IS NULL AND first_ms >= ?3 AND first_ms < ?4
-               AND last_ms >= ?5
+             WHERE scope = ?6 AND group_name = ?1 AND ?2 IS NULL
+               AND first_ms >= ?3 AND first_ms < ?4 AND last_ms >= ?5
              ORDER BY first_ms, id"
         )),
     }
@@ -153,7 +163,8 @@ pub(crate) fn forward(
             scope.stream,
             lowest_first,
             scope.end,
-            from
+            from,
+            scope_key
         ])
         .map_err(storage)?;
     let mut kept: Vec<StoredEvent> = Vec::new();
@@ -190,6 +201,7 @@ pub(crate) fn forward(
 /// Up to `limit` events of one stream before `before`, the latest first.
 pub(crate) fn backward(
     c: &Connection,
+    scope_key: &str,
     scope: &Scope<'_>,
     before: (i64, i64),
     limit: usize,
@@ -199,8 +211,8 @@ pub(crate) fn backward(
     let mut stmt = c
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM log_event_blocks
-             WHERE group_name = ?1 AND stream_name = ?2 AND last_ms >= ?3 AND last_ms <= ?4
-               AND first_ms <= ?5
+             WHERE scope = ?6 AND group_name = ?1 AND stream_name = ?2
+               AND last_ms >= ?3 AND last_ms <= ?4 AND first_ms <= ?5
              ORDER BY last_ms DESC, id DESC"
         ))
         .map_err(storage)?;
@@ -210,7 +222,8 @@ pub(crate) fn backward(
             scope.stream,
             scope.start,
             to.saturating_add(MAX_SPAN_MS),
-            to
+            to,
+            scope_key
         ])
         .map_err(storage)?;
     let mut kept: Vec<StoredEvent> = Vec::new();
@@ -240,12 +253,14 @@ pub(crate) fn backward(
 /// Deletes the blocks of `group` (of one stream, if given).
 pub(crate) fn delete(
     c: &Connection,
+    scope_key: &str,
     group: &str,
     stream: Option<&str>,
 ) -> Result<(), StorageError> {
     c.execute(
-        "DELETE FROM log_event_blocks WHERE group_name = ?1 AND (?2 IS NULL OR stream_name = ?2)",
-        params![group, stream],
+        "DELETE FROM log_event_blocks
+         WHERE scope = ?3 AND group_name = ?1 AND (?2 IS NULL OR stream_name = ?2)",
+        params![group, stream, scope_key],
     )
     .map_err(storage)?;
     Ok(())
@@ -253,22 +268,32 @@ pub(crate) fn delete(
 
 /// Deletes the events of `group` older than `cutoff_ms`: whole blocks, and the leading events
 /// of blocks that also hold newer ones (events in a block are in time order).
-pub(crate) fn expire(c: &Connection, group: &str, cutoff_ms: i64) -> Result<(), StorageError> {
+pub(crate) fn expire(
+    c: &Connection,
+    scope_key: &str,
+    group: &str,
+    cutoff_ms: i64,
+) -> Result<(), StorageError> {
     c.prepare_cached(
         "DELETE FROM log_event_blocks
-         WHERE group_name = ?1 AND first_ms < ?2 AND last_ms < ?2",
+         WHERE scope = ?3 AND group_name = ?1 AND first_ms < ?2 AND last_ms < ?2",
     )
     .map_err(storage)?
-    .execute(params![group, cutoff_ms])
+    .execute(params![group, cutoff_ms, scope_key])
     .map_err(storage)?;
     let straddling = c
         .prepare_cached(
             "SELECT id, events FROM log_event_blocks
-             WHERE group_name = ?1 AND first_ms < ?2 AND first_ms >= ?3",
+             WHERE scope = ?4 AND group_name = ?1 AND first_ms < ?2 AND first_ms >= ?3",
         )
         .map_err(storage)?
         .query_map(
-            params![group, cutoff_ms, cutoff_ms.saturating_sub(MAX_SPAN_MS)],
+            params![
+                group,
+                cutoff_ms,
+                cutoff_ms.saturating_sub(MAX_SPAN_MS),
+                scope_key
+            ],
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
         )
         .map_err(storage)?
@@ -299,7 +324,7 @@ pub(crate) fn expire(c: &Connection, group: &str, cutoff_ms: i64) -> Result<(), 
 
 /// Moves events stored a row each (`log_events`, before blocks) into blocks of one event, so
 /// that an existing store keeps its events; then drops the old table.
-pub(crate) fn migrate_rows(c: &Connection) -> Result<(), rusqlite::Error> {
+pub(crate) fn migrate_rows(c: &Connection, scope: &str) -> Result<(), rusqlite::Error> {
     let exists = c
         .query_row(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_events'",
@@ -318,8 +343,8 @@ pub(crate) fn migrate_rows(c: &Connection) -> Result<(), rusqlite::Error> {
              ORDER BY id",
         )?;
         let mut insert = tx.prepare(
-            "INSERT INTO log_event_blocks (group_name, stream_name, first_ms, last_ms, ingestion_ms, events)
-             VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
+            "INSERT INTO log_event_blocks (group_name, stream_name, first_ms, last_ms, ingestion_ms, events, scope)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
         )?;
         let mut rows = select.query([])?;
         while let Some(r) = rows.next()? {
@@ -342,6 +367,7 @@ pub(crate) fn migrate_rows(c: &Connection) -> Result<(), rusqlite::Error> {
                 timestamp,
                 r.get::<_, i64>(3)?,
                 pack([(timestamp, message.as_str())]),
+                scope,
             ])?;
         }
     }
@@ -353,6 +379,9 @@ pub(crate) fn migrate_rows(c: &Connection) -> Result<(), rusqlite::Error> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The scope of the tests' events.
+    const K: &str = "000000000000:us-east-1";
 
     fn store() -> Connection {
         let c = Connection::open_in_memory().expect("opens");
@@ -369,7 +398,7 @@ mod tests {
                 .zip(messages.iter().map(String::as_str)),
         );
         let span = (timestamps[0], *timestamps.last().expect("events"));
-        insert(c, "g", stream, span, 1, &block).expect("stored");
+        insert(c, K, "g", stream, span, 1, &block).expect("stored");
     }
 
     fn scope(stream: Option<&str>) -> Scope<'_> {
@@ -409,9 +438,10 @@ mod tests {
         )
         .expect("old rows");
         c.execute_batch(crate::schema::SCHEMA).expect("schema");
-        migrate_rows(&c).expect("migrates");
+        migrate_rows(&c, K).expect("migrates");
         let page = forward(
             &c,
+            K,
             &scope(Some("s")),
             (i64::MIN, i64::MIN),
             10,
@@ -426,7 +456,7 @@ mod tests {
             .collect();
         assert_eq!(got, vec![(3, "plain"), (7, "packed")]);
         assert!(
-            migrate_rows(&c).is_ok(),
+            migrate_rows(&c, K).is_ok(),
             "a second open finds nothing to move"
         );
     }
@@ -439,6 +469,7 @@ mod tests {
         let all = |c: &Connection| {
             forward(
                 c,
+                K,
                 &scope(None),
                 (i64::MIN, i64::MIN),
                 100,
@@ -449,7 +480,7 @@ mod tests {
             .events
         };
         let before = all(&c);
-        expire(&c, "g", 4).expect("expires");
+        expire(&c, K, "g", 4).expect("expires");
         let after = all(&c);
         let timestamps: Vec<i64> = after.iter().map(|e| e.timestamp).collect();
         assert_eq!(timestamps, vec![5, 9]);
@@ -459,7 +490,7 @@ mod tests {
             kept,
             "same ids and messages"
         );
-        expire(&c, "g", 100).expect("expires");
+        expire(&c, K, "g", 100).expect("expires");
         assert!(all(&c).is_empty());
     }
 
@@ -473,7 +504,7 @@ mod tests {
         )
         .expect("old table");
         c.execute_batch(crate::schema::SCHEMA).expect("schema");
-        assert!(migrate_rows(&c).is_err());
+        assert!(migrate_rows(&c, K).is_err());
         let rows: i64 = c
             .query_row("SELECT count(*) FROM log_events", [], |r| r.get(0))
             .expect("old table kept");
@@ -497,7 +528,7 @@ mod tests {
                 timestamps.sort_unstable();
                 put(&c, if second { "b" } else { "a" }, &timestamps);
             }
-            let all = forward(&c, &scope(None), (i64::MIN, i64::MIN), usize::MAX, |_| true, |_| true)
+            let all = forward(&c, K, &scope(None), (i64::MIN, i64::MIN), usize::MAX, |_| true, |_| true)
                 .expect("reads")
                 .events;
             let mut sorted = all.clone();
@@ -514,7 +545,7 @@ mod tests {
             let stream = Scope { group: "g", stream: Some("a"), start, end };
             let (mut after, mut got) = ((i64::MIN, i64::MIN), Vec::new());
             loop {
-                let page = forward(&c, &stream, after, limit, |_| true, |_| true).expect("reads");
+                let page = forward(&c, K, &stream, after, limit, |_| true, |_| true).expect("reads");
                 prop_assert!(page.events.len() <= limit);
                 got.extend(page.events.iter().map(|e| e.id));
                 match page.events.last() {
@@ -526,7 +557,7 @@ mod tests {
 
             let (mut before, mut got) = ((i64::MAX, i64::MAX), Vec::new());
             loop {
-                let page = backward(&c, &stream, before, limit).expect("reads");
+                let page = backward(&c, K, &stream, before, limit).expect("reads");
                 prop_assert!(page.events.len() <= limit);
                 got.extend(page.events.iter().map(|e| e.id));
                 match page.events.last() {

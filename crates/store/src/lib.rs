@@ -12,7 +12,7 @@
 //! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! let config = engine::Config::new("./trailwatch-data".into(), "http://127.0.0.1:4566");
-//! let store = store::SqliteStore::open(&config.data_dir)?;
+//! let store = store::SqliteStore::open(&config.data_dir, &config.home())?;
 //! let engine = engine::Engine::new(config, Arc::new(store));
 //! # Ok(()) }
 //! ```

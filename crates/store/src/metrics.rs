@@ -15,14 +15,17 @@ impl MetricStore for SqliteTx<'_> {
         let id: i64 = self
             .conn
             .prepare_cached(
-                "INSERT INTO metrics (namespace, name, dimensions, last_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (namespace, name, dimensions) DO UPDATE SET last_ms = MAX(last_ms, ?4)
+                "INSERT INTO metrics (scope, namespace, name, dimensions, last_ms)
+                 VALUES (?5, ?1, ?2, ?3, ?4)
+                 ON CONFLICT (scope, namespace, name, dimensions)
+                    DO UPDATE SET last_ms = MAX(last_ms, ?4)
                  RETURNING id",
             )
             .map_err(storage)?
-            .query_row(params![d.namespace, d.metric_name, dims, now_ms], |r| {
-                r.get(0)
-            })
+            .query_row(
+                params![d.namespace, d.metric_name, dims, now_ms, self.scope_key],
+                |r| r.get(0),
+            )
             .map_err(storage)?;
         let resolution = if d.high_resolution { 1 } else { 60 };
         let bucket = d.timestamp_ms.div_euclid(1000).div_euclid(resolution) * resolution;
@@ -45,7 +48,7 @@ impl MetricStore for SqliteTx<'_> {
             .prepare_cached(
                 "SELECT (d.bucket_s - ?5) / ?6, SUM(d.sum), SUM(d.count), MIN(d.min), MAX(d.max)
                  FROM metric_data d JOIN metrics m ON m.id = d.metric_id
-                 WHERE m.namespace = ?1 AND m.name = ?2 AND m.dimensions = ?3
+                 WHERE m.scope = ?8 AND m.namespace = ?1 AND m.name = ?2 AND m.dimensions = ?3
                    AND (?4 IS NULL OR d.unit = ?4) AND d.bucket_s >= ?5 AND d.bucket_s < ?7
                  GROUP BY 1",
             )
@@ -58,7 +61,8 @@ impl MetricStore for SqliteTx<'_> {
                     q.unit,
                     q.first_s,
                     q.period_s,
-                    q.end_s
+                    q.end_s,
+                    self.scope_key
                 ],
                 |r| {
                     Ok(PeriodAggregate {
@@ -85,7 +89,8 @@ impl MetricStore for SqliteTx<'_> {
         self.conn
             .prepare_cached(
                 "SELECT id, namespace, name, dimensions FROM metrics
-                 WHERE id > ?1 AND (?2 IS NULL OR namespace = ?2) AND (?3 IS NULL OR name = ?3)
+                 WHERE scope = ?5 AND id > ?1 AND (?2 IS NULL OR namespace = ?2)
+                   AND (?3 IS NULL OR name = ?3)
                  ORDER BY id LIMIT ?4",
             )
             .map_err(storage)?
@@ -94,7 +99,8 @@ impl MetricStore for SqliteTx<'_> {
                     after_id,
                     namespace,
                     name,
-                    i64::try_from(limit).unwrap_or(i64::MAX)
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                    self.scope_key
                 ],
                 |r| {
                     let dims: String = r.get(3)?;

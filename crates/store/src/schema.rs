@@ -1,24 +1,38 @@
 //! The database schema. Every statement is idempotent, so opening an existing store is harmless.
 
+use engine::scope::{Arn, Scope};
+use rusqlite::OptionalExtension;
+
+use crate::sqlite::scope_key;
+
 /// Tables of the SQLite store.
+///
+/// What CloudWatch and CloudWatch Logs name (log groups, their streams, events and metric
+/// filters; metrics; alarms and their history) is kept per scope: the `scope` column holds
+/// `<account>:<region>` and leads every key. Topics and subscriptions are kept by ARN, which
+/// names its scope.
 ///
 /// `log_event_blocks` (see [`crate::events`]) has no foreign key to its stream: the operations
 /// that delete streams and groups delete their events themselves.
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS log_groups (
-    name          TEXT PRIMARY KEY,
+    scope         TEXT NOT NULL,
+    name          TEXT NOT NULL,
     creation_ms   INTEGER NOT NULL,
-    retention_days INTEGER
+    retention_days INTEGER,
+    PRIMARY KEY (scope, name)
 );
 CREATE TABLE IF NOT EXISTS log_streams (
-    group_name        TEXT NOT NULL REFERENCES log_groups(name) ON DELETE CASCADE,
+    scope             TEXT NOT NULL,
+    group_name        TEXT NOT NULL,
     name              TEXT NOT NULL,
     creation_ms       INTEGER NOT NULL,
     first_event_ms    INTEGER,
     last_event_ms     INTEGER,
     last_ingestion_ms INTEGER,
     stored_bytes      INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (group_name, name)
+    PRIMARY KEY (scope, group_name, name),
+    FOREIGN KEY (scope, group_name) REFERENCES log_groups (scope, name) ON DELETE CASCADE
 );
 CREATE TABLE IF NOT EXISTS log_event_blocks (
     id           INTEGER PRIMARY KEY,
@@ -30,26 +44,31 @@ CREATE TABLE IF NOT EXISTS log_event_blocks (
     -- one PutLogEvents batch, LZ4-compressed (see logs/blocks.rs)
     events       BLOB NOT NULL,
     -- leading events removed by retention, so that the others keep their ids
-    skipped      INTEGER NOT NULL DEFAULT 0
+    skipped      INTEGER NOT NULL DEFAULT 0,
+    -- last, as stores written before scopes get it added (see upgrade_scopes)
+    scope        TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS log_event_blocks_by_stream ON log_event_blocks (group_name, stream_name, first_ms);
-CREATE INDEX IF NOT EXISTS log_event_blocks_by_stream_end ON log_event_blocks (group_name, stream_name, last_ms);
-CREATE INDEX IF NOT EXISTS log_event_blocks_by_time ON log_event_blocks (group_name, first_ms);
+CREATE INDEX IF NOT EXISTS log_event_blocks_in_stream ON log_event_blocks (scope, group_name, stream_name, first_ms);
+CREATE INDEX IF NOT EXISTS log_event_blocks_in_stream_end ON log_event_blocks (scope, group_name, stream_name, last_ms);
+CREATE INDEX IF NOT EXISTS log_event_blocks_in_time ON log_event_blocks (scope, group_name, first_ms);
 CREATE TABLE IF NOT EXISTS metric_filters (
-    group_name     TEXT NOT NULL REFERENCES log_groups(name) ON DELETE CASCADE,
+    scope          TEXT NOT NULL,
+    group_name     TEXT NOT NULL,
     name           TEXT NOT NULL,
     pattern        TEXT NOT NULL,
     transformation TEXT NOT NULL,
     creation_ms    INTEGER NOT NULL,
-    PRIMARY KEY (group_name, name)
+    PRIMARY KEY (scope, group_name, name),
+    FOREIGN KEY (scope, group_name) REFERENCES log_groups (scope, name) ON DELETE CASCADE
 );
 CREATE TABLE IF NOT EXISTS metrics (
     id         INTEGER PRIMARY KEY,
+    scope      TEXT NOT NULL,
     namespace  TEXT NOT NULL,
     name       TEXT NOT NULL,
     dimensions TEXT NOT NULL,
     last_ms    INTEGER NOT NULL,
-    UNIQUE (namespace, name, dimensions)
+    UNIQUE (scope, namespace, name, dimensions)
 );
 CREATE TABLE IF NOT EXISTS metric_data (
     metric_id INTEGER NOT NULL REFERENCES metrics(id),
@@ -62,7 +81,8 @@ CREATE TABLE IF NOT EXISTS metric_data (
     PRIMARY KEY (metric_id, unit, bucket_s)
 );
 CREATE TABLE IF NOT EXISTS alarms (
-    name                  TEXT PRIMARY KEY,
+    scope                 TEXT NOT NULL,
+    name                  TEXT NOT NULL,
     config                TEXT NOT NULL,
     namespace             TEXT,
     metric_name           TEXT,
@@ -72,18 +92,21 @@ CREATE TABLE IF NOT EXISTS alarms (
     state_reason_data     TEXT,
     state_updated_ms      INTEGER NOT NULL,
     state_transitioned_ms INTEGER NOT NULL,
-    config_updated_ms     INTEGER NOT NULL
+    config_updated_ms     INTEGER NOT NULL,
+    PRIMARY KEY (scope, name)
 );
-CREATE INDEX IF NOT EXISTS alarms_by_metric ON alarms (namespace, metric_name, dimensions);
+CREATE INDEX IF NOT EXISTS alarms_on_metric ON alarms (scope, namespace, metric_name, dimensions);
 CREATE TABLE IF NOT EXISTS alarm_history (
     id           INTEGER PRIMARY KEY,
     alarm_name   TEXT NOT NULL,
     timestamp_ms INTEGER NOT NULL,
     item_type    TEXT NOT NULL,
     summary      TEXT NOT NULL,
-    data         TEXT NOT NULL
+    data         TEXT NOT NULL,
+    -- last, as stores written before scopes get it added (see upgrade_scopes)
+    scope        TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS alarm_history_by_time ON alarm_history (timestamp_ms, id);
+CREATE INDEX IF NOT EXISTS alarm_history_in_time ON alarm_history (scope, timestamp_ms, id);
 CREATE TABLE IF NOT EXISTS topics (
     arn        TEXT PRIMARY KEY,
     name       TEXT NOT NULL,
@@ -152,6 +175,99 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_ms);
 CREATE INDEX IF NOT EXISTS outbox_by_subscription ON outbox (subscription_arn, state);
 "#;
+
+/// Keeps what a store written before scopes existed holds in the scope it was served in: the
+/// scope its topics' ARNs name, or else `home` (the server's `--account-id` and `--region`,
+/// which were then the only scope). Runs before [`SCHEMA`], whose keys lead with `scope`.
+///
+/// Tables whose keys change are rebuilt (they hold configuration, a few rows); the large ones,
+/// log event blocks and alarm history, get the column added with the old scope as its
+/// default, which SQLite does without rewriting a row.
+///
+/// Answers the scope key the old data went into, or `None` for a store that had scopes.
+pub fn upgrade_scopes(c: &rusqlite::Connection, home: &Scope) -> rusqlite::Result<Option<String>> {
+    let exists = |table: &str| -> rusqlite::Result<bool> {
+        c.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+            .exists([table])
+    };
+    let has_column = |table: &str, column: &str| -> rusqlite::Result<bool> {
+        c.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+            .exists([table, column])
+    };
+    if !exists("log_groups")? || has_column("log_groups", "scope")? {
+        return Ok(None);
+    }
+    let served = if exists("topics")? {
+        c.query_row("SELECT arn FROM topics ORDER BY arn LIMIT 1", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|arn| Arn::parse(&arn)?.scope())
+    } else {
+        None
+    };
+    let key = scope_key(served.as_ref().unwrap_or(home));
+    let literal = format!("'{}'", key.replace('\'', "''"));
+
+    c.pragma_update(None, "foreign_keys", false)?;
+    c.pragma_update(None, "legacy_alter_table", true)?;
+    let result = (|| {
+        let tx = c.unchecked_transaction()?;
+        let rebuilt: [(&str, &str); 5] = [
+            ("log_groups", "name, creation_ms, retention_days"),
+            (
+                "log_streams",
+                "group_name, name, creation_ms, first_event_ms, last_event_ms, last_ingestion_ms, stored_bytes",
+            ),
+            (
+                "metric_filters",
+                "group_name, name, pattern, transformation, creation_ms",
+            ),
+            ("metrics", "id, namespace, name, dimensions, last_ms"),
+            (
+                "alarms",
+                "name, config, namespace, metric_name, dimensions, state, state_reason, state_reason_data, state_updated_ms, state_transitioned_ms, config_updated_ms",
+            ),
+        ];
+        let mut present = Vec::new();
+        for (table, columns) in rebuilt {
+            if exists(table)? {
+                tx.execute_batch(&format!("ALTER TABLE {table} RENAME TO unscoped_{table}"))?;
+                present.push((table, columns));
+            }
+        }
+        for index in [
+            "alarms_by_metric",
+            "alarm_history_by_time",
+            "log_event_blocks_by_stream",
+            "log_event_blocks_by_stream_end",
+            "log_event_blocks_by_time",
+        ] {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))?;
+        }
+        for table in ["log_event_blocks", "alarm_history"] {
+            if exists(table)? {
+                tx.execute_batch(&format!(
+                    "ALTER TABLE {table} ADD COLUMN scope TEXT NOT NULL DEFAULT {literal}"
+                ))?;
+            }
+        }
+        tx.execute_batch(SCHEMA)?;
+        for (table, columns) in present {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {table} (scope, {columns}) SELECT ?1, {columns} FROM unscoped_{table}"
+                ),
+                [&key],
+            )?;
+            tx.execute_batch(&format!("DROP TABLE unscoped_{table}"))?;
+        }
+        tx.commit()
+    })();
+    c.pragma_update(None, "legacy_alter_table", false)?;
+    c.pragma_update(None, "foreign_keys", true)?;
+    result.map(|()| Some(key))
+}
 
 /// Brings a store created by an earlier version up to [`SCHEMA`]: columns added since, and
 /// confirmation tokens moved from their subscriptions into `subscription_tokens`.

@@ -13,18 +13,47 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use engine::ApiError;
+use engine::scope::{Region, Scope};
 use engine::store::{BoxFuture, Store, Tx, Work};
 use rusqlite::Connection;
 use tokio::sync::{Notify, oneshot};
 
-/// A transaction on one of the store's connections.
+/// A transaction on one of the store's connections, in one scope at a time.
 pub(crate) struct SqliteTx<'c> {
     pub(crate) conn: &'c Connection,
     /// Set when the transaction queued outbox messages.
     queued: &'c AtomicBool,
+    scope: Scope,
+    /// The scope as its rows hold it (see [`scope_key`]).
+    pub(crate) scope_key: String,
 }
 
-impl SqliteTx<'_> {
+/// A scope as the `scope` column of a table holds it: `<account>:<region>`.
+pub(crate) fn scope_key(scope: &Scope) -> String {
+    format!("{}:{}", scope.account(), scope.region_name())
+}
+
+/// The scope of a `scope` column; `None` for a region no partition lists any more.
+pub(crate) fn scope_of_key(key: &str) -> Option<Scope> {
+    let (account, region) = key.split_once(':')?;
+    Some(Scope::new(account, Region::named(region)?))
+}
+
+impl<'c> SqliteTx<'c> {
+    /// What the ARNs of this scope's topics and subscriptions start with.
+    pub(crate) fn sns_prefix(&self) -> String {
+        self.scope.arn("sns", "")
+    }
+
+    fn new(conn: &'c Connection, queued: &'c AtomicBool, scope: Scope) -> SqliteTx<'c> {
+        SqliteTx {
+            conn,
+            queued,
+            scope_key: scope_key(&scope),
+            scope,
+        }
+    }
+
     /// Whether this transaction queued outbox messages.
     fn take_queued(&self) -> bool {
         self.queued.swap(false, Ordering::AcqRel)
@@ -32,6 +61,17 @@ impl SqliteTx<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    fn enter(&mut self, scope: &Scope) {
+        if *scope != self.scope {
+            self.scope = scope.clone();
+            self.scope_key = scope_key(scope);
+        }
+    }
+
     fn outbox_queued(&mut self) {
         self.queued.store(true, Ordering::Release);
     }
@@ -49,6 +89,7 @@ trait Job: Send {
 }
 
 struct TypedJob<R, F> {
+    scope: Scope,
     work: Option<F>,
     result: Option<Result<R, ApiError>>,
     reply: oneshot::Sender<Result<R, ApiError>>,
@@ -63,6 +104,7 @@ where
         let Some(work) = self.work.take() else {
             return false;
         };
+        tx.enter(&self.scope);
         // A bug in one write must not stop the writer every later write depends on: the
         // write fails alone (its savepoint is rolled back) and the writer goes on.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(tx)))
@@ -122,16 +164,21 @@ fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
 impl SqliteStore {
     /// Opens (creating if needed) `trailwatch.db` in `dir`, bringing a store written by an
     /// earlier version up to date, and starts the writer thread.
-    pub fn open(dir: &Path) -> Result<SqliteStore, OpenError> {
+    ///
+    /// `home` is the scope of data written before stores kept scopes (see
+    /// [`crate::schema::upgrade_scopes`]).
+    pub fn open(dir: &Path, home: &Scope) -> Result<SqliteStore, OpenError> {
         let path = dir.join("trailwatch.db");
         let err = |source| OpenError::Open {
             path: path.display().to_string(),
             source,
         };
         let writer = open_connection(&path).map_err(err)?;
+        let old_scope = crate::schema::upgrade_scopes(&writer, home).map_err(err)?;
         writer.execute_batch(crate::schema::SCHEMA).map_err(err)?;
         crate::schema::upgrade(&writer).map_err(err)?;
-        crate::blocks::migrate_rows(&writer).map_err(err)?;
+        let old_scope = old_scope.unwrap_or_else(|| scope_key(home));
+        crate::blocks::migrate_rows(&writer, &old_scope).map_err(err)?;
         // Checkpoints (copying the WAL into the database file) run on their own thread, so
         // the writer spends its time on writes; the WAL may grow meanwhile, which is what it
         // is for.
@@ -153,7 +200,10 @@ impl SqliteStore {
         let signal = outbox.clone();
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(writer, rx, signal))
+            .spawn({
+                let home = home.clone();
+                move || writer_loop(writer, rx, signal, home)
+            })
             .map_err(OpenError::Thread)?;
         Ok(SqliteStore {
             jobs: Mutex::new(tx),
@@ -163,13 +213,14 @@ impl SqliteStore {
     }
 
     /// Runs `work` in the next group transaction and answers after the commit is durable.
-    async fn write_job<R, F>(&self, work: F) -> Result<R, ApiError>
+    async fn write_job<R, F>(&self, scope: Scope, work: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<R, ApiError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(TypedJob {
+            scope,
             work: Some(work),
             result: None,
             reply,
@@ -185,7 +236,7 @@ impl SqliteStore {
     }
 
     /// Runs a read on the reader connection, off the async threads.
-    async fn read_job<R, F>(&self, work: F) -> Result<R, ApiError>
+    async fn read_job<R, F>(&self, scope: Scope, work: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<R, ApiError> + Send + 'static,
@@ -194,10 +245,7 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let conn = reader.lock().unwrap_or_else(|p| p.into_inner());
             let unused = AtomicBool::new(false);
-            work(&mut SqliteTx {
-                conn: &conn,
-                queued: &unused,
-            })
+            work(&mut SqliteTx::new(&conn, &unused, scope))
         })
         .await
         .map_err(|e| ApiError::internal(format!("read task failed: {e}")))?
@@ -205,12 +253,20 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn write(&self, work: Work) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>> {
-        Box::pin(self.write_job(work))
+    fn write(
+        &self,
+        scope: Scope,
+        work: Work,
+    ) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>> {
+        Box::pin(self.write_job(scope, work))
     }
 
-    fn read(&self, work: Work) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>> {
-        Box::pin(self.read_job(work))
+    fn read(
+        &self,
+        scope: Scope,
+        work: Work,
+    ) -> BoxFuture<'_, Result<Box<dyn Any + Send>, ApiError>> {
+        Box::pin(self.read_job(scope, work))
     }
 
     fn outbox_signal(&self) -> Arc<Notify> {
@@ -248,7 +304,12 @@ fn checkpoint_loop(conn: Connection) {
     }
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, signal: Arc<Notify>) {
+fn writer_loop(
+    conn: Connection,
+    rx: mpsc::Receiver<Box<dyn Job>>,
+    signal: Arc<Notify>,
+    home: Scope,
+) {
     let dirty = AtomicBool::new(false);
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
@@ -258,10 +319,8 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, signal: Arc<N
                 Err(_) => break,
             }
         }
-        let mut tx = SqliteTx {
-            conn: &conn,
-            queued: &dirty,
-        };
+        // Each job enters its own scope before it runs.
+        let mut tx = SqliteTx::new(&conn, &dirty, home.clone());
         let committed = run_group(&mut tx, &mut group);
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");

@@ -93,9 +93,15 @@ impl TopicStore for SqliteTx<'_> {
 
     fn topic_arns(&mut self, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
         self.conn
-            .prepare_cached("SELECT arn FROM topics WHERE arn > ?1 ORDER BY arn LIMIT ?2")
+            .prepare_cached(
+                "SELECT arn FROM topics WHERE substr(arn, 1, length(?3)) = ?3 AND arn > ?1
+                 ORDER BY arn LIMIT ?2",
+            )
             .map_err(storage)?
-            .query_map(params![after.unwrap_or(""), limit_of(limit)], |r| r.get(0))
+            .query_map(
+                params![after.unwrap_or(""), limit_of(limit), self.sns_prefix()],
+                |r| r.get(0),
+            )
             .map_err(storage)?
             .collect::<rusqlite::Result<Vec<String>>>()
             .map_err(storage)
@@ -179,11 +185,18 @@ impl TopicStore for SqliteTx<'_> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions
-                 WHERE (?1 IS NULL OR topic_arn = ?1) AND arn > ?2 ORDER BY arn LIMIT ?3"
+                 WHERE (?1 IS NULL OR topic_arn = ?1) AND substr(topic_arn, 1, length(?4)) = ?4
+                   AND arn > ?2
+                 ORDER BY arn LIMIT ?3"
             ))
             .map_err(storage)?
             .query_map(
-                params![topic_arn, after.unwrap_or(""), limit_of(limit)],
+                params![
+                    topic_arn,
+                    after.unwrap_or(""),
+                    limit_of(limit),
+                    self.sns_prefix()
+                ],
                 subscription_of,
             )
             .map_err(storage)?

@@ -30,13 +30,13 @@ async fn a_store_of_the_previous_layout_opens_with_its_events() {
     .expect("events");
     drop(old);
 
-    let store = store::SqliteStore::open(dir.path()).expect("opens");
+    let store = store::SqliteStore::open(dir.path(), &Default::default()).expect("opens");
     let engine = Engine::new(
         Config::new(dir.path().to_path_buf(), "http://127.0.0.1:9"),
         std::sync::Arc::new(store),
     );
     let page = engine
-        .logs()
+        .logs(&Default::default())
         .get_log_events(
             serde_json::from_value(
                 json!({"logGroupName": "trail", "logStreamName": "s", "startFromHead": true}),
@@ -48,7 +48,7 @@ async fn a_store_of_the_previous_layout_opens_with_its_events() {
     let messages: Vec<&str> = page.events.iter().map(|e| e.message.as_str()).collect();
     assert_eq!(messages, ["first", "second"]);
 
-    let topics = engine.topics();
+    let topics = engine.topics(&Default::default());
     let topic = topics
         .create_topic(serde_json::from_value(json!({"Name": "alerts"})).expect("request"))
         .await
@@ -62,4 +62,164 @@ async fn a_store_of_the_previous_layout_opens_with_its_events() {
         )
         .await
         .expect("Subscribe queues its confirmation in the upgraded outbox");
+}
+
+/// A block of events as stores kept them: each event's timestamp, length and text, LZ4'd.
+fn block(events: &[(i64, &str)]) -> Vec<u8> {
+    let mut raw = Vec::new();
+    for (t, m) in events {
+        raw.extend_from_slice(&t.to_le_bytes());
+        raw.extend_from_slice(&(m.len() as u32).to_le_bytes());
+        raw.extend_from_slice(m.as_bytes());
+    }
+    lz4_flex::compress_prepend_size(&raw)
+}
+
+/// Writes a store of the layout before scopes: a log group with a stream, its events and a
+/// metric filter, a metric with a datapoint, an alarm with history, and (if asked) a topic.
+fn store_before_scopes(dir: &std::path::Path, topic_arn: Option<&str>, now: i64) {
+    let old = rusqlite::Connection::open(dir.join("trailwatch.db")).expect("db");
+    old.execute_batch(include_str!("data/schema-before-scopes.sql"))
+        .expect("previous schema");
+    old.execute_batch(
+        r#"INSERT INTO log_groups (name, creation_ms) VALUES ('trail', 1);
+           INSERT INTO log_streams (group_name, name, creation_ms) VALUES ('trail', 's', 1);
+           INSERT INTO metric_filters VALUES ('trail', 'f', '{ $.eventName = "PutRolePolicy" }',
+               '{"metricName":"m","metricNamespace":"CIS","metricValue":"1"}', 1);
+           INSERT INTO metrics (id, namespace, name, dimensions, last_ms) VALUES (7, 'CIS', 'm', '[]', 1);
+           INSERT INTO alarms (name, config, namespace, metric_name, dimensions, state, state_reason,
+                               state_updated_ms, state_transitioned_ms, config_updated_ms)
+               VALUES ('a', '{"AlarmName":"a","MetricName":"m","Namespace":"CIS","Statistic":"Sum","Period":60,"EvaluationPeriods":1,"Threshold":1.0,"ComparisonOperator":"GreaterThanOrEqualToThreshold"}',
+                       'CIS', 'm', '[]', 'OK', 'old', 1, 1, 1);
+           INSERT INTO alarm_history (alarm_name, timestamp_ms, item_type, summary, data)
+               VALUES ('a', 1, 'StateUpdate', 'Alarm updated from INSUFFICIENT_DATA to OK', '{}');"#,
+    )
+    .expect("resources");
+    old.execute(
+        "INSERT INTO metric_data VALUES (7, 'None', ?1, 3.0, 3.0, 1.0, 1.0)",
+        [now / 1000 / 60 * 60],
+    )
+    .expect("datapoint");
+    old.execute(
+        "INSERT INTO log_event_blocks (group_name, stream_name, first_ms, last_ms, ingestion_ms, events)
+         VALUES ('trail', 's', ?1, ?1, ?1, ?2)",
+        rusqlite::params![now, block(&[(now, "kept")])],
+    )
+    .expect("events");
+    if let Some(arn) = topic_arn {
+        old.execute(
+            "INSERT INTO topics (arn, name, attributes) VALUES (?1, 'alerts', '{}')",
+            [arn],
+        )
+        .expect("topic");
+    }
+}
+
+macro_rules! request {
+    ($v:expr $(,)?) => {
+        serde_json::from_value($v).expect("request")
+    };
+}
+
+/// What the scope holds of the old store: its group's events, filters, metrics and alarms.
+async fn holds_the_old_resources(engine: &Engine, scope: &engine::scope::Scope) {
+    let logs = engine.logs(scope);
+    let page = logs
+        .get_log_events(request!(
+            json!({"logGroupName": "trail", "logStreamName": "s", "startFromHead": true}),
+        ))
+        .await
+        .expect("GetLogEvents");
+    assert_eq!(page.events[0].message, "kept");
+    let filters = logs
+        .describe_metric_filters(request!(json!({"logGroupName": "trail"})))
+        .await
+        .expect("filters");
+    assert_eq!(filters.metric_filters.len(), 1);
+    let alarms = engine
+        .alarms(scope)
+        .describe_alarms(request!(json!({})))
+        .await
+        .expect("alarms");
+    let alarm = &alarms.metric_alarms[0];
+    assert_eq!(alarm.state_value, "OK");
+    assert_eq!(alarm.alarm_arn, scope.arn("cloudwatch", "alarm:a"));
+    let history = engine
+        .alarms(scope)
+        .describe_alarm_history(request!(json!({"AlarmName": "a"})))
+        .await
+        .expect("history");
+    assert_eq!(history.alarm_history_items.len(), 1);
+    let metrics = engine
+        .metrics(scope)
+        .list_metrics(request!(json!({"Namespace": "CIS"})))
+        .await
+        .expect("metrics");
+    assert_eq!(metrics.metrics.len(), 1);
+}
+
+async fn holds_nothing(engine: &Engine, scope: &engine::scope::Scope) {
+    let groups = engine
+        .logs(scope)
+        .describe_log_groups(request!(json!({})))
+        .await
+        .expect("groups");
+    assert!(groups.log_groups.is_empty(), "{scope:?}");
+    let alarms = engine
+        .alarms(scope)
+        .describe_alarms(request!(json!({})))
+        .await
+        .expect("alarms");
+    assert!(alarms.metric_alarms.is_empty(), "{scope:?}");
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_from_before_scopes_keeps_everything_in_the_scope_it_was_served_in() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    store_before_scopes(dir.path(), None, now_ms());
+    let mut config = Config::new(dir.path().to_path_buf(), "http://127.0.0.1:9");
+    config.region = engine::scope::Region::named("eu-central-1").expect("region");
+    config.account_id = "111122223333".into();
+    let home = config.home();
+    let store = store::SqliteStore::open(dir.path(), &home).expect("opens");
+    let engine = Engine::new(config, std::sync::Arc::new(store));
+    holds_the_old_resources(&engine, &home).await;
+    holds_nothing(&engine, &engine::scope::Scope::default()).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_from_before_scopes_follows_its_topics_arns() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let arn = "arn:aws:sns:eu-west-1:123456789012:alerts";
+    store_before_scopes(dir.path(), Some(arn), now_ms());
+    // Served now with the defaults: the old data stays where its ARNs say it was served.
+    let store = store::SqliteStore::open(dir.path(), &Default::default()).expect("opens");
+    let engine = Engine::new(
+        Config::new(dir.path().to_path_buf(), "http://127.0.0.1:9"),
+        std::sync::Arc::new(store),
+    );
+    let served = engine::scope::Arn::parse(arn)
+        .and_then(|a| a.scope())
+        .expect("scope");
+    holds_the_old_resources(&engine, &served).await;
+    holds_nothing(&engine, &engine.default_scope()).await;
+    let topics = engine
+        .topics(&served)
+        .list_topics(request!(json!({})))
+        .await
+        .expect("topics");
+    assert_eq!(topics.topics[0].topic_arn, arn);
+    let elsewhere = engine
+        .topics(&engine.default_scope())
+        .list_topics(request!(json!({})))
+        .await
+        .expect("topics");
+    assert!(elsewhere.topics.is_empty());
 }

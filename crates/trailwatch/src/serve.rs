@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use delivery::{SigningKey, Worker, WorkerLimits};
 use engine::endpoint::{EndpointPolicy, EndpointRule};
+use engine::scope::{Region, Regions};
 use engine::{Config, Engine};
 
 /// How often the alarms whose period has ended are evaluated (closed periods, missing data).
@@ -35,11 +36,16 @@ pub struct Args {
     /// Directory for the database, keys and certificates.
     #[arg(long, default_value = "./trailwatch-data")]
     data_dir: PathBuf,
-    /// Region of ARNs, SigV4 scopes and notifications.
-    #[arg(long, default_value = "us-east-1")]
-    region: String,
-    /// Account id of ARNs.
-    #[arg(long, default_value = "000000000000")]
+    /// The default region: requests are served in the region they are signed for, and this one
+    /// holds what a store written by an older version kept.
+    #[arg(long, default_value = "us-east-1", value_parser = parse_region)]
+    region: &'static Region,
+    /// Regions to answer, separated by commas (default: every region of every AWS partition).
+    /// A request signed for another region is refused.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_region)]
+    regions: Vec<&'static Region>,
+    /// The account of the server's key, twelve digits.
+    #[arg(long, default_value = "000000000000", value_parser = parse_account_id)]
     account_id: String,
     /// The URL subscribers reach this server at, for the `SubscribeURL`, `UnsubscribeURL` and
     /// `SigningCertURL` of SNS messages (default: `http://` and the listening address). Behind
@@ -75,6 +81,18 @@ pub struct Args {
     /// Delivery attempts in progress at once, in all and to one endpoint server.
     #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
     max_deliveries: u64,
+}
+
+fn parse_region(name: &str) -> Result<&'static Region, String> {
+    Region::named(name).ok_or_else(|| format!("'{name}' is not a region of any AWS partition"))
+}
+
+fn parse_account_id(id: &str) -> Result<String, String> {
+    if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(id.to_owned())
+    } else {
+        Err(format!("'{id}' is not an AWS account id (twelve digits)"))
+    }
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -125,13 +143,17 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let signing_key = SigningKey::load_or_create(&args.data_dir)
         .context("cannot load or create the SNS signing key")?;
     let mut config = Config::new(args.data_dir.clone(), &public_url);
-    config.region = args.region.clone();
+    config.region = args.region;
     config.account_id = args.account_id.clone();
+    if !args.regions.is_empty() {
+        let names: Vec<String> = args.regions.iter().map(|r| r.name.clone()).collect();
+        config.regions = Regions::only(&names)?;
+    }
     config.endpoint_policy = EndpointPolicy {
         allow: args.allow_endpoint.clone(),
         deny: args.deny_endpoint.clone(),
     };
-    let store = store::SqliteStore::open(&args.data_dir)?;
+    let store = store::SqliteStore::open(&args.data_dir, &config.home())?;
     let engine = Arc::new(Engine::new(config, Arc::new(store)));
     let certificate = aws::Certificate {
         file_name: signing_key.cert_file_name().to_owned(),

@@ -204,11 +204,22 @@ fn wrong_secret_unknown_key_and_unsigned_requests_are_refused_and_change_nothing
     .into_owned();
     assert!(err.contains("(SignatureDoesNotMatch)"), "{err}");
 
-    // A credential scope for another region than the server's.
-    let other_region = server.aws(&["logs", "describe-log-groups", "--region", "eu-west-1"]);
-    let err = String::from_utf8_lossy(&other_region.stderr).into_owned();
-    assert!(!other_region.status.success(), "another region is refused");
+    // A credential scope for a region no partition lists.
+    let nowhere = server.aws(&[
+        "logs",
+        "create-log-group",
+        "--log-group-name",
+        "g",
+        "--region",
+        "eu-west-9",
+    ]);
+    let err = String::from_utf8_lossy(&nowhere.stderr).into_owned();
+    assert!(!nowhere.status.success(), "an unknown region is refused");
     assert!(err.contains("(InvalidSignatureException)"), "{err}");
+    assert!(
+        err.contains("'eu-west-9' is not a region of any AWS partition"),
+        "{err}"
+    );
 
     assert_eq!(group_count(&server), 0, "nothing was created");
     let topics = server.aws_ok(&["sns", "list-topics"]);

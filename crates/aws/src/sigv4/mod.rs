@@ -16,6 +16,7 @@ mod date;
 #[cfg(test)]
 mod tests;
 
+use engine::scope::{RegionError, Regions};
 use std::fmt;
 use std::time::SystemTime;
 
@@ -67,8 +68,8 @@ pub struct Request<'a> {
 /// What the server accepts for one request.
 #[derive(Debug, Clone, Copy)]
 pub struct Expectation<'a> {
-    /// The region this server answers for.
-    pub region: &'a str,
+    /// The regions this server answers for.
+    pub regions: &'a Regions,
     /// Accepted signing names (e.g. `logs`, `monitoring`, `sns`).
     pub services: &'a [&'a str],
     /// The server's clock, checked against the request timestamp.
@@ -514,6 +515,27 @@ fn parse_credential(value: &str) -> Result<CredentialScope<'_>, AuthError> {
     })
 }
 
+/// Why a credential's region is refused, in AWS's words and then ours.
+fn region_problem(region: &str, why: &RegionError) -> String {
+    let hint = match why {
+        RegionError::Unknown(_) => format!("'{region}' is not a region of any AWS partition."),
+        RegionError::NotServed(_, served) => format!("This server answers only {served}."),
+    };
+    format!("Credential should be scoped to a valid region, not '{region}'. {hint}")
+}
+
+impl AuthError {
+    /// A request whose credential names a region that is not served.
+    pub fn region(why: &RegionError) -> AuthError {
+        let region = match why {
+            RegionError::Unknown(r) | RegionError::NotServed(r, _) => r,
+        };
+        AuthError::InvalidScope {
+            message: region_problem(region, why),
+        }
+    }
+}
+
 /// AWS lists every scope problem in one message, sentence after sentence.
 /// Texts follow AWS's wording as reproduced by third-party verifiers.
 fn check_scope(
@@ -522,11 +544,8 @@ fn check_scope(
     expect: &Expectation,
 ) -> Result<(), AuthError> {
     let mut problems = Vec::new();
-    if scope.region != expect.region {
-        problems.push(format!(
-            "Credential should be scoped to a valid region, not '{}'.",
-            scope.region
-        ));
+    if let Err(why) = expect.regions.get(scope.region) {
+        problems.push(region_problem(scope.region, &why));
     }
     if !expect.services.contains(&scope.service) {
         problems.push(format!(

@@ -22,9 +22,11 @@ fn creds() -> HashMap<String, String> {
     HashMap::from([(AKID.to_owned(), SECRET.to_owned())])
 }
 
+static ALL_REGIONS: Regions = Regions::all();
+
 fn iam_expect(now: SystemTime) -> Expectation<'static> {
     Expectation {
-        region: "us-east-1",
+        regions: &ALL_REGIONS,
         services: &["iam"],
         now,
     }
@@ -207,15 +209,16 @@ fn sigv4_clock_skew() {
 fn sigv4_scope_errors() {
     let headers = iam_headers(IAM_AUTH);
     let req = iam_request(&headers, b"");
+    let only_ireland = Regions::only(&["eu-west-1".to_owned()]).expect("known regions");
     let wrong_region = Expectation {
-        region: "eu-west-1",
+        regions: &only_ireland,
         ..iam_expect(at(IAM_UNIX))
     };
     let err = verify(&req, &wrong_region, &creds());
     assert_eq!(
         err,
         Err(AuthError::InvalidScope {
-            message: "Credential should be scoped to a valid region, not 'us-east-1'.".to_owned()
+            message: "Credential should be scoped to a valid region, not 'us-east-1'. This server answers only eu-west-1.".to_owned()
         })
     );
     if let Err(err) = err {
@@ -342,7 +345,7 @@ const LOGS_PARAMS: SigningParams<'static> = SigningParams {
 
 fn logs_expect() -> Expectation<'static> {
     Expectation {
-        region: "eu-central-1",
+        regions: &ALL_REGIONS,
         services: &["logs", "monitoring", "sns"],
         now: at(1_785_750_000),
     }

@@ -4,9 +4,10 @@
 use super::api::{MetricAlarm, MetricAlarmDescription};
 use super::evaluate::{Comparison, Rule, TreatMissingData};
 use super::store::StoredAlarm;
+use crate::ApiError;
 use crate::error::CloudWatchException;
 use crate::metrics::datum::{dimensions_key, pairs};
-use crate::{ApiError, Context};
+use crate::scope::{Arn, Scope};
 
 const INVALID_VALUE: CloudWatchException = CloudWatchException::InvalidParameterValueException;
 const INVALID_COMBINATION: CloudWatchException =
@@ -191,11 +192,38 @@ impl MetricAlarm {
 }
 
 /// The alarm's ARN.
-pub(crate) fn alarm_arn(ctx: &Context, name: &str) -> String {
-    format!(
-        "arn:aws:cloudwatch:{}:{}:alarm:{name}",
-        ctx.config.region, ctx.config.account_id
-    )
+pub(crate) fn alarm_arn(scope: &Scope, name: &str) -> String {
+    scope.arn("cloudwatch", &format!("alarm:{name}"))
+}
+
+/// Checks that the alarm's actions are in its own partition and region, as CloudWatch does
+/// (an action is an ARN; which resource it names is looked at when it runs).
+pub(crate) fn check_actions(scope: &Scope, a: &MetricAlarm) -> Result<(), ApiError> {
+    let here = scope.region();
+    for list in [
+        &a.alarm_actions,
+        &a.ok_actions,
+        &a.insufficient_data_actions,
+    ] {
+        for arn in list.iter().flatten() {
+            let Some(action) = Arn::parse(arn) else {
+                continue;
+            };
+            if action.partition != here.partition.id {
+                return Err(ApiError::validation(format!(
+                    "Invalid partition {} specified. Only {} is supported.",
+                    action.partition, here.partition.id
+                )));
+            }
+            if action.region != here.name {
+                return Err(ApiError::validation(format!(
+                    "Invalid region {} specified. Only {} is supported.",
+                    action.region, here.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn seconds(ms: i64) -> f64 {
@@ -203,7 +231,7 @@ fn seconds(ms: i64) -> f64 {
 }
 
 /// An alarm as DescribeAlarms shows it.
-pub(crate) fn describe(ctx: &Context, a: StoredAlarm) -> MetricAlarmDescription {
+pub(crate) fn describe(scope: &Scope, a: StoredAlarm) -> MetricAlarmDescription {
     let mut config = a.config;
     config.actions_enabled = Some(config.actions_enabled.unwrap_or(true));
     for list in [
@@ -215,7 +243,7 @@ pub(crate) fn describe(ctx: &Context, a: StoredAlarm) -> MetricAlarmDescription 
     }
     config.dimensions.get_or_insert_with(Vec::new);
     MetricAlarmDescription {
-        alarm_arn: alarm_arn(ctx, &config.alarm_name),
+        alarm_arn: alarm_arn(scope, &config.alarm_name),
         config,
         alarm_configuration_updated_timestamp: seconds(a.config_updated_ms),
         state_value: a.state.as_str().to_owned(),

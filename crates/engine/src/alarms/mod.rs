@@ -19,11 +19,12 @@ mod transition;
 use crate::error::CloudWatchException;
 use crate::metrics::datum::{dimensions_key, pairs};
 use crate::paging::{self, Listing};
+use crate::scope::Scope;
 use crate::store::Tx;
 use crate::{ApiError, Context, Empty, Engine};
 use api::*;
 pub use evaluate::AlarmState;
-pub(crate) use schedule::Schedule;
+pub(crate) use schedule::{AlarmKey, Schedule};
 
 /// Re-evaluates the alarms on one metric (namespace, name, canonical dimensions): its data
 /// has just changed.
@@ -40,16 +41,23 @@ pub(crate) fn evaluate_watching(
     Ok(())
 }
 
-/// Evaluates these alarms at `ctx.now_ms`.
+/// Evaluates these alarms, each in its scope, at `ctx.now_ms`.
 pub(crate) fn evaluate_alarms(
     tx: &mut dyn Tx,
     ctx: &Context,
-    names: &[String],
+    alarms: &[AlarmKey],
 ) -> Result<(), ApiError> {
-    for name in names {
-        transition::evaluate(tx, ctx, name)?;
+    let home = tx.scope().clone();
+    let mut result = Ok(());
+    for (scope, name) in alarms {
+        tx.enter(scope);
+        result = transition::evaluate(tx, ctx, name);
+        if result.is_err() {
+            break;
+        }
     }
-    Ok(())
+    tx.enter(&home);
+    result
 }
 
 /// Alarms evaluated in one write by a tick: a large backlog (every alarm, at start) goes in
@@ -62,14 +70,16 @@ impl Engine {
     /// states without new data). At the first tick every alarm is due.
     pub async fn tick(&self) -> Result<(), ApiError> {
         let now = self.now_ms();
+        // Alarms are evaluated each in its own scope; the write starts in any.
+        let scope = self.default_scope();
         if self.alarm_schedule.needs_loading() {
-            let names = self.read(|tx, _| Ok(tx.alarm_names(None)?)).await?;
+            let names = self.read(&scope, |tx, _| Ok(tx.all_alarms()?)).await?;
             self.alarm_schedule.load(names, now);
         }
         let due = self.alarm_schedule.take_due(now);
         for batch in due.chunks(TICK_BATCH) {
             let batch = batch.to_vec();
-            self.write(move |tx, ctx| evaluate_alarms(tx, ctx, &batch))
+            self.write(&scope, move |tx, ctx| evaluate_alarms(tx, ctx, &batch))
                 .await?;
         }
         Ok(())
@@ -78,10 +88,11 @@ impl Engine {
     /// Evaluates every alarm now, due or not: what a tick did before alarms were scheduled,
     /// kept to measure the schedule against.
     pub async fn evaluate_every_alarm(&self) -> Result<(), ApiError> {
-        let names = self.read(|tx, _| Ok(tx.alarm_names(None)?)).await?;
+        let scope = self.default_scope();
+        let names = self.read(&scope, |tx, _| Ok(tx.all_alarms()?)).await?;
         for batch in names.chunks(TICK_BATCH) {
             let batch = batch.to_vec();
-            self.write(move |tx, ctx| evaluate_alarms(tx, ctx, &batch))
+            self.write(&scope, move |tx, ctx| evaluate_alarms(tx, ctx, &batch))
                 .await?;
         }
         Ok(())
@@ -98,12 +109,16 @@ fn not_found(name: &str) -> ApiError {
 /// The CloudWatch alarm operations.
 pub struct Alarms<'e> {
     engine: &'e Engine,
+    scope: Scope,
 }
 
 impl Engine {
     /// The CloudWatch alarm operations.
-    pub fn alarms(&self) -> Alarms<'_> {
-        Alarms { engine: self }
+    pub fn alarms(&self, scope: &Scope) -> Alarms<'_> {
+        Alarms {
+            engine: self,
+            scope: scope.clone(),
+        }
     }
 }
 
@@ -111,7 +126,7 @@ impl Alarms<'_> {
     pub async fn put_metric_alarm(&self, req: MetricAlarm) -> Result<Empty, ApiError> {
         config::check(&req)?;
         self.engine
-            .write(move |tx, ctx| put_metric_alarm(tx, ctx, req))
+            .write(&self.scope, move |tx, ctx| put_metric_alarm(tx, ctx, req))
             .await
     }
 
@@ -120,14 +135,14 @@ impl Alarms<'_> {
         req: DescribeAlarmsRequest,
     ) -> Result<DescribeAlarmsResponse, ApiError> {
         self.engine
-            .read(move |tx, ctx| describe_alarms(tx, ctx, req))
+            .read(&self.scope, move |tx, _| describe_alarms(tx, req))
             .await
     }
 
     /// Names that do not exist are skipped, as on AWS.
     pub async fn delete_alarms(&self, req: AlarmNamesRequest) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, ctx| {
+            .write(&self.scope, move |tx, ctx| {
                 for name in &req.alarm_names {
                     if tx.delete_alarm(name)? {
                         let data = serde_json::json!({"version": "1.0", "type": "Delete"});
@@ -150,7 +165,7 @@ impl Alarms<'_> {
     /// changes.
     pub async fn set_alarm_state(&self, req: SetAlarmStateRequest) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, ctx| set_alarm_state(tx, ctx, req))
+            .write(&self.scope, move |tx, ctx| set_alarm_state(tx, ctx, req))
             .await
     }
 
@@ -168,7 +183,7 @@ impl Alarms<'_> {
         enabled: bool,
     ) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, _| {
+            .write(&self.scope, move |tx, _| {
                 for name in &req.alarm_names {
                     if let Some(mut alarm) = tx.alarm(name)? {
                         alarm.config.actions_enabled = Some(enabled);
@@ -185,7 +200,7 @@ impl Alarms<'_> {
         req: DescribeAlarmsForMetricRequest,
     ) -> Result<DescribeAlarmsForMetricResponse, ApiError> {
         self.engine
-            .read(move |tx, ctx| {
+            .read(&self.scope, move |tx, _| {
                 let dims = dimensions_key(&pairs(&req.dimensions));
                 let mut metric_alarms = Vec::new();
                 for name in tx.alarms_on_metric(&req.namespace, &req.metric_name, &dims)? {
@@ -201,7 +216,7 @@ impl Alarms<'_> {
                         && same(&c.unit, &req.unit)
                         && req.period.is_none_or(|p| c.period == Some(p))
                     {
-                        metric_alarms.push(config::describe(ctx, a));
+                        metric_alarms.push(config::describe(tx.scope(), a));
                     }
                 }
                 Ok(DescribeAlarmsForMetricResponse { metric_alarms })
@@ -214,7 +229,7 @@ impl Alarms<'_> {
         req: DescribeAlarmHistoryRequest,
     ) -> Result<DescribeAlarmHistoryResponse, ApiError> {
         self.engine
-            .read(move |tx, _| history::describe(tx, req))
+            .read(&self.scope, move |tx, _| history::describe(tx, req))
             .await
     }
 }
@@ -224,6 +239,7 @@ fn put_metric_alarm(
     ctx: &Context,
     config: MetricAlarm,
 ) -> Result<Empty, ApiError> {
+    config::check_actions(tx.scope(), &config)?;
     let name = config.alarm_name.clone();
     let existed = tx.put_alarm(&config, &config.dimensions_key(), ctx.now_ms)?;
     let (kind, verb) = if existed {
@@ -250,7 +266,6 @@ fn put_metric_alarm(
 
 fn describe_alarms(
     tx: &mut dyn Tx,
-    ctx: &Context,
     req: DescribeAlarmsRequest,
 ) -> Result<DescribeAlarmsResponse, ApiError> {
     if req.alarm_name_prefix.is_some() && !req.alarm_names.is_empty() {
@@ -318,7 +333,7 @@ fn describe_alarms(
                 .map(|a| paging::token(Listing::Alarms, &a.config.alarm_name));
             break;
         }
-        metric_alarms.push(config::describe(ctx, a));
+        metric_alarms.push(config::describe(tx.scope(), a));
     }
     Ok(DescribeAlarmsResponse {
         metric_alarms,

@@ -14,6 +14,11 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Mutex;
 
+use crate::scope::Scope;
+
+/// An alarm of a scope.
+pub(crate) type AlarmKey = (Scope, String);
+
 /// The alarms' next evaluation instants.
 #[derive(Debug, Default)]
 pub(crate) struct Schedule {
@@ -25,8 +30,8 @@ struct Inner {
     /// Whether the store's alarms have been put in the queue.
     loaded: bool,
     /// `(instant, alarm)`, earliest first; an entry is current while `next` holds its instant.
-    queue: BinaryHeap<Reverse<(i64, String)>>,
-    next: HashMap<String, i64>,
+    queue: BinaryHeap<Reverse<(i64, AlarmKey)>>,
+    next: HashMap<AlarmKey, i64>,
 }
 
 impl Schedule {
@@ -40,7 +45,7 @@ impl Schedule {
     }
 
     /// Puts every alarm of the store in the queue, due at `at_ms`.
-    pub fn load(&self, names: Vec<String>, at_ms: i64) {
+    pub fn load(&self, names: Vec<AlarmKey>, at_ms: i64) {
         let mut inner = self.lock();
         for name in names {
             inner.set(name, at_ms);
@@ -49,12 +54,12 @@ impl Schedule {
     }
 
     /// Schedules `alarm` for `at_ms` (replacing its earlier instant).
-    pub fn set(&self, alarm: &str, at_ms: i64) {
-        self.lock().set(alarm.to_owned(), at_ms);
+    pub fn set(&self, scope: &Scope, alarm: &str, at_ms: i64) {
+        self.lock().set((scope.clone(), alarm.to_owned()), at_ms);
     }
 
     /// Takes the alarms due at `now_ms` out of the queue.
-    pub fn take_due(&self, now_ms: i64) -> Vec<String> {
+    pub fn take_due(&self, now_ms: i64) -> Vec<AlarmKey> {
         let mut inner = self.lock();
         let mut due = Vec::new();
         while inner
@@ -81,7 +86,7 @@ impl Schedule {
 }
 
 impl Inner {
-    fn set(&mut self, name: String, at_ms: i64) {
+    fn set(&mut self, name: AlarmKey, at_ms: i64) {
         if self.next.insert(name.clone(), at_ms) == Some(at_ms) {
             return;
         }
@@ -108,17 +113,42 @@ pub(crate) fn period_end_ms(now_ms: i64, period_s: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scope::Region;
+
+    fn here() -> Scope {
+        Scope::new(
+            "000000000000",
+            Region::named("us-east-1").expect("a known region"),
+        )
+    }
+
+    fn names(due: Vec<AlarmKey>) -> Vec<String> {
+        due.into_iter().map(|(_, name)| name).collect()
+    }
 
     #[test]
     fn alarms_come_due_once_at_their_latest_instant() {
         let s = Schedule::default();
-        s.set("a", 10);
-        s.set("b", 20);
-        s.set("a", 30);
-        assert_eq!(s.take_due(25), ["b"]);
+        s.set(&here(), "a", 10);
+        s.set(&here(), "b", 20);
+        s.set(&here(), "a", 30);
+        assert_eq!(names(s.take_due(25)), ["b"]);
         assert!(s.take_due(25).is_empty());
-        assert_eq!(s.take_due(30), ["a"]);
+        assert_eq!(names(s.take_due(30)), ["a"]);
         assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn the_same_name_in_two_scopes_is_two_alarms() {
+        let s = Schedule::default();
+        let there = Scope::new(
+            "000000000000",
+            Region::named("eu-west-1").expect("a known region"),
+        );
+        s.set(&here(), "a", 10);
+        s.set(&there, "a", 20);
+        assert_eq!(s.take_due(15), [(here(), "a".to_owned())]);
+        assert_eq!(s.take_due(20), [(there, "a".to_owned())]);
     }
 
     #[test]
@@ -133,9 +163,9 @@ mod tests {
     fn stale_entries_do_not_pile_up() {
         let s = Schedule::default();
         for at in 0..10_000 {
-            s.set("a", at);
+            s.set(&here(), "a", at);
         }
         assert!(s.lock().queue.len() < 200);
-        assert_eq!(s.take_due(i64::MAX), ["a"]);
+        assert_eq!(names(s.take_due(i64::MAX)), ["a"]);
     }
 }

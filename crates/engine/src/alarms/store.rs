@@ -3,6 +3,7 @@
 use super::api::MetricAlarm;
 use super::evaluate::AlarmState;
 use super::history::{HistoryItem, HistoryQuery};
+use crate::scope::Scope;
 use crate::store::StorageResult as Result;
 
 /// An alarm as kept: its configuration and its state.
@@ -44,6 +45,8 @@ pub trait AlarmStore {
     fn delete_alarm(&mut self, name: &str) -> Result<bool>;
     /// Alarm names in order, after `after`.
     fn alarm_names(&mut self, after: Option<&str>) -> Result<Vec<String>>;
+    /// Every alarm, in every scope.
+    fn all_alarms(&mut self) -> Result<Vec<(Scope, String)>>;
     /// The names of the alarms on one metric (namespace, name, canonical dimensions), in order.
     fn alarms_on_metric(
         &mut self,

@@ -8,8 +8,9 @@ use super::config::alarm_arn;
 use super::evaluate::{self, AlarmState, Rule, Slot, Verdict};
 use super::history;
 use super::store::StoredAlarm;
-use crate::format::{payload_time, region_long_name};
+use crate::format::payload_time;
 use crate::metrics::statistics::MetricQuery;
+use crate::scope::{Arn, Scope};
 use crate::store::Tx;
 use crate::topics::publish::publish_for_alarm;
 use crate::{ApiError, Context};
@@ -26,8 +27,11 @@ pub(crate) fn evaluate(tx: &mut dyn Tx, ctx: &Context, name: &str) -> Result<(),
     };
     let period = watched.period;
     // What time alone changes, it changes when this period ends.
-    ctx.alarm_schedule
-        .set(name, super::schedule::period_end_ms(ctx.now_ms, period));
+    ctx.alarm_schedule.set(
+        tx.scope(),
+        name,
+        super::schedule::period_end_ms(ctx.now_ms, period),
+    );
     let range = rule.evaluation_periods + evaluate::EXTRA_RANGE_PERIODS;
     let now_s = ctx.now_ms.div_euclid(1000);
     let open = now_s.div_euclid(period) * period;
@@ -189,13 +193,14 @@ pub(crate) fn transition(
     if actions.is_empty() {
         return Ok(());
     }
-    let region = region_long_name(&ctx.config.region);
+    let scope = tx.scope().clone();
+    let region = scope.region().long_name();
     let subject = format!("{}: \"{name}\" in {region}", state.as_str());
-    let message = alarm_message(ctx, old, state, reason, now, &region);
+    let message = alarm_message(&scope, old, state, reason, now, &region);
     for arn in actions {
         // CloudWatch does not validate action ARNs when an alarm is saved; an action that
         // cannot run is recorded in the alarm's history.
-        let outcome = if !arn.starts_with("arn:aws:sns:") {
+        let outcome = if Arn::parse(arn).is_none_or(|a| a.service != "sns") {
             Err("only SNS topic actions are supported")
         } else if tx.topic(arn)?.is_none() {
             Err("the topic does not exist")
@@ -220,7 +225,7 @@ pub(crate) fn transition(
 
 /// The alarm-state-change JSON CloudWatch publishes to SNS, keys in AWS's order.
 fn alarm_message(
-    ctx: &Context,
+    scope: &Scope,
     old: &StoredAlarm,
     state: AlarmState,
     reason: &str,
@@ -279,7 +284,7 @@ fn alarm_message(
     object(&[
         ("AlarmName", text(&cfg.alarm_name)),
         ("AlarmDescription", or_null(&cfg.alarm_description)),
-        ("AWSAccountId", text(&ctx.config.account_id)),
+        ("AWSAccountId", text(scope.account())),
         (
             "AlarmConfigurationUpdatedTimestamp",
             text(&payload_time(old.config_updated_ms)),
@@ -288,7 +293,7 @@ fn alarm_message(
         ("NewStateReason", text(reason)),
         ("StateChangeTime", text(&payload_time(now_ms))),
         ("Region", text(region)),
-        ("AlarmArn", text(&alarm_arn(ctx, &cfg.alarm_name))),
+        ("AlarmArn", text(&alarm_arn(scope, &cfg.alarm_name))),
         ("OldStateValue", text(old.state.as_str())),
         ("OKActions", list(&cfg.ok_actions)),
         ("AlarmActions", list(&cfg.alarm_actions)),

@@ -8,6 +8,7 @@ use super::matching::{group_filters, match_events};
 use super::{EventScope, INVALID, MAX_SPAN_MS, PER_BLOCK, group_name_of, invalid_token};
 use crate::metrics::{self, Datum};
 use crate::paging::{self, Listing};
+use crate::scope::Scope;
 use crate::store::Tx;
 use crate::{ApiError, Context, Engine};
 
@@ -42,16 +43,20 @@ struct Prepared {
 /// writer stores.
 pub(super) async fn put(
     engine: &Engine,
+    scope: &Scope,
     req: PutLogEventsRequest,
 ) -> Result<PutLogEventsResponse, ApiError> {
     let sets = engine.filter_sets.clone();
     let store = engine.store.clone();
+    let in_scope = scope.clone();
     let (req, prepared) = tokio::task::spawn_blocking(move || {
         let generation = sets.generation();
-        let matched = sets.cached(&req.log_group_name).map(|filters| Prematched {
-            generation,
-            data: match_events(&filters, &req.log_events),
-        });
+        let matched = sets
+            .cached(&in_scope, &req.log_group_name)
+            .map(|filters| Prematched {
+                generation,
+                data: match_events(&filters, &req.log_events),
+            });
         let encoded =
             store.encode_events(&mut req.log_events.iter().map(|e| (e.timestamp, &*e.message)));
         (req, Prepared { encoded, matched })
@@ -60,7 +65,9 @@ pub(super) async fn put(
     .map_err(|e| ApiError::internal(format!("preparing the batch failed: {e}")))?;
     let store_for_write = engine.store.clone();
     engine
-        .write(move |tx, ctx| store_batch(tx, ctx, req, prepared, &*store_for_write))
+        .write(scope, move |tx, ctx| {
+            store_batch(tx, ctx, req, prepared, &*store_for_write)
+        })
         .await
 }
 

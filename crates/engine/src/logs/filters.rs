@@ -52,7 +52,7 @@ pub(super) fn put(
         transformation: t.clone(),
         creation_ms: ctx.now_ms,
     })?;
-    forget_filters(&ctx.filter_sets, &req.log_group_name);
+    forget_filters(&ctx.filter_sets, tx.scope(), &req.log_group_name);
     Ok(Empty {})
 }
 
@@ -128,7 +128,7 @@ pub(super) fn delete(
             "The specified metric filter does not exist.",
         ));
     }
-    forget_filters(&ctx.filter_sets, &req.log_group_name);
+    forget_filters(&ctx.filter_sets, tx.scope(), &req.log_group_name);
     Ok(Empty {})
 }
 

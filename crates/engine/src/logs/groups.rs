@@ -8,6 +8,7 @@ use super::{
 };
 use crate::error::LogsException;
 use crate::paging::{self, Listing};
+use crate::scope::Scope;
 use crate::store::Tx;
 use crate::{ApiError, Context, Empty};
 
@@ -18,11 +19,8 @@ const RETENTION_DAYS: [i64; 22] = [
 ];
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-fn group_arn(ctx: &Context, name: &str) -> String {
-    format!(
-        "arn:aws:logs:{}:{}:log-group:{name}",
-        ctx.config.region, ctx.config.account_id
-    )
+fn group_arn(scope: &Scope, name: &str) -> String {
+    scope.arn("logs", &format!("log-group:{name}"))
 }
 
 /// Whether the group exists; its error if not.
@@ -71,13 +69,12 @@ pub(super) fn delete_group(
 ) -> Result<Empty, ApiError> {
     require_group(tx, &req.log_group_name)?;
     tx.delete_log_group(&req.log_group_name)?;
-    forget_filters(&ctx.filter_sets, &req.log_group_name);
+    forget_filters(&ctx.filter_sets, tx.scope(), &req.log_group_name);
     Ok(Empty {})
 }
 
 pub(super) fn describe_groups(
     tx: &mut dyn Tx,
-    ctx: &Context,
     req: DescribeLogGroupsRequest,
 ) -> Result<DescribeLogGroupsResponse, ApiError> {
     if req.log_group_name_prefix.is_some() && req.log_group_name_pattern.is_some() {
@@ -106,7 +103,7 @@ pub(super) fn describe_groups(
                 .map(|last| paging::token(Listing::LogGroups, &last.log_group_name));
             break;
         }
-        let arn = group_arn(ctx, name);
+        let arn = group_arn(tx.scope(), name);
         log_groups.push(LogGroupDescription {
             log_group_name: name.clone(),
             creation_time: g.group.creation_ms,
@@ -156,7 +153,6 @@ pub(super) fn delete_stream(tx: &mut dyn Tx, req: LogStreamRequest) -> Result<Em
 
 pub(super) fn describe_streams(
     tx: &mut dyn Tx,
-    ctx: &Context,
     req: DescribeLogStreamsRequest,
 ) -> Result<DescribeLogStreamsResponse, ApiError> {
     let group = group_name_of(&req.log_group_name, &req.log_group_identifier)?;
@@ -187,7 +183,7 @@ pub(super) fn describe_streams(
         streams.truncate(limit);
         paging::token(Listing::LogStreams, offset + limit)
     });
-    let arn = group_arn(ctx, &group);
+    let arn = group_arn(tx.scope(), &group);
     Ok(DescribeLogStreamsResponse {
         log_streams: streams
             .into_iter()
@@ -260,10 +256,17 @@ pub(super) fn retained_start(
     Ok(retained_from(tx, group, now_ms)?.map_or(start, |from| start.max(from)))
 }
 
-/// Deletes the events that have outlived their group's retention.
+/// Deletes the events that have outlived their group's retention, in every scope.
 pub(crate) fn expire_events(tx: &mut dyn Tx, now_ms: i64) -> Result<(), ApiError> {
-    for (group, days) in tx.retention_policies()? {
-        tx.expire_events(&group, now_ms - days * DAY_MS)?;
+    let home = tx.scope().clone();
+    let mut result = Ok(());
+    for (scope, group, days) in tx.retention_policies()? {
+        tx.enter(&scope);
+        result = tx.expire_events(&group, now_ms - days * DAY_MS);
+        if result.is_err() {
+            break;
+        }
     }
-    Ok(())
+    tx.enter(&home);
+    Ok(result?)
 }

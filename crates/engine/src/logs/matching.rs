@@ -11,14 +11,18 @@ use super::INVALID;
 use super::api::*;
 use crate::ApiError;
 use crate::metrics::{self, Aggregate, Datum};
+use crate::scope::Scope;
 use crate::store::Tx;
+
+/// A log group of a scope.
+type GroupKey = (Scope, String);
 
 /// Each log group's compiled metric filters. Entries are made and dropped by the writer only,
 /// so they always describe the filters the next write sees; `generation` counts the drops, so
 /// that matching done outside the writer can tell whether it used the filters still in force.
 #[derive(Default)]
 pub(crate) struct FilterSets {
-    sets: std::sync::Mutex<HashMap<String, Arc<GroupFilters>>>,
+    sets: std::sync::Mutex<HashMap<GroupKey, Arc<GroupFilters>>>,
     generation: AtomicU64,
 }
 
@@ -27,23 +31,23 @@ impl FilterSets {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub(super) fn cached(&self, group: &str) -> Option<Arc<GroupFilters>> {
+    pub(super) fn cached(&self, scope: &Scope, group: &str) -> Option<Arc<GroupFilters>> {
         self.sets
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(group)
+            .get(&(scope.clone(), group.to_owned()))
             .cloned()
     }
 }
 
 /// Drops a group's compiled filters. Called inside the write that changed them: the writer runs
 /// writes one after another, so the next write of the group compiles the new filters.
-pub(super) fn forget_filters(sets: &FilterSets, group: &str) {
+pub(super) fn forget_filters(sets: &FilterSets, scope: &Scope, group: &str) {
     sets.generation.fetch_add(1, Ordering::AcqRel);
     sets.sets
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .remove(group);
+        .remove(&(scope.clone(), group.to_owned()));
 }
 
 /// A log group's metric filters, compiled together.
@@ -105,14 +109,14 @@ pub(super) fn group_filters(
     sets: &FilterSets,
     group: &str,
 ) -> Result<Arc<GroupFilters>, ApiError> {
-    if let Some(found) = sets.cached(group) {
+    if let Some(found) = sets.cached(tx.scope(), group) {
         return Ok(found);
     }
     let loaded = Arc::new(load_filters(tx, group)?);
     sets.sets
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(group.to_owned(), loaded.clone());
+        .insert((tx.scope().clone(), group.to_owned()), loaded.clone());
     Ok(loaded)
 }
 

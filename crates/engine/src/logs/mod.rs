@@ -15,6 +15,7 @@ mod matching;
 pub mod store;
 
 use crate::error::LogsException;
+use crate::scope::Scope;
 use crate::{ApiError, Empty, Engine};
 use api::*;
 pub(crate) use groups::expire_events;
@@ -125,28 +126,36 @@ fn group_name_of(name: &Option<String>, identifier: &Option<String>) -> Result<S
     }
 }
 
-/// The CloudWatch Logs operations.
+/// The CloudWatch Logs operations, in one account and region.
 pub struct Logs<'e> {
     engine: &'e Engine,
+    scope: Scope,
 }
 
 impl Engine {
-    /// The CloudWatch Logs operations.
-    pub fn logs(&self) -> Logs<'_> {
-        Logs { engine: self }
+    /// The CloudWatch Logs operations in `scope`.
+    pub fn logs(&self, scope: &Scope) -> Logs<'_> {
+        Logs {
+            engine: self,
+            scope: scope.clone(),
+        }
     }
 }
 
 impl Logs<'_> {
     pub async fn create_log_group(&self, req: LogGroupRequest) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, ctx| groups::create_group(tx, ctx, req))
+            .write(&self.scope, move |tx, ctx| {
+                groups::create_group(tx, ctx, req)
+            })
             .await
     }
 
     pub async fn delete_log_group(&self, req: LogGroupRequest) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, ctx| groups::delete_group(tx, ctx, req))
+            .write(&self.scope, move |tx, ctx| {
+                groups::delete_group(tx, ctx, req)
+            })
             .await
     }
 
@@ -155,19 +164,21 @@ impl Logs<'_> {
         req: DescribeLogGroupsRequest,
     ) -> Result<DescribeLogGroupsResponse, ApiError> {
         self.engine
-            .read(move |tx, ctx| groups::describe_groups(tx, ctx, req))
+            .read(&self.scope, move |tx, _| groups::describe_groups(tx, req))
             .await
     }
 
     pub async fn create_log_stream(&self, req: LogStreamRequest) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, ctx| groups::create_stream(tx, ctx, req))
+            .write(&self.scope, move |tx, ctx| {
+                groups::create_stream(tx, ctx, req)
+            })
             .await
     }
 
     pub async fn delete_log_stream(&self, req: LogStreamRequest) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, _| groups::delete_stream(tx, req))
+            .write(&self.scope, move |tx, _| groups::delete_stream(tx, req))
             .await
     }
 
@@ -176,7 +187,7 @@ impl Logs<'_> {
         req: DescribeLogStreamsRequest,
     ) -> Result<DescribeLogStreamsResponse, ApiError> {
         self.engine
-            .read(move |tx, ctx| groups::describe_streams(tx, ctx, req))
+            .read(&self.scope, move |tx, _| groups::describe_streams(tx, req))
             .await
     }
 
@@ -186,7 +197,7 @@ impl Logs<'_> {
     ) -> Result<Empty, ApiError> {
         groups::check_retention(req.retention_in_days)?;
         self.engine
-            .write(move |tx, ctx| {
+            .write(&self.scope, move |tx, ctx| {
                 groups::set_retention(tx, ctx, &req.log_group_name, Some(req.retention_in_days))
             })
             .await
@@ -194,7 +205,9 @@ impl Logs<'_> {
 
     pub async fn delete_retention_policy(&self, req: LogGroupRequest) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, ctx| groups::set_retention(tx, ctx, &req.log_group_name, None))
+            .write(&self.scope, move |tx, ctx| {
+                groups::set_retention(tx, ctx, &req.log_group_name, None)
+            })
             .await
     }
 
@@ -202,7 +215,7 @@ impl Logs<'_> {
         &self,
         req: PutLogEventsRequest,
     ) -> Result<PutLogEventsResponse, ApiError> {
-        events::put(self.engine, req).await
+        events::put(self.engine, &self.scope, req).await
     }
 
     pub async fn get_log_events(
@@ -210,7 +223,7 @@ impl Logs<'_> {
         req: GetLogEventsRequest,
     ) -> Result<GetLogEventsResponse, ApiError> {
         self.engine
-            .read(move |tx, ctx| events::get(tx, ctx, req))
+            .read(&self.scope, move |tx, ctx| events::get(tx, ctx, req))
             .await
     }
 
@@ -219,13 +232,13 @@ impl Logs<'_> {
         req: FilterLogEventsRequest,
     ) -> Result<FilterLogEventsResponse, ApiError> {
         self.engine
-            .read(move |tx, ctx| events::filter(tx, ctx, req))
+            .read(&self.scope, move |tx, ctx| events::filter(tx, ctx, req))
             .await
     }
 
     pub async fn put_metric_filter(&self, req: PutMetricFilterRequest) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, ctx| filters::put(tx, ctx, req))
+            .write(&self.scope, move |tx, ctx| filters::put(tx, ctx, req))
             .await
     }
 
@@ -234,7 +247,7 @@ impl Logs<'_> {
         req: DescribeMetricFiltersRequest,
     ) -> Result<DescribeMetricFiltersResponse, ApiError> {
         self.engine
-            .read(move |tx, _| filters::describe(tx, req))
+            .read(&self.scope, move |tx, _| filters::describe(tx, req))
             .await
     }
 
@@ -243,7 +256,7 @@ impl Logs<'_> {
         req: DeleteMetricFilterRequest,
     ) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, ctx| filters::delete(tx, ctx, req))
+            .write(&self.scope, move |tx, ctx| filters::delete(tx, ctx, req))
             .await
     }
 

@@ -1,6 +1,7 @@
 //! What log groups, streams, events and metric filters need kept.
 
 use super::{EventPage, EventScope, LogGroup, LogStream, MetricFilter, StoredEvent};
+use crate::scope::Scope;
 use crate::store::StorageResult as Result;
 
 /// A log group with what DescribeLogGroups counts of it.
@@ -32,8 +33,8 @@ pub trait LogStore {
     fn log_groups(&mut self, after: Option<&str>, prefix: &str) -> Result<Vec<LogGroupSummary>>;
     /// Sets or clears a group's retention.
     fn set_retention(&mut self, group: &str, days: Option<i64>) -> Result<()>;
-    /// The groups with a retention policy, and its days.
-    fn retention_policies(&mut self) -> Result<Vec<(String, i64)>>;
+    /// Every log group with a retention policy, in every scope.
+    fn retention_policies(&mut self) -> Result<Vec<(Scope, String, i64)>>;
 
     /// The stream `name` of `group`, if it exists.
     fn log_stream(&mut self, group: &str, name: &str) -> Result<Option<LogStream>>;

@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 
 use crate::error::CloudWatchException;
 use crate::paging::{self, Listing};
+use crate::scope::Scope;
 use crate::store::Tx;
 use crate::{ApiError, Context, Empty, Engine, alarms};
 use api::*;
@@ -54,12 +55,16 @@ pub(crate) fn record(tx: &mut dyn Tx, ctx: &Context, data: &[Datum]) -> Result<(
 /// The CloudWatch metric operations.
 pub struct Metrics<'e> {
     engine: &'e Engine,
+    scope: Scope,
 }
 
 impl Engine {
     /// The CloudWatch metric operations.
-    pub fn metrics(&self) -> Metrics<'_> {
-        Metrics { engine: self }
+    pub fn metrics(&self, scope: &Scope) -> Metrics<'_> {
+        Metrics {
+            engine: self,
+            scope: scope.clone(),
+        }
     }
 }
 
@@ -67,7 +72,7 @@ impl Metrics<'_> {
     pub async fn put_metric_data(&self, req: PutMetricDataRequest) -> Result<Empty, ApiError> {
         let data = datum::data_of(&req, self.engine.now_ms())?;
         self.engine
-            .write(move |tx, ctx| {
+            .write(&self.scope, move |tx, ctx| {
                 record(tx, ctx, &data)?;
                 Ok(Empty {})
             })
@@ -79,7 +84,7 @@ impl Metrics<'_> {
         req: GetMetricStatisticsRequest,
     ) -> Result<GetMetricStatisticsResponse, ApiError> {
         self.engine
-            .read(move |tx, _| get_metric_statistics(tx, req))
+            .read(&self.scope, move |tx, _| get_metric_statistics(tx, req))
             .await
     }
 
@@ -87,7 +92,9 @@ impl Metrics<'_> {
         &self,
         req: ListMetricsRequest,
     ) -> Result<ListMetricsResponse, ApiError> {
-        self.engine.read(move |tx, _| list_metrics(tx, req)).await
+        self.engine
+            .read(&self.scope, move |tx, _| list_metrics(tx, req))
+            .await
     }
 
     pub async fn get_metric_data(
@@ -95,7 +102,7 @@ impl Metrics<'_> {
         req: GetMetricDataRequest,
     ) -> Result<GetMetricDataResponse, ApiError> {
         self.engine
-            .read(move |tx, _| get_metric_data(tx, req))
+            .read(&self.scope, move |tx, _| get_metric_data(tx, req))
             .await
     }
 }

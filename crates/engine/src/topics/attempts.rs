@@ -4,6 +4,7 @@
 use super::outbox::{Attempt, AttemptRecord, MessageKind};
 use crate::alarms::history;
 use crate::metrics::{self, Aggregate, Datum};
+use crate::scope::Arn;
 use crate::store::Tx;
 use crate::{ApiError, Context, Engine};
 
@@ -13,8 +14,10 @@ impl Engine {
     /// `NumberOfNotificationsFailed` for every failed attempt to an HTTP/S endpoint); a
     /// Notification of an alarm that fails for good adds a failed action to the alarm's history.
     pub async fn record_attempt(&self, id: i64, outcome: Attempt) -> Result<(), ApiError> {
-        self.write(move |tx, ctx| record_attempt(tx, ctx, id, &outcome))
-            .await
+        self.write(&self.default_scope(), move |tx, ctx| {
+            record_attempt(tx, ctx, id, &outcome)
+        })
+        .await
     }
 }
 
@@ -56,12 +59,15 @@ fn record_attempt(
         Attempt::Delivered => "NumberOfNotificationsDelivered",
         Attempt::RetryAt(..) | Attempt::Failed(_) => "NumberOfNotificationsFailed",
     };
-    let topic_name = attempted
-        .topic_arn
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    // The metrics and the alarm are those of the topic's scope.
+    let Some(arn) = Arn::parse(&attempted.topic_arn) else {
+        return Ok(());
+    };
+    let Some(scope) = arn.scope() else {
+        return Ok(());
+    };
+    tx.enter(&scope);
+    let topic_name = arn.resource.to_owned();
     metrics::record(
         tx,
         ctx,

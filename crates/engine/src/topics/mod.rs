@@ -22,6 +22,7 @@ mod topic;
 use std::collections::BTreeMap;
 
 use crate::error::SnsException;
+use crate::scope::{Arn, Scope};
 use crate::{ApiError, Caller, Engine};
 use api::*;
 
@@ -100,7 +101,7 @@ const INVALID: SnsException = SnsException::InvalidParameterException;
 const NOT_FOUND: SnsException = SnsException::NotFoundException;
 
 /// AWS's check that a parameter is at least shaped like an ARN.
-fn check_arn(arn: &str, parameter: &str) -> Result<(), ApiError> {
+fn check_arn(scope: &Scope, arn: &str, parameter: &str) -> Result<(), ApiError> {
     let parts = arn.split(':').count();
     if parts < 6 {
         return Err(ApiError::new(
@@ -108,6 +109,15 @@ fn check_arn(arn: &str, parameter: &str) -> Result<(), ApiError> {
             format!(
                 "Invalid parameter: {parameter} Reason: An ARN must have at least 6 elements, not {parts}"
             ),
+        ));
+    }
+    // A topic of another region or partition is not this endpoint's to act on: SNS answers
+    // as for a malformed ARN.
+    let here = scope.region();
+    if Arn::parse(arn).is_some_and(|a| a.region != here.name || a.partition != here.partition.id) {
+        return Err(ApiError::new(
+            INVALID,
+            format!("Invalid parameter: {parameter}"),
         ));
     }
     Ok(())
@@ -120,12 +130,16 @@ fn topic_not_found() -> ApiError {
 /// The SNS operations.
 pub struct Topics<'e> {
     engine: &'e Engine,
+    scope: Scope,
 }
 
 impl Engine {
     /// The SNS operations.
-    pub fn topics(&self) -> Topics<'_> {
-        Topics { engine: self }
+    pub fn topics(&self, scope: &Scope) -> Topics<'_> {
+        Topics {
+            engine: self,
+            scope: scope.clone(),
+        }
     }
 }
 
@@ -135,16 +149,20 @@ impl Topics<'_> {
         req: CreateTopicRequest,
     ) -> Result<CreateTopicResponse, ApiError> {
         self.engine
-            .write(move |tx, ctx| topic::create(tx, ctx, req))
+            .write(&self.scope, move |tx, _| topic::create(tx, req))
             .await
     }
 
     pub async fn delete_topic(&self, req: TopicRequest) -> Result<Empty, ApiError> {
-        self.engine.write(move |tx, _| topic::delete(tx, req)).await
+        self.engine
+            .write(&self.scope, move |tx, _| topic::delete(tx, req))
+            .await
     }
 
     pub async fn list_topics(&self, req: ListRequest) -> Result<ListTopicsResponse, ApiError> {
-        self.engine.read(move |tx, _| topic::list(tx, req)).await
+        self.engine
+            .read(&self.scope, move |tx, _| topic::list(tx, req))
+            .await
     }
 
     pub async fn get_topic_attributes(
@@ -152,7 +170,7 @@ impl Topics<'_> {
         req: TopicRequest,
     ) -> Result<AttributesResponse, ApiError> {
         self.engine
-            .read(move |tx, ctx| topic::get_attributes(tx, ctx, req))
+            .read(&self.scope, move |tx, _| topic::get_attributes(tx, req))
             .await
     }
 
@@ -161,7 +179,7 @@ impl Topics<'_> {
         req: SetTopicAttributesRequest,
     ) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, _| topic::set_attributes(tx, req))
+            .write(&self.scope, move |tx, _| topic::set_attributes(tx, req))
             .await
     }
 
@@ -170,7 +188,9 @@ impl Topics<'_> {
         req: SubscribeRequest,
     ) -> Result<SubscriptionArnResponse, ApiError> {
         self.engine
-            .write(move |tx, ctx| subscription::subscribe(tx, ctx, req))
+            .write(&self.scope, move |tx, ctx| {
+                subscription::subscribe(tx, ctx, req)
+            })
             .await
     }
 
@@ -180,7 +200,9 @@ impl Topics<'_> {
         req: ConfirmSubscriptionRequest,
     ) -> Result<SubscriptionArnResponse, ApiError> {
         self.engine
-            .write(move |tx, ctx| subscription::confirm(tx, ctx, req, Caller::Signed))
+            .write(&self.scope, move |tx, ctx| {
+                subscription::confirm(tx, ctx, req, Caller::Signed)
+            })
             .await
     }
 
@@ -191,21 +213,27 @@ impl Topics<'_> {
         req: ConfirmSubscriptionRequest,
     ) -> Result<SubscriptionArnResponse, ApiError> {
         self.engine
-            .write(move |tx, ctx| subscription::confirm(tx, ctx, req, Caller::Unsigned))
+            .write(&self.scope, move |tx, ctx| {
+                subscription::confirm(tx, ctx, req, Caller::Unsigned)
+            })
             .await
     }
 
     /// Unsubscribe through the signed API.
     pub async fn unsubscribe(&self, req: SubscriptionRequest) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, ctx| subscription::unsubscribe(tx, ctx, req, Caller::Signed))
+            .write(&self.scope, move |tx, ctx| {
+                subscription::unsubscribe(tx, ctx, req, Caller::Signed)
+            })
             .await
     }
 
     /// Unsubscribe through a message's unsigned `UnsubscribeURL`.
     pub async fn unsubscribe_link(&self, req: SubscriptionRequest) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, ctx| subscription::unsubscribe(tx, ctx, req, Caller::Unsigned))
+            .write(&self.scope, move |tx, ctx| {
+                subscription::unsubscribe(tx, ctx, req, Caller::Unsigned)
+            })
             .await
     }
 
@@ -214,7 +242,9 @@ impl Topics<'_> {
         req: ListRequest,
     ) -> Result<ListSubscriptionsResponse, ApiError> {
         self.engine
-            .read(move |tx, ctx| subscription::list(tx, ctx, None, req.next_token))
+            .read(&self.scope, move |tx, _| {
+                subscription::list(tx, None, req.next_token)
+            })
             .await
     }
 
@@ -223,12 +253,12 @@ impl Topics<'_> {
         req: ListSubscriptionsByTopicRequest,
     ) -> Result<ListSubscriptionsResponse, ApiError> {
         self.engine
-            .read(move |tx, ctx| {
-                check_arn(&req.topic_arn, "TopicArn")?;
+            .read(&self.scope, move |tx, _| {
+                check_arn(tx.scope(), &req.topic_arn, "TopicArn")?;
                 if tx.topic(&req.topic_arn)?.is_none() {
                     return Err(topic_not_found());
                 }
-                subscription::list(tx, ctx, Some(&req.topic_arn), req.next_token)
+                subscription::list(tx, Some(&req.topic_arn), req.next_token)
             })
             .await
     }
@@ -238,7 +268,9 @@ impl Topics<'_> {
         req: SubscriptionRequest,
     ) -> Result<AttributesResponse, ApiError> {
         self.engine
-            .read(move |tx, ctx| subscription::get_attributes(tx, ctx, req))
+            .read(&self.scope, move |tx, _| {
+                subscription::get_attributes(tx, req)
+            })
             .await
     }
 
@@ -247,13 +279,15 @@ impl Topics<'_> {
         req: SetSubscriptionAttributesRequest,
     ) -> Result<Empty, ApiError> {
         self.engine
-            .write(move |tx, _| subscription::set_attributes(tx, req))
+            .write(&self.scope, move |tx, _| {
+                subscription::set_attributes(tx, req)
+            })
             .await
     }
 
     pub async fn publish(&self, req: PublishRequest) -> Result<PublishResponse, ApiError> {
         self.engine
-            .write(move |tx, ctx| publish::publish(tx, ctx, req))
+            .write(&self.scope, move |tx, ctx| publish::publish(tx, ctx, req))
             .await
     }
 }

@@ -304,18 +304,23 @@ pub struct SkippedDelivery {
     pub reason: String,
 }
 
+/// The outbox spans scopes: its rows are found by id, and each names its topic, whose ARN
+/// names the scope.
 impl Engine {
     /// Pending messages after row `after_id`, in row order: at start-up (from 0) every message
     /// still to deliver, later those queued since.
     pub async fn queued_deliveries(&self, after_id: i64) -> Result<Vec<Queued>, ApiError> {
-        self.read(move |tx, _| Ok(tx.queued_after(after_id)?)).await
+        self.read(&self.default_scope(), move |tx, _| {
+            Ok(tx.queued_after(after_id)?)
+        })
+        .await
     }
 
     /// The messages of these rows that are still pending and still have somewhere to go, in
     /// the order asked. Rows left out were delivered, dropped or redriven meanwhile, or their
     /// subscription is gone (the tick drops those).
     pub async fn deliveries(&self, ids: Vec<i64>) -> Result<Vec<Delivery>, ApiError> {
-        self.read(move |tx, _| {
+        self.read(&self.default_scope(), move |tx, _| {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some(d) = tx.pending_delivery(id)? {
@@ -329,8 +334,10 @@ impl Engine {
 
     /// Drops pending messages whose subscription is gone (unsubscribed, or its topic deleted).
     pub async fn drop_orphaned_deliveries(&self) -> Result<(), ApiError> {
-        self.write(|tx, ctx| Ok(tx.drop_orphaned(ctx.now_ms)?))
-            .await
+        self.write(&self.default_scope(), |tx, ctx| {
+            Ok(tx.drop_orphaned(ctx.now_ms)?)
+        })
+        .await
     }
 
     /// Deliveries matching `query`, in row order.
@@ -338,8 +345,10 @@ impl Engine {
         &self,
         query: DeliveryQuery,
     ) -> Result<Vec<DeliveryRecord>, ApiError> {
-        self.read(move |tx, _| Ok(tx.list_deliveries(&query)?))
-            .await
+        self.read(&self.default_scope(), move |tx, _| {
+            Ok(tx.list_deliveries(&query)?)
+        })
+        .await
     }
 
     /// Each subscription's deliveries by state, of one topic or of all, in subscription order.
@@ -347,14 +356,19 @@ impl Engine {
         &self,
         topic_arn: Option<String>,
     ) -> Result<Vec<DeliveryCounts>, ApiError> {
-        self.read(move |tx, _| Ok(tx.delivery_counts(topic_arn.as_deref())?))
-            .await
+        self.read(&self.default_scope(), move |tx, _| {
+            Ok(tx.delivery_counts(topic_arn.as_deref())?)
+        })
+        .await
     }
 
     /// Queues failed deliveries again, each as a new pending row with the same `MessageId`
     /// and `Timestamp` and a fresh delivery policy; the failed row is marked `redriven`.
     pub async fn redrive_deliveries(&self, target: RedriveTarget) -> Result<Redriven, ApiError> {
-        self.write(move |tx, ctx| redrive(tx, ctx, &target)).await
+        self.write(&self.default_scope(), move |tx, ctx| {
+            redrive(tx, ctx, &target)
+        })
+        .await
     }
 
     /// Signalled after a commit that queued outbox messages.

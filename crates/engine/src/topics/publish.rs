@@ -130,7 +130,7 @@ pub(super) fn publish(
             "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter",
         ));
     };
-    check_arn(topic, "TopicArn")?;
+    check_arn(tx.scope(), topic, "TopicArn")?;
     if req.message.is_empty() {
         return Err(ApiError::new(INVALID, "Invalid parameter: Empty message"));
     }

@@ -41,7 +41,7 @@ pub(super) fn subscribe(
     ctx: &Context,
     req: SubscribeRequest,
 ) -> Result<SubscriptionArnResponse, ApiError> {
-    check_arn(&req.topic_arn, "TopicArn")?;
+    check_arn(tx.scope(), &req.topic_arn, "TopicArn")?;
     let endpoint = req.endpoint.clone().unwrap_or_default();
     match req.protocol.as_str() {
         "http" | "https" => {
@@ -193,7 +193,7 @@ pub(super) fn confirm(
     req: ConfirmSubscriptionRequest,
     caller: Caller,
 ) -> Result<SubscriptionArnResponse, ApiError> {
-    check_arn(&req.topic_arn, "TopicArn")?;
+    check_arn(tx.scope(), &req.topic_arn, "TopicArn")?;
     if tx.topic(&req.topic_arn)?.is_none() {
         return Err(topic_not_found());
     }
@@ -216,7 +216,7 @@ pub(super) fn unsubscribe(
     req: SubscriptionRequest,
     caller: Caller,
 ) -> Result<Empty, ApiError> {
-    check_arn(&req.subscription_arn, "SubscriptionArn")?;
+    check_arn(tx.scope(), &req.subscription_arn, "SubscriptionArn")?;
     let Some(subscription) = tx.subscription(&req.subscription_arn)? else {
         return Err(subscription_not_found());
     };
@@ -251,7 +251,6 @@ pub(super) fn unsubscribe(
 /// A page of subscriptions, of one topic or of all.
 pub(super) fn list(
     tx: &mut dyn Tx,
-    ctx: &Context,
     topic_arn: Option<&str>,
     next_token: Option<String>,
 ) -> Result<ListSubscriptionsResponse, ApiError> {
@@ -276,7 +275,7 @@ pub(super) fn list(
                 } else {
                     "PendingConfirmation".to_owned()
                 },
-                owner: ctx.config.account_id.clone(),
+                owner: tx.scope().account().to_owned(),
                 protocol: s.protocol,
                 endpoint: s.endpoint,
                 topic_arn: s.topic_arn,
@@ -288,10 +287,9 @@ pub(super) fn list(
 
 pub(super) fn get_attributes(
     tx: &mut dyn Tx,
-    ctx: &Context,
     req: SubscriptionRequest,
 ) -> Result<AttributesResponse, ApiError> {
-    check_arn(&req.subscription_arn, "SubscriptionArn")?;
+    check_arn(tx.scope(), &req.subscription_arn, "SubscriptionArn")?;
     let Some(sub) = tx.subscription(&req.subscription_arn)? else {
         return Err(subscription_not_found());
     };
@@ -305,7 +303,7 @@ pub(super) fn get_attributes(
     let mut attributes = Attributes::new();
     attributes.insert("SubscriptionArn".into(), req.subscription_arn);
     attributes.insert("TopicArn".into(), sub.topic_arn);
-    attributes.insert("Owner".into(), ctx.config.account_id.clone());
+    attributes.insert("Owner".into(), tx.scope().account().to_owned());
     attributes.insert("Protocol".into(), sub.protocol);
     attributes.insert("Endpoint".into(), sub.endpoint);
     attributes.insert("PendingConfirmation".into(), (!sub.confirmed).to_string());
@@ -326,7 +324,7 @@ pub(super) fn set_attributes(
     tx: &mut dyn Tx,
     req: SetSubscriptionAttributesRequest,
 ) -> Result<Empty, ApiError> {
-    check_arn(&req.subscription_arn, "SubscriptionArn")?;
+    check_arn(tx.scope(), &req.subscription_arn, "SubscriptionArn")?;
     let name = req.attribute_name.as_str();
     if !SETTABLE.contains(&name) {
         return Err(ApiError::new(INVALID, "Invalid parameter: AttributeName"));

@@ -5,9 +5,9 @@ use serde_json::json;
 use super::api::*;
 use super::delivery_policy;
 use super::{INVALID, Topic, check_arn, topic_not_found};
+use crate::ApiError;
 use crate::paging::{self, Listing};
 use crate::store::Tx;
-use crate::{ApiError, Context};
 
 /// Topics listed per page, as on AWS.
 const PAGE: usize = 100;
@@ -25,7 +25,6 @@ const SETTABLE: [&str; 7] = [
 
 pub(super) fn create(
     tx: &mut dyn Tx,
-    ctx: &Context,
     req: CreateTopicRequest,
 ) -> Result<CreateTopicResponse, ApiError> {
     let name = &req.name;
@@ -41,10 +40,7 @@ pub(super) fn create(
     if let Some(policy) = req.attributes.get("DeliveryPolicy") {
         check_delivery_policy(policy, true)?;
     }
-    let arn = format!(
-        "arn:aws:sns:{}:{}:{name}",
-        ctx.config.region, ctx.config.account_id
-    );
+    let arn = tx.scope().arn("sns", name);
     match tx.topic(&arn)? {
         Some(existing) if existing.attributes != req.attributes && !req.attributes.is_empty() => {
             Err(ApiError::new(
@@ -66,7 +62,7 @@ pub(super) fn create(
 
 /// Deleting a topic that does not exist succeeds, as on AWS; its subscriptions go with it.
 pub(super) fn delete(tx: &mut dyn Tx, req: TopicRequest) -> Result<Empty, ApiError> {
-    check_arn(&req.topic_arn, "TopicArn")?;
+    check_arn(tx.scope(), &req.topic_arn, "TopicArn")?;
     tx.delete_topic(&req.topic_arn)?;
     Ok(Empty {})
 }
@@ -94,8 +90,7 @@ pub(super) fn list(tx: &mut dyn Tx, req: ListRequest) -> Result<ListTopicsRespon
 }
 
 /// AWS's default topic policy: the owner may use the topic.
-fn default_policy(ctx: &Context, arn: &str) -> String {
-    let account = &ctx.config.account_id;
+fn default_policy(account: &str, arn: &str) -> String {
     json!({
         "Version": "2008-10-17",
         "Id": "__default_policy_ID",
@@ -126,10 +121,9 @@ pub(super) fn check_delivery_policy(text: &str, topic: bool) -> Result<(), ApiEr
 
 pub(super) fn get_attributes(
     tx: &mut dyn Tx,
-    ctx: &Context,
     req: TopicRequest,
 ) -> Result<AttributesResponse, ApiError> {
-    check_arn(&req.topic_arn, "TopicArn")?;
+    check_arn(tx.scope(), &req.topic_arn, "TopicArn")?;
     let Some(topic) = tx.topic(&req.topic_arn)? else {
         return Err(topic_not_found());
     };
@@ -138,9 +132,10 @@ pub(super) fn get_attributes(
     let pending = subscriptions.len() - confirmed;
     let mut attributes = super::Attributes::new();
     attributes.insert("TopicArn".into(), req.topic_arn.clone());
-    attributes.insert("Owner".into(), ctx.config.account_id.clone());
+    let owner = tx.scope().account().to_owned();
+    attributes.insert("Owner".into(), owner.clone());
     attributes.insert("DisplayName".into(), String::new());
-    attributes.insert("Policy".into(), default_policy(ctx, &req.topic_arn));
+    attributes.insert("Policy".into(), default_policy(&owner, &req.topic_arn));
     attributes.insert(
         "EffectiveDeliveryPolicy".into(),
         delivery_policy::topic_effective_json(
@@ -158,7 +153,7 @@ pub(super) fn set_attributes(
     tx: &mut dyn Tx,
     req: SetTopicAttributesRequest,
 ) -> Result<Empty, ApiError> {
-    check_arn(&req.topic_arn, "TopicArn")?;
+    check_arn(tx.scope(), &req.topic_arn, "TopicArn")?;
     let name = req.attribute_name.as_str();
     if !SETTABLE.contains(&name) {
         return Err(ApiError::new(INVALID, "Invalid parameter: AttributeName"));

@@ -303,6 +303,19 @@ impl Server {
         cmd.output().expect("the AWS CLI runs")
     }
 
+    /// Runs the AWS CLI with the test credentials and no region but the one `config_file`
+    /// (an AWS config file) gives.
+    pub fn aws_with_profile(&self, args: &[&str], config_file: &Path) -> Output {
+        let mut cmd = Command::new(venv().join("bin/aws"));
+        cmd.args(args)
+            .args(["--endpoint-url", &self.url, "--output", "json"]);
+        clean_aws_env(&mut cmd, ACCESS_KEY_ID, SECRET_ACCESS_KEY);
+        cmd.env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_REGION")
+            .env("AWS_CONFIG_FILE", config_file);
+        cmd.output().expect("the AWS CLI runs")
+    }
+
     /// Runs the AWS CLI and returns its parsed JSON output, failing on a non-zero exit.
     pub fn aws_ok(&self, args: &[&str]) -> serde_json::Value {
         let out = self.aws(args);
