@@ -108,7 +108,8 @@ async fn post(
                 services,
                 now: SystemTime::now(),
             };
-            match sigv4::verify_head(&head, &expect, keys) {
+            let secrets = |id: &str| keys.key(id).map(|k| k.secret_access_key);
+            match sigv4::verify_head(&head, &expect, &secrets) {
                 Ok(pending) => Some(pending),
                 Err(e) => {
                     tracing::info!(error = %e, "Request refused: authentication failed.");
@@ -184,7 +185,26 @@ async fn post(
         return Err(AwsError::auth(&reply, &e).into_response());
     }
 
+    let config = state.engine.config();
+    // Served in the account of the key that signed it (which may have been removed since its
+    // signature was checked: then it is refused as an unknown key would have been).
+    let account = match (&state.auth, &signer) {
+        (Auth::SigV4(keys), Some(signer)) => match keys.key(&signer.access_key_id) {
+            Some(key) => key.account_id.unwrap_or_else(|| config.account_id.clone()),
+            None => {
+                let e = sigv4::AuthError::UnrecognizedClient;
+                return Err(AwsError::auth(&reply, &e).into_response());
+            }
+        },
+        _ => config.account_id.clone(),
+    };
     if protocol == Protocol::Operator {
+        // The operator API sees every account's deliveries: only the server's own account
+        // may use it.
+        if account != config.account_id {
+            let message = "The operator API answers keys of the server's own account only.";
+            return Err(AwsError::shape(&reply, "AccessDeniedException", message).into_response());
+        }
         return Ok(operator::handle(&state.engine, &operation, &body, &reply).await);
     }
     let service = protocol.service();
@@ -194,14 +214,13 @@ async fn post(
     let input = decode::input(&reply, service, &operation, &body, form.as_deref())
         .map_err(IntoResponse::into_response)?;
     // Served in the region the request is signed for (checked above when signatures are).
-    let config = state.engine.config();
     let region = match &signer {
         Some(signer) => config.regions.get(&signer.region),
         None => scope_region(header("authorization").unwrap_or_default())
             .map_or(Ok(config.region), |r| config.regions.get(r)),
     }
     .map_err(|e| AwsError::auth(&reply, &sigv4::AuthError::region(&e)).into_response())?;
-    let scope = Scope::new(&config.account_id, region);
+    let scope = Scope::new(&account, region);
     let engine = &state.engine;
     let result = match protocol {
         Protocol::LogsJson => dispatch::logs(engine, &scope, &operation, input).await,
@@ -271,13 +290,35 @@ async fn handle_get(state: &State, uri: &Uri, request_id: String) -> Response {
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    // An unsigned link is served in the scope of the topic or subscription it names.
+    // An unsigned link is served in the scope of the topic or subscription it names, and
+    // belongs to the region its path names (`/<region>/`, as each region has its own SNS
+    // endpoint on AWS; links sent before regions had none): another region's ARN is refused.
     let config = state.engine.config();
-    let named = ["TopicArn", "SubscriptionArn"]
+    let (parameter, arn) = match ["TopicArn", "SubscriptionArn"]
         .iter()
         .find_map(|k| params.iter().find(|(n, _)| n == k))
-        .and_then(|(_, arn)| Arn::parse(arn)?.scope())
+    {
+        Some((k, v)) => (k.as_str(), v.as_str()),
+        None => ("TopicArn", ""),
+    };
+    let named = Arn::parse(arn)
+        .and_then(|a| a.scope())
         .filter(|s| config.regions.get(s.region_name()).is_ok());
+    let link_region = path.trim_matches('/');
+    if !link_region.is_empty() && engine::scope::Region::named(link_region).is_none() {
+        return plain(StatusCode::NOT_FOUND, "Not found.\n");
+    }
+    if let Some(s) = &named
+        && !link_region.is_empty()
+        && link_region != s.region_name()
+    {
+        let e = AwsError::shape(
+            &reply,
+            "InvalidParameterException",
+            format!("Invalid parameter: {parameter}"),
+        );
+        return e.into_response();
+    }
     let scope = named.unwrap_or_else(|| state.engine.default_scope());
     let result = dispatch::sns_link(&state.engine, &scope, operation, input).await;
     outcome(&reply, service, operation, result)

@@ -49,12 +49,43 @@ use crate::body::UNVERIFIED_BODY_KIB;
 pub use crate::protocol::{OPERATOR_SIGNING_NAME, OPERATOR_TARGET_PREFIX};
 
 /// How requests are authenticated.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Auth {
-    /// No checks (`--auth none`).
+    /// No checks (`--auth none`): requests are served in the default account.
     None,
-    /// SigV4 against these access key ids and their secrets.
-    SigV4(HashMap<String, String>),
+    /// SigV4 against these keys; a request is served in the account of the key that signed it.
+    SigV4(Arc<dyn KeyRing>),
+}
+
+impl Auth {
+    /// SigV4 against one key pair of the default account.
+    pub fn single_key(access_key_id: &str, secret_access_key: &str) -> Auth {
+        let key = Key {
+            secret_access_key: secret_access_key.to_owned(),
+            account_id: None,
+        };
+        Auth::SigV4(Arc::new(HashMap::from([(access_key_id.to_owned(), key)])))
+    }
+}
+
+/// An access key's secret and account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub secret_access_key: String,
+    /// The account the key belongs to; `None` for the server's default account.
+    pub account_id: Option<String>,
+}
+
+/// The keys that may sign requests. Looked up on every request, so that keys added or removed
+/// while the server runs take effect.
+pub trait KeyRing: Send + Sync {
+    fn key(&self, access_key_id: &str) -> Option<Key>;
+}
+
+impl<S: std::hash::BuildHasher + Send + Sync> KeyRing for HashMap<String, Key, S> {
+    fn key(&self, access_key_id: &str) -> Option<Key> {
+        self.get(access_key_id).cloned()
+    }
 }
 
 /// The SNS signing certificate served at `SigningCertURL`.

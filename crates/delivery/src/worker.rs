@@ -389,7 +389,13 @@ impl AttemptTask {
     }
 
     async fn send(&self, d: &Delivery) -> DeliveryOutcome {
+        // Each region's links are its own, as each region has its own SNS endpoint on AWS: a
+        // link followed with another region's ARN is refused.
         let public_url = &self.engine.config().public_url;
+        let public_url = &match engine::scope::Arn::parse(&d.topic_arn) {
+            Some(arn) => format!("{public_url}/{}", arn.region),
+            None => public_url.clone(),
+        };
         let subscribe_url = d
             .token
             .as_deref()

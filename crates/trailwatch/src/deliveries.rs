@@ -114,12 +114,12 @@ fn client(server: &ServerArgs) -> anyhow::Result<SignedClient> {
         .unwrap_or_else(|| "us-east-1".to_owned());
     let (key, secret) = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
         (Some(k), Some(s)) => (k, s),
-        _ => match crate::serve::read_credentials(&server.data_dir)? {
+        _ => match crate::keys::read_credentials(&server.data_dir)? {
             Some(c) => (c.access_key_id, c.secret_access_key),
             None => bail!(
                 "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give the \
                  server's --data-dir (it holds {} once the server has started)",
-                crate::serve::CREDENTIALS_FILE
+                crate::keys::CREDENTIALS_FILE
             ),
         },
     };

@@ -1,6 +1,7 @@
 //! The `trailwatch` binary: wiring only; the work is done by the library crates.
 
 mod deliveries;
+mod keys;
 mod serve;
 mod test_pattern;
 
@@ -27,14 +28,21 @@ enum Command {
     /// Serve the CloudWatch Logs, CloudWatch and SNS APIs on one port.
     ///
     /// The first line on standard output is `listening on http://ADDR:PORT`. Requests are
-    /// checked with SigV4 against TRAILWATCH_ACCESS_KEY_ID / TRAILWATCH_SECRET_ACCESS_KEY, or
-    /// against a key pair generated on first start and kept in the data directory.
+    /// checked with SigV4 against TRAILWATCH_ACCESS_KEY_ID / TRAILWATCH_SECRET_ACCESS_KEY (or
+    /// a key pair generated on first start and kept in the data directory) and the keys of
+    /// `trailwatch keys`, and served in the signing key's account and the region they are
+    /// signed for.
     Serve(serve::Args),
     /// List failed notifications, and queue them again, on a running server.
     ///
     /// Talks to the server's operator API, signed with AWS_ACCESS_KEY_ID and
     /// AWS_SECRET_ACCESS_KEY, or with the key pair in --data-dir.
     Deliveries(deliveries::Args),
+    /// Add, list and remove access keys, each belonging to an account.
+    ///
+    /// A request is served in the account of the key that signed it; a key of one account
+    /// never sees another account's resources. Works on a stopped or a running server.
+    Keys(keys::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +53,13 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("trailwatch deliveries: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Keys(args) => match keys::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("trailwatch keys: {e:#}");
                 ExitCode::FAILURE
             }
         },

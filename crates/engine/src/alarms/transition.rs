@@ -12,6 +12,7 @@ use crate::format::payload_time;
 use crate::metrics::statistics::MetricQuery;
 use crate::scope::{Arn, Scope};
 use crate::store::Tx;
+use crate::topics::policy;
 use crate::topics::publish::publish_for_alarm;
 use crate::{ApiError, Context};
 
@@ -200,13 +201,31 @@ pub(crate) fn transition(
     for arn in actions {
         // CloudWatch does not validate action ARNs when an alarm is saved; an action that
         // cannot run is recorded in the alarm's history.
-        let outcome = if Arn::parse(arn).is_none_or(|a| a.service != "sns") {
-            Err("only SNS topic actions are supported")
-        } else if tx.topic(arn)?.is_none() {
-            Err("the topic does not exist")
-        } else {
-            publish_for_alarm(tx, ctx, arn, Some(&subject), &message, name)?;
-            Ok(())
+        let target = Arn::parse(arn).filter(|a| a.service == "sns");
+        let topic = match target {
+            Some(_) => tx.topic(arn)?,
+            None => None,
+        };
+        let outcome = match (target, topic) {
+            (None, _) => Err("only SNS topic actions are supported"),
+            (Some(_), None) => Err("the topic does not exist"),
+            // A topic of another account takes an alarm's notifications if its policy lets
+            // the alarm's account publish.
+            (Some(t), Some(topic))
+                if !policy::allows(
+                    topic.attributes.get("Policy").map(String::as_str),
+                    arn,
+                    t.account,
+                    scope.account(),
+                    "Publish",
+                ) =>
+            {
+                Err("the topic's access policy does not allow this account to publish")
+            }
+            (Some(_), Some(_)) => {
+                publish_for_alarm(tx, ctx, arn, Some(&subject), &message, name)?;
+                Ok(())
+            }
         };
         let (summary, data) = match outcome {
             Ok(()) => (

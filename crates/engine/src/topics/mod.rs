@@ -13,6 +13,7 @@ mod attempts;
 pub mod delivery_policy;
 pub mod endpoint;
 pub mod outbox;
+pub(crate) mod policy;
 pub(crate) mod publish;
 pub mod store;
 mod subscription;
@@ -23,6 +24,7 @@ use std::collections::BTreeMap;
 
 use crate::error::SnsException;
 use crate::scope::{Arn, Scope};
+use crate::store::Tx;
 use crate::{ApiError, Caller, Engine};
 use api::*;
 
@@ -100,7 +102,7 @@ impl TokenPurpose {
 const INVALID: SnsException = SnsException::InvalidParameterException;
 const NOT_FOUND: SnsException = SnsException::NotFoundException;
 
-/// AWS's check that a parameter is at least shaped like an ARN.
+/// AWS's check that a parameter is at least shaped like an ARN, of this region and partition.
 fn check_arn(scope: &Scope, arn: &str, parameter: &str) -> Result<(), ApiError> {
     let parts = arn.split(':').count();
     if parts < 6 {
@@ -121,6 +123,53 @@ fn check_arn(scope: &Scope, arn: &str, parameter: &str) -> Result<(), ApiError> 
         ));
     }
     Ok(())
+}
+
+/// Checks `arn` as [`check_arn`] does, and that the caller's account may perform `action` on
+/// the topic it names: its own topics always, another account's where the topic's policy
+/// allows (else `AuthorizationError`, whether or not the topic exists, as SNS answers).
+fn authorize(tx: &mut dyn Tx, arn: &str, parameter: &str, action: &str) -> Result<(), ApiError> {
+    let scope = tx.scope().clone();
+    check_arn(&scope, arn, parameter)?;
+    let Some(owner) = Arn::parse(arn).map(|a| a.account.to_owned()) else {
+        return Ok(());
+    };
+    if owner == scope.account() {
+        return Ok(());
+    }
+    let allowed = if parameter == "TopicArn" {
+        tx.topic(arn)?.is_some_and(|t| {
+            policy::allows(
+                t.attributes.get("Policy").map(String::as_str),
+                arn,
+                &owner,
+                scope.account(),
+                action,
+            )
+        })
+    } else {
+        // A subscription is kept in its topic's account, whose alone it is.
+        false
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(not_authorized(&scope, action, arn))
+    }
+}
+
+fn not_authorized(scope: &Scope, action: &str, arn: &str) -> ApiError {
+    let user = format!(
+        "arn:{}:iam::{}:root",
+        scope.region().partition.id,
+        scope.account()
+    );
+    ApiError::new(
+        SnsException::AuthorizationErrorException,
+        format!(
+            "User: {user} is not authorized to perform: SNS:{action} on resource: {arn} because no resource-based policy allows the SNS:{action} action"
+        ),
+    )
 }
 
 fn topic_not_found() -> ApiError {
@@ -254,7 +303,7 @@ impl Topics<'_> {
     ) -> Result<ListSubscriptionsResponse, ApiError> {
         self.engine
             .read(&self.scope, move |tx, _| {
-                check_arn(tx.scope(), &req.topic_arn, "TopicArn")?;
+                authorize(tx, &req.topic_arn, "TopicArn", "ListSubscriptionsByTopic")?;
                 if tx.topic(&req.topic_arn)?.is_none() {
                     return Err(topic_not_found());
                 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::api::*;
 use super::outbox::{self, MessageKind};
-use super::{INVALID, check_arn, topic_not_found};
+use super::{INVALID, authorize, topic_not_found};
 use crate::error::SnsException;
 use crate::store::Tx;
 use crate::{ApiError, Context};
@@ -130,7 +130,7 @@ pub(super) fn publish(
             "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter",
         ));
     };
-    check_arn(tx.scope(), topic, "TopicArn")?;
+    authorize(tx, topic, "TopicArn", "Publish")?;
     if req.message.is_empty() {
         return Err(ApiError::new(INVALID, "Invalid parameter: Empty message"));
     }

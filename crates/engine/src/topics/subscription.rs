@@ -7,7 +7,8 @@ use super::endpoint::EndpointUrl;
 use super::outbox::{self, MessageKind};
 use super::topic::check_delivery_policy;
 use super::{
-    Attributes, INVALID, NOT_FOUND, Subscription, TokenPurpose, check_arn, tokens, topic_not_found,
+    Attributes, INVALID, NOT_FOUND, Subscription, TokenPurpose, authorize, check_arn, tokens,
+    topic_not_found,
 };
 use crate::error::SnsException;
 use crate::paging::{self, Listing};
@@ -41,7 +42,7 @@ pub(super) fn subscribe(
     ctx: &Context,
     req: SubscribeRequest,
 ) -> Result<SubscriptionArnResponse, ApiError> {
-    check_arn(tx.scope(), &req.topic_arn, "TopicArn")?;
+    authorize(tx, &req.topic_arn, "TopicArn", "Subscribe")?;
     let endpoint = req.endpoint.clone().unwrap_or_default();
     match req.protocol.as_str() {
         "http" | "https" => {
@@ -216,7 +217,7 @@ pub(super) fn unsubscribe(
     req: SubscriptionRequest,
     caller: Caller,
 ) -> Result<Empty, ApiError> {
-    check_arn(tx.scope(), &req.subscription_arn, "SubscriptionArn")?;
+    authorize(tx, &req.subscription_arn, "SubscriptionArn", "Unsubscribe")?;
     let Some(subscription) = tx.subscription(&req.subscription_arn)? else {
         return Err(subscription_not_found());
     };
@@ -289,7 +290,12 @@ pub(super) fn get_attributes(
     tx: &mut dyn Tx,
     req: SubscriptionRequest,
 ) -> Result<AttributesResponse, ApiError> {
-    check_arn(tx.scope(), &req.subscription_arn, "SubscriptionArn")?;
+    authorize(
+        tx,
+        &req.subscription_arn,
+        "SubscriptionArn",
+        "GetSubscriptionAttributes",
+    )?;
     let Some(sub) = tx.subscription(&req.subscription_arn)? else {
         return Err(subscription_not_found());
     };
@@ -324,7 +330,12 @@ pub(super) fn set_attributes(
     tx: &mut dyn Tx,
     req: SetSubscriptionAttributesRequest,
 ) -> Result<Empty, ApiError> {
-    check_arn(tx.scope(), &req.subscription_arn, "SubscriptionArn")?;
+    authorize(
+        tx,
+        &req.subscription_arn,
+        "SubscriptionArn",
+        "SetSubscriptionAttributes",
+    )?;
     let name = req.attribute_name.as_str();
     if !SETTABLE.contains(&name) {
         return Err(ApiError::new(INVALID, "Invalid parameter: AttributeName"));

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::api::*;
 use super::delivery_policy;
-use super::{INVALID, Topic, check_arn, topic_not_found};
+use super::{INVALID, Topic, authorize, topic_not_found};
 use crate::ApiError;
 use crate::paging::{self, Listing};
 use crate::store::Tx;
@@ -62,7 +62,7 @@ pub(super) fn create(
 
 /// Deleting a topic that does not exist succeeds, as on AWS; its subscriptions go with it.
 pub(super) fn delete(tx: &mut dyn Tx, req: TopicRequest) -> Result<Empty, ApiError> {
-    check_arn(tx.scope(), &req.topic_arn, "TopicArn")?;
+    authorize(tx, &req.topic_arn, "TopicArn", "DeleteTopic")?;
     tx.delete_topic(&req.topic_arn)?;
     Ok(Empty {})
 }
@@ -123,7 +123,7 @@ pub(super) fn get_attributes(
     tx: &mut dyn Tx,
     req: TopicRequest,
 ) -> Result<AttributesResponse, ApiError> {
-    check_arn(tx.scope(), &req.topic_arn, "TopicArn")?;
+    authorize(tx, &req.topic_arn, "TopicArn", "GetTopicAttributes")?;
     let Some(topic) = tx.topic(&req.topic_arn)? else {
         return Err(topic_not_found());
     };
@@ -153,7 +153,7 @@ pub(super) fn set_attributes(
     tx: &mut dyn Tx,
     req: SetTopicAttributesRequest,
 ) -> Result<Empty, ApiError> {
-    check_arn(tx.scope(), &req.topic_arn, "TopicArn")?;
+    authorize(tx, &req.topic_arn, "TopicArn", "SetTopicAttributes")?;
     let name = req.attribute_name.as_str();
     if !SETTABLE.contains(&name) {
         return Err(ApiError::new(INVALID, "Invalid parameter: AttributeName"));
