@@ -167,8 +167,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     -- went), redriven (copied into a new pending row with the same message_id)
     state            TEXT NOT NULL DEFAULT 'pending',
     last_error       TEXT,
-    -- the alarm whose action published the message, for its history when delivery fails
+    -- the alarm whose action published the message, for its history when delivery fails,
+    -- and its scope (the topic's may be another account's)
     alarm_name       TEXT,
+    alarm_scope      TEXT,
     -- when it was delivered, failed or dropped
     finished_ms      INTEGER
 );
@@ -264,9 +266,13 @@ pub fn upgrade_scopes(c: &rusqlite::Connection, home: &Scope) -> rusqlite::Resul
         }
         tx.commit()
     })();
-    c.pragma_update(None, "legacy_alter_table", false)?;
-    c.pragma_update(None, "foreign_keys", true)?;
-    result.map(|()| Some(key))
+    // The migration's own failure, if any, is the one to report.
+    let restored = c
+        .pragma_update(None, "legacy_alter_table", false)
+        .and_then(|()| c.pragma_update(None, "foreign_keys", true));
+    result?;
+    restored?;
+    Ok(Some(key))
 }
 
 /// Brings a store created by an earlier version up to [`SCHEMA`]: columns added since, and
@@ -276,6 +282,7 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
         ("outbox", "attributes", "TEXT"),
         ("outbox", "alarm_name", "TEXT"),
         ("outbox", "finished_ms", "INTEGER"),
+        ("outbox", "alarm_scope", "TEXT"),
         (
             "subscriptions",
             "authenticated",

@@ -10,7 +10,7 @@ use engine::topics::store::{OutboxStore, TopicStore};
 use engine::topics::{Attributes, ConfirmationToken, Subscription, TokenPurpose, Topic};
 
 use crate::error::storage;
-use crate::sqlite::SqliteTx;
+use crate::sqlite::{SqliteTx, scope_key, scope_of_key};
 use engine::store::{StorageError, StorageResult as Result};
 
 /// Attributes as stored: a JSON object of strings. A store written by an older version may
@@ -185,7 +185,7 @@ impl TopicStore for SqliteTx<'_> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions
-                 WHERE (?1 IS NULL OR topic_arn = ?1) AND substr(topic_arn, 1, length(?4)) = ?4
+                 WHERE (topic_arn = ?1 OR (?1 IS NULL AND substr(topic_arn, 1, length(?4)) = ?4))
                    AND arn > ?2
                  ORDER BY arn LIMIT ?3"
             ))
@@ -406,8 +406,8 @@ impl OutboxStore for SqliteTx<'_> {
             .prepare_cached(
                 "INSERT INTO outbox (kind, message_id, topic_arn, subscription_arn, protocol,
                                      endpoint, subject, message, token, timestamp_ms,
-                                     next_attempt_ms, attributes, alarm_name)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)",
+                                     next_attempt_ms, attributes, alarm_name, alarm_scope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)",
             )
             .map_err(storage)?
             .execute(params![
@@ -422,7 +422,8 @@ impl OutboxStore for SqliteTx<'_> {
                 m.token,
                 at_ms,
                 m.attributes,
-                m.alarm_name
+                m.alarm_name,
+                m.alarm_scope.map(scope_key)
             ])
             .map_err(storage)?;
         Ok(self.conn.last_insert_rowid())
@@ -507,7 +508,7 @@ impl OutboxStore for SqliteTx<'_> {
                      next_attempt_ms = COALESCE(?3, next_attempt_ms), last_error = ?4,
                      finished_ms = ?5
                  WHERE id = ?1 AND state = 'pending'
-                 RETURNING kind, topic_arn, endpoint, alarm_name, attempts",
+                 RETURNING kind, topic_arn, endpoint, alarm_name, attempts, alarm_scope",
                 params![
                     id,
                     record.state,
@@ -522,6 +523,10 @@ impl OutboxStore for SqliteTx<'_> {
                         endpoint: r.get(2)?,
                         alarm_name: r.get(3)?,
                         attempts: r.get(4)?,
+                        alarm_scope: r
+                            .get::<_, Option<String>>(5)?
+                            .as_deref()
+                            .and_then(scope_of_key),
                     })
                 },
             )
@@ -620,9 +625,10 @@ impl OutboxStore for SqliteTx<'_> {
             .query_row(
                 "INSERT INTO outbox (kind, message_id, topic_arn, subscription_arn, protocol,
                                      endpoint, subject, message, attributes, token, timestamp_ms,
-                                     next_attempt_ms, alarm_name)
+                                     next_attempt_ms, alarm_name, alarm_scope)
                  SELECT kind, message_id, topic_arn, subscription_arn, protocol, endpoint, subject,
-                        message, attributes, COALESCE(?3, token), timestamp_ms, ?2, alarm_name
+                        message, attributes, COALESCE(?3, token), timestamp_ms, ?2, alarm_name,
+                        alarm_scope
                  FROM outbox WHERE id = ?1
                  RETURNING id",
                 params![id, at_ms, token],

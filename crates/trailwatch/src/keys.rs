@@ -127,8 +127,30 @@ pub(crate) struct KeyRing {
 
 struct Loaded {
     checked: Instant,
-    stamps: [Option<SystemTime>; 2],
+    stamps: [Option<Stamp>; 2],
     keys: HashMap<String, aws::Key>,
+}
+
+/// What tells a key file changed: every write replaces the file (a new inode), and a time or
+/// length that differs tells too where inodes are not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(Stamp {
+        modified: m.modified().ok(),
+        len: m.len(),
+        inode,
+    })
 }
 
 /// How often the key files are looked at for changes.
@@ -138,6 +160,8 @@ const RECHECK: Duration = Duration::from_secs(1);
 const RECHECK_UNKNOWN: Duration = Duration::from_millis(50);
 
 impl KeyRing {
+    /// The keys of `dir`; `env`, the environment's key, stands in for the generated first key
+    /// (as it always has: setting it is how that key is replaced).
     pub(crate) fn open(dir: &Path, env: Option<StoredCredentials>) -> anyhow::Result<KeyRing> {
         let ring = KeyRing {
             dir: dir.to_owned(),
@@ -148,9 +172,11 @@ impl KeyRing {
                 keys: HashMap::new(),
             }),
         };
+        // Stamps first: a change made while the files are read is seen by the next look.
+        let stamps = ring.stamps();
         let keys = ring.read()?;
         let mut loaded = ring.lock();
-        loaded.stamps = ring.stamps();
+        loaded.stamps = stamps;
         loaded.keys = keys;
         drop(loaded);
         Ok(ring)
@@ -165,13 +191,11 @@ impl KeyRing {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn stamps(&self) -> [Option<SystemTime>; 2] {
-        let modified = |name: &str| {
-            std::fs::metadata(self.dir.join(name))
-                .and_then(|m| m.modified())
-                .ok()
-        };
-        [modified(CREDENTIALS_FILE), modified(KEYS_FILE)]
+    fn stamps(&self) -> [Option<Stamp>; 2] {
+        [
+            stamp(&self.dir.join(CREDENTIALS_FILE)),
+            stamp(&self.dir.join(KEYS_FILE)),
+        ]
     }
 
     fn read(&self) -> anyhow::Result<HashMap<String, aws::Key>> {
@@ -180,7 +204,9 @@ impl KeyRing {
             secret_access_key: secret,
             account_id: None,
         };
-        if let Some(c) = read_credentials(&self.dir)? {
+        if self.env.is_none()
+            && let Some(c) = read_credentials(&self.dir)?
+        {
             keys.insert(c.access_key_id, ours(c.secret_access_key));
         }
         for k in read_keys(&self.dir)? {
@@ -204,6 +230,7 @@ impl KeyRing {
         if stamps == loaded.stamps {
             return;
         }
+        // The stamps are taken before the read, as in `open`.
         match self.read() {
             Ok(keys) => {
                 loaded.keys = keys;
@@ -283,7 +310,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// Holds the data directory's key lock: `keys add` and `keys remove` read, change and rewrite
+/// `keys.json`, and two at once would lose one's change.
+fn lock_keys(dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("keys.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}
+
 fn add(dir: &Path, account_id: Option<String>, description: Option<String>) -> anyhow::Result<()> {
+    let _lock = lock_keys(dir)?;
     let mut keys = read_keys(dir)?;
     let pair = new_key_pair();
     let now = SystemTime::now()
@@ -337,6 +381,7 @@ fn list(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn remove(dir: &Path, access_key_id: &str) -> anyhow::Result<()> {
+    let _lock = lock_keys(dir)?;
     if read_credentials(dir)?.is_some_and(|c| c.access_key_id == access_key_id) {
         // The next start with no key left generates a new first key.
         let path = dir.join(CREDENTIALS_FILE);

@@ -199,7 +199,7 @@ fn keys_of_two_accounts_see_only_their_own_resources() {
     let policy = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow",
         "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
-        "Action": "SNS:Publish",
+        "Action": ["SNS:Publish", "SNS:GetTopicAttributes"],
         "Resource": topic_a,
     }]});
     ok_as(
@@ -221,6 +221,12 @@ fn keys_of_two_accounts_see_only_their_own_resources() {
         &b,
         &["sns", "publish", "--topic-arn", &topic_a, "--message", "m"],
     );
+    let attributes = ok_as(
+        &server,
+        &b,
+        &["sns", "get-topic-attributes", "--topic-arn", &topic_a],
+    );
+    assert_eq!(attributes["Attributes"]["Owner"], "111122223333");
     let err = err_as(
         &server,
         &b,

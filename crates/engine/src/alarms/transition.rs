@@ -216,7 +216,7 @@ pub(crate) fn transition(
                     topic.attributes.get("Policy").map(String::as_str),
                     arn,
                     t.account,
-                    scope.account(),
+                    policy::Caller::Service("cloudwatch.amazonaws.com", scope.account()),
                     "Publish",
                 ) =>
             {

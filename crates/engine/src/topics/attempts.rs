@@ -59,7 +59,7 @@ fn record_attempt(
         Attempt::Delivered => "NumberOfNotificationsDelivered",
         Attempt::RetryAt(..) | Attempt::Failed(_) => "NumberOfNotificationsFailed",
     };
-    // The metrics and the alarm are those of the topic's scope.
+    // The metrics are those of the topic's scope; the alarm's history is its own scope's.
     let Some(arn) = Arn::parse(&attempted.topic_arn) else {
         return Ok(());
     };
@@ -82,6 +82,9 @@ fn record_attempt(
         }],
     )?;
     if let (Attempt::Failed(error), Some(alarm)) = (outcome, &attempted.alarm_name) {
+        if let Some(alarm_scope) = &attempted.alarm_scope {
+            tx.enter(alarm_scope);
+        }
         let attempts = attempted.attempts;
         let summary = format!(
             "Failed to execute action {}. Reason: the notification to {} was not delivered after {attempts} attempt{}: {error}",

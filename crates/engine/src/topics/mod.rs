@@ -143,7 +143,7 @@ fn authorize(tx: &mut dyn Tx, arn: &str, parameter: &str, action: &str) -> Resul
                 t.attributes.get("Policy").map(String::as_str),
                 arn,
                 &owner,
-                scope.account(),
+                policy::Caller::Account(scope.account()),
                 action,
             )
         })
@@ -156,6 +156,12 @@ fn authorize(tx: &mut dyn Tx, arn: &str, parameter: &str, action: &str) -> Resul
     } else {
         Err(not_authorized(&scope, action, arn))
     }
+}
+
+/// The account owning a topic (and its subscriptions, kept in the topic's account): the one its
+/// ARN names.
+fn owner_of(topic_arn: &str, scope: &Scope) -> String {
+    Arn::parse(topic_arn).map_or_else(|| scope.account().to_owned(), |a| a.account.to_owned())
 }
 
 fn not_authorized(scope: &Scope, action: &str, arn: &str) -> ApiError {

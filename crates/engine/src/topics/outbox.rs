@@ -11,6 +11,7 @@
 
 use super::delivery_policy::EffectivePolicy;
 use super::{Attributes, TokenPurpose, tokens};
+use crate::scope::Scope;
 use crate::store::Tx;
 use crate::{ApiError, Context, Engine};
 
@@ -60,8 +61,9 @@ pub struct NewMessage<'a> {
     pub token: Option<&'a str>,
     /// A Notification's `MessageAttributes` object, as JSON text.
     pub attributes: Option<&'a str>,
-    /// The alarm whose action published it.
+    /// The alarm whose action published it, and the alarm's scope.
     pub alarm_name: Option<&'a str>,
+    pub alarm_scope: Option<&'a Scope>,
 }
 
 /// Queues a message in the caller's transaction; the delivery worker is woken once it commits.
@@ -176,6 +178,8 @@ pub struct Attempted {
     pub alarm_name: Option<String>,
     /// Attempts made, this one included.
     pub attempts: i64,
+    /// The scope of the alarm (`None` for rows queued before it was kept: the topic's).
+    pub alarm_scope: Option<Scope>,
 }
 
 /// What a redrive needs to know of an outbox row.

@@ -2,24 +2,44 @@
 //!
 //! A topic's owner may always act on it. Another account may where the topic's `Policy` has an
 //! `Allow` statement for its principal, the action and the topic, and no `Deny` statement
-//! matches. Conditions are read for the account keys SNS's policies use to name callers
-//! (`AWS:SourceOwner`, `aws:SourceAccount`, `aws:PrincipalAccount` under `StringEquals`); a
-//! statement with any other condition does not allow (and, if it denies, denies), which errs
-//! on the side of refusing.
+//! matches. Keys here are accounts, not IAM users or roles: a principal matches as `*`, the
+//! account id or the account's `root`, and for an alarm's action as the CloudWatch service.
+//! Conditions are read for the account keys (`aws:PrincipalAccount`; `aws:SourceAccount` and
+//! `AWS:SourceOwner`, which only a service acting for an account carries) under
+//! `StringEquals`. Whatever else a statement holds (`NotPrincipal`, `NotAction`, `NotResource`,
+//! other conditions) errs on the side of refusing: such an `Allow` allows nothing and such a
+//! `Deny` denies.
 
 use serde_json::Value;
 
-/// Whether `account` may perform `SNS:<action>` on the topic `arn` owned by `owner`, under
+/// Who asks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Caller<'a> {
+    /// A key of this account, directly.
+    Account(&'a str),
+    /// A service (`cloudwatch.amazonaws.com`) acting for this account.
+    Service(&'a str, &'a str),
+}
+
+impl Caller<'_> {
+    fn account(&self) -> &str {
+        match self {
+            Caller::Account(a) | Caller::Service(_, a) => a,
+        }
+    }
+}
+
+/// Whether `caller` may perform `SNS:<action>` on the topic `arn` owned by `owner`, under
 /// `policy` (the topic's `Policy` attribute; `None` for SNS's default, which allows the owner
 /// only).
 pub(crate) fn allows(
     policy: Option<&str>,
     arn: &str,
     owner: &str,
-    account: &str,
+    caller: Caller<'_>,
     action: &str,
 ) -> bool {
-    if account == owner {
+    if caller.account() == owner {
         return true;
     }
     let Some(policy) = policy.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
@@ -32,17 +52,25 @@ pub(crate) fn allows(
     };
     let mut allowed = false;
     for s in statements {
-        let applies = principal_matches(&s["Principal"], account)
+        let deny = s["Effect"].as_str() == Some("Deny");
+        let negated = ["NotPrincipal", "NotAction", "NotResource"]
+            .iter()
+            .any(|k| s.get(k).is_some());
+        if negated {
+            if deny {
+                return false;
+            }
+            continue;
+        }
+        let applies = principal_matches(&s["Principal"], caller)
             && any_matches(&s["Action"], |a| action_matches(a, action))
             && any_matches(&s["Resource"], |r| glob(r, arn));
         if !applies {
             continue;
         }
-        match s["Effect"].as_str() {
-            Some("Deny") if conditions_hold(&s["Condition"], account).unwrap_or(true) => {
-                return false;
-            }
-            Some("Allow") => allowed |= conditions_hold(&s["Condition"], account) == Some(true),
+        match (deny, conditions_hold(&s["Condition"], caller)) {
+            (true, Some(true) | None) => return false,
+            (false, Some(true)) => allowed |= s["Effect"].as_str() == Some("Allow"),
             _ => {}
         }
     }
@@ -51,7 +79,7 @@ pub(crate) fn allows(
 
 /// `Some(true)` when every condition holds for the caller, `Some(false)` when one does not,
 /// `None` when a condition is of a kind not read here.
-fn conditions_hold(conditions: &Value, account: &str) -> Option<bool> {
+fn conditions_hold(conditions: &Value, caller: Caller<'_>) -> Option<bool> {
     let Some(conditions) = conditions.as_object() else {
         return Some(true);
     };
@@ -61,36 +89,45 @@ fn conditions_hold(conditions: &Value, account: &str) -> Option<bool> {
             return None;
         }
         for (key, wanted) in tests.as_object()? {
-            let key = key.to_ascii_lowercase();
-            if !matches!(
-                key.as_str(),
-                "aws:sourceowner" | "aws:sourceaccount" | "aws:principalaccount"
-            ) {
-                return None;
-            }
-            all &= any_matches(wanted, |w| w == account);
+            // A key the request does not carry makes StringEquals false.
+            let value = match (key.to_ascii_lowercase().as_str(), caller) {
+                ("aws:principalaccount", Caller::Account(a)) => Some(a),
+                ("aws:principalaccount", Caller::Service(..)) => None,
+                ("aws:sourceowner" | "aws:sourceaccount", Caller::Service(_, a)) => Some(a),
+                ("aws:sourceowner" | "aws:sourceaccount", Caller::Account(_)) => None,
+                _ => return None,
+            };
+            all &= value.is_some_and(|v| any_matches(wanted, |w| w == v));
         }
     }
     Some(all)
 }
 
-fn principal_matches(principal: &Value, account: &str) -> bool {
-    let names = match principal {
+fn principal_matches(principal: &Value, caller: Caller<'_>) -> bool {
+    let map = match principal {
         Value::String(s) => return s == "*",
-        Value::Object(map) => match map.get("AWS") {
-            Some(names) => names,
-            None => return false,
-        },
+        Value::Object(map) => map,
         _ => return false,
     };
-    any_matches(names, |name| {
-        name == "*"
-            || name == account
-            || name
-                .strip_prefix("arn:")
-                .and_then(|rest| rest.split(':').nth(3))
-                .is_some_and(|a| a == account)
-    })
+    match caller {
+        Caller::Account(account) => map.get("AWS").is_some_and(|names| {
+            any_matches(names, |name| {
+                // An account, never one of its users or roles: keys here are accounts.
+                name == "*"
+                    || name == account
+                    || name
+                        .split_once(":iam::")
+                        .is_some_and(|(_, rest)| rest == format!("{account}:root"))
+            })
+        }),
+        Caller::Service(service, _) => {
+            map.get("Service")
+                .is_some_and(|names| any_matches(names, |n| n == service))
+                || map
+                    .get("AWS")
+                    .is_some_and(|names| any_matches(names, |n| n == "*"))
+        }
+    }
 }
 
 fn action_matches(pattern: &str, action: &str) -> bool {
@@ -136,25 +173,26 @@ mod tests {
     use serde_json::json;
 
     const ARN: &str = "arn:aws:sns:us-east-1:444455556666:alerts";
+    const OWNER: &str = "444455556666";
 
     fn allows_publish(policy: Value, account: &str) -> bool {
         allows(
             Some(&policy.to_string()),
             ARN,
-            "444455556666",
-            account,
+            OWNER,
+            Caller::Account(account),
             "Publish",
         )
     }
 
     #[test]
     fn the_owner_may_and_others_may_not_by_default() {
-        assert!(allows(None, ARN, "444455556666", "444455556666", "Publish"));
+        assert!(allows(None, ARN, OWNER, Caller::Account(OWNER), "Publish"));
         assert!(!allows(
             None,
             ARN,
-            "444455556666",
-            "111122223333",
+            OWNER,
+            Caller::Account("111122223333"),
             "Publish"
         ));
     }
@@ -169,17 +207,26 @@ mod tests {
         }]});
         assert!(allows_publish(grant.clone(), "111122223333"));
         assert!(!allows_publish(grant.clone(), "999999999999"));
+        let caller = Caller::Account("111122223333");
         assert!(!allows(
             Some(&grant.to_string()),
             ARN,
-            "444455556666",
-            "111122223333",
+            OWNER,
+            caller,
             "DeleteTopic"
         ));
         let anyone = json!({"Statement": {
             "Effect": "Allow", "Principal": "*", "Action": "sns:*", "Resource": "arn:aws:sns:*:444455556666:*",
         }});
         assert!(allows_publish(anyone, "999999999999"));
+        // A user or role of the account is not the account.
+        let role = json!({"Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:role/publisher"},
+            "Action": "SNS:Publish",
+            "Resource": ARN,
+        }]});
+        assert!(!allows_publish(role, "111122223333"));
     }
 
     #[test]
@@ -187,7 +234,7 @@ mod tests {
         // SNS's default statement: anyone, on condition of being the owner's account.
         let default = json!({"Statement": [{
             "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": ARN,
-            "Condition": {"StringEquals": {"AWS:SourceOwner": "444455556666"}},
+            "Condition": {"StringEquals": {"AWS:SourceOwner": OWNER}},
         }]});
         assert!(!allows_publish(default, "111122223333"));
         let denied = json!({"Statement": [
@@ -201,5 +248,43 @@ mod tests {
             "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
         }]});
         assert!(!allows_publish(unknown, "111122223333"));
+        // A statement about everyone but one account denies as SNS would read it, so it is
+        // refused rather than ignored.
+        let all_but = json!({"Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "NotPrincipal": {"AWS": "222233334444"}, "Action": "*", "Resource": "*"},
+        ]});
+        assert!(!allows_publish(all_but, "111122223333"));
+    }
+
+    #[test]
+    fn source_conditions_name_the_account_a_service_acts_for() {
+        let for_b = json!({"Statement": [{
+            "Effect": "Allow", "Principal": "*", "Action": "SNS:Publish", "Resource": ARN,
+            "Condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}},
+        }]});
+        // Not to the account's own keys, which carry no source account...
+        assert!(!allows_publish(for_b.clone(), "111122223333"));
+        // ...but to CloudWatch acting for its alarm in that account.
+        let cloudwatch = Caller::Service("cloudwatch.amazonaws.com", "111122223333");
+        assert!(allows(
+            Some(&for_b.to_string()),
+            ARN,
+            OWNER,
+            cloudwatch,
+            "Publish"
+        ));
+        let service = json!({"Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "SNS:Publish", "Resource": ARN,
+        }]});
+        assert!(allows(
+            Some(&service.to_string()),
+            ARN,
+            OWNER,
+            cloudwatch,
+            "Publish"
+        ));
+        assert!(!allows_publish(service, "111122223333"));
     }
 }

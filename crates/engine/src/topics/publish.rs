@@ -224,6 +224,8 @@ fn publish_structured(
     alarm_name: Option<&str>,
 ) -> Result<String, ApiError> {
     let message_id = uuid::Uuid::new_v4().to_string();
+    // An alarm publishes from its own scope, which its failed deliveries go back to.
+    let alarm_scope = alarm_name.map(|_| tx.scope().clone());
     for subscription in tx.confirmed_subscriptions(topic)? {
         let protocol = subscription.protocol.as_str();
         if !matches!(protocol, "http" | "https") {
@@ -249,6 +251,7 @@ fn publish_structured(
                 token: None,
                 attributes,
                 alarm_name,
+                alarm_scope: alarm_scope.as_ref(),
             },
         )?;
     }

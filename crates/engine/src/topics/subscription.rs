@@ -7,8 +7,8 @@ use super::endpoint::EndpointUrl;
 use super::outbox::{self, MessageKind};
 use super::topic::check_delivery_policy;
 use super::{
-    Attributes, INVALID, NOT_FOUND, Subscription, TokenPurpose, authorize, check_arn, tokens,
-    topic_not_found,
+    Attributes, INVALID, NOT_FOUND, Subscription, TokenPurpose, authorize, check_arn, owner_of,
+    tokens, topic_not_found,
 };
 use crate::error::SnsException;
 use crate::paging::{self, Listing};
@@ -182,6 +182,7 @@ fn queue_with_token(
             token: Some(&token),
             attributes: None,
             alarm_name: None,
+            alarm_scope: None,
         },
     )
 }
@@ -276,7 +277,7 @@ pub(super) fn list(
                 } else {
                     "PendingConfirmation".to_owned()
                 },
-                owner: tx.scope().account().to_owned(),
+                owner: owner_of(&s.topic_arn, tx.scope()),
                 protocol: s.protocol,
                 endpoint: s.endpoint,
                 topic_arn: s.topic_arn,
@@ -308,8 +309,8 @@ pub(super) fn get_attributes(
     );
     let mut attributes = Attributes::new();
     attributes.insert("SubscriptionArn".into(), req.subscription_arn);
+    attributes.insert("Owner".into(), owner_of(&sub.topic_arn, tx.scope()));
     attributes.insert("TopicArn".into(), sub.topic_arn);
-    attributes.insert("Owner".into(), tx.scope().account().to_owned());
     attributes.insert("Protocol".into(), sub.protocol);
     attributes.insert("Endpoint".into(), sub.endpoint);
     attributes.insert("PendingConfirmation".into(), (!sub.confirmed).to_string());

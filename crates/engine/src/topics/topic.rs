@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::api::*;
 use super::delivery_policy;
-use super::{INVALID, Topic, authorize, topic_not_found};
+use super::{INVALID, Topic, authorize, owner_of, topic_not_found};
 use crate::ApiError;
 use crate::paging::{self, Listing};
 use crate::store::Tx;
@@ -132,7 +132,8 @@ pub(super) fn get_attributes(
     let pending = subscriptions.len() - confirmed;
     let mut attributes = super::Attributes::new();
     attributes.insert("TopicArn".into(), req.topic_arn.clone());
-    let owner = tx.scope().account().to_owned();
+    // The topic's account, which may not be the caller's.
+    let owner = owner_of(&req.topic_arn, tx.scope());
     attributes.insert("Owner".into(), owner.clone());
     attributes.insert("DisplayName".into(), String::new());
     attributes.insert("Policy".into(), default_policy(&owner, &req.topic_arn));
