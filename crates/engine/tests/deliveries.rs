@@ -552,3 +552,88 @@ async fn a_redriven_confirmation_carries_a_new_token() {
         .expect("the new token confirms");
     invalid_token(f.confirm(&topic, old.as_deref().expect("old token")).await);
 }
+
+fn request<T: DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).expect("a well-formed request")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_notification_of_another_accounts_alarm_goes_to_that_alarms_history() {
+    use engine::scope::{Region, Scope};
+    let f = fixture();
+    let owner = Scope::default();
+    let other = Scope::new(
+        "111122223333",
+        Region::named("us-east-1").expect("a region"),
+    );
+    let topic = f.topic("shared").await;
+    f.subscribe(&topic).await;
+    let token = f.pending(MessageKind::SubscriptionConfirmation).await[0]
+        .1
+        .clone()
+        .expect("a token");
+    f.confirm(&topic, &token).await.expect("confirmed");
+    f.deliver_all().await;
+    // The topic's owner lets CloudWatch publish for the other account's alarms.
+    let policy = json!({"Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "SNS:Publish", "Resource": topic,
+        "Condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}},
+    }]});
+    f.engine
+        .topics(&owner)
+        .set_topic_attributes(request(json!({
+            "TopicArn": topic, "AttributeName": "Policy", "AttributeValue": policy.to_string(),
+        })))
+        .await
+        .expect("policy");
+    f.engine
+        .alarms(&other)
+        .put_metric_alarm(request(json!({
+            "AlarmName": "a", "Namespace": "N", "MetricName": "m", "Statistic": "Sum",
+            "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold", "AlarmActions": [topic],
+        })))
+        .await
+        .expect("alarm");
+    f.engine
+        .metrics(&other)
+        .put_metric_data(request(
+            json!({"Namespace": "N", "MetricData": [{"MetricName": "m", "Value": 5.0}]}),
+        ))
+        .await
+        .expect("data");
+    let notification = f.pending(MessageKind::Notification).await;
+    assert_eq!(notification.len(), 1, "the policy let the alarm publish");
+    f.engine
+        .record_attempt(notification[0].0, Attempt::Failed("HTTP 500".into()))
+        .await
+        .expect("recorded");
+
+    let failures = |scope: Scope| {
+        let engine = &f.engine;
+        async move {
+            let history = engine
+                .alarms(&scope)
+                .describe_alarm_history(request(
+                    json!({"AlarmName": "a", "HistoryItemType": "Action"}),
+                ))
+                .await
+                .expect("history");
+            serde_json::to_value(history).expect("JSON")["AlarmHistoryItems"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|i| i["HistorySummary"].as_str().map(str::to_owned))
+                .filter(|s| s.starts_with("Failed to execute action"))
+                .count()
+        }
+    };
+    assert_eq!(failures(other.clone()).await, 1, "the alarm's own history");
+    assert_eq!(
+        failures(owner).await,
+        0,
+        "nothing in the topic owner's account"
+    );
+}

@@ -122,7 +122,9 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     confirmed  INTEGER NOT NULL,
     attributes TEXT NOT NULL,
     -- confirmed through the signed API with AuthenticateOnUnsubscribe=true
-    authenticated INTEGER NOT NULL DEFAULT 0
+    authenticated INTEGER NOT NULL DEFAULT 0,
+    -- the subscriber's account (NULL in rows from before: the topic's)
+    owner      TEXT
 );
 -- Removed subscriptions, kept so that the SubscribeURL of their UnsubscribeConfirmation can
 -- restore them, as on AWS.
@@ -133,7 +135,8 @@ CREATE TABLE IF NOT EXISTS unsubscribed (
     endpoint   TEXT NOT NULL,
     token      TEXT NOT NULL,
     attributes TEXT NOT NULL,
-    authenticated INTEGER NOT NULL DEFAULT 0
+    authenticated INTEGER NOT NULL DEFAULT 0,
+    owner      TEXT
 );
 CREATE INDEX IF NOT EXISTS unsubscribed_by_token ON unsubscribed (token);
 -- The token of each confirmation message: single-use, expiring (see topics::tokens).
@@ -283,6 +286,8 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
         ("outbox", "alarm_name", "TEXT"),
         ("outbox", "finished_ms", "INTEGER"),
         ("outbox", "alarm_scope", "TEXT"),
+        ("subscriptions", "owner", "TEXT"),
+        ("unsubscribed", "owner", "TEXT"),
         (
             "subscriptions",
             "authenticated",

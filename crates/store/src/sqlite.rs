@@ -45,6 +45,12 @@ impl<'c> SqliteTx<'c> {
         self.scope.arn("sns", "")
     }
 
+    /// What the ARNs of every account's topics in this scope's region start with.
+    pub(crate) fn sns_region_prefix(&self) -> String {
+        let region = self.scope.region();
+        format!("arn:{}:sns:{}:", region.partition.id, region.name)
+    }
+
     fn new(conn: &'c Connection, queued: &'c AtomicBool, scope: Scope) -> SqliteTx<'c> {
         SqliteTx {
             conn,

@@ -11,6 +11,8 @@ use engine::topics::{Attributes, ConfirmationToken, Subscription, TokenPurpose, 
 
 use crate::error::storage;
 use crate::sqlite::{SqliteTx, scope_key, scope_of_key};
+use engine::scope::Arn;
+use engine::store::Tx as _;
 use engine::store::{StorageError, StorageResult as Result};
 
 /// Attributes as stored: a JSON object of strings. A store written by an older version may
@@ -33,17 +35,26 @@ fn attributes_text(a: &Attributes) -> String {
 }
 
 const SUBSCRIPTION_COLUMNS: &str =
-    "arn, topic_arn, protocol, endpoint, confirmed, authenticated, attributes";
+    "arn, topic_arn, protocol, endpoint, confirmed, authenticated, attributes, owner";
 
 fn subscription_of(r: &Row) -> rusqlite::Result<Subscription> {
+    let topic_arn: String = r.get(1)?;
+    // Rows from before owners were kept belong to their topic's account.
+    let owner = match r.get::<_, Option<String>>(7)? {
+        Some(owner) => owner,
+        None => Arn::parse(&topic_arn)
+            .map(|a| a.account.to_owned())
+            .unwrap_or_default(),
+    };
     Ok(Subscription {
         arn: r.get(0)?,
-        topic_arn: r.get(1)?,
+        topic_arn,
         protocol: r.get(2)?,
         endpoint: r.get(3)?,
         confirmed: r.get(4)?,
         authenticated: r.get(5)?,
         attributes: attributes(&r.get::<_, String>(6)?),
+        owner,
     })
 }
 
@@ -139,8 +150,8 @@ impl TopicStore for SqliteTx<'_> {
         self.conn
             .execute(
                 "INSERT INTO subscriptions (arn, topic_arn, protocol, endpoint, token, confirmed,
-                                            authenticated, attributes)
-                 VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7)",
+                                            authenticated, attributes, owner)
+                 VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7, ?8)",
                 params![
                     s.arn,
                     s.topic_arn,
@@ -148,7 +159,8 @@ impl TopicStore for SqliteTx<'_> {
                     s.endpoint,
                     s.confirmed,
                     s.authenticated,
-                    attributes_text(&s.attributes)
+                    attributes_text(&s.attributes),
+                    s.owner
                 ],
             )
             .map_err(storage)?;
@@ -185,7 +197,9 @@ impl TopicStore for SqliteTx<'_> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions
-                 WHERE (topic_arn = ?1 OR (?1 IS NULL AND substr(topic_arn, 1, length(?4)) = ?4))
+                 WHERE (topic_arn = ?1
+                        OR (?1 IS NULL AND substr(topic_arn, 1, length(?5)) = ?5 AND owner = ?6)
+                        OR (?1 IS NULL AND owner IS NULL AND substr(topic_arn, 1, length(?4)) = ?4))
                    AND arn > ?2
                  ORDER BY arn LIMIT ?3"
             ))
@@ -195,7 +209,9 @@ impl TopicStore for SqliteTx<'_> {
                     topic_arn,
                     after.unwrap_or(""),
                     limit_of(limit),
-                    self.sns_prefix()
+                    self.sns_prefix(),
+                    self.sns_region_prefix(),
+                    self.scope().account()
                 ],
                 subscription_of,
             )
@@ -221,8 +237,8 @@ impl TopicStore for SqliteTx<'_> {
         self.conn
             .execute(
                 "INSERT OR REPLACE INTO unsubscribed
-                     (arn, topic_arn, protocol, endpoint, token, attributes, authenticated)
-                 SELECT arn, topic_arn, protocol, endpoint, '', attributes, authenticated
+                     (arn, topic_arn, protocol, endpoint, token, attributes, authenticated, owner)
+                 SELECT arn, topic_arn, protocol, endpoint, '', attributes, authenticated, owner
                  FROM subscriptions WHERE arn = ?1",
                 [arn],
             )
@@ -264,8 +280,9 @@ impl TopicStore for SqliteTx<'_> {
                     .conn
                     .execute(
                         "INSERT INTO subscriptions (arn, topic_arn, protocol, endpoint, token,
-                                                    confirmed, attributes, authenticated)
-                         SELECT arn, topic_arn, protocol, endpoint, '', 1, attributes, authenticated
+                                                    confirmed, attributes, authenticated, owner)
+                         SELECT arn, topic_arn, protocol, endpoint, '', 1, attributes, authenticated,
+                                owner
                          FROM unsubscribed WHERE arn = ?1",
                         [arn],
                     )

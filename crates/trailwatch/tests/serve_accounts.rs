@@ -199,7 +199,7 @@ fn keys_of_two_accounts_see_only_their_own_resources() {
     let policy = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow",
         "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
-        "Action": ["SNS:Publish", "SNS:GetTopicAttributes"],
+        "Action": ["SNS:Publish", "SNS:GetTopicAttributes", "SNS:Subscribe"],
         "Resource": topic_a,
     }]});
     ok_as(
@@ -227,6 +227,50 @@ fn keys_of_two_accounts_see_only_their_own_resources() {
         &["sns", "get-topic-attributes", "--topic-arn", &topic_a],
     );
     assert_eq!(attributes["Attributes"]["Owner"], "111122223333");
+    // B's subscription to A's topic is B's: listed, read and removed by B, not by others.
+    let sub = ok_as(
+        &server,
+        &b,
+        &[
+            "sns",
+            "subscribe",
+            "--topic-arn",
+            &topic_a,
+            "--protocol",
+            "http",
+            "--notification-endpoint",
+            "http://127.0.0.1:9/b",
+            "--return-subscription-arn",
+        ],
+    );
+    let sub_arn = sub["SubscriptionArn"].as_str().expect("SubscriptionArn");
+    assert!(sub_arn.starts_with(&format!("{topic_a}:")), "{sub_arn}");
+    let listed = ok_as(&server, &b, &["sns", "list-subscriptions"]);
+    assert_eq!(listed["Subscriptions"][0]["TopicArn"], topic_a.as_str());
+    assert_eq!(listed["Subscriptions"][0]["Owner"], "444455556666");
+    let by_topic = ok_as(
+        &server,
+        &a,
+        &[
+            "sns",
+            "list-subscriptions-by-topic",
+            "--topic-arn",
+            &topic_a,
+        ],
+    );
+    assert_eq!(by_topic["Subscriptions"].as_array().map(Vec::len), Some(1));
+    let c = add_key(&server.data_dir, "222233334444");
+    let err = err_as(
+        &server,
+        &c,
+        &["sns", "unsubscribe", "--subscription-arn", sub_arn],
+    );
+    assert!(err.contains("(AuthorizationError)"), "{err}");
+    ok_as(
+        &server,
+        &b,
+        &["sns", "unsubscribe", "--subscription-arn", sub_arn],
+    );
     let err = err_as(
         &server,
         &b,
@@ -333,4 +377,26 @@ fn a_link_of_one_region_does_not_act_on_another() {
     );
     let confirmed = http_get(&base, &path).expect("an answer");
     assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+
+    // An UnsubscribeURL likewise: Ireland's subscription through Virginia's link is refused,
+    // through Ireland's removes it.
+    let subs = server.aws_ok(&["--region", "eu-west-1", "sns", "list-subscriptions"]);
+    let sub_arn = subs["Subscriptions"][0]["SubscriptionArn"]
+        .as_str()
+        .expect("SubscriptionArn")
+        .to_owned();
+    let unsubscribe = |region: &str| {
+        let path = format!("/{region}/?Action=Unsubscribe&SubscriptionArn={sub_arn}");
+        http_get(&base, &path).expect("an answer")
+    };
+    let refused = unsubscribe("us-east-1");
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains("Invalid parameter: SubscriptionArn"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(unsubscribe("eu-west-1").status, 200);
+    let subs = server.aws_ok(&["--region", "eu-west-1", "sns", "list-subscriptions"]);
+    assert_eq!(subs["Subscriptions"], json!([]));
 }

@@ -57,6 +57,8 @@ pub struct Subscription {
     pub authenticated: bool,
     /// The attributes set on it.
     pub attributes: Attributes,
+    /// The subscriber's account, which may not be the topic's.
+    pub owner: String,
 }
 
 /// The token of a confirmation message.
@@ -148,8 +150,9 @@ fn authorize(tx: &mut dyn Tx, arn: &str, parameter: &str, action: &str) -> Resul
             )
         })
     } else {
-        // A subscription is kept in its topic's account, whose alone it is.
-        false
+        // A subscription is its subscriber's (and its topic owner's, above).
+        tx.subscription(arn)?
+            .is_some_and(|s| s.owner == scope.account())
     };
     if allowed {
         Ok(())

@@ -7,8 +7,8 @@ use super::endpoint::EndpointUrl;
 use super::outbox::{self, MessageKind};
 use super::topic::check_delivery_policy;
 use super::{
-    Attributes, INVALID, NOT_FOUND, Subscription, TokenPurpose, authorize, check_arn, owner_of,
-    tokens, topic_not_found,
+    Attributes, INVALID, NOT_FOUND, Subscription, TokenPurpose, authorize, check_arn, tokens,
+    topic_not_found,
 };
 use crate::error::SnsException;
 use crate::paging::{self, Listing};
@@ -118,6 +118,7 @@ pub(super) fn subscribe(
         confirmed: !needs_confirmation,
         authenticated: false,
         attributes: req.attributes,
+        owner: tx.scope().account().to_owned(),
     };
     tx.insert_subscription(&subscription)?;
     if is_http(&subscription.protocol) {
@@ -277,7 +278,7 @@ pub(super) fn list(
                 } else {
                     "PendingConfirmation".to_owned()
                 },
-                owner: owner_of(&s.topic_arn, tx.scope()),
+                owner: s.owner,
                 protocol: s.protocol,
                 endpoint: s.endpoint,
                 topic_arn: s.topic_arn,
@@ -309,7 +310,7 @@ pub(super) fn get_attributes(
     );
     let mut attributes = Attributes::new();
     attributes.insert("SubscriptionArn".into(), req.subscription_arn);
-    attributes.insert("Owner".into(), owner_of(&sub.topic_arn, tx.scope()));
+    attributes.insert("Owner".into(), sub.owner);
     attributes.insert("TopicArn".into(), sub.topic_arn);
     attributes.insert("Protocol".into(), sub.protocol);
     attributes.insert("Endpoint".into(), sub.endpoint);
