@@ -1,0 +1,108 @@
+//! Readers for every shape CloudTrail events come in.
+//!
+//! CloudTrail delivers to S3 as gzip'd `{"Records":[…]}` documents under
+//! `AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/` (or `AWSLogs/<org-id>/<account>/…` for an
+//! organization trail), beside digest files (`CloudTrail-Digest`) that hold no events; tools
+//! export the same events as JSON arrays, JSON lines or one event per file. [`read_paths`] takes
+//! files, folders (walked in name order, which in the S3 layout is time order) and `-` for
+//! standard input, tells each content apart by its bytes rather than its name (gzip by its
+//! magic number; a document, an array or lines by its JSON), and hands every event to a
+//! [`Visitor`] as the raw JSON text it was written as.
+//!
+//! Nothing in the input aborts a run: a file that cannot be read or parsed, or an event that is
+//! not one, is reported with its path (and line or record number) and counted, and reading goes
+//! on; digests and other objects are reported as skipped.
+
+mod shape;
+mod walk;
+
+use std::fmt;
+
+pub use walk::{Unreadable, read_paths, read_stream};
+
+/// Where in a file something was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// The file as a whole (one document, or one event per file).
+    File,
+    /// A line of a JSON-lines file, from 1.
+    Line(usize),
+    /// An element of a `Records` list or of a JSON array, from 1.
+    Record(usize),
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::File => Ok(()),
+            Position::Line(n) => write!(f, ":{n}"),
+            Position::Record(n) => write!(f, " record {n}"),
+        }
+    }
+}
+
+/// One CloudTrail event, as written in its file.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    /// The event's JSON text, exactly as it was in the input.
+    pub json: &'a str,
+    /// The file it came from (`-` for standard input).
+    pub path: &'a str,
+    pub position: Position,
+}
+
+/// The fields of an event that replay orders and deduplicates on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct EventKey<'a> {
+    #[serde(rename = "eventID", borrow, default)]
+    pub event_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "eventTime", borrow, default)]
+    pub event_time: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl<'a> Event<'a> {
+    /// Its `eventID` and `eventTime`, where it has them as strings.
+    pub fn key(&self) -> EventKey<'a> {
+        serde_json::from_str(self.json).unwrap_or_default()
+    }
+}
+
+/// Why input was not read as events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    /// The file (`-` for standard input).
+    pub path: String,
+    pub position: Position,
+    /// What is wrong, for a person.
+    pub reason: String,
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}: {}", self.path, self.position, self.reason)
+    }
+}
+
+/// Why a file was passed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// A CloudTrail digest file (`CloudTrail-Digest`): hashes of log files, no events.
+    Digest,
+    /// Something else met while walking a folder: a hidden file, CloudTrail Insights, or a
+    /// name that is not `.json`, `.jsonl`, `.ndjson` or `.gz`.
+    Other,
+}
+
+/// What reading finds, in input order.
+pub trait Visitor {
+    /// An event.
+    fn event(&mut self, event: &Event<'_>);
+    /// A file or an event that could not be read; reading goes on.
+    fn malformed(&mut self, problem: Malformed);
+    /// A file that holds no events to read.
+    fn skipped(&mut self, path: &str, why: Skip);
+    /// A file begins; `bytes` is its size as stored (compressed if it is).
+    fn file(&mut self, path: &str, bytes: u64) {
+        let _ = (path, bytes);
+    }
+}

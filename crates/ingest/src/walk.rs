@@ -1,0 +1,119 @@
+//! From the paths a user names to files: folders walked in name order, standard input as `-`,
+//! digest files and other objects passed over.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::shape::read_content;
+use crate::{Malformed, Position, Skip, Visitor};
+
+/// A path named to [`read_paths`] that is not there to read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {}: {reason}", path.display())]
+pub struct Unreadable {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// Reads every event of `paths` in order, telling `visitor` what it finds. A named path that
+/// cannot be read at all is an error, found before anything is read; everything met after that
+/// (a file that cannot be read or parsed, a bad event) is told to `visitor` and passed over.
+pub fn read_paths(paths: &[PathBuf], visitor: &mut dyn Visitor) -> Result<(), Unreadable> {
+    for path in paths {
+        if path.as_os_str() == "-" {
+            continue;
+        }
+        std::fs::metadata(path).map_err(|e| Unreadable {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    for path in paths {
+        if path.as_os_str() == "-" {
+            read_stream("-", &mut std::io::stdin().lock(), visitor);
+        } else if path.is_dir() {
+            walk(path, visitor);
+        } else {
+            read_file(path, visitor);
+        }
+    }
+    Ok(())
+}
+
+/// Reads every event of a stream (standard input is `-`), in any shape a file may have.
+pub fn read_stream(name: &str, stream: &mut dyn Read, visitor: &mut dyn Visitor) {
+    let mut bytes = Vec::new();
+    match stream.read_to_end(&mut bytes) {
+        Ok(n) => {
+            visitor.file(name, n as u64);
+            read_content(name, &bytes, visitor);
+        }
+        Err(e) => unreadable(visitor, name, &e),
+    }
+}
+
+fn unreadable(visitor: &mut dyn Visitor, path: &str, e: &std::io::Error) {
+    visitor.malformed(Malformed {
+        path: path.to_owned(),
+        position: Position::File,
+        reason: format!("cannot read: {e}"),
+    });
+}
+
+/// A folder's files and folders, in name order: in the S3 layout, time order.
+fn walk(dir: &Path, visitor: &mut dyn Visitor) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return unreadable(visitor, &dir.display().to_string(), &e),
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            walk(&path, visitor);
+        } else if let Some(why) = skip_in_folder(&path) {
+            visitor.skipped(&path.display().to_string(), why);
+        } else {
+            read_file(&path, visitor);
+        }
+    }
+}
+
+/// Whether a file met in a folder is one to pass over, and why.
+fn skip_in_folder(path: &Path) -> Option<Skip> {
+    if is_digest(path) {
+        return Some(Skip::Digest);
+    }
+    let name = path.file_name()?.to_string_lossy();
+    let insight = path
+        .components()
+        .any(|c| c.as_os_str() == "CloudTrail-Insight");
+    let extension = [".json", ".json.gz", ".jsonl", ".ndjson", ".gz", ".jsonl.gz"]
+        .iter()
+        .any(|ext| name.ends_with(ext));
+    (name.starts_with('.') || insight || !extension).then_some(Skip::Other)
+}
+
+/// CloudTrail's digest files: `AWSLogs/<account>/CloudTrail-Digest/…`, named
+/// `<account>_CloudTrail-Digest_<region>_…json.gz`.
+fn is_digest(path: &Path) -> bool {
+    path.components()
+        .any(|c| c.as_os_str() == "CloudTrail-Digest")
+        || path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("_CloudTrail-Digest_"))
+}
+
+fn read_file(path: &Path, visitor: &mut dyn Visitor) {
+    let shown = path.display().to_string();
+    if is_digest(path) {
+        return visitor.skipped(&shown, Skip::Digest);
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            visitor.file(&shown, bytes.len() as u64);
+            read_content(&shown, &bytes, visitor);
+        }
+        Err(e) => unreadable(visitor, &shown, &e),
+    }
+}

@@ -1,0 +1,311 @@
+//! Every shape CloudTrail comes in, from the real files in `testdata/cloudtrail/shapes` and
+//! small ones made here: what is read, what is skipped, and what is reported as malformed, with
+//! event counts checked against an independent count (serde_json's own reading of the files).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use ingest::{Event, Malformed, Position, Skip, Visitor, read_paths, read_stream};
+use serde_json::Value;
+
+#[derive(Default)]
+struct Seen {
+    events: Vec<(String, Position, String)>,
+    malformed: Vec<Malformed>,
+    skipped: Vec<(String, Skip)>,
+    files: usize,
+}
+
+impl Visitor for Seen {
+    fn event(&mut self, e: &Event<'_>) {
+        self.events
+            .push((e.path.to_owned(), e.position, e.json.to_owned()));
+    }
+    fn malformed(&mut self, problem: Malformed) {
+        self.malformed.push(problem);
+    }
+    fn skipped(&mut self, path: &str, why: Skip) {
+        self.skipped.push((path.to_owned(), why));
+    }
+    fn file(&mut self, _path: &str, _bytes: u64) {
+        self.files += 1;
+    }
+}
+
+fn shapes() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/cloudtrail/shapes")
+}
+
+fn read(paths: &[PathBuf]) -> Seen {
+    let mut seen = Seen::default();
+    read_paths(paths, &mut seen).expect("readable paths");
+    seen
+}
+
+/// serde_json's own count of a file's events: gunzipped if need be, `Records` or an array.
+fn independent_count(path: &Path) -> usize {
+    let bytes = std::fs::read(path).expect("file");
+    let mut text = String::new();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .expect("gzip");
+    } else {
+        text = String::from_utf8(bytes).expect("utf-8");
+    }
+    match serde_json::from_str::<Value>(&text).expect("json") {
+        Value::Array(events) => events.len(),
+        Value::Object(doc) => doc["Records"].as_array().map_or(1, Vec::len),
+        _ => 0,
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for file in files_under(from) {
+        let target = to.join(file.strip_prefix(from).expect("under"));
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&file, &target).expect("copy");
+    }
+}
+
+#[test]
+fn an_s3_delivery_folder_is_read_in_time_order_and_its_digests_and_other_objects_skipped() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = tmp.path().join("bucket");
+    copy_tree(&shapes().join("invictus-s3"), &root);
+    // What sits beside log files in a real bucket.
+    let digest = root.join(
+        "AWSLogs/218007301253/CloudTrail-Digest/us-east-1/2023/07/10/218007301253_CloudTrail-Digest_us-east-1_trail_us-east-1_20230710T120000Z.json.gz",
+    );
+    std::fs::create_dir_all(digest.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&digest, b"{\"awsAccountId\":\"218007301253\"}").expect("digest");
+    std::fs::write(root.join("AWSLogs/.DS_Store"), b"\0\0").expect("other");
+    std::fs::write(root.join("AWSLogs/218007301253/README.txt"), b"hello").expect("other");
+
+    let seen = read(std::slice::from_ref(&root));
+    let logs: Vec<PathBuf> = files_under(&root.join("AWSLogs/218007301253/CloudTrail"));
+    assert_eq!(logs.len(), 55);
+    let expected: usize = logs.iter().map(|p| independent_count(p)).sum();
+    assert_eq!(expected, 2_900);
+    assert_eq!(seen.events.len(), expected);
+    assert_eq!(seen.files, 55);
+    assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
+    let skipped: Vec<Skip> = seen.skipped.iter().map(|(_, why)| *why).collect();
+    assert_eq!(skipped.iter().filter(|w| **w == Skip::Digest).count(), 1);
+    assert_eq!(skipped.iter().filter(|w| **w == Skip::Other).count(), 2);
+    // File names carry the delivery time: name order is time order.
+    let paths: Vec<&String> = seen.events.iter().map(|(p, _, _)| p).collect();
+    assert!(paths.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(seen.events[0].1, Position::Record(1));
+    let first: Value = serde_json::from_str(&seen.events[0].2).expect("an event");
+    assert!(
+        first["eventTime"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2023-07-10"))
+    );
+}
+
+#[test]
+fn an_organization_trails_layout_is_read_too() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let org = tmp.path().join("AWSLogs/o-a1b2c3d4e5");
+    copy_tree(&shapes().join("invictus-s3/AWSLogs"), &org);
+    let seen = read(&[tmp.path().to_path_buf()]);
+    assert_eq!(seen.events.len(), 2_900);
+    assert!(seen.malformed.is_empty() && seen.skipped.is_empty());
+}
+
+#[test]
+fn arrays_lines_records_and_gzip_are_told_apart_by_their_content() {
+    let stratus = files_under(&shapes().join("stratus"));
+    let seen = read(&stratus);
+    let expected: usize = stratus.iter().map(|p| independent_count(p)).sum();
+    assert!(expected > 0);
+    assert_eq!(seen.events.len(), expected);
+    assert!(
+        seen.events
+            .iter()
+            .all(|(_, p, _)| matches!(p, Position::Record(_)))
+    );
+
+    let lines = shapes().join("panther/panther_cloudtrail_events.jsonl");
+    let seen = read(std::slice::from_ref(&lines));
+    let text = std::fs::read_to_string(&lines).expect("file");
+    assert_eq!(
+        seen.events.len(),
+        text.lines().filter(|l| !l.trim().is_empty()).count()
+    );
+    assert_eq!(seen.events.len(), 464);
+    assert_eq!(seen.events[2].1, Position::Line(3));
+
+    // The same Records document plain and gzipped, whatever the name says.
+    let library = shapes().join("processing-library");
+    let plain = read(&[library.join("SerializerTestFileCompact.json")]);
+    let gzipped = read(&[library.join("SerializerTestFileCompact.json.gz")]);
+    assert_eq!(
+        plain.events.len(),
+        independent_count(&library.join("SerializerTestFileCompact.json"))
+    );
+    let texts = |s: &Seen| s.events.iter().map(|e| e.2.clone()).collect::<Vec<_>>();
+    assert_eq!(texts(&plain), texts(&gzipped));
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let misnamed = tmp.path().join("events.txt");
+    std::fs::copy(library.join("SerializerTestFileCompact.json.gz"), &misnamed).expect("copy");
+    assert_eq!(texts(&read(&[misnamed])), texts(&plain));
+
+    // Records whose every field is null are still records.
+    let nulls = read(&[library.join("SerializerAllFieldsNull.json")]);
+    assert_eq!(
+        nulls.events.len(),
+        independent_count(&library.join("SerializerAllFieldsNull.json"))
+    );
+}
+
+#[test]
+fn one_event_per_file_and_standard_input() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let corpus = shapes().join("panther/panther_cloudtrail_events.jsonl");
+    let text = std::fs::read_to_string(&corpus).expect("file");
+    let event: Value = serde_json::from_str(text.lines().next().expect("a line")).expect("json");
+    let single = tmp.path().join("one.json");
+    std::fs::write(&single, serde_json::to_string_pretty(&event).expect("json")).expect("write");
+    let seen = read(&[single]);
+    assert_eq!(seen.events.len(), 1);
+    assert_eq!(seen.events[0].1, Position::File);
+    let read_back: Value = serde_json::from_str(&seen.events[0].2).expect("json");
+    assert_eq!(read_back, event);
+
+    // Standard input takes any shape a file takes: here gzip'd Records.
+    let gz = std::fs::read(shapes().join("processing-library/SerializerTestFileCompact.json.gz"))
+        .expect("file");
+    let mut seen = Seen::default();
+    read_stream("-", &mut &gz[..], &mut seen);
+    assert!(!seen.events.is_empty());
+    assert!(seen.events.iter().all(|(p, _, _)| p == "-"));
+}
+
+#[test]
+fn malformed_files_and_events_are_reported_with_where_and_reading_goes_on() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let library = shapes().join("processing-library");
+    // A broken JSON-lines file: line 3 is cut short, line 5 is not an event.
+    let lines = tmp.path().join("broken.jsonl");
+    std::fs::write(
+        &lines,
+        "{\"eventID\":\"1\",\"eventName\":\"A\"}\n\
+         {\"eventID\":\"2\",\"eventName\":\"B\"}\n\
+         {\"eventID\":\"3\",\"eventName\":\n\
+         \n\
+         {\"hello\":\"world\"}\n\
+         {\"eventID\":\"6\",\"eventName\":\"F\"}\n",
+    )
+    .expect("write");
+    // A Records list with something that is not an object in it.
+    let records = tmp.path().join("records.json");
+    std::fs::write(
+        &records,
+        r#"{"Records":[{"eventID":"a"},42,{"eventID":"c"}]}"#,
+    )
+    .expect("write");
+    let truncated_gzip = tmp.path().join("cut.json.gz");
+    let gz = std::fs::read(library.join("SerializerTestFileCompact.json.gz")).expect("file");
+    std::fs::write(&truncated_gzip, &gz[..gz.len() / 2]).expect("write");
+    let paths = vec![
+        library.join("SerializerTestFileBadJsonFormat.json"),
+        lines.clone(),
+        records.clone(),
+        truncated_gzip.clone(),
+        library.join("SQSMessageBody"),
+        shapes().join("stratus"),
+    ];
+    let seen = read(&paths);
+    let at = |path: &Path, position| {
+        seen.malformed
+            .iter()
+            .any(|m| m.path == path.display().to_string() && m.position == position)
+    };
+    assert!(
+        at(
+            &library.join("SerializerTestFileBadJsonFormat.json"),
+            Position::File
+        ),
+        "{:?}",
+        seen.malformed
+    );
+    assert!(at(&lines, Position::Line(3)));
+    assert!(at(&lines, Position::Line(5)));
+    assert!(at(&records, Position::Record(2)));
+    assert!(at(&truncated_gzip, Position::File));
+    // Not a CloudTrail document: an SQS message naming log objects.
+    assert!(at(&library.join("SQSMessageBody"), Position::File));
+    assert_eq!(seen.malformed.len(), 6, "{:?}", seen.malformed);
+    let ids: Vec<Value> = seen
+        .events
+        .iter()
+        .filter(|(p, _, _)| {
+            *p == lines.display().to_string() || *p == records.display().to_string()
+        })
+        .map(|(_, _, json)| serde_json::from_str::<Value>(json).expect("json")["eventID"].clone())
+        .collect();
+    assert_eq!(ids, ["1", "2", "6", "a", "c"]);
+    // And the folder after them was read whole.
+    let stratus: usize = files_under(&shapes().join("stratus"))
+        .iter()
+        .map(|p| independent_count(p))
+        .sum();
+    let from_stratus = seen
+        .events
+        .iter()
+        .filter(|(p, _, _)| p.contains("stratus"))
+        .count();
+    assert_eq!(from_stratus, stratus);
+    // Each problem reads as path, place and reason.
+    let line3 = seen
+        .malformed
+        .iter()
+        .find(|m| m.position == Position::Line(3))
+        .expect("line 3");
+    assert!(
+        line3
+            .to_string()
+            .starts_with(&format!("{}:3: not JSON", lines.display())),
+        "{line3}"
+    );
+}
+
+#[test]
+fn a_named_path_that_is_not_there_is_an_error_before_anything_is_read() {
+    let mut seen = Seen::default();
+    let missing = PathBuf::from("/nonexistent/cloudtrail");
+    let err = read_paths(&[shapes().join("stratus"), missing.clone()], &mut seen)
+        .expect_err("a missing path");
+    assert_eq!(err.path, missing);
+    assert!(seen.events.is_empty());
+}
+
+#[test]
+fn an_events_id_and_time_are_read_for_replay() {
+    let json = r#"{"eventVersion":"1.08","eventTime":"2023-07-10T11:42:12Z","eventID":"e-1"}"#;
+    let event = Event {
+        json,
+        path: "-",
+        position: Position::File,
+    };
+    let key = event.key();
+    assert_eq!(key.event_id.as_deref(), Some("e-1"));
+    assert_eq!(key.event_time.as_deref(), Some("2023-07-10T11:42:12Z"));
+}
