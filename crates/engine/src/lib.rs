@@ -28,6 +28,7 @@ pub mod format;
 pub mod logs;
 pub mod metrics;
 mod paging;
+pub mod replay;
 pub mod scope;
 pub mod store;
 pub mod topics;

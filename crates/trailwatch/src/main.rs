@@ -2,6 +2,7 @@
 
 mod deliveries;
 mod keys;
+mod replay;
 mod serve;
 mod test_pattern;
 
@@ -43,6 +44,14 @@ enum Command {
     /// A request is served in the account of the key that signed it; a key of one account
     /// never sees another account's resources. Works on a stopped or a running server.
     Keys(keys::Args),
+    /// Run CloudTrail archives through metric filters and count what each matches.
+    ///
+    /// Reads S3 delivery folders, gzip or plain files, Records documents, JSON arrays, JSON
+    /// lines and standard input (-); digests and other objects are skipped, and malformed
+    /// files or events are reported and counted without stopping the run. Events are
+    /// deduplicated on eventID. Exit status: 0 when the run completed (malformed input
+    /// included), 2 for a usage error, a bad pattern or a path that cannot be read.
+    Replay(replay::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +72,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Replay(args) => replay::run(args),
         Command::Serve(args) => match serve::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
