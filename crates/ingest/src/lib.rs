@@ -18,7 +18,7 @@ mod walk;
 
 use std::fmt;
 
-pub use walk::{Unreadable, read_paths, read_stream};
+pub use walk::{Unreadable, read_paths, read_stream, stored_bytes};
 
 /// Where in a file something was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +101,8 @@ pub trait Visitor {
     fn malformed(&mut self, problem: Malformed);
     /// A file that holds no events to read.
     fn skipped(&mut self, path: &str, why: Skip);
-    /// A file begins; `bytes` is its size as stored (compressed if it is).
+    /// A file has been read (its events handed over); `bytes` is its size as stored
+    /// (compressed if it is), for progress against [`stored_bytes`].
     fn file(&mut self, path: &str, bytes: u64) {
         let _ = (path, bytes);
     }

@@ -40,13 +40,39 @@ pub fn read_paths(paths: &[PathBuf], visitor: &mut dyn Visitor) -> Result<(), Un
     Ok(())
 }
 
+/// The bytes, as stored, of every file [`read_paths`] would read; `None` when one of the
+/// paths is standard input, whose size is not known until it ends.
+pub fn stored_bytes(paths: &[PathBuf]) -> Option<u64> {
+    fn under(path: &Path) -> u64 {
+        if path.is_dir() {
+            let Ok(entries) = std::fs::read_dir(path) else {
+                return 0;
+            };
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_dir() || skip_in_folder(p).is_none())
+                .map(|p| under(&p))
+                .sum()
+        } else if is_digest(path) {
+            0
+        } else {
+            std::fs::metadata(path).map_or(0, |m| m.len())
+        }
+    }
+    paths
+        .iter()
+        .map(|p| (p.as_os_str() != "-").then(|| under(p)))
+        .sum()
+}
+
 /// Reads every event of a stream (standard input is `-`), in any shape a file may have.
 pub fn read_stream(name: &str, stream: &mut dyn Read, visitor: &mut dyn Visitor) {
     let mut bytes = Vec::new();
     match stream.read_to_end(&mut bytes) {
         Ok(n) => {
-            visitor.file(name, n as u64);
             read_content(name, &bytes, visitor);
+            visitor.file(name, n as u64);
         }
         Err(e) => unreadable(visitor, name, &e),
     }
@@ -111,8 +137,8 @@ fn read_file(path: &Path, visitor: &mut dyn Visitor) {
     }
     match std::fs::read(path) {
         Ok(bytes) => {
-            visitor.file(&shown, bytes.len() as u64);
             read_content(&shown, &bytes, visitor);
+            visitor.file(&shown, bytes.len() as u64);
         }
         Err(e) => unreadable(visitor, &shown, &e),
     }

@@ -98,6 +98,19 @@ fn an_s3_delivery_folder_is_read_in_time_order_and_its_digests_and_other_objects
 
     let seen = read(std::slice::from_ref(&root));
     let logs: Vec<PathBuf> = files_under(&root.join("AWSLogs/218007301253/CloudTrail"));
+    // Progress counts the bytes of the files read, digests and other objects left out.
+    let stored: u64 = logs
+        .iter()
+        .map(|p| std::fs::metadata(p).expect("file").len())
+        .sum();
+    assert_eq!(
+        ingest::stored_bytes(std::slice::from_ref(&root)),
+        Some(stored)
+    );
+    assert_eq!(
+        ingest::stored_bytes(&[root.clone(), PathBuf::from("-")]),
+        None
+    );
     assert_eq!(logs.len(), 55);
     let expected: usize = logs.iter().map(|p| independent_count(p)).sum();
     assert_eq!(expected, 2_900);

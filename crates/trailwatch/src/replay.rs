@@ -33,11 +33,36 @@ fn parse_filter(spec: &str) -> Result<NamedFilter, String> {
     }
 }
 
+/// A progress bar on standard error when it is a terminal: bytes read of the total (when it is
+/// known: not for standard input), rate and time left, and the events read.
+fn progress(paths: &[PathBuf]) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = match ingest::stored_bytes(paths) {
+        Some(total) => indicatif::ProgressBar::new(total).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {bytes_per_sec}, {eta} left, {msg}",
+            )
+            .ok()?,
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}, {msg}")
+                .ok()?,
+        ),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    Some(bar)
+}
+
 /// Malformed input is told as it is found, up to this many times; the summary counts all.
 const TOLD: u64 = 20;
 
 struct Run<'f> {
     replay: Replay<'f>,
+    /// On a terminal: bytes read of the total, rate, time left, events.
+    progress: Option<indicatif::ProgressBar>,
     files: u64,
     skipped_digest: u64,
     skipped_other: u64,
@@ -48,12 +73,22 @@ impl Visitor for Run<'_> {
     fn event(&mut self, event: &Event<'_>) {
         let key = event.key();
         self.replay.event(event.json, key.event_id.as_deref());
+        let events = self.replay.counts().events;
+        if let Some(bar) = &self.progress
+            && events % 4096 == 0
+        {
+            bar.set_message(format!("{events} events"));
+        }
     }
 
     fn malformed(&mut self, problem: Malformed) {
         self.malformed += 1;
         if self.malformed <= TOLD {
-            eprintln!("trailwatch replay: {problem}");
+            let line = format!("trailwatch replay: {problem}");
+            match &self.progress {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
         }
     }
 
@@ -64,8 +99,12 @@ impl Visitor for Run<'_> {
         }
     }
 
-    fn file(&mut self, _path: &str, _bytes: u64) {
+    fn file(&mut self, _path: &str, bytes: u64) {
         self.files += 1;
+        if let Some(bar) = &self.progress {
+            bar.inc(bytes);
+            bar.set_message(format!("{} events", self.replay.counts().events));
+        }
     }
 }
 
@@ -79,6 +118,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     let mut run = Run {
         replay: filters.replay(),
+        progress: progress(&args.paths),
         files: 0,
         skipped_digest: 0,
         skipped_other: 0,
@@ -87,6 +127,9 @@ pub fn run(args: Args) -> ExitCode {
     if let Err(e) = ingest::read_paths(&args.paths, &mut run) {
         eprintln!("trailwatch replay: {e}");
         return ExitCode::from(2);
+    }
+    if let Some(bar) = &run.progress {
+        bar.finish_and_clear();
     }
     if run.malformed > TOLD {
         eprintln!(
