@@ -170,18 +170,142 @@ fn read_array(path: &str, body: &str, visitor: &mut dyn Visitor) {
 
 fn read_lines(path: &str, text: &str, visitor: &mut dyn Visitor) {
     for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let position = Position::Line(i + 1);
-        match serde_json::from_str::<&RawValue>(line) {
-            Ok(value) => read_value(path, value.get(), position, visitor),
-            Err(e) => visitor.malformed(Malformed {
-                path: path.to_owned(),
-                position,
-                reason: format!("not JSON: {e}"),
-            }),
+        read_line(path, line, i + 1, visitor);
+    }
+}
+
+/// Line `number` of a JSON-lines file.
+fn read_line(path: &str, line: &str, number: usize, visitor: &mut dyn Visitor) {
+    let line = line.trim();
+    if line.is_empty() {
+        return;
+    }
+    let position = Position::Line(number);
+    match serde_json::from_str::<&RawValue>(line) {
+        Ok(value) => read_value(path, value.get(), position, visitor),
+        Err(e) => visitor.malformed(Malformed {
+            path: path.to_owned(),
+            position,
+            reason: format!("not JSON: {e}"),
+        }),
+    }
+}
+
+/// How much of a file is looked at to tell its shape, and read at a time once it is known to
+/// be JSON lines.
+const CHUNK: usize = 4 << 20;
+
+/// Reads the events of a stream of any shape. A stream longer than [`CHUNK`] whose first line
+/// is a JSON value with more after it is read as JSON lines a chunk at a time, so that memory
+/// follows the chunk, not the file; other shapes (documents, arrays) are read whole, as they
+/// can only be parsed whole.
+pub(crate) fn read_stream(
+    path: &str,
+    raw: &mut dyn Read,
+    visitor: &mut dyn Visitor,
+) -> std::io::Result<()> {
+    let mut head = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        match raw.read(&mut head[got..])? {
+            0 => break,
+            n => got += n,
         }
     }
+    let prefix = std::io::Cursor::new(head[..got].to_vec());
+    let mut chained = prefix.chain(raw);
+    let gzip = head[..got] == [0x1f, 0x8b];
+    let mut decoded;
+    let input: &mut dyn Read = if gzip {
+        decoded = flate2::read::MultiGzDecoder::new(chained);
+        &mut decoded
+    } else {
+        &mut chained
+    };
+    let mut buf = Vec::with_capacity(CHUNK);
+    let ended = fill(input, &mut buf, CHUNK).map_err(|e| gzip_error(gzip, e))?;
+    if ended || !starts_json_lines(&buf) {
+        input
+            .read_to_end(&mut buf)
+            .map_err(|e| gzip_error(gzip, e))?;
+        read_content(path, &buf, visitor);
+        return Ok(());
+    }
+    let mut line_number = 0;
+    let mut ended = false;
+    loop {
+        // Whole lines up to the last newline; the rest waits for the next chunk (a line
+        // longer than a chunk makes the buffer grow until it ends).
+        let cut = if ended {
+            buf.len()
+        } else {
+            buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+        };
+        let mut rest = &buf[..cut];
+        while !rest.is_empty() {
+            let (line, after) = match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, &rest[rest.len()..]),
+            };
+            line_number += 1;
+            match std::str::from_utf8(line) {
+                Ok(text) => read_line(path, text, line_number, visitor),
+                Err(e) => visitor.malformed(Malformed {
+                    path: path.to_owned(),
+                    position: Position::Line(line_number),
+                    reason: format!("not UTF-8 text: {e}"),
+                }),
+            }
+            rest = after;
+        }
+        if ended {
+            return Ok(());
+        }
+        buf.drain(..cut);
+        let want = buf.len() + CHUNK;
+        ended = fill(input, &mut buf, want).map_err(|e| gzip_error(gzip, e))?;
+    }
+}
+
+/// Reads until `buf` holds `want` bytes or the input ends; `true` when it ended.
+fn fill(input: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    while buf.len() < want {
+        let start = buf.len();
+        buf.resize(want, 0);
+        let n = input.read(&mut buf[start..]);
+        match n {
+            Ok(0) => {
+                buf.truncate(start);
+                return Ok(true);
+            }
+            Ok(n) => buf.truncate(start + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn gzip_error(gzip: bool, e: std::io::Error) -> std::io::Error {
+    if gzip {
+        std::io::Error::new(e.kind(), format!("not readable as gzip: {e}"))
+    } else {
+        e
+    }
+}
+
+/// Whether a file's beginning is JSON lines: a first line that is a JSON value on its own.
+fn starts_json_lines(head: &[u8]) -> bool {
+    let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(head);
+    let Some(end) = head.iter().position(|&b| b == b'\n') else {
+        return false;
+    };
+    let first = &head[..end];
+    let trimmed = first.trim_ascii_start();
+    !trimmed.starts_with(b"[")
+        && std::str::from_utf8(first)
+            .is_ok_and(|line| serde_json::from_str::<&RawValue>(line.trim()).is_ok())
 }

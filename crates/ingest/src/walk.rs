@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::shape::read_content;
+use crate::shape;
 use crate::{Malformed, Position, Skip, Visitor};
 
 /// A path named to [`read_paths`] that is not there to read.
@@ -68,13 +68,37 @@ pub fn stored_bytes(paths: &[PathBuf]) -> Option<u64> {
 
 /// Reads every event of a stream (standard input is `-`), in any shape a file may have.
 pub fn read_stream(name: &str, stream: &mut dyn Read, visitor: &mut dyn Visitor) {
-    let mut bytes = Vec::new();
-    match stream.read_to_end(&mut bytes) {
-        Ok(n) => {
-            read_content(name, &bytes, visitor);
-            visitor.file(name, n as u64);
-        }
-        Err(e) => unreadable(visitor, name, &e),
+    let mut counted = Counted {
+        inner: stream,
+        bytes: 0,
+    };
+    read_from(name, &mut counted, visitor);
+    visitor.file(name, counted.bytes);
+}
+
+/// A reader that counts the bytes it gives.
+struct Counted<'r> {
+    inner: &'r mut dyn Read,
+    bytes: u64,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads a stream's events; a stream that breaks off (a cut gzip file, a read error) is told
+/// as malformed, after the events read before it.
+fn read_from(name: &str, stream: &mut dyn Read, visitor: &mut dyn Visitor) {
+    if let Err(e) = shape::read_stream(name, stream, visitor) {
+        visitor.malformed(Malformed {
+            path: name.to_owned(),
+            position: Position::File,
+            reason: format!("cannot read: {e}"),
+        });
     }
 }
 
@@ -135,10 +159,11 @@ fn read_file(path: &Path, visitor: &mut dyn Visitor) {
     if is_digest(path) {
         return visitor.skipped(&shown, Skip::Digest);
     }
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            read_content(&shown, &bytes, visitor);
-            visitor.file(&shown, bytes.len() as u64);
+    match std::fs::File::open(path) {
+        Ok(mut file) => {
+            let stored = file.metadata().map_or(0, |m| m.len());
+            read_from(&shown, &mut file, visitor);
+            visitor.file(&shown, stored);
         }
         Err(e) => unreadable(visitor, &shown, &e),
     }

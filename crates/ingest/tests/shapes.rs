@@ -322,3 +322,47 @@ fn an_events_id_and_time_are_read_for_replay() {
     assert_eq!(key.event_id.as_deref(), Some("e-1"));
     assert_eq!(key.event_time.as_deref(), Some("2023-07-10T11:42:12Z"));
 }
+
+#[test]
+fn long_json_lines_files_are_read_a_chunk_at_a_time_with_lines_numbered_across_chunks() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let corpus = std::fs::read_to_string(shapes().join("panther/panther_cloudtrail_events.jsonl"))
+        .expect("file");
+    let events: Vec<&str> = corpus.lines().filter(|l| !l.trim().is_empty()).collect();
+    // About 9 MB: longer than the chunks the reader takes, with one broken line far in, and
+    // one line (a 5 MB event) longer than a chunk.
+    let mut lines: Vec<String> = Vec::new();
+    while lines.len() < 8_000 {
+        lines.extend(events.iter().map(|e| (*e).to_owned()));
+    }
+    lines.truncate(8_000);
+    lines[6_999] = "{\"eventID\": \"cut".to_owned();
+    lines[7_499] = format!(
+        "{{\"eventID\":\"big\",\"eventName\":\"X\",\"requestParameters\":{{\"pad\":\"{}\"}}}}",
+        "x".repeat(5 << 20)
+    );
+    let text = lines.join("\n");
+    assert!(text.len() > 9 << 20);
+    let plain = tmp.path().join("big.jsonl");
+    std::fs::write(&plain, &text).expect("write");
+    let gzipped = tmp.path().join("big.jsonl.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, text.as_bytes()).expect("compress");
+    std::fs::write(&gzipped, encoder.finish().expect("gzip")).expect("write");
+
+    for path in [plain, gzipped] {
+        let seen = read(std::slice::from_ref(&path));
+        assert_eq!(seen.events.len(), 7_999, "{}", path.display());
+        assert_eq!(seen.malformed.len(), 1, "{:?}", seen.malformed);
+        assert_eq!(seen.malformed[0].position, Position::Line(7_000));
+        let last = seen.events.last().expect("events");
+        assert_eq!(last.1, Position::Line(8_000));
+        let big = seen
+            .events
+            .iter()
+            .find(|(_, p, _)| *p == Position::Line(7_500))
+            .expect("the long line");
+        assert!(big.2.len() > 5 << 20);
+        assert_eq!(seen.files, 1);
+    }
+}
