@@ -42,13 +42,15 @@ impl fmt::Display for Position {
 }
 
 /// One CloudTrail event, as written in its file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Event<'a> {
     /// The event's JSON text, exactly as it was in the input.
     pub json: &'a str,
     /// The file it came from (`-` for standard input).
     pub path: &'a str,
     pub position: Position,
+    /// Its key, where the reader read it on its way.
+    pub(crate) known: Option<EventKey<'a>>,
 }
 
 /// The fields of an event that replay orders and deduplicates on.
@@ -61,9 +63,21 @@ pub struct EventKey<'a> {
 }
 
 impl<'a> Event<'a> {
+    pub fn new(json: &'a str, path: &'a str, position: Position) -> Event<'a> {
+        Event {
+            json,
+            path,
+            position,
+            known: None,
+        }
+    }
+
     /// Its `eventID` and `eventTime`, where it has them as strings.
     pub fn key(&self) -> EventKey<'a> {
-        serde_json::from_str(self.json).unwrap_or_default()
+        match &self.known {
+            Some(key) => key.clone(),
+            None => serde_json::from_str(self.json).unwrap_or_default(),
+        }
     }
 }
 

@@ -1,13 +1,14 @@
 //! One file's content, whatever its shape: gzip or not; a `{"Records":[…]}` document, a JSON
 //! array of events, JSON lines, or one event.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-use crate::{Event, Malformed, Position, Visitor};
+use crate::{Event, EventKey, Malformed, Position, Visitor};
 
 /// Reads the events of one file's bytes (as stored: gzip'd or not).
 pub(crate) fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) {
@@ -82,8 +83,11 @@ struct Probe<'a> {
     event_name: Option<IgnoredAny>,
     #[serde(rename = "eventSource", default)]
     event_source: Option<IgnoredAny>,
-    #[serde(rename = "eventID", default)]
-    event_id: Option<IgnoredAny>,
+    // Read here, in the one pass over the event, for replay's order and deduplication.
+    #[serde(rename = "eventID", borrow, default)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(rename = "eventTime", borrow, default)]
+    event_time: Option<Cow<'a, str>>,
 }
 
 /// A top-level value: a Records document, or one event.
@@ -91,7 +95,9 @@ fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visi
     let probe = match serde_json::from_str::<Probe<'_>>(json) {
         Ok(probe) => probe,
         Err(e) => {
-            let reason = if json.trim_start().starts_with('{') {
+            let reason = if json.trim_start().starts_with('{')
+                || serde_json::from_str::<IgnoredAny>(json).is_err()
+            {
                 format!("not JSON: {e}")
             } else {
                 "not a CloudTrail event: not a JSON object".to_owned()
@@ -124,6 +130,10 @@ fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visi
             json: json.trim(),
             path,
             position,
+            known: Some(EventKey {
+                event_id: probe.event_id,
+                event_time: probe.event_time,
+            }),
         });
     } else {
         visitor.malformed(Malformed {
@@ -139,11 +149,7 @@ fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visi
 /// own records may have every field null).
 fn read_record(path: &str, json: &str, position: Position, visitor: &mut dyn Visitor) {
     if json.trim_start().starts_with('{') {
-        visitor.event(&Event {
-            json,
-            path,
-            position,
-        });
+        visitor.event(&Event::new(json, path, position));
     } else {
         visitor.malformed(Malformed {
             path: path.to_owned(),
@@ -180,15 +186,8 @@ fn read_line(path: &str, line: &str, number: usize, visitor: &mut dyn Visitor) {
     if line.is_empty() {
         return;
     }
-    let position = Position::Line(number);
-    match serde_json::from_str::<&RawValue>(line) {
-        Ok(value) => read_value(path, value.get(), position, visitor),
-        Err(e) => visitor.malformed(Malformed {
-            path: path.to_owned(),
-            position,
-            reason: format!("not JSON: {e}"),
-        }),
-    }
+    // One parse reads the line: a Records document or an event, checked as JSON.
+    read_value(path, line, Position::Line(number), visitor);
 }
 
 /// How much of a file is looked at to tell its shape, and read at a time once it is known to
@@ -239,24 +238,31 @@ pub(crate) fn read_stream(
         let cut = if ended {
             buf.len()
         } else {
-            buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+            memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
         };
-        let mut rest = &buf[..cut];
-        while !rest.is_empty() {
-            let (line, after) = match rest.iter().position(|&b| b == b'\n') {
-                Some(i) => (&rest[..i], &rest[i + 1..]),
-                None => (rest, &rest[rest.len()..]),
-            };
+        // The chunk's text is checked once; only a chunk that is not UTF-8 is looked at line
+        // by line, to tell which lines are not.
+        let complete = &buf[..cut];
+        let text = std::str::from_utf8(complete).ok();
+        let mut start = 0;
+        while start < complete.len() {
+            let end =
+                memchr::memchr(b'\n', &complete[start..]).map_or(complete.len(), |i| start + i);
             line_number += 1;
-            match std::str::from_utf8(line) {
-                Ok(text) => read_line(path, text, line_number, visitor),
+            // A newline never falls inside a UTF-8 character, so these are char boundaries.
+            let line = match text {
+                Some(text) => Ok(&text[start..end]),
+                None => std::str::from_utf8(&complete[start..end]),
+            };
+            match line {
+                Ok(line) => read_line(path, line, line_number, visitor),
                 Err(e) => visitor.malformed(Malformed {
                     path: path.to_owned(),
                     position: Position::Line(line_number),
                     reason: format!("not UTF-8 text: {e}"),
                 }),
             }
-            rest = after;
+            start = end + 1;
         }
         if ended {
             return Ok(());

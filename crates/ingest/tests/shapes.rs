@@ -313,11 +313,7 @@ fn a_named_path_that_is_not_there_is_an_error_before_anything_is_read() {
 #[test]
 fn an_events_id_and_time_are_read_for_replay() {
     let json = r#"{"eventVersion":"1.08","eventTime":"2023-07-10T11:42:12Z","eventID":"e-1"}"#;
-    let event = Event {
-        json,
-        path: "-",
-        position: Position::File,
-    };
+    let event = Event::new(json, "-", Position::File);
     let key = event.key();
     assert_eq!(key.event_id.as_deref(), Some("e-1"));
     assert_eq!(key.event_time.as_deref(), Some("2023-07-10T11:42:12Z"));
@@ -365,4 +361,31 @@ fn long_json_lines_files_are_read_a_chunk_at_a_time_with_lines_numbered_across_c
         assert!(big.2.len() > 5 << 20);
         assert_eq!(seen.files, 1);
     }
+}
+
+#[test]
+fn a_line_that_is_not_utf8_in_a_long_file_is_told_by_its_number() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let event = br#"{"eventID":"e","eventName":"PutRolePolicy","requestParameters":{"policyDocument":"0123456789012345678901234567890123456789"}}"#;
+    let mut bytes = Vec::new();
+    for n in 1..=60_000 {
+        if n == 50_000 {
+            bytes.extend_from_slice(b"{\"eventName\":\"\xff\xfe\"}");
+        } else {
+            bytes.extend_from_slice(event);
+        }
+        bytes.push(b'\n');
+    }
+    assert!(bytes.len() > 4 << 20);
+    let path = tmp.path().join("latin1.jsonl");
+    std::fs::write(&path, &bytes).expect("write");
+    let seen = read(&[path]);
+    assert_eq!(seen.events.len(), 59_999);
+    assert_eq!(seen.malformed.len(), 1);
+    assert_eq!(seen.malformed[0].position, Position::Line(50_000));
+    assert!(
+        seen.malformed[0].reason.starts_with("not UTF-8"),
+        "{}",
+        seen.malformed[0]
+    );
 }
