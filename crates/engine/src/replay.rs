@@ -114,6 +114,108 @@ impl Replay<'_> {
     }
 }
 
+/// Events handed to [`Filters::replay_parallel`] at a time.
+const BATCH: usize = 2_048;
+
+/// An event as the pipeline carries it: its JSON text and its `eventID`.
+type Owned = (String, Option<String>);
+
+impl Filters {
+    /// Replays the events `feed` gives (on the calling thread) with matching on `workers`
+    /// threads beside it: events go in batches to the workers, whose verdicts are taken back
+    /// in the order the events were given, so deduplication keeps the first of each `eventID`
+    /// as [`Replay`] does and the counts are the same. `progress` is called on the feeding
+    /// thread with the counts so far, now and then.
+    pub fn replay_parallel(
+        &self,
+        workers: usize,
+        feed: impl FnOnce(&mut dyn FnMut(String, Option<String>)),
+    ) -> Counts {
+        use std::sync::mpsc;
+        let workers = workers.max(1);
+        let (result_tx, result_rx) = mpsc::channel::<(u64, Vec<(Option<String>, Vec<usize>)>)>();
+        std::thread::scope(|s| {
+            let mut batch_txs = Vec::with_capacity(workers);
+            for _ in 0..workers {
+                // Two batches in flight a worker: reading never runs far ahead of matching.
+                let (tx, rx) = mpsc::sync_channel::<(u64, Vec<Owned>)>(2);
+                batch_txs.push(tx);
+                let results = result_tx.clone();
+                s.spawn(move || {
+                    let mut matcher = self.set.matcher();
+                    let mut matched = Vec::new();
+                    for (seq, events) in rx {
+                        let verdicts = events
+                            .into_iter()
+                            .map(|(json, id)| {
+                                matcher.matching(&json, &mut matched);
+                                (id, matched.clone())
+                            })
+                            .collect();
+                        if results.send((seq, verdicts)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(result_tx);
+            let merger = s.spawn(move || {
+                let mut counts = Counts {
+                    matches: vec![0; self.names.len()],
+                    ..Counts::default()
+                };
+                let mut seen = HashSet::new();
+                let mut waiting = std::collections::BTreeMap::new();
+                let mut next = 0u64;
+                for (seq, verdicts) in result_rx {
+                    waiting.insert(seq, verdicts);
+                    while let Some(verdicts) = waiting.remove(&next) {
+                        next += 1;
+                        for (id, matched) in verdicts {
+                            counts.events += 1;
+                            if let Some(id) = id
+                                && !seen.insert(id)
+                            {
+                                counts.duplicates += 1;
+                                continue;
+                            }
+                            for i in matched {
+                                counts.matches[i] += 1;
+                            }
+                        }
+                    }
+                }
+                counts
+            });
+            let mut batch: Vec<Owned> = Vec::with_capacity(BATCH);
+            let mut seq = 0u64;
+            let send = |batch: Vec<Owned>, seq: u64| {
+                // A worker gone (it panicked) leaves its batches unmatched; the scope
+                // re-raises its panic when it ends.
+                let _ = batch_txs[(seq % workers as u64) as usize].send((seq, batch));
+            };
+            feed(&mut |json, id| {
+                batch.push((json, id));
+                if batch.len() == BATCH {
+                    send(
+                        std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
+                        seq,
+                    );
+                    seq += 1;
+                }
+            });
+            if !batch.is_empty() {
+                send(batch, seq);
+            }
+            // The workers end when their batches do, and the merger when the workers do.
+            drop(batch_txs);
+            merger
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +248,45 @@ mod tests {
         assert_eq!(counts.events, 5);
         assert_eq!(counts.duplicates, 1);
         assert_eq!(counts.matches, [3, 1]);
+    }
+
+    #[test]
+    fn matching_beside_the_reader_counts_what_matching_in_line_counts() {
+        let f = filters(&[
+            ("puts", "{ $.eventName = Put* }"),
+            ("denied", "{ $.errorCode = \"AccessDenied*\" }"),
+        ]);
+        // Enough events for many batches, with duplicates far apart.
+        let events: Vec<(String, Option<String>)> = (0..20_000)
+            .map(|i| {
+                let id = format!("id-{}", i % 15_000);
+                let name = if i % 3 == 0 {
+                    "PutRolePolicy"
+                } else {
+                    "GetRole"
+                };
+                let error = if i % 7 == 0 {
+                    ",\"errorCode\":\"AccessDenied\""
+                } else {
+                    ""
+                };
+                let json = format!(r#"{{"eventID":"{id}","eventName":"{name}"{error}}}"#);
+                (json, Some(id))
+            })
+            .collect();
+        let mut replay = f.replay();
+        for (json, id) in &events {
+            replay.event(json, id.as_deref());
+        }
+        for workers in [1, 3] {
+            let parallel = f.replay_parallel(workers, |push| {
+                for (json, id) in events.iter().cloned() {
+                    push(json, id);
+                }
+            });
+            assert_eq!(&parallel, replay.counts(), "{workers} workers");
+        }
+        assert_eq!(replay.counts().duplicates, 5_000);
     }
 
     #[test]

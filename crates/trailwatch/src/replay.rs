@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use engine::replay::{Filters, NamedFilter, Replay};
+use engine::replay::{Filters, NamedFilter};
 use ingest::{Event, Malformed, Skip, Visitor};
 use serde_json::json;
 
@@ -59,8 +59,10 @@ fn progress(paths: &[PathBuf]) -> Option<indicatif::ProgressBar> {
 /// Malformed input is told as it is found, up to this many times; the summary counts all.
 const TOLD: u64 = 20;
 
-struct Run<'f> {
-    replay: Replay<'f>,
+struct Run<'p> {
+    /// Hands an event (its JSON and `eventID`) to the matching pipeline.
+    push: &'p mut dyn FnMut(String, Option<String>),
+    events: u64,
     /// On a terminal: bytes read of the total, rate, time left, events.
     progress: Option<indicatif::ProgressBar>,
     files: u64,
@@ -72,12 +74,15 @@ struct Run<'f> {
 impl Visitor for Run<'_> {
     fn event(&mut self, event: &Event<'_>) {
         let key = event.key();
-        self.replay.event(event.json, key.event_id.as_deref());
-        let events = self.replay.counts().events;
+        (self.push)(
+            event.json.to_owned(),
+            key.event_id.map(|id| id.into_owned()),
+        );
+        self.events += 1;
         if let Some(bar) = &self.progress
-            && events % 4096 == 0
+            && self.events.is_multiple_of(4096)
         {
-            bar.set_message(format!("{events} events"));
+            bar.set_message(format!("{} events", self.events));
         }
     }
 
@@ -103,9 +108,18 @@ impl Visitor for Run<'_> {
         self.files += 1;
         if let Some(bar) = &self.progress {
             bar.inc(bytes);
-            bar.set_message(format!("{} events", self.replay.counts().events));
+            bar.set_message(format!("{} events", self.events));
         }
     }
+}
+
+/// What reading found besides events.
+#[derive(Default)]
+struct Read {
+    files: u64,
+    skipped_digest: u64,
+    skipped_other: u64,
+    malformed: u64,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -116,28 +130,42 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut run = Run {
-        replay: filters.replay(),
-        progress: progress(&args.paths),
-        files: 0,
-        skipped_digest: 0,
-        skipped_other: 0,
-        malformed: 0,
-    };
-    if let Err(e) = ingest::read_paths(&args.paths, &mut run) {
+    // Reading and parsing here, matching on the other cores.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1));
+    let mut read = Read::default();
+    let mut unreadable = None;
+    let counts = filters.replay_parallel(workers, |push| {
+        let mut run = Run {
+            push,
+            events: 0,
+            progress: progress(&args.paths),
+            files: 0,
+            skipped_digest: 0,
+            skipped_other: 0,
+            malformed: 0,
+        };
+        unreadable = ingest::read_paths(&args.paths, &mut run).err();
+        if let Some(bar) = &run.progress {
+            bar.finish_and_clear();
+        }
+        read = Read {
+            files: run.files,
+            skipped_digest: run.skipped_digest,
+            skipped_other: run.skipped_other,
+            malformed: run.malformed,
+        };
+    });
+    if let Some(e) = unreadable {
         eprintln!("trailwatch replay: {e}");
         return ExitCode::from(2);
     }
-    if let Some(bar) = &run.progress {
-        bar.finish_and_clear();
-    }
+    let run = read;
     if run.malformed > TOLD {
         eprintln!(
             "trailwatch replay: … and {} more malformed",
             run.malformed - TOLD
         );
     }
-    let counts = run.replay.counts();
     let names = filters.names();
     if args.json {
         let per_filter: serde_json::Map<String, serde_json::Value> = names
