@@ -10,30 +10,14 @@ use serde_json::value::RawValue;
 
 use crate::{Event, EventKey, Malformed, Position, Visitor};
 
-/// Reads the events of one file's bytes (as stored: gzip'd or not).
-pub(crate) fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) {
+/// Reads the events of one file's content, already inflated if it was gzip'd.
+fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) {
     let malformed = |visitor: &mut dyn Visitor, position, reason: String| {
         visitor.malformed(Malformed {
             path: path.to_owned(),
             position,
             reason,
         });
-    };
-    let inflated;
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        // A file may hold several gzip members, as concatenated gzip files do.
-        if let Err(e) = flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out) {
-            return malformed(
-                visitor,
-                Position::File,
-                format!("not readable as gzip: {e}"),
-            );
-        }
-        inflated = out;
-        &inflated[..]
-    } else {
-        bytes
     };
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text.trim_start_matches('\u{feff}'),
@@ -213,6 +197,8 @@ pub(crate) fn read_stream(
     }
     let prefix = std::io::Cursor::new(head[..got].to_vec());
     let mut chained = prefix.chain(raw);
+    // Gzip is told by its magic number; a file may hold several members, as concatenated
+    // gzip files do.
     let gzip = head[..got] == [0x1f, 0x8b];
     let mut decoded;
     let input: &mut dyn Read = if gzip {

@@ -43,26 +43,26 @@ pub fn read_paths(paths: &[PathBuf], visitor: &mut dyn Visitor) -> Result<(), Un
 /// The bytes, as stored, of every file [`read_paths`] would read; `None` when one of the
 /// paths is standard input, whose size is not known until it ends.
 pub fn stored_bytes(paths: &[PathBuf]) -> Option<u64> {
-    fn under(path: &Path) -> u64 {
-        if path.is_dir() {
-            let Ok(entries) = std::fs::read_dir(path) else {
-                return 0;
-            };
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_dir() || skip_in_folder(p).is_none())
-                .map(|p| under(&p))
-                .sum()
-        } else if is_digest(path) {
-            0
-        } else {
-            std::fs::metadata(path).map_or(0, |m| m.len())
-        }
-    }
+    let size = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
     paths
         .iter()
-        .map(|p| (p.as_os_str() != "-").then(|| under(p)))
+        .map(|path| {
+            if path.as_os_str() == "-" {
+                None
+            } else if path.is_dir() {
+                let mut total = 0;
+                each_in_folder(path, &mut |found| {
+                    if let Found::File(file, None) = found {
+                        total += size(file);
+                    }
+                });
+                Some(total)
+            } else if is_digest(path) {
+                Some(0)
+            } else {
+                Some(size(path))
+            }
+        })
         .sum()
 }
 
@@ -94,11 +94,7 @@ impl Read for Counted<'_> {
 /// as malformed, after the events read before it.
 fn read_from(name: &str, stream: &mut dyn Read, visitor: &mut dyn Visitor) {
     if let Err(e) = shape::read_stream(name, stream, visitor) {
-        visitor.malformed(Malformed {
-            path: name.to_owned(),
-            position: Position::File,
-            reason: format!("cannot read: {e}"),
-        });
+        unreadable(visitor, name, &e);
     }
 }
 
@@ -110,23 +106,38 @@ fn unreadable(visitor: &mut dyn Visitor, path: &str, e: &std::io::Error) {
     });
 }
 
-/// A folder's files and folders, in name order: in the S3 layout, time order.
-fn walk(dir: &Path, visitor: &mut dyn Visitor) {
+/// What a folder holds, as [`each_in_folder`] finds it.
+enum Found<'p> {
+    /// A file, and why it is to be passed over if it is.
+    File(&'p Path, Option<Skip>),
+    /// A folder that could not be listed.
+    Unlisted(&'p Path, std::io::Error),
+}
+
+/// Every file under `dir`, in name order (in the S3 layout, time order), with folders entered
+/// as they come.
+fn each_in_folder(dir: &Path, found: &mut dyn FnMut(Found<'_>)) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) => return unreadable(visitor, &dir.display().to_string(), &e),
+        Err(e) => return found(Found::Unlisted(dir, e)),
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
         if path.is_dir() {
-            walk(&path, visitor);
-        } else if let Some(why) = skip_in_folder(&path) {
-            visitor.skipped(&path.display().to_string(), why);
+            each_in_folder(&path, found);
         } else {
-            read_file(&path, visitor);
+            found(Found::File(&path, skip_in_folder(&path)));
         }
     }
+}
+
+fn walk(dir: &Path, visitor: &mut dyn Visitor) {
+    each_in_folder(dir, &mut |found| match found {
+        Found::File(path, None) => read_file(path, visitor),
+        Found::File(path, Some(why)) => visitor.skipped(&path.display().to_string(), why),
+        Found::Unlisted(path, e) => unreadable(visitor, &path.display().to_string(), &e),
+    });
 }
 
 /// Whether a file met in a folder is one to pass over, and why.
