@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use filter::{FilterPattern, FilterSet, SetMatcher};
+use filter::{FilterPattern, FilterSet};
 
 /// A metric filter named for replay, with its pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,20 +47,6 @@ impl Filters {
         })
     }
 
-    /// A replay over these filters.
-    pub fn replay(&self) -> Replay<'_> {
-        Replay {
-            filters: self,
-            matcher: self.set.matcher(),
-            matched: Vec::new(),
-            seen: HashSet::new(),
-            counts: Counts {
-                matches: vec![0; self.names.len()],
-                ..Counts::default()
-            },
-        }
-    }
-
     /// The filters' names, in the order counts are given.
     pub fn names(&self) -> &[String] {
         &self.names
@@ -78,43 +64,7 @@ pub struct Counts {
     pub matches: Vec<u64>,
 }
 
-/// One replay in progress.
-pub struct Replay<'f> {
-    filters: &'f Filters,
-    matcher: SetMatcher<'f>,
-    matched: Vec<usize>,
-    seen: HashSet<String>,
-    counts: Counts,
-}
-
-impl Replay<'_> {
-    /// Takes one event: its JSON text and its `eventID`, if it has one.
-    pub fn event(&mut self, json: &str, event_id: Option<&str>) {
-        self.counts.events += 1;
-        if let Some(id) = event_id
-            && !self.seen.insert(id.to_owned())
-        {
-            self.counts.duplicates += 1;
-            return;
-        }
-        self.matcher.matching(json, &mut self.matched);
-        for &i in &self.matched {
-            self.counts.matches[i] += 1;
-        }
-    }
-
-    /// What has been counted so far.
-    pub fn counts(&self) -> &Counts {
-        &self.counts
-    }
-
-    /// The filters replayed.
-    pub fn filters(&self) -> &Filters {
-        self.filters
-    }
-}
-
-/// Events handed to [`Filters::replay_parallel`] at a time.
+/// Events handed to the workers of [`Filters::replay`] at a time.
 const BATCH: usize = 2_048;
 
 /// An event as the pipeline carries it: its JSON text and its `eventID`.
@@ -123,10 +73,9 @@ type Owned = (String, Option<String>);
 impl Filters {
     /// Replays the events `feed` gives (on the calling thread) with matching on `workers`
     /// threads beside it: events go in batches to the workers, whose verdicts are taken back
-    /// in the order the events were given, so deduplication keeps the first of each `eventID`
-    /// as [`Replay`] does and the counts are the same. `progress` is called on the feeding
-    /// thread with the counts so far, now and then.
-    pub fn replay_parallel(
+    /// in the order the events were given, so that deduplication keeps the first of each
+    /// `eventID` whatever thread matched it.
+    pub fn replay(
         &self,
         workers: usize,
         feed: impl FnOnce(&mut dyn FnMut(String, Option<String>)),
@@ -237,14 +186,15 @@ mod tests {
             ("puts", "{ $.eventName = Put* }"),
             ("roots", "{ $.userIdentity.type = Root }"),
         ]);
-        let mut replay = f.replay();
         let put = r#"{"eventID":"1","eventName":"PutRolePolicy","userIdentity":{"type":"Root"}}"#;
-        replay.event(put, Some("1"));
-        replay.event(put, Some("1"));
-        replay.event(r#"{"eventName":"PutUserPolicy"}"#, None);
-        replay.event(r#"{"eventName":"PutUserPolicy"}"#, None);
-        replay.event(r#"{"eventID":"2","eventName":"Get"}"#, Some("2"));
-        let counts = replay.counts();
+        let counts = f.replay(1, |push| {
+            let id = |s: &str| Some(s.to_owned());
+            push(put.into(), id("1"));
+            push(put.into(), id("1"));
+            push(r#"{"eventName":"PutUserPolicy"}"#.into(), None);
+            push(r#"{"eventName":"PutUserPolicy"}"#.into(), None);
+            push(r#"{"eventID":"2","eventName":"Get"}"#.into(), id("2"));
+        });
         assert_eq!(counts.events, 5);
         assert_eq!(counts.duplicates, 1);
         assert_eq!(counts.matches, [3, 1]);
@@ -274,19 +224,31 @@ mod tests {
                 (json, Some(id))
             })
             .collect();
-        let mut replay = f.replay();
+        // The same events counted in line, one after the other.
+        let mut in_line = Counts {
+            matches: vec![0; 2],
+            ..Counts::default()
+        };
+        let mut seen = HashSet::new();
         for (json, id) in &events {
-            replay.event(json, id.as_deref());
+            in_line.events += 1;
+            if id.as_ref().is_some_and(|id| !seen.insert(id.clone())) {
+                in_line.duplicates += 1;
+                continue;
+            }
+            for i in f.set.matching(json) {
+                in_line.matches[i] += 1;
+            }
         }
+        assert_eq!(in_line.duplicates, 5_000);
         for workers in [1, 3] {
-            let parallel = f.replay_parallel(workers, |push| {
+            let parallel = f.replay(workers, |push| {
                 for (json, id) in events.iter().cloned() {
                     push(json, id);
                 }
             });
-            assert_eq!(&parallel, replay.counts(), "{workers} workers");
+            assert_eq!(parallel, in_line, "{workers} workers");
         }
-        assert_eq!(replay.counts().duplicates, 5_000);
     }
 
     #[test]

@@ -65,10 +65,7 @@ struct Run<'p> {
     events: u64,
     /// On a terminal: bytes read of the total, rate, time left, events.
     progress: Option<indicatif::ProgressBar>,
-    files: u64,
-    skipped_digest: u64,
-    skipped_other: u64,
-    malformed: u64,
+    read: Read,
 }
 
 impl Visitor for Run<'_> {
@@ -87,8 +84,8 @@ impl Visitor for Run<'_> {
     }
 
     fn malformed(&mut self, problem: Malformed) {
-        self.malformed += 1;
-        if self.malformed <= TOLD {
+        self.read.malformed += 1;
+        if self.read.malformed <= TOLD {
             let line = format!("trailwatch replay: {problem}");
             match &self.progress {
                 Some(bar) => bar.println(line),
@@ -99,13 +96,13 @@ impl Visitor for Run<'_> {
 
     fn skipped(&mut self, _path: &str, why: Skip) {
         match why {
-            Skip::Digest => self.skipped_digest += 1,
-            Skip::Other => self.skipped_other += 1,
+            Skip::Digest => self.read.skipped_digest += 1,
+            Skip::Other => self.read.skipped_other += 1,
         }
     }
 
     fn file(&mut self, _path: &str, bytes: u64) {
-        self.files += 1;
+        self.read.files += 1;
         if let Some(bar) = &self.progress {
             bar.inc(bytes);
             bar.set_message(format!("{} events", self.events));
@@ -134,26 +131,18 @@ pub fn run(args: Args) -> ExitCode {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1));
     let mut read = Read::default();
     let mut unreadable = None;
-    let counts = filters.replay_parallel(workers, |push| {
+    let counts = filters.replay(workers, |push| {
         let mut run = Run {
             push,
             events: 0,
             progress: progress(&args.paths),
-            files: 0,
-            skipped_digest: 0,
-            skipped_other: 0,
-            malformed: 0,
+            read: Read::default(),
         };
         unreadable = ingest::read_paths(&args.paths, &mut run).err();
         if let Some(bar) = &run.progress {
             bar.finish_and_clear();
         }
-        read = Read {
-            files: run.files,
-            skipped_digest: run.skipped_digest,
-            skipped_other: run.skipped_other,
-            malformed: run.malformed,
-        };
+        read = run.read;
     });
     if let Some(e) = unreadable {
         eprintln!("trailwatch replay: {e}");
