@@ -73,6 +73,27 @@ pub trait Store: Send + Sync {
     fn encode_events(&self, events: &mut dyn Iterator<Item = (i64, &str)>) -> Vec<u8>;
 }
 
+/// Runs `work` on each item in the item's scope, in order, stopping at the first error; the
+/// transaction is back in its own scope afterwards, whatever happened. For work that spans
+/// scopes within one write: a tick's alarms, housekeeping's log groups.
+pub(crate) fn in_their_scopes<T, E>(
+    tx: &mut dyn Tx,
+    items: impl IntoIterator<Item = (Scope, T)>,
+    mut work: impl FnMut(&mut dyn Tx, T) -> Result<(), E>,
+) -> Result<(), E> {
+    let home = tx.scope().clone();
+    let mut result = Ok(());
+    for (scope, item) in items {
+        tx.enter(&scope);
+        result = work(tx, item);
+        if result.is_err() {
+            break;
+        }
+    }
+    tx.enter(&home);
+    result
+}
+
 /// One transaction of a store: every component's storage in one atomic unit.
 ///
 /// A transaction is in one scope, an account in a region: what it reads and writes by name

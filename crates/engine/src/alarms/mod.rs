@@ -47,17 +47,8 @@ pub(crate) fn evaluate_alarms(
     ctx: &Context,
     alarms: &[AlarmKey],
 ) -> Result<(), ApiError> {
-    let home = tx.scope().clone();
-    let mut result = Ok(());
-    for (scope, name) in alarms {
-        tx.enter(scope);
-        result = transition::evaluate(tx, ctx, name);
-        if result.is_err() {
-            break;
-        }
-    }
-    tx.enter(&home);
-    result
+    let each = alarms.iter().map(|(scope, name)| (scope.clone(), name));
+    crate::store::in_their_scopes(tx, each, |tx, name| transition::evaluate(tx, ctx, name))
 }
 
 /// Alarms evaluated in one write by a tick: a large backlog (every alarm, at start) goes in

@@ -258,15 +258,12 @@ pub(super) fn retained_start(
 
 /// Deletes the events that have outlived their group's retention, in every scope.
 pub(crate) fn expire_events(tx: &mut dyn Tx, now_ms: i64) -> Result<(), ApiError> {
-    let home = tx.scope().clone();
-    let mut result = Ok(());
-    for (scope, group, days) in tx.retention_policies()? {
-        tx.enter(&scope);
-        result = tx.expire_events(&group, now_ms - days * DAY_MS);
-        if result.is_err() {
-            break;
-        }
-    }
-    tx.enter(&home);
-    Ok(result?)
+    let policies = tx.retention_policies()?;
+    let each = policies
+        .into_iter()
+        .map(|(scope, group, days)| (scope, (group, days)));
+    crate::store::in_their_scopes(tx, each, |tx, (group, days)| {
+        tx.expire_events(&group, now_ms - days * DAY_MS)
+    })?;
+    Ok(())
 }
