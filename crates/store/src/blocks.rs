@@ -15,7 +15,7 @@
 //! index range has to visit.
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use engine::logs::{EventPage as Page, EventScope as Scope, MAX_SPAN_MS, PER_BLOCK, StoredEvent};
 
@@ -325,15 +325,7 @@ pub(crate) fn expire(
 /// Moves events stored a row each (`log_events`, before blocks) into blocks of one event, so
 /// that an existing store keeps its events; then drops the old table.
 pub(crate) fn migrate_rows(c: &Connection, scope: &str) -> Result<(), rusqlite::Error> {
-    let exists = c
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_events'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
-    if !exists {
+    if !crate::schema::table_exists(c, "log_events")? {
         return Ok(());
     }
     let tx = c.unchecked_transaction()?;

@@ -181,6 +181,18 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_ms);
 CREATE INDEX IF NOT EXISTS outbox_by_subscription ON outbox (subscription_arn, state);
 "#;
 
+/// Whether the store has the table `table`.
+pub(crate) fn table_exists(c: &rusqlite::Connection, table: &str) -> rusqlite::Result<bool> {
+    c.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+        .exists([table])
+}
+
+/// Whether the store's table `table` has the column `column`.
+fn has_column(c: &rusqlite::Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    c.prepare_cached("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+        .exists([table, column])
+}
+
 /// Keeps what a store written before scopes existed holds in the scope it was served in: the
 /// scope its topics' ARNs name, or else `home` (the server's `--account-id` and `--region`,
 /// which were then the only scope). Runs before [`SCHEMA`], whose keys lead with `scope`.
@@ -191,18 +203,10 @@ CREATE INDEX IF NOT EXISTS outbox_by_subscription ON outbox (subscription_arn, s
 ///
 /// Answers the scope key the old data went into, or `None` for a store that had scopes.
 pub fn upgrade_scopes(c: &rusqlite::Connection, home: &Scope) -> rusqlite::Result<Option<String>> {
-    let exists = |table: &str| -> rusqlite::Result<bool> {
-        c.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
-            .exists([table])
-    };
-    let has_column = |table: &str, column: &str| -> rusqlite::Result<bool> {
-        c.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
-            .exists([table, column])
-    };
-    if !exists("log_groups")? || has_column("log_groups", "scope")? {
+    if !table_exists(c, "log_groups")? || has_column(c, "log_groups", "scope")? {
         return Ok(None);
     }
-    let served = if exists("topics")? {
+    let served = if table_exists(c, "topics")? {
         c.query_row("SELECT arn FROM topics ORDER BY arn LIMIT 1", [], |r| {
             r.get::<_, String>(0)
         })
@@ -236,7 +240,7 @@ pub fn upgrade_scopes(c: &rusqlite::Connection, home: &Scope) -> rusqlite::Resul
         ];
         let mut present = Vec::new();
         for (table, columns) in rebuilt {
-            if exists(table)? {
+            if table_exists(c, table)? {
                 tx.execute_batch(&format!("ALTER TABLE {table} RENAME TO unscoped_{table}"))?;
                 present.push((table, columns));
             }
@@ -251,7 +255,7 @@ pub fn upgrade_scopes(c: &rusqlite::Connection, home: &Scope) -> rusqlite::Resul
             tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))?;
         }
         for table in ["log_event_blocks", "alarm_history"] {
-            if exists(table)? {
+            if table_exists(c, table)? {
                 tx.execute_batch(&format!(
                     "ALTER TABLE {table} ADD COLUMN scope TEXT NOT NULL DEFAULT {literal}"
                 ))?;
@@ -294,10 +298,7 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
             "INTEGER NOT NULL DEFAULT 0",
         ),
     ] {
-        let present = c
-            .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
-            .exists([table, column])?;
-        if !present {
+        if !has_column(c, table, column)? {
             c.execute_batch(&format!(
                 "ALTER TABLE {table} ADD COLUMN {column} {definition}"
             ))?;
