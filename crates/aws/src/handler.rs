@@ -89,6 +89,8 @@ async fn post(
     // wrongly scoped request, or one with an unknown key, is answered before its body is read;
     // a client that signs its payload's hash is checked entirely. Bodies that still have to
     // be read before their signature can be checked share a bounded budget.
+    // The signing key's account, looked up once with its secret.
+    let key_account: std::cell::Cell<Option<Option<String>>> = std::cell::Cell::new(None);
     let pending = match &state.auth {
         Auth::None => None,
         Auth::SigV4(keys) => {
@@ -108,7 +110,12 @@ async fn post(
                 services,
                 now: SystemTime::now(),
             };
-            let secrets = |id: &str| keys.key(id).map(|k| k.secret_access_key);
+            let secrets = |id: &str| {
+                keys.key(id).map(|k| {
+                    key_account.set(Some(k.account_id));
+                    k.secret_access_key
+                })
+            };
             match sigv4::verify_head(&head, &expect, &secrets) {
                 Ok(pending) => Some(pending),
                 Err(e) => {
@@ -186,18 +193,11 @@ async fn post(
     }
 
     let config = state.engine.config();
-    // Served in the account of the key that signed it (which may have been removed since its
-    // signature was checked: then it is refused as an unknown key would have been).
-    let account = match (&state.auth, &signer) {
-        (Auth::SigV4(keys), Some(signer)) => match keys.key(&signer.access_key_id) {
-            Some(key) => key.account_id.unwrap_or_else(|| config.account_id.clone()),
-            None => {
-                let e = sigv4::AuthError::UnrecognizedClient;
-                return Err(AwsError::auth(&reply, &e).into_response());
-            }
-        },
-        _ => config.account_id.clone(),
-    };
+    // Served in the account of the key that signed it.
+    let account = key_account
+        .take()
+        .flatten()
+        .unwrap_or_else(|| config.account_id.clone());
     if protocol == Protocol::Operator {
         // The operator API sees every account's deliveries: only the server's own account
         // may use it.
