@@ -2,35 +2,10 @@
 //! (a period closing, data that stopped arriving), which the tick decides when the alarm's
 //! period ends. Each case takes milliseconds: the clock moves when the test says.
 
-use std::sync::Arc;
+mod common;
 
-use engine::{Config, Engine, ManualClock};
+use common::{Fixture, fixture};
 use serde_json::{Value, json};
-
-/// A minute's start, so that periods line up with the clock's moves.
-const START_MS: i64 = 1_800_000_000_000;
-
-struct Fixture {
-    engine: Engine,
-    clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clock = Arc::new(ManualClock::at(START_MS));
-    let store = store::SqliteStore::open(dir.path(), &Default::default()).expect("store");
-    let engine = Engine::with_clock(
-        Config::new(dir.path().to_path_buf(), "http://127.0.0.1:4566"),
-        Arc::new(store),
-        clock.clone(),
-    );
-    Fixture {
-        engine,
-        clock,
-        _dir: dir,
-    }
-}
 
 impl Fixture {
     async fn alarm(&self, config: Value) {

@@ -2,40 +2,18 @@
 //! tokens (single-use, new for each message, expiring after three days), unsubscribing with
 //! and without authentication, and failed deliveries kept, counted and redriven.
 
-use std::sync::Arc;
+mod common;
 
+use common::{Fixture, START_MS, fixture};
 use engine::error::SnsException;
 use engine::outbox::{Attempt, DeliveryQuery, MessageKind, RedriveTarget};
-use engine::{ApiError, Config, Engine, ManualClock};
+use engine::{ApiError, Engine};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-const START_MS: i64 = 1_800_000_000_000;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 const ENDPOINT: &str = "http://127.0.0.1:9/hook";
-
-struct Fixture {
-    engine: Engine,
-    clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clock = Arc::new(ManualClock::at(START_MS));
-    let store = store::SqliteStore::open(dir.path(), &Default::default()).expect("store");
-    let engine = Engine::with_clock(
-        Config::new(dir.path().to_path_buf(), "http://127.0.0.1:4566"),
-        Arc::new(store),
-        clock.clone(),
-    );
-    Fixture {
-        engine,
-        clock,
-        _dir: dir,
-    }
-}
 
 impl Fixture {
     /// An SNS operation through the signed API, its request and response as JSON.
