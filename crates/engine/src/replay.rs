@@ -1,88 +1,92 @@
-//! Replay: CloudTrail events from archives run through metric filters, as the server runs
-//! the events of a log group, to answer what a detection would have counted.
+//! Replay: CloudTrail events from archives run through a scope's metric filters, metrics and
+//! alarms as the server runs the events of its log groups, on a clock that the events' own
+//! times drive, to answer what a detection would have counted and which alarms would have
+//! fired, and when.
 //!
-//! Events are deduplicated on `eventID` (CloudTrail may deliver an event twice, and archives
-//! overlap); an event without one is never a duplicate. Each event goes through one filter set
-//! of every metric filter, the same matcher the server's log groups use.
+//! Every event goes to every log group of the scope (as if a trail delivered to each), through
+//! one filter set of all their metric filters, the same matcher and the same datapoints the
+//! server's `PutLogEvents` makes. Events are deduplicated on `eventID` (CloudTrail may deliver
+//! an event twice, and archives overlap); an event without one is never a duplicate.
+//!
+//! Matching runs on worker threads beside the reader; the datapoints are gathered per second
+//! of event time, and then played in time order into the engine: the clock is set to each
+//! second's time before its datapoints are recorded (which evaluates the alarms on their
+//! metrics at once, as on the server), and alarms due for time alone (a period closing, data
+//! that stopped) are evaluated at their instants in between. Archives are not in time order
+//! across files; gathering first makes the answer the one events arriving in time order give.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
-use filter::{FilterPattern, FilterSet};
+use crate::alarms::evaluate::EXTRA_RANGE_PERIODS;
+use crate::logs::{GroupFilters, load_filters};
+use crate::metrics::{Aggregate, Datum};
+use crate::scope::Scope;
+use crate::{ApiError, Clock, Engine, ManualClock};
 
-/// A metric filter named for replay, with its pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedFilter {
-    pub name: String,
-    pub pattern: String,
-}
-
-/// Why a filter cannot be replayed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("metric filter {name}: {reason}")]
-pub struct FilterError {
-    pub name: String,
-    pub reason: String,
-}
-
-/// The filters compiled together.
+/// A scope's metric filters, compiled together for replay.
 pub struct Filters {
-    names: Vec<String>,
-    set: FilterSet,
+    compiled: Arc<GroupFilters>,
 }
 
-impl Filters {
-    /// Compiles the filters; the first that does not parse is the error.
-    pub fn new(filters: &[NamedFilter]) -> Result<Filters, FilterError> {
-        let mut patterns = Vec::with_capacity(filters.len());
-        for f in filters {
-            let parsed = FilterPattern::parse(&f.pattern).map_err(|e| FilterError {
-                name: f.name.clone(),
-                reason: e.to_string(),
-            })?;
-            patterns.push(parsed);
-        }
+impl Engine {
+    /// Every metric filter of every log group of `scope`, compiled for [`Filters::replay`].
+    pub async fn replay_filters(&self, scope: &Scope) -> Result<Filters, ApiError> {
+        let compiled = self.read(scope, |tx, _| load_filters(tx, None)).await?;
         Ok(Filters {
-            names: filters.iter().map(|f| f.name.clone()).collect(),
-            set: FilterSet::new(patterns),
+            compiled: Arc::new(compiled),
         })
-    }
-
-    /// The filters' names, in the order counts are given.
-    pub fn names(&self) -> &[String] {
-        &self.names
     }
 }
 
 /// What a replay counted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Counts {
     /// Events read, duplicates included.
     pub events: u64,
     /// Events whose `eventID` was seen before.
     pub duplicates: u64,
-    /// Matches of each filter, in the filters' order.
+    /// Events without an `eventTime` to put their datapoints at: counted, not played.
+    pub untimed: u64,
+    /// Matches of each filter, in the order of [`Filters::names`].
     pub matches: Vec<u64>,
+    /// The datapoints the events made, summed per second of event time and metric.
+    pub timeline: BTreeMap<i64, Vec<Datum>>,
+}
+
+/// An event as the pipeline carries it: its JSON text, `eventID` and `eventTime` (epoch
+/// milliseconds).
+pub struct Owned {
+    pub json: String,
+    pub event_id: Option<String>,
+    pub time_ms: Option<i64>,
 }
 
 /// Events handed to the workers of [`Filters::replay`] at a time.
 const BATCH: usize = 2_048;
 
-/// An event as the pipeline carries it: its JSON text and its `eventID`.
-type Owned = (String, Option<String>);
+/// A worker's verdict on one event: its `eventID`, time, the filters it matched and the
+/// datapoints it made.
+type Verdict = (Option<String>, Option<i64>, Vec<usize>, Vec<Datum>);
 
 impl Filters {
+    /// Each filter's log group and name, in the order counts are given.
+    pub fn names(&self) -> Vec<(String, String)> {
+        self.compiled
+            .names()
+            .map(|(g, n)| (g.to_owned(), n.to_owned()))
+            .collect()
+    }
+
     /// Replays the events `feed` gives (on the calling thread) with matching on `workers`
     /// threads beside it: events go in batches to the workers, whose verdicts are taken back
     /// in the order the events were given, so that deduplication keeps the first of each
     /// `eventID` whatever thread matched it.
-    pub fn replay(
-        &self,
-        workers: usize,
-        feed: impl FnOnce(&mut dyn FnMut(String, Option<String>)),
-    ) -> Counts {
+    pub fn replay(&self, workers: usize, feed: impl FnOnce(&mut dyn FnMut(Owned))) -> Counts {
         use std::sync::mpsc;
         let workers = workers.max(1);
-        let (result_tx, result_rx) = mpsc::channel::<(u64, Vec<(Option<String>, Vec<usize>)>)>();
+        let (result_tx, result_rx) = mpsc::channel::<(u64, Vec<Verdict>)>();
+        let filters = self.compiled.names().count();
         std::thread::scope(|s| {
             let mut batch_txs = Vec::with_capacity(workers);
             for _ in 0..workers {
@@ -90,15 +94,17 @@ impl Filters {
                 let (tx, rx) = mpsc::sync_channel::<(u64, Vec<Owned>)>(2);
                 batch_txs.push(tx);
                 let results = result_tx.clone();
+                let compiled = &self.compiled;
                 s.spawn(move || {
-                    let mut matcher = self.set.matcher();
-                    let mut matched = Vec::new();
+                    let mut matcher = compiled.matcher();
                     for (seq, events) in rx {
                         let verdicts = events
                             .into_iter()
-                            .map(|(json, id)| {
-                                matcher.matching(&json, &mut matched);
-                                (id, matched.clone())
+                            .map(|e| {
+                                let mut data = Vec::new();
+                                let at = e.time_ms.unwrap_or(0);
+                                let matched = matcher.data(&e.json, at, &mut data).to_vec();
+                                (e.event_id, e.time_ms, matched, data)
                             })
                             .collect();
                         if results.send((seq, verdicts)).is_err() {
@@ -109,32 +115,19 @@ impl Filters {
             }
             drop(result_tx);
             let merger = s.spawn(move || {
-                let mut counts = Counts {
-                    matches: vec![0; self.names.len()],
-                    ..Counts::default()
-                };
-                let mut seen = HashSet::new();
-                let mut waiting = std::collections::BTreeMap::new();
+                let mut tally = Tally::new(filters);
+                let mut waiting = BTreeMap::new();
                 let mut next = 0u64;
                 for (seq, verdicts) in result_rx {
                     waiting.insert(seq, verdicts);
                     while let Some(verdicts) = waiting.remove(&next) {
                         next += 1;
-                        for (id, matched) in verdicts {
-                            counts.events += 1;
-                            if let Some(id) = id
-                                && !seen.insert(id)
-                            {
-                                counts.duplicates += 1;
-                                continue;
-                            }
-                            for i in matched {
-                                counts.matches[i] += 1;
-                            }
+                        for verdict in verdicts {
+                            tally.add(verdict);
                         }
                     }
                 }
-                counts
+                tally.counts()
             });
             let mut batch: Vec<Owned> = Vec::with_capacity(BATCH);
             let mut seq = 0u64;
@@ -143,8 +136,8 @@ impl Filters {
                 // re-raises its panic when it ends.
                 let _ = batch_txs[(seq % workers as u64) as usize].send((seq, batch));
             };
-            feed(&mut |json, id| {
-                batch.push((json, id));
+            feed(&mut |event| {
+                batch.push(event);
                 if batch.len() == BATCH {
                     send(
                         std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
@@ -165,103 +158,147 @@ impl Filters {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A metric's identity and unit, for summing its datapoints of one second.
+type MetricKey = (String, String, Vec<(String, String)>, String);
 
-    fn filters(specs: &[(&str, &str)]) -> Filters {
-        let named: Vec<NamedFilter> = specs
-            .iter()
-            .map(|(name, pattern)| NamedFilter {
-                name: (*name).into(),
-                pattern: (*pattern).into(),
-            })
-            .collect();
-        Filters::new(&named).expect("valid filters")
+/// The verdicts taken in input order: duplicates dropped, matches counted, datapoints summed.
+struct Tally {
+    counts: Counts,
+    seen: HashSet<String>,
+    seconds: BTreeMap<i64, HashMap<MetricKey, Datum>>,
+}
+
+impl Tally {
+    fn new(filters: usize) -> Tally {
+        Tally {
+            counts: Counts {
+                matches: vec![0; filters],
+                ..Counts::default()
+            },
+            seen: HashSet::new(),
+            seconds: BTreeMap::new(),
+        }
     }
 
-    #[test]
-    fn events_are_counted_per_filter_and_duplicates_once() {
-        let f = filters(&[
-            ("puts", "{ $.eventName = Put* }"),
-            ("roots", "{ $.userIdentity.type = Root }"),
-        ]);
-        let put = r#"{"eventID":"1","eventName":"PutRolePolicy","userIdentity":{"type":"Root"}}"#;
-        let counts = f.replay(1, |push| {
-            let id = |s: &str| Some(s.to_owned());
-            push(put.into(), id("1"));
-            push(put.into(), id("1"));
-            push(r#"{"eventName":"PutUserPolicy"}"#.into(), None);
-            push(r#"{"eventName":"PutUserPolicy"}"#.into(), None);
-            push(r#"{"eventID":"2","eventName":"Get"}"#.into(), id("2"));
-        });
-        assert_eq!(counts.events, 5);
-        assert_eq!(counts.duplicates, 1);
-        assert_eq!(counts.matches, [3, 1]);
-    }
-
-    #[test]
-    fn matching_beside_the_reader_counts_what_matching_in_line_counts() {
-        let f = filters(&[
-            ("puts", "{ $.eventName = Put* }"),
-            ("denied", "{ $.errorCode = \"AccessDenied*\" }"),
-        ]);
-        // Enough events for many batches, with duplicates far apart.
-        let events: Vec<(String, Option<String>)> = (0..20_000)
-            .map(|i| {
-                let id = format!("id-{}", i % 15_000);
-                let name = if i % 3 == 0 {
-                    "PutRolePolicy"
-                } else {
-                    "GetRole"
-                };
-                let error = if i % 7 == 0 {
-                    ",\"errorCode\":\"AccessDenied\""
-                } else {
-                    ""
-                };
-                let json = format!(r#"{{"eventID":"{id}","eventName":"{name}"{error}}}"#);
-                (json, Some(id))
-            })
-            .collect();
-        // The same events counted in line, one after the other.
-        let mut in_line = Counts {
-            matches: vec![0; 2],
-            ..Counts::default()
+    fn add(&mut self, (id, time_ms, matched, data): Verdict) {
+        self.counts.events += 1;
+        if let Some(id) = id
+            && !self.seen.insert(id)
+        {
+            self.counts.duplicates += 1;
+            return;
+        }
+        for i in matched {
+            self.counts.matches[i] += 1;
+        }
+        let Some(time_ms) = time_ms else {
+            self.counts.untimed += 1;
+            return;
         };
-        let mut seen = HashSet::new();
-        for (json, id) in &events {
-            in_line.events += 1;
-            if id.as_ref().is_some_and(|id| !seen.insert(id.clone())) {
-                in_line.duplicates += 1;
-                continue;
-            }
-            for i in f.set.matching(json) {
-                in_line.matches[i] += 1;
-            }
-        }
-        assert_eq!(in_line.duplicates, 5_000);
-        for workers in [1, 3] {
-            let parallel = f.replay(workers, |push| {
-                for (json, id) in events.iter().cloned() {
-                    push(json, id);
+        let second = time_ms.div_euclid(1000) * 1000;
+        let metrics = self.seconds.entry(second).or_default();
+        for mut d in data {
+            let key = (
+                d.namespace.clone(),
+                d.metric_name.clone(),
+                d.dimensions.clone(),
+                d.unit.clone(),
+            );
+            d.timestamp_ms = second;
+            match metrics.get_mut(&key) {
+                Some(sum) => sum.stats = merged(sum.stats, d.stats),
+                None => {
+                    metrics.insert(key, d);
                 }
-            });
-            assert_eq!(parallel, in_line, "{workers} workers");
+            }
         }
     }
 
-    #[test]
-    fn a_bad_pattern_names_its_filter() {
-        let named = [NamedFilter {
-            name: "broken".into(),
-            pattern: "{ $.eventName = ".into(),
-        }];
-        let err = Filters::new(&named).err().expect("an error");
-        assert_eq!(err.name, "broken");
-        assert!(
-            err.to_string().starts_with("metric filter broken: "),
-            "{err}"
-        );
+    fn counts(mut self) -> Counts {
+        self.counts.timeline = self
+            .seconds
+            .into_iter()
+            .filter(|(_, m)| !m.is_empty())
+            .map(|(second, m)| (second, m.into_values().collect()))
+            .collect();
+        self.counts
+    }
+}
+
+fn merged(a: Aggregate, b: Aggregate) -> Aggregate {
+    Aggregate {
+        sum: a.sum + b.sum,
+        count: a.count + b.count,
+        min: a.min.min(b.min),
+        max: a.max.max(b.max),
+    }
+}
+
+impl Engine {
+    /// Plays `timeline` (datapoints by second, from [`Filters::replay`]) into the metrics of
+    /// `scope` on `clock`, which must be the clock this engine was made with: at each second
+    /// its datapoints are recorded, evaluating the alarms on their metrics then, and between
+    /// seconds the alarms due for time alone are evaluated at their instants. Where no data
+    /// comes for longer than every alarm looks back, alarms stand still (an evaluation of no
+    /// data repeats its verdict), so the clock jumps to the next data. Play ends when the
+    /// periods open at the last datapoint have closed.
+    pub async fn play(
+        &self,
+        clock: &ManualClock,
+        scope: &Scope,
+        timeline: BTreeMap<i64, Vec<Datum>>,
+    ) -> Result<(), ApiError> {
+        let (quiet_ms, longest_period_ms) = self
+            .read(scope, |tx, _| {
+                let mut quiet: i64 = 0;
+                let mut longest: i64 = 60_000;
+                for (alarm_scope, name) in tx.all_alarms()? {
+                    tx.enter(&alarm_scope);
+                    if let Some(a) = tx.alarm(&name)?
+                        && let Some(w) = a.config.watched()
+                        && let Some(r) = a.config.rule()
+                    {
+                        let period_ms = w.period.max(1) * 1000;
+                        let range = (r.evaluation_periods + EXTRA_RANGE_PERIODS + 2) as i64;
+                        quiet = quiet.max(range * period_ms);
+                        longest = longest.max(period_ms);
+                    }
+                }
+                Ok((quiet, longest))
+            })
+            .await?;
+        let mut last: Option<i64> = None;
+        for (second, data) in timeline {
+            if let Some(last) = last {
+                self.tick_through(clock, second.min(last + quiet_ms))
+                    .await?;
+            }
+            // Due alarms (at the first second: every alarm) are evaluated here, before the
+            // data: what time alone changed up to now.
+            clock.set(clock.now_ms().max(second));
+            self.tick().await?;
+            self.write(scope, move |tx, ctx| {
+                crate::metrics::record(tx, ctx, &data)?;
+                Ok(())
+            })
+            .await?;
+            last = Some(second);
+        }
+        if let Some(last) = last {
+            let end = crate::alarms::period_end_ms(last + quiet_ms, longest_period_ms / 1000);
+            self.tick_through(clock, end).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves `clock` to each instant an alarm is due at up to `bound`, evaluating them there.
+    async fn tick_through(&self, clock: &ManualClock, bound: i64) -> Result<(), ApiError> {
+        while let Some(due) = self.alarm_schedule.next_due()
+            && due <= bound
+        {
+            clock.set(clock.now_ms().max(due));
+            self.tick().await?;
+        }
+        Ok(())
     }
 }

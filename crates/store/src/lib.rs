@@ -27,4 +27,4 @@ mod sqlite;
 mod topics;
 
 pub use schema::SCHEMA;
-pub use sqlite::{OpenError, SqliteStore};
+pub use sqlite::{Durability, OpenError, SqliteStore};

@@ -157,12 +157,25 @@ pub enum OpenError {
     Thread(std::io::Error),
 }
 
-fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
+/// Whether a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// A commit is on disk (the WAL fsync'd) before it returns: the server's store.
+    Durable,
+    /// Commits are left to the operating system: a store that is thrown away after use, such
+    /// as a replay's, where a crash loses nothing worth keeping.
+    Scratch,
+}
+
+fn open_connection(path: &Path, durability: Durability) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    // FULL: a commit is on disk (the WAL fsync'd) before it returns.
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    let synchronous = match durability {
+        Durability::Durable => "FULL",
+        Durability::Scratch => "OFF",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
@@ -174,12 +187,21 @@ impl SqliteStore {
     /// `home` is the scope of data written before stores kept scopes (see
     /// [`crate::schema::upgrade_scopes`]).
     pub fn open(dir: &Path, home: &Scope) -> Result<SqliteStore, OpenError> {
+        SqliteStore::open_with(dir, home, Durability::Durable)
+    }
+
+    /// [`SqliteStore::open`] with the given durability.
+    pub fn open_with(
+        dir: &Path,
+        home: &Scope,
+        durability: Durability,
+    ) -> Result<SqliteStore, OpenError> {
         let path = dir.join("trailwatch.db");
         let err = |source| OpenError::Open {
             path: path.display().to_string(),
             source,
         };
-        let writer = open_connection(&path).map_err(err)?;
+        let writer = open_connection(&path, durability).map_err(err)?;
         let old_scope = crate::schema::upgrade_scopes(&writer, home).map_err(err)?;
         writer.execute_batch(crate::schema::SCHEMA).map_err(err)?;
         crate::schema::upgrade(&writer).map_err(err)?;
@@ -191,12 +213,12 @@ impl SqliteStore {
         writer
             .pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(err)?;
-        let checkpointer = open_connection(&path).map_err(err)?;
+        let checkpointer = open_connection(&path, durability).map_err(err)?;
         std::thread::Builder::new()
             .name("store-checkpoint".into())
             .spawn(move || checkpoint_loop(checkpointer))
             .map_err(OpenError::Thread)?;
-        let reader = open_connection(&path).map_err(err)?;
+        let reader = open_connection(&path, durability).map_err(err)?;
         // Reads never write: a read that tried would be a bug, and fails instead.
         reader
             .pragma_update(None, "query_only", true)

@@ -1,9 +1,12 @@
 //! The `trailwatch` binary: wiring only; the work is done by the library crates.
 
+mod apply;
+mod config_file;
 mod deliveries;
 mod keys;
 mod replay;
 mod serve;
+mod setup;
 mod test_pattern;
 
 use std::process::ExitCode;
@@ -52,6 +55,16 @@ enum Command {
     /// deduplicated on eventID. Exit status: 0 when the run completed (malformed input
     /// included), 2 for a usage error, a bad pattern or a path that cannot be read.
     Replay(replay::Args),
+    /// Make an endpoint match a configuration file: a trailwatch server or AWS itself.
+    ///
+    /// Prints the plan (create, update, unchanged), then makes its calls through the AWS SDK
+    /// and its usual credential chain. A second run changes nothing. Nothing is deleted
+    /// without --prune. The file is checked first; a problem in it is told with its line and
+    /// key. Exit status: 0 when the endpoint matches the file, 1 when a call failed, 2 for a
+    /// problem in the file or the arguments.
+    Apply(apply::ApplyArgs),
+    /// Configuration files: export an endpoint's, check one.
+    Config(apply::ConfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +86,8 @@ fn main() -> ExitCode {
             }
         },
         Command::Replay(args) => replay::run(args),
+        Command::Apply(args) => apply::apply(args),
+        Command::Config(args) => apply::config(args),
         Command::Serve(args) => match serve::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -1,19 +1,29 @@
-//! `trailwatch replay`: CloudTrail archives through metric filters, with a summary of what
-//! each would have counted.
+//! `trailwatch replay`: CloudTrail archives through a configuration's metric filters and alarms
+//! (or ad-hoc filters), on a clock driven by the events' times, with a summary of what each
+//! filter counted and every alarm transition that would have fired.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use engine::replay::{Filters, NamedFilter};
+use engine::replay::Owned;
+use engine::scope::{Region, Scope};
+use engine::{Engine, ManualClock};
 use ingest::{Event, Malformed, Skip, Visitor};
-use serde_json::json;
+use serde_json::{Value, json};
+
+use crate::setup::{self, engine::EngineTarget};
 
 /// Arguments of `trailwatch replay`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// A configuration file: its log groups, metric filters, alarms and topics are replayed.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// A metric filter counting the events its pattern matches, as NAME=PATTERN (repeatable).
     #[arg(long = "metric-filter", value_name = "NAME=PATTERN", value_parser = parse_filter)]
-    metric_filters: Vec<NamedFilter>,
+    metric_filters: Vec<(String, String)>,
     /// Print the summary as one JSON object on standard output.
     #[arg(long)]
     json: bool,
@@ -23,15 +33,15 @@ pub struct Args {
     paths: Vec<PathBuf>,
 }
 
-fn parse_filter(spec: &str) -> Result<NamedFilter, String> {
+fn parse_filter(spec: &str) -> Result<(String, String), String> {
     match spec.split_once('=') {
-        Some((name, pattern)) if !name.is_empty() => Ok(NamedFilter {
-            name: name.to_owned(),
-            pattern: pattern.to_owned(),
-        }),
+        Some((name, pattern)) if !name.is_empty() => Ok((name.to_owned(), pattern.to_owned())),
         _ => Err(format!("'{spec}' is not NAME=PATTERN")),
     }
 }
+
+/// The log group and namespace of `--metric-filter` filters.
+const AD_HOC: &str = "trailwatch-replay";
 
 /// A progress bar on standard error when it is a terminal: bytes read of the total (when it is
 /// known: not for standard input), rate and time left, and the events read.
@@ -60,8 +70,8 @@ fn progress(paths: &[PathBuf]) -> Option<indicatif::ProgressBar> {
 const TOLD: u64 = 20;
 
 struct Run<'p> {
-    /// Hands an event (its JSON and `eventID`) to the matching pipeline.
-    push: &'p mut dyn FnMut(String, Option<String>),
+    /// Hands an event to the matching pipeline.
+    push: &'p mut dyn FnMut(Owned),
     events: u64,
     /// On a terminal: bytes read of the total, rate, time left, events.
     progress: Option<indicatif::ProgressBar>,
@@ -71,10 +81,11 @@ struct Run<'p> {
 impl Visitor for Run<'_> {
     fn event(&mut self, event: &Event<'_>) {
         let key = event.key();
-        (self.push)(
-            event.json.to_owned(),
-            key.event_id.map(|id| id.into_owned()),
-        );
+        (self.push)(Owned {
+            json: event.json.to_owned(),
+            event_id: key.event_id.map(|id| id.into_owned()),
+            time_ms: key.event_time.as_deref().and_then(epoch_ms),
+        });
         self.events += 1;
         if let Some(bar) = &self.progress
             && self.events.is_multiple_of(4096)
@@ -119,19 +130,228 @@ struct Read {
     malformed: u64,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    let filters = match Filters::new(&args.metric_filters) {
-        Ok(filters) => filters,
-        Err(e) => {
-            eprintln!("trailwatch replay: {e}");
-            return ExitCode::from(2);
+/// An `eventTime` in epoch milliseconds: RFC 3339 as CloudTrail writes it
+/// (`2023-07-10T11:54:39Z`), or `2023-07-10 11:54:39[.fff]` in UTC as Athena and data-lake
+/// exports write it.
+fn epoch_ms(time: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let t = match time::OffsetDateTime::parse(time, &Rfc3339) {
+        Ok(t) => t,
+        Err(_) if time.len() > 10 && time.as_bytes()[10] == b' ' => {
+            let mut text = time.replacen(' ', "T", 1);
+            if !text.ends_with('Z') {
+                text.push('Z');
+            }
+            time::OffsetDateTime::parse(&text, &Rfc3339).ok()?
         }
+        Err(_) => return None,
+    };
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// A usage error: said, with exit status 2.
+fn usage(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("trailwatch replay: {message}");
+    ExitCode::from(2)
+}
+
+/// The engine a replay runs in, and the runtime its calls run on.
+struct Scratch {
+    engine: Arc<Engine>,
+    clock: Arc<ManualClock>,
+    scope: Scope,
+    runtime: tokio::runtime::Runtime,
+    _store: setup::Scratch,
+}
+
+fn scratch(region: &'static Region) -> anyhow::Result<Scratch> {
+    let store = setup::Scratch::new(region)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(Scratch {
+        engine: store.engine.clone(),
+        clock: store.clock.clone(),
+        scope: store.scope.clone(),
+        runtime,
+        _store: store,
+    })
+}
+
+/// Applies the configuration file to the scratch engine.
+fn apply(s: &Scratch, parsed: &config::Parsed) -> Result<(), String> {
+    let target = EngineTarget {
+        engine: &s.engine,
+        scope: s.scope.clone(),
+    };
+    s.runtime
+        .block_on(setup::apply(&target, parsed, false))
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Sets up the scratch engine for reading: the configuration file but its alarms (they are
+/// made at the first event's time, so that they start where the events do), then the ad-hoc
+/// filters.
+fn set_up(
+    s: &Scratch,
+    parsed: Option<&config::Parsed>,
+    ad_hoc: &[(String, String)],
+) -> Result<(), String> {
+    if let Some(parsed) = parsed {
+        let mut without_alarms = parsed.clone();
+        without_alarms.file.alarms.clear();
+        apply(s, &without_alarms)?;
+    }
+    if ad_hoc.is_empty() {
+        return Ok(());
+    }
+    let logs = s.engine.logs(&s.scope);
+    s.runtime
+        .block_on(logs.create_log_group(
+            serde_json::from_value(json!({"logGroupName": AD_HOC})).map_err(|e| e.to_string())?,
+        ))
+        .map_err(|e| e.to_string())?;
+    for (name, pattern) in ad_hoc {
+        let request = json!({
+            "logGroupName": AD_HOC,
+            "filterName": name,
+            "filterPattern": pattern,
+            "metricTransformations": [{
+                "metricName": name, "metricNamespace": AD_HOC, "metricValue": "1",
+            }],
+        });
+        let request = serde_json::from_value(request).map_err(|e| e.to_string())?;
+        s.runtime
+            .block_on(logs.put_metric_filter(request))
+            .map_err(|e| format!("metric filter {name}: {}", e.message))?;
+    }
+    Ok(())
+}
+
+/// An alarm transition found by replay.
+struct Transition {
+    alarm: String,
+    time_ms: i64,
+    from: String,
+    to: String,
+    reason: String,
+    /// The actions the new state runs: topics notified.
+    actions: Vec<String>,
+}
+
+/// Every state change of the scratch engine's alarms, oldest first.
+fn transitions(s: &Scratch) -> anyhow::Result<Vec<Transition>> {
+    let cloudwatch = s.engine.alarms(&s.scope);
+    // Each alarm's actions by state, as ARNs, where its actions are enabled.
+    let mut actions: HashMap<String, Value> = HashMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let request = serde_json::from_value(json!({"NextToken": token}))?;
+        let page = serde_json::to_value(s.runtime.block_on(cloudwatch.describe_alarms(request))?)?;
+        for a in page["MetricAlarms"].as_array().into_iter().flatten() {
+            if a["ActionsEnabled"].as_bool() != Some(false) {
+                actions.insert(
+                    a["AlarmName"].as_str().unwrap_or_default().to_owned(),
+                    a.clone(),
+                );
+            }
+        }
+        token = page["NextToken"].as_str().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut found = Vec::new();
+    loop {
+        let request = serde_json::from_value(json!({
+            "HistoryItemType": "StateUpdate",
+            "ScanBy": "TimestampAscending",
+            "MaxRecords": 100,
+            "NextToken": token,
+        }))?;
+        let page = serde_json::to_value(
+            s.runtime
+                .block_on(cloudwatch.describe_alarm_history(request))?,
+        )?;
+        for item in page["AlarmHistoryItems"].as_array().into_iter().flatten() {
+            let data: Value = serde_json::from_str(item["HistoryData"].as_str().unwrap_or("{}"))?;
+            let alarm = item["AlarmName"].as_str().unwrap_or_default().to_owned();
+            let to = data["newState"]["stateValue"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let list = match to.as_str() {
+                "ALARM" => "AlarmActions",
+                "OK" => "OKActions",
+                _ => "InsufficientDataActions",
+            };
+            let actions = actions
+                .get(&alarm)
+                .and_then(|a| a[list].as_array())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|a| a.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            found.push(Transition {
+                alarm,
+                time_ms: (item["Timestamp"].as_f64().unwrap_or_default() * 1000.0).round() as i64,
+                from: data["oldState"]["stateValue"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                to,
+                reason: data["newState"]["stateReason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                actions,
+            });
+        }
+        token = page["NextToken"].as_str().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    found.sort_by_key(|t| t.time_ms);
+    Ok(found)
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let parsed = match args
+        .config
+        .as_deref()
+        .map(crate::config_file::read)
+        .transpose()
+    {
+        Ok(parsed) => parsed,
+        Err(e) => return usage(e),
+    };
+    let region = match crate::config_file::region(parsed.as_ref()) {
+        Ok(region) => region,
+        Err(e) => return usage(e),
+    };
+    let scratch = match scratch(region) {
+        Ok(s) => s,
+        Err(e) => return usage(format!("cannot set up the replay's store: {e:#}")),
+    };
+    if let Err(e) = set_up(&scratch, parsed.as_ref(), &args.metric_filters) {
+        return usage(e);
+    }
+    let filters = match scratch
+        .runtime
+        .block_on(scratch.engine.replay_filters(&scratch.scope))
+    {
+        Ok(filters) => filters,
+        Err(e) => return usage(e),
     };
     // Reading and parsing here, matching on the other cores.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1));
     let mut read = Read::default();
     let mut unreadable = None;
-    let counts = filters.replay(workers, |push| {
+    let mut counts = filters.replay(workers, |push| {
         let mut run = Run {
             push,
             events: 0,
@@ -145,9 +365,33 @@ pub fn run(args: Args) -> ExitCode {
         read = run.read;
     });
     if let Some(e) = unreadable {
-        eprintln!("trailwatch replay: {e}");
-        return ExitCode::from(2);
+        return usage(e);
     }
+    let timeline = std::mem::take(&mut counts.timeline);
+    if let Some(parsed) = &parsed {
+        scratch
+            .clock
+            .set(timeline.keys().next().copied().unwrap_or_default());
+        if let Err(e) = apply(&scratch, parsed) {
+            return usage(e);
+        }
+    }
+    let played = scratch
+        .runtime
+        .block_on(
+            scratch
+                .engine
+                .play(&scratch.clock, &scratch.scope, timeline),
+        )
+        .map_err(anyhow::Error::from)
+        .and_then(|()| transitions(&scratch));
+    let transitions = match played {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("trailwatch replay: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let run = read;
     if run.malformed > TOLD {
         eprintln!(
@@ -155,12 +399,25 @@ pub fn run(args: Args) -> ExitCode {
             run.malformed - TOLD
         );
     }
-    let names = filters.names();
+    let names = filter_names(&filters.names());
     if args.json {
-        let per_filter: serde_json::Map<String, serde_json::Value> = names
+        let per_filter: serde_json::Map<String, Value> = names
             .iter()
             .zip(&counts.matches)
             .map(|(name, n)| (name.clone(), json!(n)))
+            .collect();
+        let transitions: Vec<Value> = transitions
+            .iter()
+            .map(|t| {
+                json!({
+                    "alarm": t.alarm,
+                    "time": engine::format::iso8601_time(t.time_ms),
+                    "from": t.from,
+                    "to": t.to,
+                    "reason": t.reason,
+                    "actions": t.actions,
+                })
+            })
             .collect();
         let summary = json!({
             "files": run.files,
@@ -168,9 +425,9 @@ pub fn run(args: Args) -> ExitCode {
             "events": counts.events,
             "duplicates": counts.duplicates,
             "malformed": run.malformed,
+            "untimed": counts.untimed,
             "filters": per_filter,
-            // Alarms come with a configuration; ad-hoc metric filters have none to move.
-            "transitions": [],
+            "transitions": transitions,
         });
         println!("{summary}");
     } else {
@@ -184,6 +441,12 @@ pub fn run(args: Args) -> ExitCode {
             counts.duplicates,
             run.malformed
         );
+        if counts.untimed > 0 {
+            println!(
+                "{} events had no eventTime: matched, not played.",
+                counts.untimed
+            );
+        }
         if !names.is_empty() {
             let width = names.iter().map(String::len).max().unwrap_or(0);
             println!("Metric filter matches:");
@@ -191,6 +454,36 @@ pub fn run(args: Args) -> ExitCode {
                 println!("  {name:<width$}  {n}");
             }
         }
+        if parsed.as_ref().is_some_and(|p| !p.file.alarms.is_empty()) {
+            println!("Alarm transitions: {}", transitions.len());
+            for t in &transitions {
+                println!(
+                    "  {}  {}  {} -> {}  {}",
+                    engine::format::iso8601_time(t.time_ms),
+                    t.alarm,
+                    t.from,
+                    t.to,
+                    t.reason
+                );
+                for action in &t.actions {
+                    println!("      would notify {action}");
+                }
+            }
+        }
     }
     ExitCode::SUCCESS
+}
+
+/// Each filter's name in the summary: its own, or `group/name` where two groups use it.
+fn filter_names(names: &[(String, String)]) -> Vec<String> {
+    names
+        .iter()
+        .map(|(group, name)| {
+            if names.iter().filter(|(_, n)| n == name).count() > 1 {
+                format!("{group}/{name}")
+            } else {
+                name.clone()
+            }
+        })
+        .collect()
 }

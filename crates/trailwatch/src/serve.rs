@@ -36,9 +36,15 @@ pub struct Args {
     #[arg(long, default_value = "./trailwatch-data")]
     data_dir: PathBuf,
     /// The default region: requests are served in the region they are signed for, and this one
-    /// holds what a store written by an older version kept.
-    #[arg(long, default_value = "us-east-1", value_parser = parse_region)]
-    region: &'static Region,
+    /// holds what a store written by an older version kept, and what --config sets up.
+    /// Default: the configuration file's `region`, else us-east-1.
+    #[arg(long, env = "TRAILWATCH_REGION", value_parser = parse_region)]
+    region: Option<&'static Region>,
+    /// A configuration file (log groups, metric filters, alarms, topics and subscriptions) to
+    /// apply at start-up, as `trailwatch apply` would: what it declares is created or updated,
+    /// nothing is deleted.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Regions to answer, separated by commas (default: every region of every AWS partition).
     /// A request signed for another region is refused.
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_region)]
@@ -82,6 +88,27 @@ pub struct Args {
     max_deliveries: u64,
 }
 
+/// Applies the configuration file in the default scope, telling each change.
+async fn set_up(engine: &Engine, parsed: &config::Parsed) -> anyhow::Result<()> {
+    let target = crate::setup::engine::EngineTarget {
+        engine,
+        scope: engine.default_scope(),
+    };
+    let changes = crate::setup::apply(&target, parsed, false).await?;
+    for change in changes
+        .iter()
+        .filter(|c| c.verb != config::plan::Verb::Unchanged)
+    {
+        tracing::info!(file = parsed.name(), "Configuration: {change}.");
+    }
+    tracing::info!(
+        file = parsed.name(),
+        "Configuration applied: {}.",
+        crate::setup::summary(&changes, true)
+    );
+    Ok(())
+}
+
 fn parse_region(name: &str) -> Result<&'static Region, String> {
     Region::named(name).ok_or_else(|| format!("'{name}' is not a region of any AWS partition"))
 }
@@ -112,6 +139,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
+    let parsed = args
+        .config
+        .as_deref()
+        .map(crate::config_file::read)
+        .transpose()?;
+    // Flags, then the environment (both through clap), then the file, then the default.
+    let region = match args.region {
+        Some(region) => region,
+        None => crate::config_file::region(parsed.as_ref())?,
+    };
     std::fs::create_dir_all(&args.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -142,7 +179,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let signing_key = SigningKey::load_or_create(&args.data_dir)
         .context("cannot load or create the SNS signing key")?;
     let mut config = Config::new(args.data_dir.clone(), &public_url);
-    config.region = args.region;
+    config.region = region;
     config.account_id = args.account_id.clone();
     if !args.regions.is_empty() {
         let names: Vec<String> = args.regions.iter().map(|r| r.name.clone()).collect();
@@ -182,6 +219,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     )
     .context("cannot set up notification delivery")?;
 
+    if let Some(parsed) = &parsed {
+        set_up(&engine, parsed).await?;
+    }
     tokio::spawn(tick(engine.clone()));
     tokio::spawn(worker.run());
 
@@ -195,7 +235,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     tracing::info!(
         %addr,
         data_dir = %args.data_dir.display(),
-        region = %args.region,
+        region = %region,
         max_connections = limits.max_connections,
         "Serving."
     );

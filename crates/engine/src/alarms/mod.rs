@@ -24,7 +24,7 @@ use crate::store::Tx;
 use crate::{ApiError, Context, Empty, Engine};
 use api::*;
 pub use evaluate::AlarmState;
-pub(crate) use schedule::{AlarmKey, Schedule};
+pub(crate) use schedule::{AlarmKey, Schedule, period_end_ms};
 
 /// Re-evaluates the alarms on one metric (namespace, name, canonical dimensions): its data
 /// has just changed.

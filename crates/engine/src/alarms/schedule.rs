@@ -78,6 +78,20 @@ impl Schedule {
         due
     }
 
+    /// The earliest instant an alarm is due at, if one waits.
+    pub fn next_due(&self) -> Option<i64> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        // Entries replaced by later ones are dropped on the way to the current earliest.
+        while let Some(Reverse((at, name))) = inner.queue.peek() {
+            if inner.next.get(name) == Some(at) {
+                return Some(*at);
+            }
+            inner.queue.pop();
+        }
+        None
+    }
+
     /// How many alarms wait.
     #[cfg(test)]
     pub fn len(&self) -> usize {
@@ -136,6 +150,19 @@ mod tests {
         assert!(s.take_due(25).is_empty());
         assert_eq!(names(s.take_due(30)), ["a"]);
         assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn the_next_due_instant_is_the_earliest_still_current() {
+        let s = Schedule::default();
+        assert_eq!(s.next_due(), None);
+        s.set(&here(), "a", 10);
+        s.set(&here(), "b", 20);
+        // a's instant of 10 is replaced: 20 is the earliest that stands.
+        s.set(&here(), "a", 30);
+        assert_eq!(s.next_due(), Some(20));
+        assert_eq!(names(s.take_due(20)), ["b"]);
+        assert_eq!(s.next_due(), Some(30));
     }
 
     #[test]

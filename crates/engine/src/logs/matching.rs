@@ -50,13 +50,16 @@ pub(super) fn forget_filters(sets: &FilterSets, scope: &Scope, group: &str) {
         .remove(&(scope.clone(), group.to_owned()));
 }
 
-/// A log group's metric filters, compiled together.
+/// A log group's metric filters (for replay, a scope's), compiled together.
 pub(crate) struct GroupFilters {
     set: FilterSet,
     filters: Vec<CompiledFilter>,
 }
 
 struct CompiledFilter {
+    /// Its log group and name.
+    group: String,
+    name: String,
     extractor: MetricExtractor,
     transformation: MetricTransformation,
 }
@@ -85,14 +88,17 @@ pub(super) fn compile(
     Ok((parsed, extractor))
 }
 
-fn load_filters(tx: &mut dyn Tx, group: &str) -> Result<GroupFilters, ApiError> {
+/// The metric filters of `group`, or of every log group of the scope.
+pub(crate) fn load_filters(tx: &mut dyn Tx, group: Option<&str>) -> Result<GroupFilters, ApiError> {
     let mut patterns = Vec::new();
     let mut filters = Vec::new();
-    for f in tx.metric_filters(Some(group), None)? {
+    for f in tx.metric_filters(group, None)? {
         // Stored filters were accepted by PutMetricFilter, so they compile.
         let (parsed, extractor) = compile(&f.pattern, &f.transformation)?;
         patterns.push(parsed);
         filters.push(CompiledFilter {
+            group: f.group,
+            name: f.name,
             extractor,
             transformation: f.transformation,
         });
@@ -112,7 +118,7 @@ pub(super) fn group_filters(
     if let Some(found) = sets.cached(tx.scope(), group) {
         return Ok(found);
     }
-    let loaded = Arc::new(load_filters(tx, group)?);
+    let loaded = Arc::new(load_filters(tx, Some(group))?);
     sets.sets
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -122,50 +128,89 @@ pub(super) fn group_filters(
 
 /// What a group's filters make of each event: matching datapoints, or defaults.
 pub(super) fn match_events(filters: &GroupFilters, events: &[InputLogEvent]) -> Vec<Vec<Datum>> {
-    let mut matcher = filters.set.matcher();
-    let mut matched = Vec::new();
+    let mut matcher = filters.matcher();
     events
         .iter()
         .map(|e| {
             let mut data = Vec::new();
-            if filters.filters.is_empty() {
-                return data;
-            }
-            matcher.matching(&e.message, &mut matched);
-            let mut next_match = matched.iter().peekable();
-            for (i, f) in filters.filters.iter().enumerate() {
-                let is_match = next_match.next_if(|&&m| m == i).is_some();
-                let t = &f.transformation;
-                let outcome = if is_match {
-                    f.extractor
-                        .apply_to_match(&filters.set.filters()[i], &e.message)
-                } else {
-                    match t.default_value {
-                        Some(d) => MetricOutcome::Default(d),
-                        None => continue,
-                    }
-                };
-                let (value, dimensions) = match outcome {
-                    MetricOutcome::Datum { value, dimensions } => (value, dimensions),
-                    MetricOutcome::Default(d) => (d, Vec::new()),
-                    MetricOutcome::Nothing => continue,
-                };
-                // A value CloudWatch would refuse makes no datum, as a value that is not a
-                // number makes none.
-                if !metrics::value_in_range(value) {
-                    continue;
-                }
-                data.push(Datum {
-                    namespace: t.metric_namespace.clone(),
-                    metric_name: t.metric_name.clone(),
-                    dimensions,
-                    unit: t.unit.clone().unwrap_or_else(|| "None".to_owned()),
-                    timestamp_ms: e.timestamp,
-                    stats: Aggregate::one(value),
-                    high_resolution: false,
-                });
-            }
+            matcher.data(&e.message, e.timestamp, &mut data);
             data
         })
         .collect()
+}
+
+impl GroupFilters {
+    pub(crate) fn matcher(&self) -> EventMatcher<'_> {
+        EventMatcher {
+            filters: self,
+            matcher: self.set.matcher(),
+            matched: Vec::new(),
+        }
+    }
+
+    /// The filters' log groups and names, in the order of the indices matching gives.
+    pub(crate) fn names(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.filters
+            .iter()
+            .map(|f| (f.group.as_str(), f.name.as_str()))
+    }
+}
+
+/// Matches events one after another against a group's filters, reusing its buffers.
+pub(crate) struct EventMatcher<'f> {
+    filters: &'f GroupFilters,
+    matcher: filter::SetMatcher<'f>,
+    matched: Vec<usize>,
+}
+
+impl EventMatcher<'_> {
+    /// Adds to `data` what the filters make of one event: a datum for each filter that
+    /// matches it and for each with a default value that does not. Answers the indices of the
+    /// filters that matched.
+    pub(crate) fn data(
+        &mut self,
+        message: &str,
+        timestamp_ms: i64,
+        data: &mut Vec<Datum>,
+    ) -> &[usize] {
+        let filters = self.filters;
+        if filters.filters.is_empty() {
+            return &[];
+        }
+        self.matcher.matching(message, &mut self.matched);
+        let mut next_match = self.matched.iter().peekable();
+        for (i, f) in filters.filters.iter().enumerate() {
+            let is_match = next_match.next_if(|&&m| m == i).is_some();
+            let t = &f.transformation;
+            let outcome = if is_match {
+                f.extractor
+                    .apply_to_match(&filters.set.filters()[i], message)
+            } else {
+                match t.default_value {
+                    Some(d) => MetricOutcome::Default(d),
+                    None => continue,
+                }
+            };
+            let (value, dimensions) = match outcome {
+                MetricOutcome::Datum { value, dimensions } => (value, dimensions),
+                MetricOutcome::Default(d) => (d, Vec::new()),
+                MetricOutcome::Nothing => continue,
+            };
+            // A value CloudWatch would refuse makes no datum, as a value that is not a
+            // number makes none.
+            if !metrics::value_in_range(value) {
+                continue;
+            }
+            data.push(Datum {
+                namespace: t.metric_namespace.clone(),
+                metric_name: t.metric_name.clone(),
+                dimensions,
+                unit: t.unit.clone().unwrap_or_else(|| "None".to_owned()),
+                timestamp_ms,
+                stats: Aggregate::one(value),
+                high_resolution: false,
+            });
+        }
+        &self.matched
+    }
 }

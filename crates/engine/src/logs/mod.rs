@@ -19,7 +19,7 @@ use crate::scope::Scope;
 use crate::{ApiError, Empty, Engine};
 use api::*;
 pub(crate) use groups::expire_events;
-pub(crate) use matching::FilterSets;
+pub(crate) use matching::{FilterSets, GroupFilters, load_filters};
 
 /// PutLogEvents' most events per batch (a store may count on it for event ids).
 pub const PER_BLOCK: usize = 10_000;

@@ -293,6 +293,28 @@ impl Server {
         self.aws_as(args, ACCESS_KEY_ID, SECRET_ACCESS_KEY)
     }
 
+    /// Runs a `trailwatch` command that talks to an endpoint through the AWS SDK (`apply`,
+    /// `config export`) against this server, with the test credentials and nothing of the
+    /// user's AWS configuration.
+    pub fn trailwatch_sdk(&self, args: &[&str]) -> Output {
+        self.trailwatch_sdk_env(args, &[])
+    }
+
+    /// [`Server::trailwatch_sdk`] with environment variables set (`Some`) or removed (`None`).
+    pub fn trailwatch_sdk_env(&self, args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+        let mut cmd = Command::new(binary());
+        cmd.args(args).args(["--endpoint-url", &self.url]);
+        clean_aws_env(&mut cmd, ACCESS_KEY_ID, SECRET_ACCESS_KEY);
+        cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd.output().expect("trailwatch runs")
+    }
+
     /// Runs the AWS CLI with other credentials.
     pub fn aws_as(&self, args: &[&str], key: &str, secret: &str) -> Output {
         let venv = venv();

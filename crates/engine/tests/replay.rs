@@ -1,0 +1,189 @@
+//! Replay in the engine: matching on worker threads counts and sums what matching in line
+//! does, whatever the number of workers; duplicates count once; datapoints are summed per
+//! second of event time; and played on the clock, they move an alarm at the second they
+//! complete its condition.
+
+mod common;
+
+use std::collections::HashSet;
+
+use engine::replay::Owned;
+use serde_json::json;
+
+fn request<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+    serde_json::from_value(v).expect("a request")
+}
+
+async fn set_up(f: &common::Fixture) {
+    let scope = f.engine.default_scope();
+    let logs = f.engine.logs(&scope);
+    logs.create_log_group(request(json!({"logGroupName": "trail"})))
+        .await
+        .expect("group");
+    for (name, pattern) in [
+        ("puts", "{ $.eventName = Put* }"),
+        ("denied", "{ $.errorCode = \"AccessDenied*\" }"),
+    ] {
+        logs.put_metric_filter(request(json!({
+            "logGroupName": "trail",
+            "filterName": name,
+            "filterPattern": pattern,
+            "metricTransformations": [{
+                "metricName": name, "metricNamespace": "Replay", "metricValue": "1",
+            }],
+        })))
+        .await
+        .expect("filter");
+    }
+}
+
+/// 20,000 events, one a second from `start_s`, with 5,000 repeated eventIDs far apart.
+fn events(start_s: i64) -> Vec<(String, String, i64)> {
+    (0..20_000)
+        .map(|i| {
+            let id = format!("id-{}", i % 15_000);
+            let name = if i % 3 == 0 {
+                "PutRolePolicy"
+            } else {
+                "GetRole"
+            };
+            let error = if i % 7 == 0 {
+                ",\"errorCode\":\"AccessDenied\""
+            } else {
+                ""
+            };
+            let json = format!(r#"{{"eventID":"{id}","eventName":"{name}"{error}}}"#);
+            (json, id, (start_s + i64::from(i)) * 1000)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matching_beside_the_reader_counts_and_sums_what_matching_in_line_does() {
+    let f = common::fixture();
+    set_up(&f).await;
+    let filters = f
+        .engine
+        .replay_filters(&f.engine.default_scope())
+        .await
+        .expect("filters");
+    let names: Vec<String> = filters.names().into_iter().map(|(_, n)| n).collect();
+    let all = events(common::START_MS / 1000);
+    // In line, one event after the other.
+    let mut seen = HashSet::new();
+    let (mut puts, mut denied, mut duplicates) = (0u64, 0u64, 0u64);
+    for (json, id, _) in &all {
+        if !seen.insert(id.clone()) {
+            duplicates += 1;
+            continue;
+        }
+        puts += u64::from(json.contains("\"Put"));
+        denied += u64::from(json.contains("AccessDenied"));
+    }
+    assert_eq!(duplicates, 5_000);
+    let expected: Vec<u64> = names
+        .iter()
+        .map(|n| if n == "puts" { puts } else { denied })
+        .collect();
+    for workers in [1, 3] {
+        let counts = filters.replay(workers, |push| {
+            for (json, id, time_ms) in all.iter().cloned() {
+                push(Owned {
+                    json,
+                    event_id: Some(id),
+                    time_ms: Some(time_ms),
+                });
+            }
+        });
+        assert_eq!(counts.events, 20_000, "{workers} workers");
+        assert_eq!(counts.duplicates, duplicates, "{workers} workers");
+        assert_eq!(counts.matches, expected, "{workers} workers");
+        // One datum per matching event, each at its own second, summing to the matches.
+        let summed: f64 = counts
+            .timeline
+            .values()
+            .flatten()
+            .filter(|d| d.metric_name == "puts")
+            .map(|d| d.stats.sum)
+            .sum();
+        assert_eq!(summed as u64, puts, "{workers} workers");
+        assert!(counts.timeline.keys().all(|t| t % 1000 == 0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_one_second_are_one_datapoint_and_play_moves_the_alarm_then() {
+    let f = common::fixture();
+    set_up(&f).await;
+    let scope = f.engine.default_scope();
+    let filters = f.engine.replay_filters(&scope).await.expect("filters");
+    let t0 = common::START_MS + 125_000;
+    // Three denied calls in one second (two in the same millisecond), one without a time.
+    let counts = filters.replay(1, |push| {
+        for (i, ms) in [0, 0, 400].into_iter().enumerate() {
+            push(Owned {
+                json: r#"{"errorCode":"AccessDenied"}"#.into(),
+                event_id: Some(format!("d{i}")),
+                time_ms: Some(t0 + ms),
+            });
+        }
+        push(Owned {
+            json: r#"{"errorCode":"AccessDenied"}"#.into(),
+            event_id: None,
+            time_ms: None,
+        });
+    });
+    assert_eq!(counts.untimed, 1);
+    assert_eq!(counts.timeline.len(), 1);
+    let (second, data) = counts.timeline.iter().next().expect("a second");
+    assert_eq!(*second, t0);
+    assert_eq!(data.len(), 1);
+    assert_eq!((data[0].stats.sum, data[0].stats.count), (3.0, 3.0));
+
+    f.engine
+        .alarms(&scope)
+        .put_metric_alarm(request(json!({
+            "AlarmName": "denied", "Namespace": "Replay", "MetricName": "denied",
+            "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 3,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+        })))
+        .await
+        .expect("alarm");
+    f.engine
+        .play(&f.clock, &scope, counts.timeline)
+        .await
+        .expect("played");
+    let history: serde_json::Value = serde_json::to_value(
+        f.engine
+            .alarms(&scope)
+            .describe_alarm_history(request(json!({
+                "HistoryItemType": "StateUpdate", "ScanBy": "TimestampAscending",
+            })))
+            .await
+            .expect("history"),
+    )
+    .expect("json");
+    let moves: Vec<(i64, String)> = history["AlarmHistoryItems"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            let data: serde_json::Value =
+                serde_json::from_str(i["HistoryData"].as_str().expect("data")).expect("json");
+            (
+                (i["Timestamp"].as_f64().expect("time") * 1000.0) as i64,
+                data["newState"]["stateValue"]
+                    .as_str()
+                    .expect("state")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    // ALARM at the second the three arrived; OK when their period has left the range.
+    assert_eq!(moves.iter().filter(|(_, s)| s == "ALARM").count(), 1);
+    let alarm_at = moves.iter().find(|(_, s)| s == "ALARM").expect("ALARM").0;
+    assert_eq!(alarm_at, t0);
+    let ok_after = moves.iter().rfind(|(_, s)| s == "OK").expect("OK").0;
+    assert!(ok_after > t0, "{moves:?}");
+}

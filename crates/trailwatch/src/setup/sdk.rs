@@ -1,0 +1,414 @@
+//! Any AWS-compatible endpoint as a target of configuration files — a trailwatch server, or AWS
+//! itself — through the AWS SDK for Rust and its usual credential chain.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StandardUnit, Statistic};
+use aws_sdk_cloudwatchlogs::types::MetricTransformation as SdkTransformation;
+use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use config::plan::{Call, Current};
+use config::{Alarm, File, LogGroup, MetricFilter, MetricTransformation, Subscription};
+
+use super::{Arns, Target, actions};
+
+/// Where to connect and as whom, as the AWS CLI takes it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Endpoint {
+    /// The endpoint to talk to, e.g. http://127.0.0.1:4566 for a trailwatch server (default:
+    /// AWS_ENDPOINT_URL, else AWS itself).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// The region (default: AWS_REGION or AWS_DEFAULT_REGION, then the file's `region`, then
+    /// the profile's, then us-east-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The profile of the shared AWS config and credentials files (default: AWS_PROFILE, else
+    /// `default`).
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+/// The SDK's clients of the three services, on one configuration.
+pub struct SdkTarget {
+    logs: aws_sdk_cloudwatchlogs::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    sns: aws_sdk_sns::Client,
+    /// The region the clients talk to.
+    pub region: String,
+}
+
+impl SdkTarget {
+    /// Clients for `endpoint`: flags first, then the environment, then `file_region`, then the
+    /// profile and the SDK's defaults.
+    pub async fn connect(endpoint: &Endpoint, file_region: Option<&str>) -> SdkTarget {
+        use aws_config::meta::region::RegionProviderChain;
+        use aws_config::{BehaviorVersion, Region};
+        use aws_smithy_http_client::tls;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut profile_region = aws_config::profile::ProfileFileRegionProvider::builder();
+        if let Some(p) = &endpoint.profile {
+            profile_region = profile_region.profile_name(p);
+        }
+        let region = RegionProviderChain::first_try(endpoint.region.clone().map(Region::new))
+            .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new())
+            .or_else(file_region.map(|r| Region::new(r.to_owned())))
+            .or_else(profile_region.build())
+            .or_else(Region::new("us-east-1"));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .region(region);
+        if let Some(p) = &endpoint.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(url) = &endpoint.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let shared = loader.load().await;
+        SdkTarget {
+            logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
+            sns: aws_sdk_sns::Client::new(&shared),
+            region: shared
+                .region()
+                .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string()),
+        }
+    }
+}
+
+/// An SDK error as the service's `Code: message`, or what failed on the way.
+fn said<E, R>(e: SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => DisplayErrorContext(&e).to_string(),
+    }
+}
+
+fn copied(
+    attributes: Option<&std::collections::HashMap<String, String>>,
+) -> BTreeMap<String, String> {
+    attributes
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn owned(s: Option<&str>) -> String {
+    s.unwrap_or_default().to_owned()
+}
+
+impl Target for SdkTarget {
+    async fn current(&self) -> anyhow::Result<Current> {
+        // Every page of a listing, its errors as the service's words with the operation.
+        macro_rules! all {
+            ($request:expr, $operation:expr) => {
+                $request
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .map_err(said)
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| $operation)?
+            };
+        }
+        let mut current = Current::default();
+        for g in all!(self.logs.describe_log_groups(), "DescribeLogGroups") {
+            current.file.log_groups.push(LogGroup {
+                log_group_name: owned(g.log_group_name()),
+                retention_in_days: g.retention_in_days().map(i64::from),
+            });
+        }
+        for m in all!(self.logs.describe_metric_filters(), "DescribeMetricFilters") {
+            let transformations = m
+                .metric_transformations()
+                .iter()
+                .map(|t| MetricTransformation {
+                    metric_name: t.metric_name().to_owned(),
+                    metric_namespace: t.metric_namespace().to_owned(),
+                    metric_value: t.metric_value().to_owned(),
+                    default_value: t.default_value(),
+                    unit: t.unit().map(|u| u.as_str().to_owned()),
+                    dimensions: t
+                        .dimensions()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                })
+                .collect();
+            current.file.metric_filters.push(MetricFilter {
+                log_group_name: owned(m.log_group_name()),
+                filter_name: owned(m.filter_name()),
+                filter_pattern: owned(m.filter_pattern()),
+                metric_transformations: transformations,
+            });
+        }
+        let alarms = self
+            .cloudwatch
+            .describe_alarms()
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(said)
+            .map_err(anyhow::Error::msg)
+            .context("DescribeAlarms")?;
+        for a in alarms.iter().flat_map(|page| page.metric_alarms()) {
+            current.file.alarms.push(Alarm {
+                alarm_name: owned(a.alarm_name()),
+                alarm_description: a.alarm_description().map(str::to_owned),
+                actions_enabled: a.actions_enabled(),
+                alarm_actions: a.alarm_actions().to_vec(),
+                ok_actions: a.ok_actions().to_vec(),
+                insufficient_data_actions: a.insufficient_data_actions().to_vec(),
+                namespace: owned(a.namespace()),
+                metric_name: owned(a.metric_name()),
+                dimensions: a
+                    .dimensions()
+                    .iter()
+                    .map(|d| (owned(d.name()), owned(d.value())))
+                    .collect(),
+                statistic: a.statistic().map(|s| s.as_str().to_owned()),
+                extended_statistic: a.extended_statistic().map(str::to_owned),
+                period: a.period().map(i64::from).unwrap_or_default(),
+                unit: a.unit().map(|u| u.as_str().to_owned()),
+                evaluation_periods: a.evaluation_periods().map(i64::from).unwrap_or_default(),
+                datapoints_to_alarm: a.datapoints_to_alarm().map(i64::from),
+                threshold: a.threshold().unwrap_or_default(),
+                comparison_operator: a
+                    .comparison_operator()
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default(),
+                treat_missing_data: a.treat_missing_data().map(str::to_owned),
+                evaluate_low_sample_count_percentile: a
+                    .evaluate_low_sample_count_percentile()
+                    .map(str::to_owned),
+            });
+        }
+        for t in all!(self.sns.list_topics(), "ListTopics") {
+            let arn = owned(t.topic_arn());
+            let attributes = self
+                .sns
+                .get_topic_attributes()
+                .topic_arn(&arn)
+                .send()
+                .await
+                .map_err(said)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("GetTopicAttributes {arn}"))?;
+            let listed = all!(
+                self.sns.list_subscriptions_by_topic().topic_arn(&arn),
+                format!("ListSubscriptionsByTopic {arn}")
+            );
+            let mut subscriptions = Vec::new();
+            for s in listed {
+                let sub_arn = owned(s.subscription_arn());
+                let mut sub = Subscription {
+                    protocol: owned(s.protocol()),
+                    endpoint: owned(s.endpoint()),
+                    attributes: BTreeMap::new(),
+                };
+                if sub_arn.starts_with("arn:") {
+                    let attributes = self
+                        .sns
+                        .get_subscription_attributes()
+                        .subscription_arn(&sub_arn)
+                        .send()
+                        .await
+                        .map_err(said)
+                        .map_err(anyhow::Error::msg)
+                        .with_context(|| format!("GetSubscriptionAttributes {sub_arn}"))?;
+                    sub.attributes = copied(attributes.attributes());
+                }
+                subscriptions.push((sub, sub_arn));
+            }
+            current.add_topic(arn, copied(attributes.attributes()), subscriptions);
+        }
+        Ok(current)
+    }
+
+    async fn call(&self, call: &Call, file: &File, arns: &Arns) -> Result<Option<String>, String> {
+        let topic_arn = |i: usize| arns.get(&file.topics[i].name).cloned().unwrap_or_default();
+        let days = |d: Option<i64>| d.and_then(|d| i32::try_from(d).ok());
+        match call {
+            Call::CreateLogGroup(i) => {
+                self.logs
+                    .create_log_group()
+                    .log_group_name(&file.log_groups[*i].log_group_name)
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::PutRetentionPolicy(i) => {
+                let g = &file.log_groups[*i];
+                self.logs
+                    .put_retention_policy()
+                    .log_group_name(&g.log_group_name)
+                    .set_retention_in_days(days(g.retention_in_days))
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::DeleteRetentionPolicy(i) => {
+                self.logs
+                    .delete_retention_policy()
+                    .log_group_name(&file.log_groups[*i].log_group_name)
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::PutMetricFilter(i) => {
+                let m = &file.metric_filters[*i];
+                let mut request = self
+                    .logs
+                    .put_metric_filter()
+                    .log_group_name(&m.log_group_name)
+                    .filter_name(&m.filter_name)
+                    .filter_pattern(&m.filter_pattern);
+                for t in &m.metric_transformations {
+                    let dimensions = (!t.dimensions.is_empty())
+                        .then(|| t.dimensions.clone().into_iter().collect());
+                    let transformation = SdkTransformation::builder()
+                        .metric_name(&t.metric_name)
+                        .metric_namespace(&t.metric_namespace)
+                        .metric_value(&t.metric_value)
+                        .set_default_value(t.default_value)
+                        .set_unit(t.unit.as_deref().map(StandardUnitLogs::from))
+                        .set_dimensions(dimensions)
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    request = request.metric_transformations(transformation);
+                }
+                request.send().await.map_err(said)?;
+            }
+            Call::PutMetricAlarm(i) => {
+                let a = &file.alarms[*i];
+                let dimensions = a
+                    .dimensions
+                    .iter()
+                    .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+                    .collect();
+                let int = |n: i64| i32::try_from(n).map_err(|_| format!("{n} is out of range"));
+                self.cloudwatch
+                    .put_metric_alarm()
+                    .alarm_name(&a.alarm_name)
+                    .set_alarm_description(a.alarm_description.clone())
+                    .set_actions_enabled(a.actions_enabled)
+                    .set_alarm_actions(Some(actions(&a.alarm_actions, file, arns)))
+                    .set_ok_actions(Some(actions(&a.ok_actions, file, arns)))
+                    .set_insufficient_data_actions(Some(actions(
+                        &a.insufficient_data_actions,
+                        file,
+                        arns,
+                    )))
+                    .namespace(&a.namespace)
+                    .metric_name(&a.metric_name)
+                    .set_dimensions(Some(dimensions))
+                    .set_statistic(a.statistic.as_deref().map(Statistic::from))
+                    .set_extended_statistic(a.extended_statistic.clone())
+                    .period(int(a.period)?)
+                    .set_unit(a.unit.as_deref().map(StandardUnit::from))
+                    .evaluation_periods(int(a.evaluation_periods)?)
+                    .set_datapoints_to_alarm(a.datapoints_to_alarm.map(int).transpose()?)
+                    .threshold(a.threshold)
+                    .comparison_operator(ComparisonOperator::from(a.comparison_operator.as_str()))
+                    .set_treat_missing_data(a.treat_missing_data.clone())
+                    .set_evaluate_low_sample_count_percentile(
+                        a.evaluate_low_sample_count_percentile.clone(),
+                    )
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::CreateTopic(i) => {
+                let created = self
+                    .sns
+                    .create_topic()
+                    .name(&file.topics[*i].name)
+                    .send()
+                    .await
+                    .map_err(said)?;
+                return Ok(created.topic_arn().map(str::to_owned));
+            }
+            Call::SetTopicAttributes(i, name, value) => {
+                self.sns
+                    .set_topic_attributes()
+                    .topic_arn(topic_arn(*i))
+                    .attribute_name(name)
+                    .attribute_value(value)
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::Subscribe(t, s) => {
+                let sub = &file.topics[*t].subscriptions[*s];
+                let attributes = (!sub.attributes.is_empty())
+                    .then(|| sub.attributes.clone().into_iter().collect());
+                self.sns
+                    .subscribe()
+                    .topic_arn(topic_arn(*t))
+                    .protocol(&sub.protocol)
+                    .endpoint(&sub.endpoint)
+                    .set_attributes(attributes)
+                    .return_subscription_arn(true)
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::SetSubscriptionAttributes { arn, name, value } => {
+                self.sns
+                    .set_subscription_attributes()
+                    .subscription_arn(arn)
+                    .attribute_name(name)
+                    .attribute_value(value)
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::DeleteMetricFilter {
+                log_group_name,
+                filter_name,
+            } => {
+                self.logs
+                    .delete_metric_filter()
+                    .log_group_name(log_group_name)
+                    .filter_name(filter_name)
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::DeleteAlarm(name) => {
+                self.cloudwatch
+                    .delete_alarms()
+                    .alarm_names(name)
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::Unsubscribe(arn) => {
+                self.sns
+                    .unsubscribe()
+                    .subscription_arn(arn)
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// CloudWatch Logs' own unit enum (a metric filter's `unit`).
+type StandardUnitLogs = aws_sdk_cloudwatchlogs::types::StandardUnit;

@@ -1,0 +1,258 @@
+//! Monitoring as a configuration file, as a user runs it: `trailwatch apply` and
+//! `trailwatch config export` through the AWS SDK against real servers, `serve --config`, and
+//! the AWS CLI to see what they made.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{Server, workspace};
+
+fn cis() -> PathBuf {
+    workspace().join("testdata/config/cis.toml")
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}{}",
+        text(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text(&out)
+}
+
+fn apply(server: &Server, file: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["apply", file.to_str().expect("utf-8")];
+    args.extend_from_slice(extra);
+    ok(server.trailwatch_sdk(&args))
+}
+
+/// An export without its first comment line, which names the endpoint.
+fn export(server: &Server) -> String {
+    let out = ok(server.trailwatch_sdk(&["config", "export"]));
+    out.lines().skip(1).collect::<Vec<_>>().join("\n")
+}
+
+fn alarms(server: &Server) -> Vec<serde_json::Value> {
+    server.aws_ok(&["cloudwatch", "describe-alarms"])["MetricAlarms"]
+        .as_array()
+        .expect("alarms")
+        .clone()
+}
+
+#[test]
+fn apply_is_idempotent_and_an_export_applied_to_a_fresh_server_makes_the_same() {
+    let first = Server::start();
+    let out = apply(&first, &cis(), &[]);
+    assert!(
+        out.contains("  create    alarm root_account_usage_alarm"),
+        "{out}"
+    );
+    assert!(out.contains("Applied: 32 created, 0 unchanged."), "{out}");
+    let again = apply(&first, &cis(), &[]);
+    assert!(
+        again.contains("Nothing to change: 32 unchanged."),
+        "{again}"
+    );
+
+    // What the AWS CLI sees: 15 alarms notifying the topic the file named.
+    let made = alarms(&first);
+    assert_eq!(made.len(), 15);
+    let topic = "arn:aws:sns:us-east-1:000000000000:cis-alarms";
+    assert!(
+        made.iter()
+            .all(|a| a["AlarmActions"] == serde_json::json!([topic]))
+    );
+
+    let exported = export(&first);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("export.toml");
+    std::fs::write(&file, &exported).expect("write");
+    let second = Server::start();
+    let out = apply(&second, &file, &[]);
+    assert!(out.contains("Applied: 32 created, 0 unchanged."), "{out}");
+    assert_eq!(export(&second), exported);
+    assert!(apply(&second, &file, &[]).contains("Nothing to change: 32 unchanged."));
+    assert!(apply(&second, &cis(), &[]).contains("Nothing to change: 32 unchanged."));
+}
+
+#[test]
+fn dry_run_changes_nothing_and_prune_deletes_only_what_the_file_manages() {
+    let server = Server::start();
+    apply(&server, &cis(), &[]);
+    for (name, namespace) in [("stale", "CISBenchmark"), ("billing", "AWS/Billing")] {
+        server.aws_ok(&[
+            "cloudwatch",
+            "put-metric-alarm",
+            "--alarm-name",
+            name,
+            "--namespace",
+            namespace,
+            "--metric-name",
+            "M",
+            "--statistic",
+            "Sum",
+            "--period",
+            "300",
+            "--evaluation-periods",
+            "1",
+            "--threshold",
+            "1",
+            "--comparison-operator",
+            "GreaterThanOrEqualToThreshold",
+        ]);
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let changed = tmp.path().join("cis.toml");
+    let original = std::fs::read_to_string(cis()).expect("read");
+    // The first alarm's threshold goes up.
+    std::fs::write(
+        &changed,
+        original.replacen("threshold = 1", "threshold = 3", 1),
+    )
+    .expect("write");
+
+    let out = apply(&server, &changed, &["--dry-run", "--prune"]);
+    assert!(
+        out.contains("update    alarm unauthorized_api_calls_alarm (threshold)"),
+        "{out}"
+    );
+    assert!(out.contains("delete    alarm stale"), "{out}");
+    assert!(!out.contains("billing"), "{out}");
+    assert!(out.contains("Dry run: nothing was changed."), "{out}");
+    assert_eq!(alarms(&server).len(), 17);
+
+    let out = apply(&server, &changed, &[]);
+    assert!(out.contains("Applied: 1 updated, 31 unchanged."), "{out}");
+    assert_eq!(
+        alarms(&server).len(),
+        17,
+        "nothing is deleted without --prune"
+    );
+    let out = apply(&server, &changed, &["--prune"]);
+    assert!(out.contains("Applied: 1 deleted, 32 unchanged."), "{out}");
+    let left = alarms(&server);
+    let names: Vec<&str> = left
+        .iter()
+        .filter_map(|a| a["AlarmName"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"billing") && !names.contains(&"stale"),
+        "{names:?}"
+    );
+    let first = left
+        .iter()
+        .find(|a| a["AlarmName"] == "unauthorized_api_calls_alarm")
+        .expect("the alarm");
+    assert_eq!(first["Threshold"], 3.0);
+}
+
+#[test]
+fn a_problem_in_the_file_is_told_with_its_line_and_nothing_is_applied() {
+    let server = Server::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("cis.toml");
+    let original = std::fs::read_to_string(cis()).expect("read");
+    // The last alarm gets a period CloudWatch refuses: the whole file is refused first.
+    let at = original.rfind("period = 300").expect("an alarm");
+    let broken = format!("{}period = 7{}", &original[..at], &original[at + 12..]);
+    std::fs::write(&file, &broken).expect("write");
+    let out = server.trailwatch_sdk(&["apply", file.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = broken[..at].lines().count() + 1;
+    let expected = format!(
+        "{}:{line}: alarms[14].period: alarm organizations_changes_alarm: ",
+        file.display(),
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains("Period must be"), "{stderr}");
+    let groups = server.aws_ok(&["logs", "describe-log-groups"]);
+    assert_eq!(groups["logGroups"], serde_json::json!([]));
+
+    // An unknown key is named as such, before anything is read from the endpoint.
+    std::fs::write(&file, original.replacen("threshold", "treshold", 1)).expect("write");
+    let out = common::trailwatch(&["config", "check", file.to_str().expect("utf-8")], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("alarms[0].treshold: unknown field `treshold`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_config_sets_up_at_start_and_a_restart_changes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let config = cis();
+    let args = ["--config", config.to_str().expect("utf-8")];
+    let mut server = Server::start_in(&data, &args);
+    assert!(
+        server
+            .log()
+            .contains("Configuration applied: 32 created, 0 unchanged.")
+    );
+    assert!(apply(&server, &cis(), &[]).contains("Nothing to change: 32 unchanged."));
+    server.stop();
+    let server = Server::start_in(&data, &args);
+    assert!(
+        server
+            .log()
+            .contains("Configuration applied: 32 unchanged."),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn the_region_is_the_flags_then_the_environments_then_the_files() {
+    let server = Server::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("cis.toml");
+    let original = std::fs::read_to_string(cis()).expect("read");
+    std::fs::write(
+        &file,
+        original.replace("region = \"us-east-1\"", "region = \"eu-west-1\""),
+    )
+    .expect("write");
+    let path = file.to_str().expect("utf-8");
+    let plan_region = |args: &[&str], env: &[(&str, Option<&str>)]| {
+        let out = ok(server.trailwatch_sdk_env(args, env));
+        let first = out.lines().next().expect("a plan").to_owned();
+        first
+            .rsplit(" in ")
+            .next()
+            .expect("a region")
+            .trim_end_matches(':')
+            .to_owned()
+    };
+    let no_env = [("AWS_DEFAULT_REGION", None), ("AWS_REGION", None)];
+    assert_eq!(
+        plan_region(&["apply", path, "--dry-run"], &no_env),
+        "eu-west-1"
+    );
+    let env = [
+        ("AWS_DEFAULT_REGION", None),
+        ("AWS_REGION", Some("ap-south-1")),
+    ];
+    assert_eq!(
+        plan_region(&["apply", path, "--dry-run"], &env),
+        "ap-south-1"
+    );
+    let flag = ["apply", path, "--dry-run", "--region", "ca-central-1"];
+    assert_eq!(plan_region(&flag, &env), "ca-central-1");
+    // The file's region is where it was applied: the topic is there.
+    ok(server.trailwatch_sdk_env(&["apply", path], &no_env));
+    let topics = server.aws_ok(&["sns", "list-topics", "--region", "eu-west-1"]);
+    assert_eq!(
+        topics["Topics"][0]["TopicArn"],
+        "arn:aws:sns:eu-west-1:000000000000:cis-alarms"
+    );
+}
