@@ -278,8 +278,10 @@ fn steps_of(path: &str) -> Vec<Step> {
                 steps.push(Step::Key(rest[..open].to_owned()));
             }
             rest = &rest[open..];
-            while let Some(close) = rest.find(']') {
-                if let Ok(i) = rest[1..close].parse() {
+            while rest.starts_with('[')
+                && let Some(close) = rest.find(']')
+            {
+                if let Some(Ok(i)) = rest.get(1..close).map(str::parse) {
                     steps.push(Step::Index(i));
                 }
                 rest = &rest[close + 1..];

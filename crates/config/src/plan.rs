@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{Alarm, File, Item, LogGroup, MetricFilter, Subscription, Topic};
+use crate::{Alarm, File, Item, LogGroup, MetricFilter, MetricTransformation, Subscription, Topic};
 
 /// What an endpoint has of what files describe.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,7 +52,9 @@ impl Current {
 
 /// The topic attributes a file can set.
 pub const TOPIC_ATTRIBUTES_KEPT: &[&str] = &[
+    "ContentBasedDeduplication",
     "DisplayName",
+    "FifoTopic",
     "Policy",
     "DeliveryPolicy",
     "KmsMasterKeyId",
@@ -67,6 +69,7 @@ pub const SUBSCRIPTION_ATTRIBUTES_KEPT: &[&str] = &[
     "FilterPolicyScope",
     "RawMessageDelivery",
     "RedrivePolicy",
+    "SubscriptionRoleArn",
 ];
 
 /// How an item changes.
@@ -141,8 +144,8 @@ impl std::fmt::Display for Change {
 /// The changes that make `current` match `file`, in the order their calls must be made (a log
 /// group before its filters, topics before the alarms naming them, deletions last). Nothing is
 /// deleted unless `prune`; then what the file no longer declares of what it manages goes: the
-/// metric filters of its log groups, the alarms in the metric namespaces it uses, the
-/// subscriptions of its topics. Log groups and topics it does not name are never deleted: they
+/// metric filters of its log groups, the alarms in the metric namespaces it uses (but AWS's
+/// own, `AWS/…`), the subscriptions of its topics. Log groups and topics it does not name are never deleted: they
 /// hold events and other subscribers.
 pub fn plan(file: &File, current: &Current, prune: bool) -> Vec<Change> {
     let mut changes = Vec::new();
@@ -226,7 +229,9 @@ fn metric_filter(i: usize, m: &MetricFilter, current: &Current) -> Change {
             if h.filter_pattern != m.filter_pattern {
                 detail.push("filter_pattern".to_owned());
             }
-            if h.metric_transformations != m.metric_transformations {
+            if normalized_transformations(&h.metric_transformations)
+                != normalized_transformations(&m.metric_transformations)
+            {
                 detail.push("metric_transformations".to_owned());
             }
             if detail.is_empty() {
@@ -239,6 +244,16 @@ fn metric_filter(i: usize, m: &MetricFilter, current: &Current) -> Change {
     };
     c.calls.push(Call::PutMetricFilter(i));
     c
+}
+
+/// Transformations with the unit CloudWatch Logs reports for none (`None`) taken as none.
+fn normalized_transformations(ts: &[MetricTransformation]) -> Vec<MetricTransformation> {
+    ts.iter()
+        .map(|t| MetricTransformation {
+            unit: t.unit.clone().filter(|u| u != "None"),
+            ..t.clone()
+        })
+        .collect()
 }
 
 /// An alarm with CloudWatch's defaults filled in and its actions as ARNs where the topic's ARN
@@ -315,23 +330,24 @@ fn topic(i: usize, t: &Topic, current: &Current, prune: bool) -> Vec<Change> {
     let have = current.file.topics.iter().find(|h| h.name == t.name);
     let mut c = match have {
         None => {
+            // Made with its attributes: some (FifoTopic) can only be given at creation.
             let mut c = change(Verb::Create, "topic", &t.name, item);
             c.calls.push(Call::CreateTopic(i));
             c
         }
         Some(_) => change(Verb::Unchanged, "topic", &t.name, item),
     };
-    for (name, value) in &t.attributes {
-        let had = have.and_then(|h| h.attributes.get(name));
-        if had.is_some_and(|had| same_attribute(had, value)) {
-            continue;
-        }
-        if have.is_some() {
+    if let Some(have) = have {
+        for (name, value) in &t.attributes {
+            let had = have.attributes.get(name);
+            if had.is_some_and(|had| same_attribute(had, value)) {
+                continue;
+            }
             c.verb = Verb::Update;
             c.detail.push(name.clone());
+            c.calls
+                .push(Call::SetTopicAttributes(i, name.clone(), value.clone()));
         }
-        c.calls
-            .push(Call::SetTopicAttributes(i, name.clone(), value.clone()));
     }
     let mut changes = vec![c];
     for (s, sub) in t.subscriptions.iter().enumerate() {
@@ -359,6 +375,7 @@ fn topic(i: usize, t: &Topic, current: &Current, prune: bool) -> Vec<Change> {
                 c.calls.push(Call::Unsubscribe(arn.clone()));
             } else {
                 // A subscription waiting for confirmation cannot be removed; it expires.
+                c.verb = Verb::Unchanged;
                 c.detail.push("pending confirmation: it expires".to_owned());
             }
             changes.push(c);
@@ -425,8 +442,12 @@ fn subscription(
                 name: attr.clone(),
                 value: value.clone(),
             }),
-            // Attributes of a subscription waiting for confirmation cannot be set yet.
-            _ => c.detail.push("after confirmation".to_owned()),
+            // Attributes of a subscription waiting for confirmation cannot be set yet: it
+            // stands as it is until then.
+            _ => {
+                c.verb = Verb::Unchanged;
+                c.detail.push("set once confirmed".to_owned());
+            }
         }
     }
     c
@@ -459,10 +480,13 @@ fn prunes(file: &File, current: &Current) -> Vec<Change> {
         });
         changes.push(c);
     }
+    // The namespaces the file's metric filters write, and its alarms' own outside AWS's
+    // (`AWS/EC2` and the like hold other teams' alarms too).
     let namespaces: BTreeSet<&str> = file
         .alarms
         .iter()
         .map(|a| a.namespace.as_str())
+        .filter(|n| !n.starts_with("AWS/"))
         .chain(
             file.metric_filters
                 .iter()
@@ -489,6 +513,7 @@ fn is_default_topic_attribute(name: &str, value: &str) -> bool {
     match name {
         "Policy" => value.contains("__default_statement_ID"),
         "SignatureVersion" => value == "1",
+        "FifoTopic" | "ContentBasedDeduplication" => value == "false",
         _ => value.is_empty(),
     }
 }
@@ -605,13 +630,8 @@ subscriptions = [{ protocol = "https", endpoint = "https://hooks.example.com/a" 
             changes[0].calls,
             [Call::CreateLogGroup(0), Call::PutRetentionPolicy(0)]
         );
-        assert_eq!(
-            changes[1].calls,
-            [
-                Call::CreateTopic(0),
-                Call::SetTopicAttributes(0, "DisplayName".into(), "Alerts".into())
-            ]
-        );
+        // The topic is made with its attributes.
+        assert_eq!(changes[1].calls, [Call::CreateTopic(0)]);
     }
 
     #[test]
@@ -723,6 +743,46 @@ subscriptions = [{ protocol = "https", endpoint = "https://hooks.example.com/a" 
             plan(&again, &current, true)
                 .iter()
                 .all(|c| c.verb == Verb::Unchanged)
+        );
+    }
+
+    #[test]
+    fn what_endpoints_fill_in_or_cannot_change_yet_is_not_a_change() {
+        let f = file();
+        let mut current = applied(&f);
+        // CloudWatch Logs reports a unit of None for a transformation given none.
+        current.file.metric_filters[0].metric_transformations[0].unit = Some("None".into());
+        // A subscription waiting for confirmation cannot take attributes yet.
+        current
+            .subscription_arns
+            .values_mut()
+            .for_each(|arn| *arn = "PendingConfirmation".into());
+        let mut want = f.clone();
+        want.topics[0].subscriptions[0]
+            .attributes
+            .insert("RawMessageDelivery".into(), "true".into());
+        let changes = plan(&want, &current, true);
+        assert!(
+            changes.iter().all(|c| c.verb == Verb::Unchanged),
+            "{changes:#?}"
+        );
+        assert!(changes.iter().all(|c| c.calls.is_empty()));
+    }
+
+    #[test]
+    fn prune_leaves_alarms_in_aws_namespaces_to_their_owners() {
+        let mut f = file();
+        let mut ec2 = f.alarms[0].clone();
+        ec2.alarm_name = "cpu".into();
+        ec2.namespace = "AWS/EC2".into();
+        f.alarms.push(ec2.clone());
+        let mut current = applied(&f);
+        ec2.alarm_name = "someone-elses-cpu".into();
+        current.file.alarms.push(ec2);
+        let changes = plan(&f, &current, true);
+        assert!(
+            changes.iter().all(|c| c.verb != Verb::Delete),
+            "{changes:#?}"
         );
     }
 }

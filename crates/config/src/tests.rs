@@ -171,3 +171,14 @@ fn line_of(text: &str, needle: &str) -> usize {
         .expect("in the text")
         + 1
 }
+
+#[test]
+fn a_key_with_brackets_in_a_table_is_named_without_trouble() {
+    let text = CIS.replace(
+        "period = 300",
+        "period = 300\ndimensions = { \"a[0]]\" = 1 }",
+    );
+    let e = error(&text);
+    assert!(e.key.starts_with("alarms[0].dimensions"), "{e}");
+    assert_eq!(e.line, line_of(&text, "a[0]]"));
+}

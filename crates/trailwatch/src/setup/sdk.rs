@@ -165,7 +165,12 @@ impl Target for SdkTarget {
             .map_err(said)
             .map_err(anyhow::Error::msg)
             .context("DescribeAlarms")?;
-        for a in alarms.iter().flat_map(|page| page.metric_alarms()) {
+        // Alarms on metric math are not a file's to declare (yet): left out, never pruned.
+        let alarms = alarms
+            .iter()
+            .flat_map(|page| page.metric_alarms())
+            .filter(|a| a.metrics().is_empty());
+        for a in alarms {
             current.file.alarms.push(Alarm {
                 alarm_name: owned(a.alarm_name()),
                 alarm_description: a.alarm_description().map(str::to_owned),
@@ -337,6 +342,10 @@ impl Target for SdkTarget {
                     .sns
                     .create_topic()
                     .name(&file.topics[*i].name)
+                    .set_attributes(
+                        (!file.topics[*i].attributes.is_empty())
+                            .then(|| file.topics[*i].attributes.clone().into_iter().collect()),
+                    )
                     .send()
                     .await
                     .map_err(said)?;
