@@ -61,6 +61,23 @@ enum Which {
     Ingest(IngestArgs),
     /// Latency from PutLogEvents to the subscriber receiving the alarm notification.
     Latency(LatencyArgs),
+    /// Writes a replay corpus: the real CloudTrail events of testdata repeated, as JSON lines,
+    /// to a size, every eventID made unique (so that replay counts every event), for timing
+    /// `trailwatch replay` and its peers with farm-bench.
+    Corpus(CorpusArgs),
+}
+
+#[derive(clap::Args)]
+struct CorpusArgs {
+    /// Megabytes (10^6 bytes) to write, at least.
+    #[arg(long, default_value_t = 120)]
+    megabytes: u64,
+    /// Compress with gzip (level 6, as CloudTrail's own files are).
+    #[arg(long)]
+    gzip: bool,
+    /// The file to write.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -101,6 +118,9 @@ fn main() -> ExitCode {
 
 /// Runs a benchmark.
 fn run(args: Args) -> anyhow::Result<()> {
+    if let Which::Corpus(a) = &args.which {
+        return corpus(a);
+    }
     let server = server_binary(args.trailwatch)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -109,7 +129,57 @@ fn run(args: Args) -> anyhow::Result<()> {
     match args.which {
         Which::Ingest(a) => runtime.block_on(ingest(&server, a)),
         Which::Latency(a) => runtime.block_on(latency(&server, a)),
+        Which::Corpus(_) => Ok(()),
     }
+}
+
+/// Writes the corpus of `trailwatch-bench corpus`.
+fn corpus(args: &CorpusArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let source = "testdata/cloudtrail/all_real_events.jsonl";
+    let text = std::fs::read_to_string(source)
+        .with_context(|| format!("cannot read {source} (run from the repository root)"))?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut out: Box<dyn Write> = if args.gzip {
+        Box::new(flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(file),
+            flate2::Compression::default(),
+        ))
+    } else {
+        Box::new(std::io::BufWriter::new(file))
+    };
+    let target = args.megabytes * 1_000_000;
+    let mut written = 0u64;
+    let mut round = 0u64;
+    while written < target {
+        for (i, line) in lines.iter().enumerate() {
+            // A prefix on the eventID (or an eventID where there is none) makes each copy a
+            // new event; nothing else changes.
+            let line = match line.find("\"eventID\":\"") {
+                Some(at) => {
+                    let cut = at + "\"eventID\":\"".len();
+                    format!("{}{round}-{}", &line[..cut], &line[cut..])
+                }
+                None => line.replacen('{', &format!("{{\"eventID\":\"{round}-{i}\","), 1),
+            };
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
+            written += line.len() as u64 + 1;
+        }
+        round += 1;
+    }
+    out.flush()?;
+    drop(out);
+    println!(
+        "wrote {} ({} events, {:.1} MB of JSON lines{})",
+        args.out.display(),
+        round * lines.len() as u64,
+        written as f64 / 1e6,
+        if args.gzip { ", gzip'd" } else { "" }
+    );
+    Ok(())
 }
 
 /// The `trailwatch` binary to start: the one named, else the one beside this executable,

@@ -54,20 +54,54 @@ pub struct Counts {
     pub timeline: BTreeMap<i64, Vec<Datum>>,
 }
 
-/// An event as the pipeline carries it: its JSON text, `eventID` and `eventTime` (epoch
+/// An event as a [`Batch`] gives it: its JSON text, `eventID` and `eventTime` (epoch
 /// milliseconds).
+#[derive(Debug, Clone, Copy)]
+pub struct EventRef<'a> {
+    pub json: &'a str,
+    pub event_id: Option<&'a str>,
+    pub time_ms: Option<i64>,
+}
+
+/// Work for a replay's worker threads: something that, read, gives events (and notes, such as
+/// malformed input to tell, in their place among the events). Reading — parsing, inflating —
+/// is done by the workers, so that the thread feeding them only hands work over.
+pub trait Batch: Send {
+    /// What a batch has to say besides events; said in input order.
+    type Note: Send;
+    fn read(self, event: &mut dyn FnMut(EventRef<'_>), note: &mut dyn FnMut(Self::Note));
+}
+
+/// An event owned, for batches of events already read.
+#[derive(Debug, Clone)]
 pub struct Owned {
     pub json: String,
     pub event_id: Option<String>,
     pub time_ms: Option<i64>,
 }
 
-/// Events handed to the workers of [`Filters::replay`] at a time.
-const BATCH: usize = 2_048;
+impl Batch for Vec<Owned> {
+    type Note = std::convert::Infallible;
+    fn read(self, event: &mut dyn FnMut(EventRef<'_>), _: &mut dyn FnMut(Self::Note)) {
+        for e in &self {
+            event(EventRef {
+                json: &e.json,
+                event_id: e.event_id.as_deref(),
+                time_ms: e.time_ms,
+            });
+        }
+    }
+}
 
 /// A worker's verdict on one event: its `eventID`, time, the filters it matched and the
 /// datapoints it made.
 type Verdict = (Option<String>, Option<i64>, Vec<usize>, Vec<Datum>);
+
+/// What a worker made of a batch, in its order.
+enum Found<N> {
+    Event(Verdict),
+    Note(N),
+}
 
 impl Filters {
     /// Each filter's log group and name, in the order counts are given.
@@ -78,36 +112,45 @@ impl Filters {
             .collect()
     }
 
-    /// Replays the events `feed` gives (on the calling thread) with matching on `workers`
-    /// threads beside it: events go in batches to the workers, whose verdicts are taken back
-    /// in the order the events were given, so that deduplication keeps the first of each
-    /// `eventID` whatever thread matched it.
-    pub fn replay(&self, workers: usize, feed: impl FnOnce(&mut dyn FnMut(Owned))) -> Counts {
+    /// Replays the batches `feed` gives (on the calling thread): `workers` threads read and
+    /// match them, and their verdicts are taken back in the order the batches were given, so
+    /// that deduplication keeps the first of each `eventID` whatever thread matched it and
+    /// notes are said (to `said`, on another thread) in input order.
+    pub fn replay<B: Batch>(
+        &self,
+        workers: usize,
+        feed: impl FnOnce(&mut dyn FnMut(B)),
+        mut said: impl FnMut(B::Note) + Send,
+    ) -> Counts {
         use std::sync::mpsc;
         let workers = workers.max(1);
-        let (result_tx, result_rx) = mpsc::channel::<(u64, Vec<Verdict>)>();
+        let (result_tx, result_rx) = mpsc::channel::<(u64, Vec<Found<B::Note>>)>();
         let filters = self.compiled.names().count();
         std::thread::scope(|s| {
             let mut batch_txs = Vec::with_capacity(workers);
             for _ in 0..workers {
                 // Two batches in flight a worker: reading never runs far ahead of matching.
-                let (tx, rx) = mpsc::sync_channel::<(u64, Vec<Owned>)>(2);
+                let (tx, rx) = mpsc::sync_channel::<(u64, B)>(2);
                 batch_txs.push(tx);
                 let results = result_tx.clone();
                 let compiled = &self.compiled;
                 s.spawn(move || {
                     let mut matcher = compiled.matcher();
-                    for (seq, events) in rx {
-                        let verdicts = events
-                            .into_iter()
-                            .map(|e| {
+                    for (seq, batch) in rx {
+                        let found = std::cell::RefCell::new(Vec::new());
+                        batch.read(
+                            &mut |e| {
                                 let mut data = Vec::new();
                                 let at = e.time_ms.unwrap_or(0);
-                                let matched = matcher.data(&e.json, at, &mut data).to_vec();
-                                (e.event_id, e.time_ms, matched, data)
-                            })
-                            .collect();
-                        if results.send((seq, verdicts)).is_err() {
+                                let matched = matcher.data(e.json, at, &mut data).to_vec();
+                                let id = e.event_id.map(str::to_owned);
+                                found
+                                    .borrow_mut()
+                                    .push(Found::Event((id, e.time_ms, matched, data)));
+                            },
+                            &mut |note| found.borrow_mut().push(Found::Note(note)),
+                        );
+                        if results.send((seq, found.into_inner())).is_err() {
                             return;
                         }
                     }
@@ -118,37 +161,27 @@ impl Filters {
                 let mut tally = Tally::new(filters);
                 let mut waiting = BTreeMap::new();
                 let mut next = 0u64;
-                for (seq, verdicts) in result_rx {
-                    waiting.insert(seq, verdicts);
-                    while let Some(verdicts) = waiting.remove(&next) {
+                for (seq, found) in result_rx {
+                    waiting.insert(seq, found);
+                    while let Some(found) = waiting.remove(&next) {
                         next += 1;
-                        for verdict in verdicts {
-                            tally.add(verdict);
+                        for f in found {
+                            match f {
+                                Found::Event(verdict) => tally.add(verdict),
+                                Found::Note(note) => said(note),
+                            }
                         }
                     }
                 }
                 tally.counts()
             });
-            let mut batch: Vec<Owned> = Vec::with_capacity(BATCH);
             let mut seq = 0u64;
-            let send = |batch: Vec<Owned>, seq: u64| {
-                // A worker gone (it panicked) leaves its batches unmatched; the scope
-                // re-raises its panic when it ends.
+            feed(&mut |batch| {
+                // A worker gone (it panicked) leaves its batches unread; the scope re-raises
+                // its panic when it ends.
                 let _ = batch_txs[(seq % workers as u64) as usize].send((seq, batch));
-            };
-            feed(&mut |event| {
-                batch.push(event);
-                if batch.len() == BATCH {
-                    send(
-                        std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
-                        seq,
-                    );
-                    seq += 1;
-                }
+                seq += 1;
             });
-            if !batch.is_empty() {
-                send(batch, seq);
-            }
             // The workers end when their batches do, and the merger when the workers do.
             drop(batch_txs);
             merger

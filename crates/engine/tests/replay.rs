@@ -86,15 +86,26 @@ async fn matching_beside_the_reader_counts_and_sums_what_matching_in_line_does()
         .map(|n| if n == "puts" { puts } else { denied })
         .collect();
     for workers in [1, 3] {
-        let counts = filters.replay(workers, |push| {
-            for (json, id, time_ms) in all.iter().cloned() {
-                push(Owned {
-                    json,
-                    event_id: Some(id),
-                    time_ms: Some(time_ms),
-                });
-            }
-        });
+        let counts = filters.replay(
+            workers,
+            |push| {
+                // Batches of 1,000: duplicates far apart fall in batches of other workers.
+                for batch in all.chunks(1_000) {
+                    push(
+                        batch
+                            .iter()
+                            .cloned()
+                            .map(|(json, id, time_ms)| Owned {
+                                json,
+                                event_id: Some(id),
+                                time_ms: Some(time_ms),
+                            })
+                            .collect::<Vec<Owned>>(),
+                    );
+                }
+            },
+            |_| {},
+        );
         assert_eq!(counts.events, 20_000, "{workers} workers");
         assert_eq!(counts.duplicates, duplicates, "{workers} workers");
         assert_eq!(counts.matches, expected, "{workers} workers");
@@ -119,20 +130,27 @@ async fn events_of_one_second_are_one_datapoint_and_play_moves_the_alarm_then() 
     let filters = f.engine.replay_filters(&scope).await.expect("filters");
     let t0 = common::START_MS + 125_000;
     // Three denied calls in one second (two in the same millisecond), one without a time.
-    let counts = filters.replay(1, |push| {
-        for (i, ms) in [0, 0, 400].into_iter().enumerate() {
-            push(Owned {
+    let counts = filters.replay(
+        1,
+        |push| {
+            let mut batch: Vec<Owned> = [0, 0, 400]
+                .into_iter()
+                .enumerate()
+                .map(|(i, ms)| Owned {
+                    json: r#"{"errorCode":"AccessDenied"}"#.into(),
+                    event_id: Some(format!("d{i}")),
+                    time_ms: Some(t0 + ms),
+                })
+                .collect();
+            batch.push(Owned {
                 json: r#"{"errorCode":"AccessDenied"}"#.into(),
-                event_id: Some(format!("d{i}")),
-                time_ms: Some(t0 + ms),
+                event_id: None,
+                time_ms: None,
             });
-        }
-        push(Owned {
-            json: r#"{"errorCode":"AccessDenied"}"#.into(),
-            event_id: None,
-            time_ms: None,
-        });
-    });
+            push(batch);
+        },
+        |_| {},
+    );
     assert_eq!(counts.untimed, 1);
     assert_eq!(counts.timeline.len(), 1);
     let (second, data) = counts.timeline.iter().next().expect("a second");

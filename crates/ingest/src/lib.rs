@@ -107,6 +107,51 @@ pub enum Skip {
     Other,
 }
 
+/// Content read and not yet parsed. Parsing (and whatever is done with the events) is most of a
+/// run's work, so a visitor may take content to read elsewhere — on other threads, keeping
+/// the order — with [`Content::read`]; what it gives back is read at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    /// The file (`-` for standard input).
+    pub path: String,
+    pub(crate) kind: ContentKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ContentKind {
+    /// A whole file as stored: gzip or not, any shape.
+    Stored(Vec<u8>),
+    /// A whole file's content, inflated: a document, an array, or lines.
+    Document(Vec<u8>),
+    /// Whole lines of a JSON-lines file, the first of them line `first_line`.
+    Lines { first_line: usize, text: Vec<u8> },
+}
+
+impl Content {
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        match &self.kind {
+            ContentKind::Stored(bytes) | ContentKind::Document(bytes) => bytes.len(),
+            ContentKind::Lines { text, .. } => text.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reads its events, telling `visitor` what it finds, as reading the file would have.
+    pub fn read(&self, visitor: &mut dyn Visitor) {
+        match &self.kind {
+            ContentKind::Stored(bytes) => walk::read_stored(&self.path, bytes, visitor),
+            ContentKind::Document(bytes) => shape::read_content(&self.path, bytes, visitor),
+            ContentKind::Lines { first_line, text } => {
+                shape::read_line_chunk(&self.path, *first_line, text, visitor)
+            }
+        }
+    }
+}
+
 /// What reading finds, in input order.
 pub trait Visitor {
     /// An event.
@@ -119,5 +164,17 @@ pub trait Visitor {
     /// (compressed if it is), for progress against [`stored_bytes`].
     fn file(&mut self, path: &str, bytes: u64) {
         let _ = (path, bytes);
+    }
+    /// Content read and not yet parsed: answered back to be read here and now (the default),
+    /// or taken to be read elsewhere with [`Content::read`].
+    fn content(&mut self, content: Content) -> Option<Content> {
+        Some(content)
+    }
+}
+
+/// Hands `content` to `visitor`, and reads what it gives back.
+pub(crate) fn hand_over(visitor: &mut dyn Visitor, content: Content) {
+    if let Some(content) = visitor.content(content) {
+        content.read(visitor);
     }
 }

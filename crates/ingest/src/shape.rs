@@ -8,10 +8,10 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-use crate::{Event, EventKey, Malformed, Position, Visitor};
+use crate::{Content, ContentKind, Event, EventKey, Malformed, Position, Visitor};
 
 /// Reads the events of one file's content, already inflated if it was gzip'd.
-fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) {
+pub(crate) fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) {
     let malformed = |visitor: &mut dyn Visitor, position, reason: String| {
         visitor.malformed(Malformed {
             path: path.to_owned(),
@@ -78,20 +78,7 @@ struct Probe<'a> {
 fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visitor) {
     let probe = match serde_json::from_str::<Probe<'_>>(json) {
         Ok(probe) => probe,
-        Err(e) => {
-            let reason = if json.trim_start().starts_with('{')
-                || serde_json::from_str::<IgnoredAny>(json).is_err()
-            {
-                format!("not JSON: {e}")
-            } else {
-                "not a CloudTrail event: not a JSON object".to_owned()
-            };
-            return visitor.malformed(Malformed {
-                path: path.to_owned(),
-                position,
-                reason,
-            });
-        }
+        Err(e) => return not_an_event(path, json, position, &e, visitor),
     };
     if let Some(records) = probe.records {
         for (i, record) in records.iter().enumerate() {
@@ -127,6 +114,28 @@ fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visi
                 .to_owned(),
         });
     }
+}
+
+/// A top-level value that did not read as an event: broken JSON, or JSON that is not an object.
+fn not_an_event(
+    path: &str,
+    json: &str,
+    position: Position,
+    error: &dyn std::fmt::Display,
+    visitor: &mut dyn Visitor,
+) {
+    let reason = if json.trim_start().starts_with('{')
+        || serde_json::from_str::<IgnoredAny>(json).is_err()
+    {
+        format!("not JSON: {error}")
+    } else {
+        "not a CloudTrail event: not a JSON object".to_owned()
+    };
+    visitor.malformed(Malformed {
+        path: path.to_owned(),
+        position,
+        reason,
+    });
 }
 
 /// An element of a Records list or of an array: any object is taken as an event (CloudTrail's
@@ -213,10 +222,16 @@ pub(crate) fn read_stream(
         input
             .read_to_end(&mut buf)
             .map_err(|e| gzip_error(gzip, e))?;
-        read_content(path, &buf, visitor);
+        crate::hand_over(
+            visitor,
+            Content {
+                path: path.to_owned(),
+                kind: ContentKind::Document(buf),
+            },
+        );
         return Ok(());
     }
-    let mut line_number = 0;
+    let mut line_number = 1;
     let mut ended = false;
     loop {
         // Whole lines up to the last newline; the rest waits for the next chunk (a line
@@ -226,36 +241,57 @@ pub(crate) fn read_stream(
         } else {
             memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
         };
-        // The chunk's text is checked once; only a chunk that is not UTF-8 is looked at line
-        // by line, to tell which lines are not.
-        let complete = &buf[..cut];
-        let text = std::str::from_utf8(complete).ok();
-        let mut start = 0;
-        while start < complete.len() {
-            let end =
-                memchr::memchr(b'\n', &complete[start..]).map_or(complete.len(), |i| start + i);
-            line_number += 1;
-            // A newline never falls inside a UTF-8 character, so these are char boundaries.
-            let line = match text {
-                Some(text) => Ok(&text[start..end]),
-                None => std::str::from_utf8(&complete[start..end]),
-            };
-            match line {
-                Ok(line) => read_line(path, line, line_number, visitor),
-                Err(e) => visitor.malformed(Malformed {
+        let rest = buf.split_off(cut);
+        let first_line = line_number;
+        line_number += memchr::memchr_iter(b'\n', &buf).count();
+        let text = std::mem::replace(&mut buf, Vec::with_capacity(rest.len() + CHUNK));
+        buf.extend_from_slice(&rest);
+        if !text.is_empty() {
+            crate::hand_over(
+                visitor,
+                Content {
                     path: path.to_owned(),
-                    position: Position::Line(line_number),
-                    reason: format!("not UTF-8 text: {e}"),
-                }),
-            }
-            start = end + 1;
+                    kind: ContentKind::Lines { first_line, text },
+                },
+            );
         }
         if ended {
             return Ok(());
         }
-        buf.drain(..cut);
         let want = buf.len() + CHUNK;
         ended = fill(input, &mut buf, want).map_err(|e| gzip_error(gzip, e))?;
+    }
+}
+
+/// Reads whole lines of a JSON-lines file, the first of them line `first_line`.
+pub(crate) fn read_line_chunk(
+    path: &str,
+    first_line: usize,
+    chunk: &[u8],
+    visitor: &mut dyn Visitor,
+) {
+    // The chunk's text is checked once; only a chunk that is not UTF-8 is looked at line by
+    // line, to tell which lines are not.
+    let text = std::str::from_utf8(chunk).ok();
+    let mut start = 0;
+    let mut line_number = first_line;
+    while start < chunk.len() {
+        let end = memchr::memchr(b'\n', &chunk[start..]).map_or(chunk.len(), |i| start + i);
+        // A newline never falls inside a UTF-8 character, so these are char boundaries.
+        let line = match text {
+            Some(text) => Ok(&text[start..end]),
+            None => std::str::from_utf8(&chunk[start..end]),
+        };
+        match line {
+            Ok(line) => read_line(path, line, line_number, visitor),
+            Err(e) => visitor.malformed(Malformed {
+                path: path.to_owned(),
+                position: Position::Line(line_number),
+                reason: format!("not UTF-8 text: {e}"),
+            }),
+        }
+        line_number += 1;
+        start = end + 1;
     }
 }
 

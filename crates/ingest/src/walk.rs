@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::shape;
-use crate::{Malformed, Position, Skip, Visitor};
+use crate::{Content, ContentKind, Malformed, Position, Skip, Visitor};
 
 /// A path named to [`read_paths`] that is not there to read.
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +165,11 @@ fn is_digest(path: &Path) -> bool {
             .is_some_and(|n| n.to_string_lossy().contains("_CloudTrail-Digest_"))
 }
 
+/// Files up to this size (as stored) are read whole and handed over as they are, to be
+/// inflated and parsed where the visitor reads content; larger ones are read a chunk at a
+/// time here.
+const WHOLE: u64 = 32 << 20;
+
 fn read_file(path: &Path, visitor: &mut dyn Visitor) {
     let shown = path.display().to_string();
     if is_digest(path) {
@@ -173,9 +178,28 @@ fn read_file(path: &Path, visitor: &mut dyn Visitor) {
     match std::fs::File::open(path) {
         Ok(mut file) => {
             let stored = file.metadata().map_or(0, |m| m.len());
-            read_from(&shown, &mut file, visitor);
+            if stored <= WHOLE {
+                let mut bytes = Vec::with_capacity(stored as usize);
+                match file.read_to_end(&mut bytes) {
+                    Ok(_) => crate::hand_over(
+                        visitor,
+                        Content {
+                            path: shown.clone(),
+                            kind: ContentKind::Stored(bytes),
+                        },
+                    ),
+                    Err(e) => unreadable(visitor, &shown, &e),
+                }
+            } else {
+                read_from(&shown, &mut file, visitor);
+            }
             visitor.file(&shown, stored);
         }
         Err(e) => unreadable(visitor, &shown, &e),
     }
+}
+
+/// Reads a whole file's content as stored.
+pub(crate) fn read_stored(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) {
+    read_from(path, &mut &bytes[..], visitor);
 }

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use ingest::{Event, Malformed, Position, Skip, Visitor, read_paths, read_stream};
+use ingest::{Content, Event, Malformed, Position, Skip, Visitor, read_paths, read_stream};
 use serde_json::Value;
 
 #[derive(Default)]
@@ -39,6 +39,43 @@ fn shapes() -> PathBuf {
 fn read(paths: &[PathBuf]) -> Seen {
     let mut seen = Seen::default();
     read_paths(paths, &mut seen).expect("readable paths");
+    seen
+}
+
+/// A visitor that takes every content to read it later, as replay's workers do.
+#[derive(Default)]
+struct Deferred {
+    taken: Vec<Content>,
+    seen: Seen,
+}
+
+impl Visitor for Deferred {
+    fn event(&mut self, e: &Event<'_>) {
+        self.seen.event(e);
+    }
+    fn malformed(&mut self, problem: Malformed) {
+        self.seen.malformed(problem);
+    }
+    fn skipped(&mut self, path: &str, why: Skip) {
+        self.seen.skipped(path, why);
+    }
+    fn file(&mut self, path: &str, bytes: u64) {
+        self.seen.file(path, bytes);
+    }
+    fn content(&mut self, content: Content) -> Option<Content> {
+        self.taken.push(content);
+        None
+    }
+}
+
+/// What reading `paths` finds when every content is read after the walk, in order.
+fn read_deferred(paths: &[PathBuf]) -> Seen {
+    let mut deferred = Deferred::default();
+    read_paths(paths, &mut deferred).expect("readable paths");
+    let mut seen = deferred.seen;
+    for content in deferred.taken {
+        content.read(&mut seen);
+    }
     seen
 }
 
@@ -360,7 +397,22 @@ fn long_json_lines_files_are_read_a_chunk_at_a_time_with_lines_numbered_across_c
             .expect("the long line");
         assert!(big.2.len() > 5 << 20);
         assert_eq!(seen.files, 1);
+        // Read elsewhere and later, the content gives the same, in the same order.
+        let deferred = read_deferred(std::slice::from_ref(&path));
+        assert_eq!(deferred.events, seen.events);
+        assert_eq!(deferred.malformed, seen.malformed);
     }
+}
+
+#[test]
+fn content_read_elsewhere_gives_what_reading_in_place_gives() {
+    let here = read(&[shapes()]);
+    let later = read_deferred(&[shapes()]);
+    assert!(here.events.len() > 1_000);
+    assert_eq!(later.events, here.events);
+    assert_eq!(later.malformed, here.malformed);
+    assert_eq!(later.skipped, here.skipped);
+    assert_eq!(later.files, here.files);
 }
 
 #[test]
@@ -388,4 +440,50 @@ fn a_line_that_is_not_utf8_in_a_long_file_is_told_by_its_number() {
         "{}",
         seen.malformed[0]
     );
+}
+
+#[test]
+fn a_line_is_malformed_exactly_when_serde_json_refuses_it() {
+    // Each line an event by its fields, with one thing wrong or right about its JSON.
+    let lines = [
+        r#"{"eventName":"A","x":1}"#,
+        r#"{"eventName":"A","x":1,}"#,
+        r#"{"eventName":"A","x":01}"#,
+        r#"{"eventName":"A","x":-}"#,
+        r#"{"eventName":"A","x":1.}"#,
+        r#"{"eventName":"A","x":1e}"#,
+        r#"{"eventName":"A","x":tru}"#,
+        r#"{"eventName":"A","x":NaN}"#,
+        r#"{"eventName":"A","x":"\q"}"#,
+        r#"{"eventName":"A","x":"\uZZZZ"}"#,
+        r#"{"eventName":"A","x":"\ud800"}"#,
+        "{\"eventName\":\"A\",\"x\":\"tab\there\"}",
+        r#"{"eventName":"A","x":[1,2,]}"#,
+        r#"{"eventName":"A","x":{"y":}}"#,
+        r#"{"eventName":"A","x":{"y":1}}}"#,
+        r#"{"eventName":"A" "x":1}"#,
+        r#"{"eventName":"A","x":[{"y":[true,false,null,-1.5e+3,"\u00e9\n"]}]}"#,
+        r#"{"eventName":"A","eventID":"a\"b","eventTime":"2024-01-01T00:00:00Z"}"#,
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("lines.jsonl");
+    std::fs::write(&path, lines.join("\n")).expect("write");
+    let seen = read(std::slice::from_ref(&path));
+    let malformed: Vec<usize> = seen
+        .malformed
+        .iter()
+        .map(|m| match m.position {
+            Position::Line(n) => n,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let refused: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| serde_json::from_str::<serde::de::IgnoredAny>(l).is_err())
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert!(refused.len() > 10, "the cases are mostly broken ones");
+    assert_eq!(malformed, refused);
+    assert_eq!(seen.events.len(), lines.len() - refused.len());
 }

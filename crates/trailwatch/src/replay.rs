@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use engine::replay::Owned;
+use engine::replay::{Batch, EventRef, Owned};
 use engine::scope::{Region, Scope};
 use engine::{Engine, ManualClock};
 use ingest::{Event, Malformed, Skip, Visitor};
@@ -69,40 +70,99 @@ fn progress(paths: &[PathBuf]) -> Option<indicatif::ProgressBar> {
 /// Malformed input is told as it is found, up to this many times; the summary counts all.
 const TOLD: u64 = 20;
 
-struct Run<'p> {
-    /// Hands an event to the matching pipeline.
-    push: &'p mut dyn FnMut(Owned),
+/// Work for the replay's workers: content read from the archives, or an event read already.
+enum Work {
+    Content {
+        content: ingest::Content,
+        /// Events read, for the progress bar.
+        events: Arc<AtomicU64>,
+    },
+    Event(Owned),
+    /// Malformed input met by the reading thread (a file that cannot be opened), told in its
+    /// place among the workers'.
+    Malformed(Malformed),
+}
+
+/// Hands a batch's events to the replay, and what is not an event to `note`.
+struct Reading<'a> {
+    event: &'a mut dyn FnMut(EventRef<'_>),
+    note: &'a mut dyn FnMut(Malformed),
     events: u64,
+}
+
+impl Visitor for Reading<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        let key = event.key();
+        self.events += 1;
+        (self.event)(EventRef {
+            json: event.json,
+            event_id: key.event_id.as_deref(),
+            time_ms: key.event_time.as_deref().and_then(epoch_ms),
+        });
+    }
+
+    fn malformed(&mut self, problem: Malformed) {
+        (self.note)(problem);
+    }
+
+    fn skipped(&mut self, _path: &str, _why: Skip) {
+        // Only walking a folder skips files, and that is the reading thread's.
+    }
+}
+
+impl Batch for Work {
+    type Note = Malformed;
+    fn read(self, event: &mut dyn FnMut(EventRef<'_>), note: &mut dyn FnMut(Malformed)) {
+        match self {
+            Work::Content { content, events } => {
+                let mut reading = Reading {
+                    event,
+                    note,
+                    events: 0,
+                };
+                content.read(&mut reading);
+                events.fetch_add(reading.events, Ordering::Relaxed);
+            }
+            Work::Event(e) => event(EventRef {
+                json: &e.json,
+                event_id: e.event_id.as_deref(),
+                time_ms: e.time_ms,
+            }),
+            Work::Malformed(problem) => note(problem),
+        }
+    }
+}
+
+/// The reading thread's visitor: it hands content over to the workers and counts files.
+struct Run<'p> {
+    push: &'p mut dyn FnMut(Work),
+    /// Events read by the workers so far.
+    events: Arc<AtomicU64>,
     /// On a terminal: bytes read of the total, rate, time left, events.
     progress: Option<indicatif::ProgressBar>,
     read: Read,
 }
 
 impl Visitor for Run<'_> {
+    fn content(&mut self, content: ingest::Content) -> Option<ingest::Content> {
+        (self.push)(Work::Content {
+            content,
+            events: self.events.clone(),
+        });
+        None
+    }
+
     fn event(&mut self, event: &Event<'_>) {
         let key = event.key();
-        (self.push)(Owned {
+        (self.push)(Work::Event(Owned {
             json: event.json.to_owned(),
             event_id: key.event_id.map(|id| id.into_owned()),
             time_ms: key.event_time.as_deref().and_then(epoch_ms),
-        });
-        self.events += 1;
-        if let Some(bar) = &self.progress
-            && self.events.is_multiple_of(4096)
-        {
-            bar.set_message(format!("{} events", self.events));
-        }
+        }));
     }
 
     fn malformed(&mut self, problem: Malformed) {
-        self.read.malformed += 1;
-        if self.read.malformed <= TOLD {
-            let line = format!("trailwatch replay: {problem}");
-            match &self.progress {
-                Some(bar) => bar.println(line),
-                None => eprintln!("{line}"),
-            }
-        }
+        (self.push)(Work::Malformed(problem));
     }
 
     fn skipped(&mut self, _path: &str, why: Skip) {
@@ -116,7 +176,7 @@ impl Visitor for Run<'_> {
         self.read.files += 1;
         if let Some(bar) = &self.progress {
             bar.inc(bytes);
-            bar.set_message(format!("{} events", self.events));
+            bar.set_message(format!("{} events", self.events.load(Ordering::Relaxed)));
         }
     }
 }
@@ -127,7 +187,26 @@ struct Read {
     files: u64,
     skipped_digest: u64,
     skipped_other: u64,
+}
+
+/// Tells malformed input on standard error (above the progress bar, if there is one), up to
+/// [`TOLD`] times, and counts it all.
+struct Teller {
+    progress: Option<indicatif::ProgressBar>,
     malformed: u64,
+}
+
+impl Teller {
+    fn tell(&mut self, problem: &Malformed) {
+        self.malformed += 1;
+        if self.malformed <= TOLD {
+            let line = format!("trailwatch replay: {problem}");
+            match &self.progress {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+    }
 }
 
 /// An `eventTime` in epoch milliseconds: RFC 3339 as CloudTrail writes it
@@ -347,26 +426,41 @@ pub fn run(args: Args) -> ExitCode {
         Ok(filters) => filters,
         Err(e) => return usage(e),
     };
-    // Reading and parsing here, matching on the other cores.
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1));
+    // Reading here; inflating, parsing and matching on every core.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let progress = progress(&args.paths);
     let mut read = Read::default();
     let mut unreadable = None;
-    let mut counts = filters.replay(workers, |push| {
-        let mut run = Run {
-            push,
-            events: 0,
-            progress: progress(&args.paths),
-            read: Read::default(),
-        };
-        unreadable = ingest::read_paths(&args.paths, &mut run).err();
-        if let Some(bar) = &run.progress {
-            bar.finish_and_clear();
-        }
-        read = run.read;
+    let teller = std::sync::Mutex::new(Teller {
+        progress: progress.clone(),
+        malformed: 0,
     });
+    let mut counts = filters.replay(
+        workers,
+        |push| {
+            let mut run = Run {
+                push,
+                events: Arc::default(),
+                progress: progress.clone(),
+                read: Read::default(),
+            };
+            unreadable = ingest::read_paths(&args.paths, &mut run).err();
+            read = run.read;
+        },
+        |problem: Malformed| {
+            teller
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .tell(&problem)
+        },
+    );
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
     if let Some(e) = unreadable {
         return usage(e);
     }
+    let teller = teller.into_inner().unwrap_or_else(|p| p.into_inner());
     let timeline = std::mem::take(&mut counts.timeline);
     if let Some(parsed) = &parsed {
         scratch
@@ -393,10 +487,11 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let run = read;
-    if run.malformed > TOLD {
+    let malformed = teller.malformed;
+    if malformed > TOLD {
         eprintln!(
             "trailwatch replay: … and {} more malformed",
-            run.malformed - TOLD
+            malformed - TOLD
         );
     }
     let names = filter_names(&filters.names());
@@ -424,7 +519,7 @@ pub fn run(args: Args) -> ExitCode {
             "skipped_files": run.skipped_digest + run.skipped_other,
             "events": counts.events,
             "duplicates": counts.duplicates,
-            "malformed": run.malformed,
+            "malformed": malformed,
             "untimed": counts.untimed,
             "filters": per_filter,
             "transitions": transitions,
@@ -439,7 +534,7 @@ pub fn run(args: Args) -> ExitCode {
             run.skipped_other,
             counts.events,
             counts.duplicates,
-            run.malformed
+            malformed
         );
         if counts.untimed > 0 {
             println!(
