@@ -295,26 +295,12 @@ pub(crate) fn read_line_chunk(
     }
 }
 
-/// Reads until `buf` holds `want` bytes or the input ends; `true` when it ended.
+/// Reads until `buf` holds `want` bytes or the input ends; `true` when it ended. (Through
+/// `read_to_end`, which reads into the spare capacity without zeroing it first.)
 fn fill(input: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
-    while buf.len() < want {
-        let start = buf.len();
-        buf.resize(want, 0);
-        let n = input.read(&mut buf[start..]);
-        match n {
-            Ok(0) => {
-                buf.truncate(start);
-                return Ok(true);
-            }
-            Ok(n) => buf.truncate(start + n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
-            Err(e) => {
-                buf.truncate(start);
-                return Err(e);
-            }
-        }
-    }
-    Ok(false)
+    let missing = want.saturating_sub(buf.len());
+    let read = input.take(missing as u64).read_to_end(buf)?;
+    Ok(read < missing)
 }
 
 fn gzip_error(gzip: bool, e: std::io::Error) -> std::io::Error {

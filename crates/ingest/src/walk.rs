@@ -166,9 +166,11 @@ fn is_digest(path: &Path) -> bool {
 }
 
 /// Files up to this size (as stored) are read whole and handed over as they are, to be
-/// inflated and parsed where the visitor reads content; larger ones are read a chunk at a
-/// time here.
-const WHOLE: u64 = 32 << 20;
+/// inflated and parsed where the visitor reads content: CloudTrail's delivery files, a few
+/// hundred kilobytes each, are read many at once. A larger one is read (and inflated) here a
+/// chunk at a time, and its chunks of whole lines handed over, so that one large file is
+/// parsed many chunks at once too.
+const WHOLE: u64 = 4 << 20;
 
 fn read_file(path: &Path, visitor: &mut dyn Visitor) {
     let shown = path.display().to_string();
