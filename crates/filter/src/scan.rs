@@ -219,7 +219,7 @@ impl<'a> Scanner<'a> {
 /// The members of the JSON object that is the whole of `text`, in order, with their keys
 /// decoded and their values raw, keeping those whose key `keep` accepts; `None` if `text` is
 /// not one valid JSON object (or a key's escapes do not decode).
-pub(crate) fn object_members<'a>(
+pub fn object_members<'a>(
     text: &'a str,
     keep: impl Fn(&str) -> bool,
 ) -> Option<Vec<(Cow<'a, str>, &'a str)>> {
@@ -241,7 +241,7 @@ pub(crate) fn object_members<'a>(
 }
 
 /// The raw items of the JSON array that is the whole of `text`; `None` if it is not one.
-pub(crate) fn array_items(text: &str) -> Option<Vec<&str>> {
+pub fn array_items(text: &str) -> Option<Vec<&str>> {
     let mut items = Vec::new();
     Scanner::new(text).whole(b'[', |scanner| scanner.array(1, |item| items.push(item)))?;
     Some(items)

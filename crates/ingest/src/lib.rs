@@ -54,11 +54,9 @@ pub struct Event<'a> {
 }
 
 /// The fields of an event that replay orders and deduplicates on.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventKey<'a> {
-    #[serde(rename = "eventID", borrow, default)]
     pub event_id: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "eventTime", borrow, default)]
     pub event_time: Option<std::borrow::Cow<'a, str>>,
 }
 
@@ -74,9 +72,21 @@ impl<'a> Event<'a> {
 
     /// Its `eventID` and `eventTime`, where it has them as strings.
     pub fn key(&self) -> EventKey<'a> {
-        match &self.known {
-            Some(key) => key.clone(),
-            None => serde_json::from_str(self.json).unwrap_or_default(),
+        if let Some(key) = &self.known {
+            return key.clone();
+        }
+        let json: &'a str = self.json;
+        let members = filter::object_members(json, |k| k == "eventID" || k == "eventTime");
+        let member = |name: &str| {
+            members
+                .iter()
+                .flatten()
+                .find(|(key, _)| key == name)
+                .and_then(|(_, raw)| shape::string_value(raw))
+        };
+        EventKey {
+            event_id: member("eventID"),
+            event_time: member("eventTime"),
         }
     }
 }

@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 use std::io::Read;
 
-use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
@@ -56,31 +55,47 @@ pub(crate) fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) 
     }
 }
 
-/// What a top-level object is.
-#[derive(Deserialize)]
-struct Probe<'a> {
-    #[serde(rename = "Records", borrow, default)]
-    records: Option<Vec<&'a RawValue>>,
-    #[serde(rename = "eventVersion", default)]
-    event_version: Option<IgnoredAny>,
-    #[serde(rename = "eventName", default)]
-    event_name: Option<IgnoredAny>,
-    #[serde(rename = "eventSource", default)]
-    event_source: Option<IgnoredAny>,
-    // Read here, in the one pass over the event, for replay's order and deduplication.
-    #[serde(rename = "eventID", borrow, default)]
-    event_id: Option<Cow<'a, str>>,
-    #[serde(rename = "eventTime", borrow, default)]
-    event_time: Option<Cow<'a, str>>,
+/// The top-level members that tell what an object is, and that replay reads.
+const PROBED: [&str; 6] = [
+    "Records",
+    "eventVersion",
+    "eventName",
+    "eventSource",
+    "eventID",
+    "eventTime",
+];
+
+/// A member's raw value as a string, where it is one (escapes decoded).
+pub(crate) fn string_value(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
 }
 
-/// A top-level value: a Records document, or one event.
+/// A top-level value: a Records document, or one event. One pass of the filter engine's
+/// validating scanner checks the whole of its JSON and picks the members that say what it is.
 fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visitor) {
-    let probe = match serde_json::from_str::<Probe<'_>>(json) {
-        Ok(probe) => probe,
-        Err(e) => return not_an_event(path, json, position, &e, visitor),
+    let Some(members) = filter::object_members(json, |key| PROBED.contains(&key)) else {
+        let error = serde_json::from_str::<IgnoredAny>(json).err();
+        return not_an_event(path, json, position, error, visitor);
     };
-    if let Some(records) = probe.records {
+    let member = |name: &str| {
+        members
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| *value)
+    };
+    if let Some(records) = member("Records") {
+        let Some(records) = filter::array_items(records) else {
+            return visitor.malformed(Malformed {
+                path: path.to_owned(),
+                position,
+                reason: "not CloudTrail records: Records is not a JSON array".to_owned(),
+            });
+        };
         for (i, record) in records.iter().enumerate() {
             // Records are numbered within their document; a document on line N of a
             // JSON-lines file is numbered by its line.
@@ -88,22 +103,21 @@ fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visi
                 Position::Line(_) => position,
                 _ => Position::Record(i + 1),
             };
-            read_record(path, record.get(), at, visitor);
+            read_record(path, record, at, visitor);
         }
         return;
     }
-    let is_event = probe.event_version.is_some()
-        || probe.event_name.is_some()
-        || probe.event_source.is_some()
-        || probe.event_id.is_some();
+    let is_event = ["eventVersion", "eventName", "eventSource", "eventID"]
+        .iter()
+        .any(|name| member(name).is_some());
     if is_event {
         visitor.event(&Event {
             json: json.trim(),
             path,
             position,
             known: Some(EventKey {
-                event_id: probe.event_id,
-                event_time: probe.event_time,
+                event_id: member("eventID").and_then(string_value),
+                event_time: member("eventTime").and_then(string_value),
             }),
         });
     } else {
@@ -121,15 +135,14 @@ fn not_an_event(
     path: &str,
     json: &str,
     position: Position,
-    error: &dyn std::fmt::Display,
+    error: Option<serde_json::Error>,
     visitor: &mut dyn Visitor,
 ) {
-    let reason = if json.trim_start().starts_with('{')
-        || serde_json::from_str::<IgnoredAny>(json).is_err()
-    {
-        format!("not JSON: {error}")
-    } else {
-        "not a CloudTrail event: not a JSON object".to_owned()
+    let reason = match error {
+        Some(error) => format!("not JSON: {error}"),
+        // serde_json reads it, the scanner does not: not one JSON object it can read.
+        None if json.trim_start().starts_with('{') => "not JSON: not one JSON object".to_owned(),
+        None => "not a CloudTrail event: not a JSON object".to_owned(),
     };
     visitor.malformed(Malformed {
         path: path.to_owned(),
