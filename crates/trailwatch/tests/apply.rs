@@ -13,6 +13,15 @@ fn cis() -> PathBuf {
     workspace().join("testdata/config/cis.toml")
 }
 
+/// The CIS file with `region = "eu-west-1"`, written in `dir`.
+fn cis_in_eu_west_1(dir: &Path) -> PathBuf {
+    let file = dir.join("cis.toml");
+    let original = std::fs::read_to_string(cis()).expect("read");
+    let text = original.replace("region = \"us-east-1\"", "region = \"eu-west-1\"");
+    std::fs::write(&file, text).expect("write");
+    file
+}
+
 fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -215,13 +224,7 @@ fn serve_config_sets_up_at_start_and_a_restart_changes_nothing() {
 fn the_region_is_the_flags_then_the_environments_then_the_files() {
     let server = Server::start();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let file = tmp.path().join("cis.toml");
-    let original = std::fs::read_to_string(cis()).expect("read");
-    std::fs::write(
-        &file,
-        original.replace("region = \"us-east-1\"", "region = \"eu-west-1\""),
-    )
-    .expect("write");
+    let file = cis_in_eu_west_1(tmp.path());
     let path = file.to_str().expect("utf-8");
     let plan_region = |args: &[&str], env: &[(&str, Option<&str>)]| {
         let out = ok(server.trailwatch_sdk_env(args, env));
@@ -255,4 +258,46 @@ fn the_region_is_the_flags_then_the_environments_then_the_files() {
         topics["Topics"][0]["TopicArn"],
         "arn:aws:sns:eu-west-1:000000000000:cis-alarms"
     );
+}
+
+#[test]
+fn serve_sets_up_in_the_flags_region_then_the_environments_then_the_files() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = cis_in_eu_west_1(tmp.path());
+    let config = file.to_str().expect("utf-8");
+    let credentials = [
+        ("TRAILWATCH_ACCESS_KEY_ID", common::ACCESS_KEY_ID),
+        ("TRAILWATCH_SECRET_ACCESS_KEY", common::SECRET_ACCESS_KEY),
+    ];
+    let topic_in = |server: &Server, region: &str| {
+        let topics = server.aws_ok(&["sns", "list-topics", "--region", region]);
+        topics["Topics"][0]["TopicArn"].as_str().map(str::to_owned)
+    };
+    let cases: [(&[&str], Option<&str>, &str); 3] = [
+        (&[], None, "eu-west-1"),
+        (&[], Some("ap-south-1"), "ap-south-1"),
+        (
+            &["--region", "ca-central-1"],
+            Some("ap-south-1"),
+            "ca-central-1",
+        ),
+    ];
+    for (i, (flags, env, expected)) in cases.into_iter().enumerate() {
+        let data = tmp.path().join(format!("data-{i}"));
+        let mut args = vec!["--config", config];
+        args.extend_from_slice(flags);
+        let mut vars = credentials.to_vec();
+        if let Some(region) = env {
+            vars.push(("TRAILWATCH_REGION", region));
+        }
+        let server = Server::start_with_env(&data, &args, &vars);
+        assert_eq!(
+            topic_in(&server, expected),
+            Some(format!("arn:aws:sns:{expected}:000000000000:cis-alarms")),
+            "{flags:?} {env:?}"
+        );
+        if expected != "eu-west-1" {
+            assert_eq!(topic_in(&server, "eu-west-1"), None);
+        }
+    }
 }

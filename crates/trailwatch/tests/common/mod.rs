@@ -156,6 +156,7 @@ impl Server {
             .args(extra)
             .env_remove("TRAILWATCH_ACCESS_KEY_ID")
             .env_remove("TRAILWATCH_SECRET_ACCESS_KEY")
+            .env_remove("TRAILWATCH_REGION")
             .stdout(Stdio::piped())
             .stderr(log_file);
         for (k, v) in env {
