@@ -21,7 +21,7 @@ pub struct ApplyArgs {
     #[arg(long)]
     dry_run: bool,
     /// Also delete what the file no longer declares of what it manages: metric filters of its
-    /// log groups, alarms in its metric namespaces, subscriptions of its topics.
+    /// log groups, alarms in its metric namespaces (never AWS/…), subscriptions of its topics.
     #[arg(long)]
     prune: bool,
 }

@@ -47,13 +47,17 @@ enum Command {
     /// A request is served in the account of the key that signed it; a key of one account
     /// never sees another account's resources. Works on a stopped or a running server.
     Keys(keys::Args),
-    /// Run CloudTrail archives through metric filters and count what each matches.
+    /// Run CloudTrail archives through metric filters and alarms: what each filter counts, and
+    /// which alarms would have fired, and when.
     ///
     /// Reads S3 delivery folders, gzip or plain files, Records documents, JSON arrays, JSON
     /// lines and standard input (-); digests and other objects are skipped, and malformed
     /// files or events are reported and counted without stopping the run. Events are
-    /// deduplicated on eventID. Exit status: 0 when the run completed (malformed input
-    /// included), 2 for a usage error, a bad pattern or a path that cannot be read.
+    /// deduplicated on eventID. With --config, the file's alarms are evaluated on a clock driven
+    /// by each event's eventTime, and every transition is reported with the actions it would
+    /// run; nothing is sent. Exit status: 0 when the run completed (malformed input included),
+    /// 2 for a usage error, a problem in the configuration, a bad pattern or a path that cannot
+    /// be read.
     Replay(replay::Args),
     /// Make an endpoint match a configuration file: a trailwatch server or AWS itself.
     ///
