@@ -462,6 +462,8 @@ pub fn run(args: Args) -> ExitCode {
     }
     let teller = teller.into_inner().unwrap_or_else(|p| p.into_inner());
     let timeline = std::mem::take(&mut counts.timeline);
+    // Where play starts: the alarms are made here.
+    let start_ms = timeline.keys().next().copied();
     if let Some(parsed) = &parsed {
         scratch
             .clock
@@ -551,7 +553,27 @@ pub fn run(args: Args) -> ExitCode {
         }
         if parsed.as_ref().is_some_and(|p| !p.file.alarms.is_empty()) {
             println!("Alarm transitions: {}", transitions.len());
-            for t in &transitions {
+            // A new alarm treating missing data as not breaching goes to OK at its first
+            // evaluation, before any data: one line for all that do so without an action
+            // (--json lists each).
+            let first: Vec<&Transition> = transitions
+                .iter()
+                .filter(|t| Some(t.time_ms) == start_ms && t.from == "INSUFFICIENT_DATA")
+                .filter(|t| t.to == "OK" && t.actions.is_empty())
+                .filter(|t| t.reason.contains("no datapoints were received"))
+                .collect();
+            if let Some(t) = first.first() {
+                let n = first.len();
+                println!(
+                    "  {}  {n} alarm{} made at the first event: INSUFFICIENT_DATA -> OK at the first evaluation, no data yet",
+                    engine::format::iso8601_time(t.time_ms),
+                    if n == 1 { "" } else { "s" },
+                );
+            }
+            let rest = transitions
+                .iter()
+                .filter(|t| !first.iter().any(|f| std::ptr::eq(*f, *t)));
+            for t in rest {
                 println!(
                     "  {}  {}  {} -> {}  {}",
                     engine::format::iso8601_time(t.time_ms),

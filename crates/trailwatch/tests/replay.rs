@@ -313,6 +313,31 @@ fn an_m_out_of_n_alarm_fires_at_the_event_that_completes_it_whatever_the_file_or
         fired["actions"],
         serde_json::json!(["arn:aws:sns:us-east-1:000000000000:security"])
     );
+
+    // The text summary: the first evaluation in one line, the rest each with its actions.
+    let out = replay(&[
+        "--config",
+        config.to_str().expect("utf-8"),
+        later.to_str().expect("utf-8"),
+        earlier.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = [
+        "Alarm transitions: 3",
+        "  2024-05-01T10:00:05.000Z  1 alarm made at the first event: INSUFFICIENT_DATA -> OK at the first evaluation, no data yet",
+        "  2024-05-01T10:02:30.000Z  ConsoleSignInFailures  OK -> ALARM  Threshold Crossed: 2 out of the last 3 datapoints",
+        "      would notify arn:aws:sns:us-east-1:000000000000:security",
+        "  2024-05-01T10:06:00.000Z  ConsoleSignInFailures  ALARM -> OK  ",
+    ];
+    let lines: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Alarm transitions"))
+        .collect();
+    assert_eq!(lines.len(), expected.len(), "{text}");
+    for (line, start) in lines.iter().zip(expected) {
+        assert!(line.starts_with(start), "{line:?} is not {start:?}");
+    }
 }
 
 #[test]
