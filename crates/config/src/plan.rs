@@ -530,6 +530,14 @@ pub fn export(current: &Current) -> File {
     for t in &mut file.topics {
         t.attributes
             .retain(|name, value| !is_default_topic_attribute(name, value));
+        for sub in &mut t.subscriptions {
+            sub.attributes.retain(|name, value| {
+                !(value.is_empty() || name == "RawMessageDelivery" && value == "false")
+            });
+        }
+    }
+    for m in &mut file.metric_filters {
+        m.metric_transformations = normalized_transformations(&m.metric_transformations);
     }
     for a in &mut file.alarms {
         for actions in [
@@ -767,6 +775,30 @@ subscriptions = [{ protocol = "https", endpoint = "https://hooks.example.com/a" 
             "{changes:#?}"
         );
         assert!(changes.iter().all(|c| c.calls.is_empty()));
+    }
+
+    #[test]
+    fn an_export_leaves_out_what_endpoints_fill_in() {
+        let f = file();
+        let mut current = applied(&f);
+        current.file.metric_filters[0].metric_transformations[0].unit = Some("None".into());
+        current.file.topics[0].subscriptions[0]
+            .attributes
+            .insert("RawMessageDelivery".into(), "false".into());
+        current.file.topics[0]
+            .attributes
+            .insert("SignatureVersion".into(), "1".into());
+        let exported = export(&current);
+        assert_eq!(
+            exported.metric_filters[0].metric_transformations[0].unit,
+            None
+        );
+        assert!(exported.topics[0].subscriptions[0].attributes.is_empty());
+        assert!(
+            !exported.topics[0]
+                .attributes
+                .contains_key("SignatureVersion")
+        );
     }
 
     #[test]
