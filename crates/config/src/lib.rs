@@ -266,6 +266,22 @@ impl File {
     pub fn is_topic(&self, action: &str) -> bool {
         self.topics.iter().any(|t| t.name == action)
     }
+
+    /// Alarm actions as they are sent: a topic of the file as its ARN in `arns` (by topic
+    /// name) where it is known, anything else as it is.
+    pub fn action_arns(
+        &self,
+        actions: &[String],
+        arns: &std::collections::BTreeMap<String, String>,
+    ) -> Vec<String> {
+        actions
+            .iter()
+            .map(|a| match arns.get(a) {
+                Some(arn) if self.is_topic(a) => arn.clone(),
+                _ => a.clone(),
+            })
+            .collect()
+    }
 }
 
 /// Turns serde_path_to_error's `alarms[2].threshold` into steps.

@@ -50,6 +50,12 @@ impl Current {
     }
 }
 
+/// Whether a subscription ARN is one of a confirmed subscription: until then endpoints list
+/// it as `PendingConfirmation`, and nothing can be set on it or remove it.
+pub fn is_confirmed(subscription_arn: &str) -> bool {
+    subscription_arn.starts_with("arn:")
+}
+
 /// The topic attributes a file can set.
 pub const TOPIC_ATTRIBUTES_KEPT: &[&str] = &[
     "ContentBasedDeduplication",
@@ -260,13 +266,7 @@ fn normalized_transformations(ts: &[MetricTransformation]) -> Vec<MetricTransfor
 /// is known, in order, so that two descriptions of one alarm compare equal.
 pub fn normalized(a: &Alarm, file: &File, topic_arns: &BTreeMap<String, String>) -> Alarm {
     let arns = |actions: &[String]| {
-        let mut out: Vec<String> = actions
-            .iter()
-            .map(|a| match topic_arns.get(a) {
-                Some(arn) if file.is_topic(a) => arn.clone(),
-                _ => a.clone(),
-            })
-            .collect();
+        let mut out = file.action_arns(actions, topic_arns);
         out.sort();
         out.dedup();
         out
@@ -371,7 +371,7 @@ fn topic(i: usize, t: &Topic, current: &Current, prune: bool) -> Vec<Change> {
                 &format!("{}:{} to {}", sub.protocol, sub.endpoint, t.name),
                 None,
             );
-            if arn.starts_with("arn:") {
+            if is_confirmed(arn) {
                 c.calls.push(Call::Unsubscribe(arn.clone()));
             } else {
                 // A subscription waiting for confirmation cannot be removed; it expires.
@@ -437,7 +437,7 @@ fn subscription(
         c.verb = Verb::Update;
         c.detail.push(attr.clone());
         match &arn {
-            Some(arn) if arn.starts_with("arn:") => c.calls.push(Call::SetSubscriptionAttributes {
+            Some(arn) if is_confirmed(arn) => c.calls.push(Call::SetSubscriptionAttributes {
                 arn: arn.clone(),
                 name: attr.clone(),
                 value: value.clone(),

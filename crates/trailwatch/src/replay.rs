@@ -465,9 +465,7 @@ pub fn run(args: Args) -> ExitCode {
     // Where play starts: the alarms are made here.
     let start_ms = timeline.keys().next().copied();
     if let Some(parsed) = &parsed {
-        scratch
-            .clock
-            .set(timeline.keys().next().copied().unwrap_or_default());
+        scratch.clock.set(start_ms.unwrap_or_default());
         if let Err(e) = apply(&scratch, parsed) {
             return usage(e);
         }
@@ -488,7 +486,6 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let run = read;
     let malformed = teller.malformed;
     if malformed > TOLD {
         eprintln!(
@@ -517,8 +514,8 @@ pub fn run(args: Args) -> ExitCode {
             })
             .collect();
         let summary = json!({
-            "files": run.files,
-            "skipped_files": run.skipped_digest + run.skipped_other,
+            "files": read.files,
+            "skipped_files": read.skipped_digest + read.skipped_other,
             "events": counts.events,
             "duplicates": counts.duplicates,
             "malformed": malformed,
@@ -530,10 +527,10 @@ pub fn run(args: Args) -> ExitCode {
     } else {
         println!(
             "Read {} files ({} skipped: {} digest, {} other): {} events, {} duplicates, {} malformed.",
-            run.files,
-            run.skipped_digest + run.skipped_other,
-            run.skipped_digest,
-            run.skipped_other,
+            read.files,
+            read.skipped_digest + read.skipped_other,
+            read.skipped_digest,
+            read.skipped_other,
             counts.events,
             counts.duplicates,
             malformed
@@ -556,12 +553,14 @@ pub fn run(args: Args) -> ExitCode {
             // A new alarm treating missing data as not breaching goes to OK at its first
             // evaluation, before any data: one line for all that do so without an action
             // (--json lists each).
-            let first: Vec<&Transition> = transitions
-                .iter()
-                .filter(|t| Some(t.time_ms) == start_ms && t.from == "INSUFFICIENT_DATA")
-                .filter(|t| t.to == "OK" && t.actions.is_empty())
-                .filter(|t| t.reason.contains("no datapoints were received"))
-                .collect();
+            let (first, rest): (Vec<&Transition>, Vec<&Transition>) =
+                transitions.iter().partition(|t| {
+                    Some(t.time_ms) == start_ms
+                        && t.from == "INSUFFICIENT_DATA"
+                        && t.to == "OK"
+                        && t.actions.is_empty()
+                        && t.reason.contains("no datapoints were received")
+                });
             if let Some(t) = first.first() {
                 let n = first.len();
                 println!(
@@ -570,9 +569,6 @@ pub fn run(args: Args) -> ExitCode {
                     if n == 1 { "" } else { "s" },
                 );
             }
-            let rest = transitions
-                .iter()
-                .filter(|t| !first.iter().any(|f| std::ptr::eq(*f, *t)));
             for t in rest {
                 println!(
                     "  {}  {}  {} -> {}  {}",

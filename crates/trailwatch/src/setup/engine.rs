@@ -10,7 +10,7 @@ use engine::{ApiError, Engine};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{Arns, Target, actions};
+use super::{Arns, Target};
 
 /// An engine in one scope.
 pub struct EngineTarget<'e> {
@@ -137,9 +137,9 @@ pub fn alarm_request(a: &Alarm, file: &File, arns: &Arns) -> Value {
         "EvaluationPeriods": a.evaluation_periods,
         "Threshold": a.threshold,
         "ComparisonOperator": a.comparison_operator,
-        "AlarmActions": actions(&a.alarm_actions, file, arns),
-        "OKActions": actions(&a.ok_actions, file, arns),
-        "InsufficientDataActions": actions(&a.insufficient_data_actions, file, arns),
+        "AlarmActions": file.action_arns(&a.alarm_actions, arns),
+        "OKActions": file.action_arns(&a.ok_actions, arns),
+        "InsufficientDataActions": file.action_arns(&a.insufficient_data_actions, arns),
         "Dimensions": a.dimensions.iter().map(|(k, v)| json!({"Name": k, "Value": v})).collect::<Vec<_>>(),
     });
     let optional = [
@@ -287,7 +287,7 @@ impl Target for EngineTarget<'_> {
                     endpoint: text(&s, "Endpoint"),
                     attributes: BTreeMap::new(),
                 };
-                if sub_arn.starts_with("arn:") {
+                if config::plan::is_confirmed(&sub_arn) {
                     let asked =
                         request(json!({"SubscriptionArn": sub_arn})).map_err(anyhow::Error::msg)?;
                     let attributes = response(topics.get_subscription_attributes(asked).await?);

@@ -24,17 +24,6 @@ pub trait Target {
 /// Topic ARNs by topic name.
 pub type Arns = BTreeMap<String, String>;
 
-/// An alarm's actions, topics of the file given as their ARNs.
-pub fn actions(actions: &[String], file: &File, arns: &Arns) -> Vec<String> {
-    actions
-        .iter()
-        .map(|a| match arns.get(a) {
-            Some(arn) if file.is_topic(a) => arn.clone(),
-            _ => a.clone(),
-        })
-        .collect()
-}
-
 /// Makes the calls of `changes` in order; the first refused is the error, naming the item of
 /// the file it was for.
 pub async fn execute<T: Target>(

@@ -10,7 +10,7 @@ use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use config::plan::{Call, Current};
 use config::{Alarm, File, LogGroup, MetricFilter, MetricTransformation, Subscription};
 
-use super::{Arns, Target, actions};
+use super::{Arns, Target};
 
 /// Where to connect and as whom, as the AWS CLI takes it.
 #[derive(clap::Args, Debug, Clone)]
@@ -225,7 +225,7 @@ impl Target for SdkTarget {
                     endpoint: owned(s.endpoint()),
                     attributes: BTreeMap::new(),
                 };
-                if sub_arn.starts_with("arn:") {
+                if config::plan::is_confirmed(&sub_arn) {
                     let attributes = self
                         .sns
                         .get_subscription_attributes()
@@ -311,13 +311,11 @@ impl Target for SdkTarget {
                     .alarm_name(&a.alarm_name)
                     .set_alarm_description(a.alarm_description.clone())
                     .set_actions_enabled(a.actions_enabled)
-                    .set_alarm_actions(Some(actions(&a.alarm_actions, file, arns)))
-                    .set_ok_actions(Some(actions(&a.ok_actions, file, arns)))
-                    .set_insufficient_data_actions(Some(actions(
-                        &a.insufficient_data_actions,
-                        file,
-                        arns,
-                    )))
+                    .set_alarm_actions(Some(file.action_arns(&a.alarm_actions, arns)))
+                    .set_ok_actions(Some(file.action_arns(&a.ok_actions, arns)))
+                    .set_insufficient_data_actions(Some(
+                        file.action_arns(&a.insufficient_data_actions, arns),
+                    ))
                     .namespace(&a.namespace)
                     .metric_name(&a.metric_name)
                     .set_dimensions(Some(dimensions))
