@@ -26,7 +26,10 @@ pub(crate) fn input(
         return Ok(Value::Object(Default::default()));
     };
     let input = match reply.protocol {
-        Protocol::LogsJson | Protocol::CloudWatchJson | Protocol::Operator => {
+        Protocol::LogsJson
+        | Protocol::CloudWatchJson
+        | Protocol::Operator
+        | Protocol::CloudTrailJson => {
             let parsed: Result<Value, _> = if body.is_empty() {
                 Ok(Value::Object(Default::default()))
             } else {
@@ -40,7 +43,7 @@ pub(crate) fn input(
             }
         }
         Protocol::CloudWatchCbor => codec::from_cbor(service, shape, body),
-        Protocol::CloudWatchQuery | Protocol::SnsQuery => {
+        Protocol::CloudWatchQuery | Protocol::SnsQuery | Protocol::StsQuery => {
             codec::from_query(service, shape, form.unwrap_or_default())
         }
     };

@@ -122,6 +122,59 @@ pub(crate) async fn sns(
     }
 }
 
+/// A CloudTrail operation.
+pub(crate) async fn cloudtrail(
+    engine: &Engine,
+    scope: &Scope,
+    operation: &str,
+    input: Value,
+) -> Result<Value, Failure> {
+    let t = engine.trails(scope);
+    match operation {
+        "CreateTrail" => run(input, |r| t.create_trail(r)).await,
+        "UpdateTrail" => run(input, |r| t.update_trail(r)).await,
+        "DeleteTrail" => run(input, |r| t.delete_trail(r)).await,
+        "GetTrail" => run(input, |r| t.get_trail(r)).await,
+        "DescribeTrails" => run(input, |r| t.describe_trails(r)).await,
+        "ListTrails" => run(input, |r| t.list_trails(r)).await,
+        "GetTrailStatus" => run(input, |r| t.get_trail_status(r)).await,
+        "StartLogging" => run(input, |r| t.start_logging(r)).await,
+        "StopLogging" => run(input, |r| t.stop_logging(r)).await,
+        "GetEventSelectors" => run(input, |r| t.get_event_selectors(r)).await,
+        "PutEventSelectors" => run(input, |r| t.put_event_selectors(r)).await,
+        "AddTags" => run(input, |r| t.add_tags(r)).await,
+        "RemoveTags" => run(input, |r| t.remove_tags(r)).await,
+        "ListTags" => run(input, |r| t.list_tags(r)).await,
+        "LookupEvents" => run(input, |r| t.lookup_events(r)).await,
+        _ => Err(Failure::Unsupported),
+    }
+}
+
+/// An STS operation: who the caller is. Keys are trailwatch's own, so the caller is the key:
+/// an IAM user named after it in the key's account, or the account's root without signatures.
+pub(crate) fn sts(
+    scope: &Scope,
+    access_key_id: Option<&str>,
+    operation: &str,
+) -> Result<Value, Failure> {
+    if operation != "GetCallerIdentity" {
+        return Err(Failure::Unsupported);
+    }
+    let account = scope.account();
+    let partition = &scope.region().partition.id;
+    let (user_id, arn) = match access_key_id {
+        Some(key) => (
+            key.to_owned(),
+            format!("arn:{partition}:iam::{account}:user/{key}"),
+        ),
+        None => (
+            account.to_owned(),
+            format!("arn:{partition}:iam::{account}:root"),
+        ),
+    };
+    Ok(serde_json::json!({"UserId": user_id, "Account": account, "Arn": arn}))
+}
+
 /// The SNS operation of an unsigned link in a message: a `SubscribeURL` (ConfirmSubscription)
 /// or an `UnsubscribeURL` (Unsubscribe), which anyone holding the message may visit.
 pub(crate) async fn sns_link(

@@ -56,7 +56,8 @@ impl AwsError {
             }
             // Logs models no statuses: every client error is 400.
             Protocol::LogsJson | Protocol::Operator => status = 400,
-            Protocol::CloudWatchQuery | Protocol::SnsQuery => {
+            Protocol::CloudTrailJson => {}
+            Protocol::CloudWatchQuery | Protocol::SnsQuery | Protocol::StsQuery => {
                 if name == "UnknownOperationException" {
                     code = "InvalidAction".into();
                 }
@@ -86,8 +87,9 @@ impl AwsError {
                 type_name: "com.amazon.coral.validate#ValidationException".into(),
                 ..AwsError::shape(reply, "ValidationException", message)
             },
+            Protocol::CloudTrailJson => AwsError::shape(reply, "ValidationException", message),
             // Query services name it by its query code.
-            Protocol::CloudWatchQuery | Protocol::SnsQuery => {
+            Protocol::CloudWatchQuery | Protocol::SnsQuery | Protocol::StsQuery => {
                 AwsError::shape(reply, "ValidationError", message)
             }
         }
@@ -96,7 +98,7 @@ impl AwsError {
     /// A fault of ours: its details stay in the log, not in the reply.
     pub fn internal(reply: &Reply) -> AwsError {
         let code = match reply.protocol {
-            Protocol::SnsQuery => "InternalError",
+            Protocol::SnsQuery | Protocol::StsQuery => "InternalError",
             Protocol::CloudWatchQuery => "InternalServiceError",
             _ => "InternalFailure",
         };
@@ -222,9 +224,12 @@ impl IntoResponse for AwsError {
     fn into_response(self) -> Response {
         let status = self.status;
         let mut r = match self.protocol {
-            Protocol::LogsJson | Protocol::CloudWatchJson | Protocol::Operator => self.json(),
+            Protocol::LogsJson
+            | Protocol::CloudWatchJson
+            | Protocol::Operator
+            | Protocol::CloudTrailJson => self.json(),
             Protocol::CloudWatchCbor => self.cbor(),
-            Protocol::CloudWatchQuery | Protocol::SnsQuery => self.xml(),
+            Protocol::CloudWatchQuery | Protocol::SnsQuery | Protocol::StsQuery => self.xml(),
         };
         *r.status_mut() = status;
         r

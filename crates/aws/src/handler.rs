@@ -70,7 +70,7 @@ async fn post(
     };
     let services: &[&str] = match &addressed {
         Addressed::Operation(protocol, _) => &[protocol.signing_name()],
-        Addressed::Form => &["sns", "monitoring"],
+        Addressed::Form => &["sns", "monitoring", "sts"],
         Addressed::UnknownTarget => {
             discard(body, state.body_timeout);
             let e = AwsError::shape(&reply, "UnknownOperationException", "");
@@ -225,6 +225,11 @@ async fn post(
     let result = match protocol {
         Protocol::LogsJson => dispatch::logs(engine, &scope, &operation, input).await,
         Protocol::SnsQuery => dispatch::sns(engine, &scope, &operation, input).await,
+        Protocol::CloudTrailJson => dispatch::cloudtrail(engine, &scope, &operation, input).await,
+        Protocol::StsQuery => {
+            let access_key_id = signer.as_ref().map(|s| s.access_key_id.as_str());
+            dispatch::sts(&scope, access_key_id, &operation)
+        }
         _ => dispatch::cloudwatch(engine, &scope, &operation, input).await,
     };
     Ok(outcome(&reply, service, &operation, result))

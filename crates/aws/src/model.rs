@@ -245,6 +245,18 @@ pub fn sns() -> &'static Service {
     MODEL.get_or_init(|| Service::from_gzip(include_bytes!("../models/sns.json.gz")))
 }
 
+/// CloudTrail's model.
+pub fn cloudtrail() -> &'static Service {
+    static MODEL: OnceLock<Service> = OnceLock::new();
+    MODEL.get_or_init(|| Service::from_gzip(include_bytes!("../models/cloudtrail.json.gz")))
+}
+
+/// STS's model.
+pub fn sts() -> &'static Service {
+    static MODEL: OnceLock<Service> = OnceLock::new();
+    MODEL.get_or_init(|| Service::from_gzip(include_bytes!("../models/sts.json.gz")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,9 @@ pub const OPERATOR_TARGET_PREFIX: &str = "Trailwatch_20261206";
 /// Their SigV4 signing name.
 pub const OPERATOR_SIGNING_NAME: &str = "trailwatch";
 
+/// The `X-Amz-Target` prefix of CloudTrail's operations.
+const CLOUDTRAIL_TARGET_PREFIX: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101";
+
 /// The services and their wire protocols.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Protocol {
@@ -22,6 +25,10 @@ pub(crate) enum Protocol {
     CloudWatchQuery,
     /// SNS, awsQuery.
     SnsQuery,
+    /// CloudTrail, awsJson1_1.
+    CloudTrailJson,
+    /// STS, awsQuery.
+    StsQuery,
     /// trailwatch's own operations (failed deliveries), awsJson1_1-style.
     Operator,
 }
@@ -36,6 +43,8 @@ impl Protocol {
                 model::cloudwatch()
             }
             Protocol::SnsQuery => model::sns(),
+            Protocol::CloudTrailJson => model::cloudtrail(),
+            Protocol::StsQuery => model::sts(),
         }
     }
 
@@ -44,6 +53,8 @@ impl Protocol {
         match self {
             Protocol::LogsJson => "logs",
             Protocol::SnsQuery => "sns",
+            Protocol::CloudTrailJson => "cloudtrail",
+            Protocol::StsQuery => "sts",
             Protocol::Operator => OPERATOR_SIGNING_NAME,
             Protocol::CloudWatchJson | Protocol::CloudWatchCbor | Protocol::CloudWatchQuery => {
                 "monitoring"
@@ -53,7 +64,10 @@ impl Protocol {
 
     /// Whether replies are awsQuery XML.
     pub fn is_query(self) -> bool {
-        matches!(self, Protocol::CloudWatchQuery | Protocol::SnsQuery)
+        matches!(
+            self,
+            Protocol::CloudWatchQuery | Protocol::SnsQuery | Protocol::StsQuery
+        )
     }
 
     /// The `Content-Type` of JSON bodies: awsJson1_0 for CloudWatch, 1.1 otherwise.
@@ -84,11 +98,12 @@ pub(crate) fn address(path: &str, target: Option<&str>, content_type: &str) -> A
     if let Some(op) = path.strip_prefix("/service/GraniteServiceVersion20100801/operation/") {
         return Addressed::Operation(Protocol::CloudWatchCbor, op.to_owned());
     }
-    if let Some((prefix, op)) = target.and_then(|t| t.split_once('.')) {
+    if let Some((prefix, op)) = target.and_then(|t| t.rsplit_once('.')) {
         let protocol = match prefix {
             "Logs_20140328" => Protocol::LogsJson,
             "GraniteServiceVersion20100801" => Protocol::CloudWatchJson,
             OPERATOR_TARGET_PREFIX => Protocol::Operator,
+            CLOUDTRAIL_TARGET_PREFIX => Protocol::CloudTrailJson,
             _ => return Addressed::UnknownTarget,
         };
         return Addressed::Operation(protocol, op.to_owned());
@@ -105,6 +120,8 @@ pub(crate) fn address(path: &str, target: Option<&str>, content_type: &str) -> A
 pub(crate) fn form_guess(scope_service: Option<&str>) -> Protocol {
     if scope_service == Some("monitoring") {
         Protocol::CloudWatchQuery
+    } else if scope_service == Some("sts") {
+        Protocol::StsQuery
     } else {
         Protocol::SnsQuery
     }
@@ -116,6 +133,8 @@ pub(crate) fn form_protocol(version: &str, scope_service: Option<&str>) -> Optio
         Some(Protocol::SnsQuery)
     } else if version == model::cloudwatch().api_version || scope_service == Some("monitoring") {
         Some(Protocol::CloudWatchQuery)
+    } else if version == model::sts().api_version || scope_service == Some("sts") {
+        Some(Protocol::StsQuery)
     } else {
         None
     }
@@ -157,6 +176,14 @@ mod tests {
             address("/", Some("Kinesis_20131202.PutRecord"), form),
             Addressed::UnknownTarget
         );
+        assert_eq!(
+            address(
+                "/",
+                Some("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.GetTrailStatus"),
+                "application/x-amz-json-1.1"
+            ),
+            Addressed::Operation(Protocol::CloudTrailJson, "GetTrailStatus".into())
+        );
         assert_eq!(address("/", None, form), Addressed::Form);
         assert_eq!(address("/", None, "application/json"), Addressed::NotAws);
     }
@@ -172,6 +199,7 @@ mod tests {
             form_protocol("", Some("monitoring")),
             Some(Protocol::CloudWatchQuery)
         );
+        assert_eq!(form_protocol("2011-06-15", None), Some(Protocol::StsQuery));
         assert_eq!(form_protocol("2099-01-01", None), None);
         let auth = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=0";
         assert_eq!(scope_service(auth), Some("monitoring"));

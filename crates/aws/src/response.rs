@@ -30,7 +30,10 @@ pub(crate) fn success(
     let output_shape = op.output.as_ref().map(|r| r.shape.as_str());
     let id = reply.request_id.clone();
     match reply.protocol {
-        Protocol::LogsJson | Protocol::CloudWatchJson | Protocol::Operator => {
+        Protocol::LogsJson
+        | Protocol::CloudWatchJson
+        | Protocol::Operator
+        | Protocol::CloudTrailJson => {
             let body = match output_shape {
                 Some(shape) => codec::to_json(service, shape, output),
                 None => Value::Object(Default::default()),
@@ -52,7 +55,7 @@ pub(crate) fn success(
             };
             with_headers(Response::new(Body::from(body)), &headers)
         }
-        Protocol::CloudWatchQuery | Protocol::SnsQuery => {
+        Protocol::CloudWatchQuery | Protocol::SnsQuery | Protocol::StsQuery => {
             let ns = service.xml_namespace.as_deref().unwrap_or_default();
             let mut xml = format!("<{operation}Response xmlns=\"{ns}\">");
             if let (Some(shape), Some(wrapper)) = (

@@ -3,7 +3,7 @@
 //! would reach clients as an error their SDK cannot name.
 
 use aws::model::{self, Service};
-use engine::error::{CloudWatchException, LogsException, SnsException};
+use engine::error::{CloudTrailException, CloudWatchException, LogsException, SnsException};
 
 fn assert_modelled(service: &Service, names: &[&str]) {
     for name in names {
@@ -32,6 +32,12 @@ fn cloudwatch_exceptions_are_in_the_cloudwatch_model() {
 fn sns_exceptions_are_in_the_sns_model() {
     let names: Vec<&str> = SnsException::ALL.iter().map(|e| e.name()).collect();
     assert_modelled(model::sns(), &names);
+}
+
+#[test]
+fn cloudtrail_exceptions_are_in_the_cloudtrail_model() {
+    let names: Vec<&str> = CloudTrailException::ALL.iter().map(|e| e.name()).collect();
+    assert_modelled(model::cloudtrail(), &names);
 }
 
 #[test]

@@ -61,6 +61,10 @@ enum Which {
     Ingest(IngestArgs),
     /// Latency from PutLogEvents to the subscriber receiving the alarm notification.
     Latency(LatencyArgs),
+    /// Backlog intake: a folder of CloudTrail delivery files (the real events of testdata
+    /// repeated, every eventID unique) read by a trail into its log group with the 15 CIS
+    /// filters, against `trailwatch replay` of the same folder with the same filters.
+    Backlog(BacklogArgs),
     /// Writes a replay corpus: the real CloudTrail events of testdata repeated, as JSON lines,
     /// to a size, every eventID made unique (so that replay counts every event), for timing
     /// `trailwatch replay` and its peers with farm-bench.
@@ -78,6 +82,16 @@ struct CorpusArgs {
     /// The file to write.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct BacklogArgs {
+    /// Megabytes (10^6 bytes) of event JSON to write, at least.
+    #[arg(long, default_value_t = 100)]
+    megabytes: u64,
+    /// Events per delivery file.
+    #[arg(long, default_value_t = 500)]
+    per_file: usize,
 }
 
 #[derive(clap::Args)]
@@ -104,6 +118,17 @@ struct LatencyArgs {
     /// Alarms, each tripped once by its own event.
     #[arg(long, default_value_t = 200)]
     alarms: usize,
+    /// How the events come in: `put-log-events`; `folder`, a CloudTrail delivery file per
+    /// event written into the folder a trail follows (`serve --s3-dir`); or `s3`, the same
+    /// file put into the bucket of an S3-compatible server that a trail follows
+    /// (`serve --s3-endpoint-url`). With a trail, at most 100 alarms: a trail has one log
+    /// group, and a group at most 100 metric filters.
+    #[arg(long, default_value = "put-log-events", value_parser = ["put-log-events", "folder", "s3"])]
+    source: String,
+    /// With `--source s3`: the S3-compatible server, e.g. moto's
+    /// (`.venv-test/bin/moto_server -p 5000` and `http://127.0.0.1:5000`).
+    #[arg(long, value_name = "URL", required_if_eq("source", "s3"))]
+    s3_endpoint_url: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -129,6 +154,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     match args.which {
         Which::Ingest(a) => runtime.block_on(ingest(&server, a)),
         Which::Latency(a) => runtime.block_on(latency(&server, a)),
+        Which::Backlog(a) => runtime.block_on(backlog(&server, a)),
         Which::Corpus(_) => Ok(()),
     }
 }
@@ -155,15 +181,7 @@ fn corpus(args: &CorpusArgs) -> anyhow::Result<()> {
     let mut round = 0u64;
     while written < target {
         for (i, line) in lines.iter().enumerate() {
-            // A prefix on the eventID (or an eventID where there is none) makes each copy a
-            // new event; nothing else changes.
-            let line = match line.find("\"eventID\":\"") {
-                Some(at) => {
-                    let cut = at + "\"eventID\":\"".len();
-                    format!("{}{round}-{}", &line[..cut], &line[cut..])
-                }
-                None => line.replacen('{', &format!("{{\"eventID\":\"{round}-{i}\","), 1),
-            };
+            let line = copy_of(line, round, i);
             out.write_all(line.as_bytes())?;
             out.write_all(b"\n")?;
             written += line.len() as u64 + 1;
@@ -206,15 +224,30 @@ fn server_binary(named: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 struct Server {
     child: Child,
     url: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start(exe: &Path) -> anyhow::Result<Server> {
+        Server::start_with(exe, &[], &[], |_| Ok(()))
+    }
+
+    /// A server with extra arguments, `{dir}` in them standing for its temporary directory,
+    /// which `prepare` gets first.
+    fn start_with(
+        exe: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir()?;
+        prepare(dir.path())?;
+        let place = dir.path().to_string_lossy().into_owned();
         let mut child = Command::new(exe)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
+            .args(extra.iter().map(|a| a.replace("{dir}", &place)))
+            .envs(env.iter().copied())
             .env("TRAILWATCH_ACCESS_KEY_ID", KEY)
             .env("TRAILWATCH_SECRET_ACCESS_KEY", SECRET)
             .env("TRAILWATCH_LOG", "warn")
@@ -231,7 +264,7 @@ impl Server {
         Ok(Server {
             url: url.to_owned(),
             child,
-            _dir: dir,
+            dir,
         })
     }
 
@@ -275,7 +308,7 @@ impl Client {
 
     /// An awsJson request (`target` like `Logs_20140328.PutLogEvents`), signed as the CLI signs.
     async fn call(&self, service: &str, target: &str, body: Vec<u8>) -> anyhow::Result<Value> {
-        let content_type = if service == "logs" {
+        let content_type = if service == "logs" || service == "cloudtrail" {
             "application/x-amz-json-1.1"
         } else {
             "application/x-amz-json-1.0"
@@ -517,7 +550,32 @@ fn sqlite_baseline(batches: &[Vec<String>]) -> anyhow::Result<f64> {
 }
 
 async fn latency(exe: &Path, args: LatencyArgs) -> anyhow::Result<()> {
-    let server = Server::start(exe)?;
+    let folder = args.source == "folder";
+    let s3 = args
+        .s3_endpoint_url
+        .as_deref()
+        .filter(|_| args.source == "s3");
+    let trail = folder || s3.is_some();
+    anyhow::ensure!(
+        !trail || args.alarms <= 100,
+        "a trail delivers to one log group, which holds at most 100 metric filters: --alarms 100 at most"
+    );
+    let server = if folder {
+        Server::start_with(exe, &["--s3-dir", "{dir}/buckets"], &[], |dir| {
+            std::fs::create_dir_all(dir.join("buckets/bench-trail"))
+        })?
+    } else if let Some(url) = s3 {
+        // The server reads the bucket as any S3 client: with credentials (any, for moto).
+        let env = [
+            ("AWS_ACCESS_KEY_ID", "bench"),
+            ("AWS_SECRET_ACCESS_KEY", "bench"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ];
+        Server::start_with(exe, &["--s3-endpoint-url", url], &env, |_| Ok(()))?
+    } else {
+        Server::start(exe)?
+    };
+    let buckets = server.dir.path().join("buckets");
     let client = Client::new(&server.url)?;
 
     // The subscriber: records when each alarm's notification arrives.
@@ -616,18 +674,52 @@ async fn latency(exe: &Path, args: LatencyArgs) -> anyhow::Result<()> {
             .await?;
     }
 
+    let http = client.signed.http().clone();
+    if let Some(url) = s3 {
+        // moto and its kind take unsigned requests: the bucket, then the objects.
+        let made = http.put(format!("{url}/bench-trail")).send().await?;
+        anyhow::ensure!(
+            made.status().is_success(),
+            "cannot create the bucket: {}",
+            made.status()
+        );
+    }
+    if trail {
+        trail_into(&client, &group_of(0)).await?;
+    }
     let mut latencies = Vec::with_capacity(args.alarms);
     for i in 0..args.alarms {
         let name = format!("alarm-{i:04}");
-        let event = json!({"alarm": name, "eventName": "PutRolePolicy"}).to_string();
-        let sent = Instant::now();
-        client
-            .call(
-                "logs",
-                "Logs_20140328.PutLogEvents",
-                put_body(&group_of(i), "s", &[event]),
-            )
-            .await?;
+        let sent = if folder {
+            let (key, bytes) = delivery_file(&name, i)?;
+            let path = buckets.join("bench-trail").join(&key);
+            let folder = path.parent().context("a folder")?;
+            std::fs::create_dir_all(folder)?;
+            let part = folder.join(".bench.part");
+            std::fs::write(&part, bytes)?;
+            std::fs::rename(&part, &path)?;
+            Instant::now()
+        } else if let Some(url) = s3 {
+            let (key, bytes) = delivery_file(&name, i)?;
+            let put = http
+                .put(format!("{url}/bench-trail/{key}"))
+                .body(bytes)
+                .send()
+                .await?;
+            anyhow::ensure!(put.status().is_success(), "PutObject: {}", put.status());
+            Instant::now()
+        } else {
+            let event = json!({"alarm": name, "eventName": "PutRolePolicy"}).to_string();
+            let sent = Instant::now();
+            client
+                .call(
+                    "logs",
+                    "Logs_20140328.PutLogEvents",
+                    put_body(&group_of(i), "s", &[event]),
+                )
+                .await?;
+            sent
+        };
         loop {
             let (got, arrived) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
                 .await
@@ -644,8 +736,15 @@ async fn latency(exe: &Path, args: LatencyArgs) -> anyhow::Result<()> {
         let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
         latencies[i].as_secs_f64() * 1000.0
     };
+    let from = if folder {
+        "CloudTrail delivery file written into a followed folder"
+    } else if s3.is_some() {
+        "CloudTrail delivery file put into a followed S3 bucket"
+    } else {
+        "PutLogEvents"
+    };
     println!(
-        "PutLogEvents -> alarm notification at the subscriber, {} alarms tripped one at a time:",
+        "{from} -> alarm notification at the subscriber, {} alarms tripped one at a time:",
         latencies.len()
     );
     println!(
@@ -656,6 +755,222 @@ async fn latency(exe: &Path, args: LatencyArgs) -> anyhow::Result<()> {
         pick(1.0)
     );
     Ok(())
+}
+
+/// Copy `round` of the corpus's event `i`: a prefix on its eventID (or an eventID where there
+/// is none) makes it a new event; nothing else changes.
+fn copy_of(line: &str, round: u64, i: usize) -> String {
+    match line.find("\"eventID\":\"") {
+        Some(at) => {
+            let cut = at + "\"eventID\":\"".len();
+            format!("{}{round}-{}", &line[..cut], &line[cut..])
+        }
+        None => line.replacen('{', &format!("{{\"eventID\":\"{round}-{i}\","), 1),
+    }
+}
+
+/// The corpus's events with every eventID made unique (a prefix of the round), `rounds`
+/// times over, until `bytes` of JSON.
+fn unique_events(lines: &[String], bytes: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut written = 0u64;
+    let mut round = 0u64;
+    while written < bytes {
+        for (i, line) in lines.iter().enumerate() {
+            let line = copy_of(line, round, i);
+            written += line.len() as u64;
+            out.push(line);
+        }
+        round += 1;
+    }
+    out
+}
+
+async fn backlog(exe: &Path, args: BacklogArgs) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    // The corpus's events that a trail delivers: those with an ISO-8601 eventTime (some
+    // public samples have it blanked out).
+    let corpus: Vec<String> = read_corpus(Path::new("testdata/cloudtrail/all_real_events.jsonl"))?
+        .into_iter()
+        .filter(|line| {
+            serde_json::from_str::<Value>(line).is_ok_and(|e| {
+                e["eventTime"].as_str().is_some_and(|t| {
+                    t.len() >= 20
+                        && t.as_bytes()[10] == b'T'
+                        && t.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+                })
+            })
+        })
+        .collect();
+    let events = unique_events(&corpus, args.megabytes * 1_000_000);
+    let json_bytes: usize = events.iter().map(String::len).sum();
+    let server = Server::start_with(exe, &["--s3-dir", "{dir}/buckets"], &[], |dir| {
+        std::fs::create_dir_all(dir.join("buckets/bench-trail"))
+    })?;
+    let bucket = server.dir.path().join("buckets/bench-trail");
+    let region_folder = bucket.join(format!(
+        "AWSLogs/000000000000/CloudTrail/{REGION}/2026/01/01"
+    ));
+    std::fs::create_dir_all(&region_folder)?;
+    let mut stored = 0u64;
+    for (n, chunk) in events.chunks(args.per_file.max(1)).enumerate() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"{\"Records\":[")?;
+        gz.write_all(chunk.join(",").as_bytes())?;
+        gz.write_all(b"]}")?;
+        let bytes = gz.finish()?;
+        stored += bytes.len() as u64;
+        let name = format!("000000000000_CloudTrail_{REGION}_20260101T0000Z_{n:06}.json.gz");
+        std::fs::write(region_folder.join(name), bytes)?;
+    }
+    // The last file, in key order: read last, so its event's arrival says the backlog is in.
+    let sentinel = r#"{"eventVersion":"1.08","eventID":"bench-sentinel","eventTime":"2030-01-01T00:00:00Z","eventName":"GetCallerIdentity","eventSource":"sts.amazonaws.com","awsRegion":"us-east-1"}"#;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(format!("{{\"Records\":[{sentinel}]}}").as_bytes())?;
+    std::fs::write(
+        region_folder.join(format!(
+            "000000000000_CloudTrail_{REGION}_20260101T0000Z_zzzzzz.json.gz"
+        )),
+        gz.finish()?,
+    )?;
+    const SENTINEL_MS: i64 = 1_893_456_000_000;
+    let files = events.len().div_ceil(args.per_file.max(1));
+    println!(
+        "backlog: {files} delivery files, {} events, {:.1} MB of JSON, {:.1} MB gzip'd",
+        events.len(),
+        json_bytes as f64 / 1e6,
+        stored as f64 / 1e6
+    );
+
+    let client = Client::new(&server.url)?;
+    let group = "CloudTrail/DefaultLogGroup";
+    client
+        .logs("CreateLogGroup", json!({"logGroupName": group}))
+        .await?;
+    let patterns: Value = serde_json::from_str(&std::fs::read_to_string(
+        "testdata/reference/cis-v5-patterns.json",
+    )?)?;
+    for (name, control) in patterns["controls"].as_object().context("controls")? {
+        client
+            .logs(
+                "PutMetricFilter",
+                json!({
+                    "logGroupName": group, "filterName": name,
+                    "filterPattern": control["pattern"].as_str().context("a pattern")?,
+                    "metricTransformations": [{"metricName": name, "metricNamespace": "CISBenchmark", "metricValue": "1"}],
+                }),
+            )
+            .await?;
+    }
+    let start = Instant::now();
+    trail_into(&client, group).await?;
+    // Done when the last file's event is in.
+    let held = loop {
+        let streams = client
+            .logs("DescribeLogStreams", json!({"logGroupName": group}))
+            .await?;
+        let list = streams["logStreams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if list
+            .iter()
+            .any(|s| s["lastEventTimestamp"].as_i64() == Some(SENTINEL_MS))
+        {
+            break list
+                .iter()
+                .filter_map(|s| s["storedBytes"].as_u64())
+                .sum::<u64>();
+        }
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(3600),
+            "the backlog was not read within an hour"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let intake = start.elapsed().as_secs_f64();
+    println!(
+        "stored {:.1} MB of the {:.1} MB of JSON (events over 256 KB are not sent to CloudWatch Logs)",
+        held as f64 / 1e6,
+        json_bytes as f64 / 1e6
+    );
+    let cpu = server.cpu_seconds();
+
+    let start = Instant::now();
+    let replay = Command::new(exe)
+        .args(["replay", "--config", "testdata/config/cis.toml"])
+        .arg(&bucket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    anyhow::ensure!(replay.success(), "trailwatch replay failed");
+    let replayed = start.elapsed().as_secs_f64();
+    let rate = |s: f64| json_bytes as f64 / 1e6 / s;
+    println!(
+        "trail intake into the log group, 15 CIS filters: {intake:.2} s, {:.0} MB/s of JSON, {:.0} events/s{}",
+        rate(intake),
+        events.len() as f64 / intake,
+        cpu.map(|c| format!(", server CPU {c:.1} s"))
+            .unwrap_or_default()
+    );
+    println!(
+        "trailwatch replay --config cis.toml of the same folder: {replayed:.2} s, {:.0} MB/s",
+        rate(replayed)
+    );
+    println!("intake / replay throughput: {:.2}", replayed / intake);
+    Ok(())
+}
+
+/// A trail following bucket `bench-trail` into `group`, logging.
+async fn trail_into(client: &Client, group: &str) -> anyhow::Result<()> {
+    let target = |op: &str| format!("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.{op}");
+    let created = client
+        .call(
+            "cloudtrail",
+            &target("CreateTrail"),
+            json!({
+                "Name": "bench", "S3BucketName": "bench-trail",
+                "CloudWatchLogsLogGroupArn": format!("arn:aws:logs:{REGION}:000000000000:log-group:{group}:*"),
+                "CloudWatchLogsRoleArn": "arn:aws:iam::000000000000:role/bench",
+            })
+            .to_string()
+            .into_bytes(),
+        )
+        .await?;
+    anyhow::ensure!(created["TrailARN"].is_string(), "CreateTrail: {created}");
+    client
+        .call(
+            "cloudtrail",
+            &target("StartLogging"),
+            json!({"Name": "bench"}).to_string().into_bytes(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A CloudTrail delivery file (gzip'd `{"Records": [...]}`) holding one event that trips alarm
+/// `name`, and the key CloudTrail would give it.
+fn delivery_file(name: &str, n: usize) -> anyhow::Result<(String, Vec<u8>)> {
+    use std::io::Write as _;
+    let now = time::OffsetDateTime::now_utc();
+    let day = now.format(time::macros::format_description!("[year]/[month]/[day]"))?;
+    let stamp = now.format(time::macros::format_description!(
+        "[year][month][day]T[hour][minute]Z"
+    ))?;
+    let event_time = now.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+    ))?;
+    let key = format!(
+        "AWSLogs/000000000000/CloudTrail/{REGION}/{day}/000000000000_CloudTrail_{REGION}_{stamp}_bench{n:05}.json.gz"
+    );
+    let event = json!({
+        "eventVersion": "1.08", "eventID": format!("bench-{n}"), "eventTime": event_time,
+        "eventName": "PutRolePolicy", "eventSource": "iam.amazonaws.com", "alarm": name,
+        "awsRegion": REGION, "recipientAccountId": "000000000000", "eventCategory": "Management",
+    });
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(json!({ "Records": [event] }).to_string().as_bytes())?;
+    Ok((key, gz.finish()?))
 }
 
 /// An awsQuery SNS call; returns the XML reply.

@@ -68,6 +68,34 @@ exceptions!(
     }
 );
 
+exceptions!(
+    /// CloudTrail's exceptions.
+    CloudTrailException for CloudTrail {
+        TrailNotFoundException,
+        TrailAlreadyExistsException,
+        InvalidTrailNameException,
+        CloudTrailARNInvalidException,
+        MaximumNumberOfTrailsExceededException,
+        S3BucketDoesNotExistException,
+        InvalidS3BucketNameException,
+        InvalidS3PrefixException,
+        InsufficientSnsTopicPolicyException,
+        InvalidCloudWatchLogsLogGroupArnException,
+        InvalidCloudWatchLogsRoleArnException,
+        InvalidHomeRegionException,
+        InvalidEventSelectorsException,
+        InvalidParameterCombinationException,
+        InvalidTagParameterException,
+        TagsLimitExceededException,
+        ResourceNotFoundException,
+        InvalidLookupAttributesException,
+        InvalidTimeRangeException,
+        InvalidMaxResultsException,
+        InvalidNextTokenException,
+        InvalidTokenException,
+    }
+);
+
 /// What went wrong, as the services' models name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -77,6 +105,8 @@ pub enum ErrorCode {
     CloudWatch(CloudWatchException),
     /// An exception of SNS's model.
     Sns(SnsException),
+    /// An exception of CloudTrail's model.
+    CloudTrail(CloudTrailException),
     /// Input that breaks a constraint of the model (`ValidationException` on the JSON
     /// protocols, `ValidationError` over awsQuery).
     Validation,
@@ -91,6 +121,7 @@ impl ErrorCode {
             ErrorCode::Logs(shape) => shape.name(),
             ErrorCode::CloudWatch(shape) => shape.name(),
             ErrorCode::Sns(shape) => shape.name(),
+            ErrorCode::CloudTrail(shape) => shape.name(),
             ErrorCode::Validation => "ValidationException",
             ErrorCode::Internal => "InternalFailure",
         }

@@ -55,3 +55,22 @@ pub fn iso8601_time(ms: i64) -> String {
         ),
     )
 }
+
+/// An `eventTime` in epoch milliseconds: RFC 3339 as CloudTrail writes it
+/// (`2023-07-10T11:54:39Z`), or `2023-07-10 11:54:39[.fff]` in UTC as Athena and data-lake
+/// exports write it.
+pub fn event_time_ms(time: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let t = match time::OffsetDateTime::parse(time, &Rfc3339) {
+        Ok(t) => t,
+        Err(_) if time.len() > 10 && time.as_bytes()[10] == b' ' => {
+            let mut text = time.replacen(' ', "T", 1);
+            if !text.ends_with('Z') {
+                text.push('Z');
+            }
+            time::OffsetDateTime::parse(&text, &Rfc3339).ok()?
+        }
+        Err(_) => return None,
+    };
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}

@@ -32,6 +32,7 @@ pub mod replay;
 pub mod scope;
 pub mod store;
 pub mod topics;
+pub mod trails;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -144,6 +145,8 @@ pub struct Engine {
     pub(crate) filter_sets: Arc<logs::FilterSets>,
     /// When each alarm next needs evaluating.
     pub(crate) alarm_schedule: Arc<alarms::Schedule>,
+    /// Whether the buckets trails name exist; unchecked when unset.
+    pub(crate) buckets: trails::Buckets,
 }
 
 impl Engine {
@@ -160,7 +163,14 @@ impl Engine {
             clock,
             filter_sets: Arc::default(),
             alarm_schedule: Arc::default(),
+            buckets: None,
         }
+    }
+
+    /// The engine checking the buckets trails name with `check`.
+    pub fn with_bucket_check(mut self, check: Arc<dyn trails::BucketCheck>) -> Engine {
+        self.buckets = Some(check);
+        self
     }
 
     /// The engine's configuration.
@@ -192,6 +202,14 @@ impl Engine {
             .await
         {
             tracing::error!(error = %e, "Cannot forget expired confirmation tokens.");
+        }
+        if let Err(e) = self
+            .write(&scope, |tx, ctx| {
+                Ok(tx.expire_history(ctx.now_ms - trails::HISTORY_MS)?)
+            })
+            .await
+        {
+            tracing::error!(error = %e, "Cannot forget events older than the event history.");
         }
         self.drop_orphaned_deliveries().await?;
         expired

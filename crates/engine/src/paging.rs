@@ -29,6 +29,9 @@ pub(crate) enum Listing {
     AlarmHistory,
     Metrics,
     MetricData,
+    Trails,
+    /// LookupEvents.
+    EventHistory,
 }
 
 impl Listing {
@@ -46,6 +49,8 @@ impl Listing {
             Listing::AlarmHistory => "alarm-history",
             Listing::Metrics => "metrics",
             Listing::MetricData => "metric-data",
+            Listing::Trails => "trails",
+            Listing::EventHistory => "event-history",
         }
     }
 

@@ -25,6 +25,7 @@ pub use crate::alarms::store::AlarmStore;
 pub use crate::logs::store::LogStore;
 pub use crate::metrics::store::MetricStore;
 pub use crate::topics::store::{OutboxStore, TopicStore};
+pub use crate::trails::store::TrailStore;
 
 /// A storage failure: the database could not do what was asked. Requests that meet one are
 /// answered as AWS answers its own faults, and the details go to the log.
@@ -100,7 +101,7 @@ pub(crate) fn in_their_scopes<T, E>(
 /// (log groups, metrics, alarms, their history) is that scope's, so the same name in two scopes
 /// is two resources and no domain code can reach across by mistake. Topics and subscriptions
 /// are found by ARN, which names its scope. The few methods that span scopes say so.
-pub trait Tx: LogStore + MetricStore + AlarmStore + TopicStore + OutboxStore {
+pub trait Tx: LogStore + MetricStore + AlarmStore + TopicStore + OutboxStore + TrailStore {
     /// The account and region of what this transaction reads and writes.
     fn scope(&self) -> &Scope;
     /// Moves to another scope, for work that spans them (a tick, a delivery's outcome).

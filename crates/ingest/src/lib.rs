@@ -13,6 +13,7 @@
 //! not one, is reported with its path (and line or record number) and counted, and reading goes
 //! on; digests and other objects are reported as skipped.
 
+pub mod follow;
 mod shape;
 mod walk;
 

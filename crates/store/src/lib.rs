@@ -25,6 +25,7 @@ mod metrics;
 mod schema;
 mod sqlite;
 mod topics;
+mod trails;
 
 pub use schema::SCHEMA;
 pub use sqlite::{Durability, OpenError, SqliteStore};

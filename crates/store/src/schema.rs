@@ -179,6 +179,48 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_ms);
 CREATE INDEX IF NOT EXISTS outbox_by_subscription ON outbox (subscription_arn, state);
+-- Trails by ARN, which names their account and home region; configuration, selectors, tags
+-- and status as JSON.
+CREATE TABLE IF NOT EXISTS trails (
+    arn        TEXT PRIMARY KEY,
+    account    TEXT NOT NULL,
+    config     TEXT NOT NULL,
+    selectors  TEXT NOT NULL,
+    advanced   TEXT,
+    tags       TEXT NOT NULL,
+    status     TEXT NOT NULL
+);
+-- The objects each trail's follower has read.
+CREATE TABLE IF NOT EXISTS trail_objects (
+    trail_arn TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    read_ms   INTEGER NOT NULL,
+    PRIMARY KEY (trail_arn, key)
+) WITHOUT ROWID;
+-- The events each trail has met (time_ms: when), so that one delivered twice counts once.
+CREATE TABLE IF NOT EXISTS trail_sightings (
+    trail_arn TEXT NOT NULL,
+    event_id  TEXT NOT NULL,
+    time_ms   INTEGER NOT NULL,
+    PRIMARY KEY (trail_arn, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS trail_sightings_in_time ON trail_sightings (time_ms);
+-- The event history LookupEvents searches: management events, per scope.
+CREATE TABLE IF NOT EXISTS event_history (
+    scope        TEXT NOT NULL,
+    event_id     TEXT NOT NULL,
+    time_ms      INTEGER NOT NULL,
+    event_name   TEXT NOT NULL,
+    event_source TEXT NOT NULL,
+    read_only    INTEGER,
+    username     TEXT,
+    access_key_id TEXT,
+    -- [[type, ARN], …]
+    resources    TEXT NOT NULL,
+    event        TEXT NOT NULL,
+    PRIMARY KEY (scope, event_id)
+);
+CREATE INDEX IF NOT EXISTS event_history_in_time ON event_history (scope, time_ms, event_id);
 "#;
 
 /// Whether the store has the table `table`.

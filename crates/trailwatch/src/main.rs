@@ -5,6 +5,7 @@ mod config_file;
 mod deliveries;
 mod keys;
 mod replay;
+mod s3;
 mod serve;
 mod setup;
 mod test_pattern;

@@ -97,7 +97,10 @@ impl Visitor for Reading<'_> {
         (self.event)(EventRef {
             json: event.json,
             event_id: key.event_id.as_deref(),
-            time_ms: key.event_time.as_deref().and_then(epoch_ms),
+            time_ms: key
+                .event_time
+                .as_deref()
+                .and_then(engine::format::event_time_ms),
         });
     }
 
@@ -157,7 +160,10 @@ impl Visitor for Run<'_> {
         (self.push)(Work::Event(Owned {
             json: event.json.to_owned(),
             event_id: key.event_id.map(|id| id.into_owned()),
-            time_ms: key.event_time.as_deref().and_then(epoch_ms),
+            time_ms: key
+                .event_time
+                .as_deref()
+                .and_then(engine::format::event_time_ms),
         }));
     }
 
@@ -207,25 +213,6 @@ impl Teller {
             }
         }
     }
-}
-
-/// An `eventTime` in epoch milliseconds: RFC 3339 as CloudTrail writes it
-/// (`2023-07-10T11:54:39Z`), or `2023-07-10 11:54:39[.fff]` in UTC as Athena and data-lake
-/// exports write it.
-fn epoch_ms(time: &str) -> Option<i64> {
-    use time::format_description::well_known::Rfc3339;
-    let t = match time::OffsetDateTime::parse(time, &Rfc3339) {
-        Ok(t) => t,
-        Err(_) if time.len() > 10 && time.as_bytes()[10] == b' ' => {
-            let mut text = time.replacen(' ', "T", 1);
-            if !text.ends_with('Z') {
-                text.push('Z');
-            }
-            time::OffsetDateTime::parse(&text, &Rfc3339).ok()?
-        }
-        Err(_) => return None,
-    };
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// A usage error: said, with exit status 2.

@@ -86,6 +86,59 @@ pub struct Args {
     /// Delivery attempts in progress at once, in all and to one endpoint server.
     #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
     max_deliveries: u64,
+    /// Reads the S3 buckets trails name from a folder: bucket B is the folder DIR/B, and its
+    /// keys are the paths under it. New files are seen as they are written. Without
+    /// --s3-endpoint-url, buckets the folder lacks do not exist.
+    #[arg(long, value_name = "DIR")]
+    s3_dir: Option<PathBuf>,
+    /// Reads the S3 buckets trails name from an S3-compatible endpoint (after --s3-dir, for
+    /// the buckets the folder lacks). Without either flag, buckets are read from AWS S3 with
+    /// the AWS CLI's credential chain.
+    #[arg(long, value_name = "URL")]
+    s3_endpoint_url: Option<String>,
+    /// Seconds between two looks at the trails' buckets for new objects. A folder is also
+    /// watched, so that new files are read as soon as they are written.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = parse_interval)]
+    s3_poll_interval: f64,
+}
+
+fn parse_interval(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.05..=3600.0).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "'{text}' is not a number of seconds from 0.05 to 3600"
+        )),
+    }
+}
+
+/// Where the buckets trails name are read: a folder, an S3 endpoint, or both (the folder
+/// first), and AWS S3 when neither is named.
+async fn buckets(
+    args: &Args,
+    region: &str,
+) -> anyhow::Result<(
+    Arc<dyn ingest::follow::Buckets>,
+    Option<Arc<ingest::follow::Folder>>,
+)> {
+    let s3 = match (&args.s3_dir, &args.s3_endpoint_url) {
+        (Some(_), None) => None,
+        (_, url) => Some(
+            Arc::new(crate::s3::S3Buckets::connect(url.as_deref(), region).await)
+                as Arc<dyn ingest::follow::Buckets>,
+        ),
+    };
+    let Some(dir) = &args.s3_dir else {
+        return Ok((s3.expect("S3 without a folder"), None));
+    };
+    if !dir.is_dir() {
+        bail!("--s3-dir {} is not a folder", dir.display());
+    }
+    let folder = Arc::new(ingest::follow::Folder::new(dir.clone()));
+    let layered = ingest::follow::Layered {
+        first: folder.clone(),
+        then: s3,
+    };
+    Ok((Arc::new(layered), Some(folder)))
 }
 
 /// Applies the configuration file in the default scope, telling each change.
@@ -190,7 +243,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         deny: args.deny_endpoint.clone(),
     };
     let store = store::SqliteStore::open(&args.data_dir, &config.home())?;
-    let engine = Arc::new(Engine::new(config, Arc::new(store)));
+    let (buckets, folder) = buckets(&args, region.name.as_str()).await?;
+    let engine =
+        Arc::new(Engine::new(config, Arc::new(store)).with_bucket_check(buckets.clone() as Arc<_>));
     let certificate = aws::Certificate {
         file_name: signing_key.cert_file_name().to_owned(),
         pem: signing_key.cert_pem().to_owned(),
@@ -224,6 +279,23 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     }
     tokio::spawn(tick(engine.clone()));
     tokio::spawn(worker.run());
+    let wake = Arc::new(tokio::sync::Notify::new());
+    // Dropped when serving ends, which stops the folder's notifications.
+    let _watcher = match &folder {
+        Some(folder) => Some(
+            folder
+                .watch(wake.clone())
+                .with_context(|| "cannot watch the --s3-dir folder for new files".to_owned())?,
+        ),
+        None => None,
+    };
+    let follower = ingest::follow::Follower::new(
+        engine.clone(),
+        buckets,
+        wake,
+        Duration::from_secs_f64(args.s3_poll_interval),
+    );
+    tokio::spawn(follower.run());
 
     // The first line on standard output, for scripts that listen on port 0.
     println!("listening on {listening_url}");

@@ -286,3 +286,54 @@ pub(super) fn filter(
             .map(|key| paging::token(Listing::FilteredEvents, key)),
     })
 }
+
+/// Events a service delivers to a group (CloudTrail's, for a trail): stored in time order in
+/// batches as PutLogEvents stores them, with their metric data, the stream created when it is
+/// new. Unlike PutLogEvents' callers, a service is not refused for old events: only those the
+/// group's retention has let go are left out. Answers how many were stored.
+pub(crate) fn append_delivered(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    store: &dyn crate::store::Store,
+    group: &str,
+    stream: &str,
+    mut events: Vec<InputLogEvent>,
+) -> Result<usize, ApiError> {
+    if tx.log_stream(group, stream)?.is_none() {
+        tx.insert_log_stream(&super::LogStream::new(group, stream, ctx.now_ms))?;
+    }
+    events.sort_by_key(|e| e.timestamp);
+    if let Some(from) = retained_from(tx, group, ctx.now_ms)? {
+        events.retain(|e| e.timestamp >= from);
+    }
+    let filters = group_filters(tx, &ctx.filter_sets, group)?;
+    let mut stored = 0;
+    let mut rest = &events[..];
+    while let Some(first) = rest.first() {
+        let end = rest
+            .iter()
+            .take(PER_BLOCK)
+            .position(|e| e.timestamp - first.timestamp > MAX_SPAN_MS)
+            .unwrap_or(rest.len().min(PER_BLOCK));
+        let (batch, after) = rest.split_at(end);
+        rest = after;
+        let encoded = store.encode_events(&mut batch.iter().map(|e| (e.timestamp, &*e.message)));
+        let bytes: usize = batch.iter().map(|e| e.message.len()).sum();
+        let last = batch.last().map_or(first.timestamp, |e| e.timestamp);
+        tx.append_events(
+            group,
+            stream,
+            (first.timestamp, last),
+            ctx.now_ms,
+            &encoded,
+            bytes as i64,
+        )?;
+        let data: Vec<Datum> = match_events(&filters, batch)
+            .into_iter()
+            .flatten()
+            .collect();
+        metrics::record(tx, ctx, &data)?;
+        stored += batch.len();
+    }
+    Ok(stored)
+}

@@ -127,15 +127,11 @@ pub(super) fn create_stream(
     req: LogStreamRequest,
 ) -> Result<Empty, ApiError> {
     require_group(tx, &req.log_group_name)?;
-    let inserted = tx.insert_log_stream(&LogStream {
-        group: req.log_group_name,
-        name: req.log_stream_name,
-        creation_ms: ctx.now_ms,
-        first_event_ms: None,
-        last_event_ms: None,
-        last_ingestion_ms: None,
-        stored_bytes: 0,
-    })?;
+    let inserted = tx.insert_log_stream(&LogStream::new(
+        &req.log_group_name,
+        &req.log_stream_name,
+        ctx.now_ms,
+    ))?;
     if !inserted {
         return Err(ApiError::new(
             LogsException::ResourceAlreadyExistsException,

@@ -18,6 +18,7 @@ use crate::error::LogsException;
 use crate::scope::Scope;
 use crate::{ApiError, Empty, Engine};
 use api::*;
+pub(crate) use events::append_delivered;
 pub(crate) use groups::expire_events;
 pub(crate) use matching::{FilterSets, GroupFilters, load_filters};
 
@@ -60,6 +61,21 @@ pub struct LogStream {
     pub last_event_ms: Option<i64>,
     pub last_ingestion_ms: Option<i64>,
     pub stored_bytes: i64,
+}
+
+impl LogStream {
+    /// A stream without events yet.
+    pub fn new(group: &str, name: &str, creation_ms: i64) -> LogStream {
+        LogStream {
+            group: group.to_owned(),
+            name: name.to_owned(),
+            creation_ms,
+            first_event_ms: None,
+            last_event_ms: None,
+            last_ingestion_ms: None,
+            stored_bytes: 0,
+        }
+    }
 }
 
 /// A metric filter of a log group.

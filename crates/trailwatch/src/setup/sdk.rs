@@ -42,33 +42,7 @@ impl SdkTarget {
     /// Clients for `endpoint`: flags first, then the environment, then `file_region`, then the
     /// profile and the SDK's defaults.
     pub async fn connect(endpoint: &Endpoint, file_region: Option<&str>) -> SdkTarget {
-        use aws_config::meta::region::RegionProviderChain;
-        use aws_config::{BehaviorVersion, Region};
-        use aws_smithy_http_client::tls;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut profile_region = aws_config::profile::ProfileFileRegionProvider::builder();
-        if let Some(p) = &endpoint.profile {
-            profile_region = profile_region.profile_name(p);
-        }
-        let region = RegionProviderChain::first_try(endpoint.region.clone().map(Region::new))
-            .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new())
-            .or_else(file_region.map(|r| Region::new(r.to_owned())))
-            .or_else(profile_region.build())
-            .or_else(Region::new("us-east-1"));
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
-            .region(region);
-        if let Some(p) = &endpoint.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(url) = &endpoint.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let shared = loader.load().await;
+        let shared = shared_config(endpoint, file_region).await;
         SdkTarget {
             logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
@@ -80,8 +54,44 @@ impl SdkTarget {
     }
 }
 
+/// The SDK's configuration for `endpoint`: the region from flags first, then the environment,
+/// then `file_region`, then the profile and the SDK's defaults; the credential chain of the
+/// AWS CLI; HTTPS over rustls.
+pub async fn shared_config(
+    endpoint: &Endpoint,
+    file_region: Option<&str>,
+) -> aws_config::SdkConfig {
+    use aws_config::meta::region::RegionProviderChain;
+    use aws_config::{BehaviorVersion, Region};
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut profile_region = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(p) = &endpoint.profile {
+        profile_region = profile_region.profile_name(p);
+    }
+    let region = RegionProviderChain::first_try(endpoint.region.clone().map(Region::new))
+        .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new())
+        .or_else(file_region.map(|r| Region::new(r.to_owned())))
+        .or_else(profile_region.build())
+        .or_else(Region::new("us-east-1"));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .region(region);
+    if let Some(p) = &endpoint.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(url) = &endpoint.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
 /// An SDK error as the service's `Code: message`, or what failed on the way.
-fn said<E, R>(e: SdkError<E, R>) -> String
+pub(crate) fn said<E, R>(e: SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

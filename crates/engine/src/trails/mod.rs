@@ -1,0 +1,486 @@
+//! CloudTrail: trails, the events their followers bring in, and the event history.
+//!
+//! A trail here mirrors a real one: its `S3BucketName` and `S3KeyPrefix` say where CloudTrail
+//! delivers its files, and a follower (in the `ingest` crate) reads what appears there and
+//! hands each object's events to [`Trails::deliver`], which writes them into the trail's log
+//! group as CloudTrail does — one log event per event, stream `<account>_CloudTrail_<region>`,
+//! timestamp `eventTime` — while the trail is logging and for the events its selectors select.
+//!
+//! - `api.rs`: the operations' requests and responses;
+//! - `trail.rs`: CreateTrail, UpdateTrail, DeleteTrail, GetTrail, DescribeTrails, ListTrails,
+//!   logging, selectors and tags;
+//! - `selectors.rs`: which events a trail logs;
+//! - `deliver.rs`: an object's events into the event history and the trail's log group;
+//! - `lookup.rs`: LookupEvents over the event history;
+//! - `store.rs`: what the component needs kept.
+
+pub mod api;
+mod deliver;
+mod lookup;
+mod selectors;
+pub mod store;
+mod trail;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::error::CloudTrailException;
+use crate::scope::Scope;
+use crate::store::BoxFuture;
+use crate::{ApiError, Empty, Engine};
+use api::*;
+pub use deliver::{Delivered, MAX_LOG_EVENT_BYTES, ObjectEvents, logs_prefix};
+
+/// The event history keeps events this long (CloudTrail's 90 days).
+pub const HISTORY_MS: i64 = 90 * 24 * 3600 * 1000;
+
+/// A trail as kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTrail {
+    /// Its configuration, as GetTrail shows it.
+    pub trail: Trail,
+    /// Basic selectors; ignored while advanced ones are set.
+    pub event_selectors: Vec<EventSelector>,
+    pub advanced_event_selectors: Option<Vec<AdvancedEventSelector>>,
+    pub tags: Vec<Tag>,
+    pub status: TrailStatus,
+}
+
+impl StoredTrail {
+    /// The account the trail belongs to, from its ARN.
+    pub fn account(&self) -> &str {
+        crate::scope::Arn::parse(&self.trail.trail_arn).map_or("", |a| a.account)
+    }
+
+    /// The scope of its home region.
+    pub fn home(&self) -> Option<Scope> {
+        crate::scope::Arn::parse(&self.trail.trail_arn).and_then(|a| a.scope())
+    }
+
+    /// Whether the trail logs an event.
+    pub fn selects(&self, event: &TrailEvent) -> bool {
+        match &self.advanced_event_selectors {
+            Some(advanced) => selectors::advanced_selects(advanced, event),
+            None => selectors::basic_selects(&self.event_selectors, event),
+        }
+    }
+
+    /// The log group it delivers to, by name, if it has one.
+    pub fn log_group(&self) -> Option<String> {
+        log_group_of_arn(self.trail.cloud_watch_logs_log_group_arn.as_deref()?)
+    }
+}
+
+/// The name of the log group a `CloudWatchLogsLogGroupArn` names
+/// (`arn:aws:logs:<region>:<account>:log-group:<name>:*`).
+fn log_group_of_arn(arn: &str) -> Option<String> {
+    let parsed = crate::scope::Arn::parse(arn)?;
+    let name = parsed.resource.strip_prefix("log-group:")?;
+    let name = name.strip_suffix(":*").unwrap_or(name);
+    (parsed.service == "logs" && !name.is_empty()).then(|| name.to_owned())
+}
+
+/// What GetTrailStatus reports, as kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailStatus {
+    pub is_logging: bool,
+    pub start_logging_ms: Option<i64>,
+    pub stop_logging_ms: Option<i64>,
+    /// When an object was last read from the trail's bucket.
+    pub latest_delivery_ms: Option<i64>,
+    /// When the follower last failed to read, and why.
+    pub latest_delivery_attempt_ms: Option<i64>,
+    pub latest_delivery_error: Option<String>,
+    pub latest_cloud_watch_logs_delivery_ms: Option<i64>,
+    pub latest_cloud_watch_logs_delivery_error: Option<String>,
+}
+
+/// One CloudTrail event with the fields trailwatch looks at, and its JSON text as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrailEvent {
+    pub json: String,
+    pub event_id: String,
+    pub time_ms: i64,
+    pub event_name: Option<String>,
+    pub event_source: Option<String>,
+    pub event_category: Option<String>,
+    pub event_type: Option<String>,
+    pub error_code: Option<String>,
+    pub read_only: Option<bool>,
+    pub management_event: Option<bool>,
+    pub user_arn: Option<String>,
+    pub username: Option<String>,
+    pub access_key_id: Option<String>,
+    pub session_credential_from_console: Option<bool>,
+    pub vpc_endpoint_id: Option<String>,
+    /// `resources`: (type, ARN).
+    pub resources: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Fields<'a> {
+    #[serde(rename = "eventID", borrow)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_time: Option<Cow<'a, str>>,
+    event_name: Option<String>,
+    event_source: Option<String>,
+    event_category: Option<String>,
+    event_type: Option<String>,
+    error_code: Option<String>,
+    read_only: Option<serde_json::Value>,
+    management_event: Option<bool>,
+    user_identity: Option<UserIdentity>,
+    session_credential_from_console: Option<serde_json::Value>,
+    vpc_endpoint_id: Option<String>,
+    #[serde(default)]
+    resources: Option<Vec<EventResource>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserIdentity {
+    r#type: Option<String>,
+    arn: Option<String>,
+    user_name: Option<String>,
+    access_key_id: Option<String>,
+    session_context: Option<SessionContext>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext {
+    session_issuer: Option<SessionIssuer>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionIssuer {
+    user_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct EventResource {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(rename = "ARN")]
+    arn: Option<String>,
+}
+
+/// A flag CloudTrail writes as a boolean, or as a string in older events.
+fn flag(v: Option<serde_json::Value>) -> Option<bool> {
+    match v? {
+        serde_json::Value::Bool(b) => Some(b),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+impl TrailEvent {
+    /// Reads an event; the reason it is not one otherwise (no `eventID`, no `eventTime`).
+    pub fn parse(json: String) -> Result<TrailEvent, String> {
+        let fields: Fields<'_> =
+            serde_json::from_str(&json).map_err(|e| format!("not a CloudTrail event: {e}"))?;
+        let event_id = fields
+            .event_id
+            .ok_or("the event has no eventID")?
+            .into_owned();
+        let time = fields.event_time.ok_or("the event has no eventTime")?;
+        let time_ms = crate::format::event_time_ms(&time)
+            .ok_or_else(|| format!("eventTime {time:?} is not an ISO-8601 time"))?;
+        let identity = fields.user_identity;
+        let username = identity.as_ref().and_then(|u| {
+            u.user_name.clone().or_else(|| match u.r#type.as_deref() {
+                Some("Root") => Some("root".to_owned()),
+                // An assumed role's user is its session: the ARN's last part.
+                Some("AssumedRole") => u
+                    .arn
+                    .as_deref()
+                    .and_then(|a| a.rsplit('/').next())
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        u.session_context
+                            .as_ref()?
+                            .session_issuer
+                            .as_ref()?
+                            .user_name
+                            .clone()
+                    }),
+                _ => None,
+            })
+        });
+        Ok(TrailEvent {
+            event_id,
+            time_ms,
+            event_name: fields.event_name,
+            event_source: fields.event_source,
+            event_category: fields.event_category,
+            event_type: fields.event_type,
+            error_code: fields.error_code,
+            read_only: flag(fields.read_only),
+            management_event: fields.management_event,
+            user_arn: identity.as_ref().and_then(|u| u.arn.clone()),
+            access_key_id: identity.as_ref().and_then(|u| u.access_key_id.clone()),
+            username,
+            session_credential_from_console: flag(fields.session_credential_from_console),
+            vpc_endpoint_id: fields.vpc_endpoint_id,
+            resources: fields
+                .resources
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| (r.kind.unwrap_or_default(), r.arn.unwrap_or_default()))
+                .collect(),
+            json,
+        })
+    }
+
+    /// `eventCategory`; events written before it existed are management events, unless they
+    /// say otherwise.
+    pub fn category(&self) -> &str {
+        match (&self.event_category, self.management_event) {
+            (Some(c), _) => c,
+            (None, Some(false)) => "Data",
+            (None, _) => "Management",
+        }
+    }
+
+    /// Whether it is a management event (what the event history keeps).
+    pub fn is_management(&self) -> bool {
+        self.category() == "Management"
+    }
+}
+
+/// An event of the event history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEvent {
+    pub event_id: String,
+    pub time_ms: i64,
+    pub event_name: String,
+    pub event_source: String,
+    pub read_only: Option<bool>,
+    pub username: Option<String>,
+    pub access_key_id: Option<String>,
+    pub resources: Vec<(String, String)>,
+    pub json: String,
+}
+
+impl From<&TrailEvent> for HistoryEvent {
+    fn from(e: &TrailEvent) -> HistoryEvent {
+        HistoryEvent {
+            event_id: e.event_id.clone(),
+            time_ms: e.time_ms,
+            event_name: e.event_name.clone().unwrap_or_default(),
+            event_source: e.event_source.clone().unwrap_or_default(),
+            read_only: e.read_only,
+            username: e.username.clone(),
+            access_key_id: e.access_key_id.clone(),
+            resources: e.resources.clone(),
+            json: e.json.clone(),
+        }
+    }
+}
+
+/// Whether the S3 buckets trails name exist, as the server can see them (a folder standing
+/// in for a bucket, an S3-compatible endpoint, AWS S3).
+pub trait BucketCheck: Send + Sync {
+    /// `Ok(false)` when the bucket does not exist; `Err` when that cannot be told.
+    fn exists<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Result<bool, String>>;
+}
+
+/// The CloudTrail operations, in one account and region.
+pub struct Trails<'e> {
+    engine: &'e Engine,
+    scope: Scope,
+}
+
+impl Engine {
+    /// The CloudTrail operations in `scope`.
+    pub fn trails(&self, scope: &Scope) -> Trails<'_> {
+        Trails {
+            engine: self,
+            scope: scope.clone(),
+        }
+    }
+
+    /// Every trail of every account, for the followers.
+    pub async fn all_trails(&self) -> Result<Vec<StoredTrail>, ApiError> {
+        self.read(&self.default_scope(), |tx, _| Ok(tx.all_trails()?))
+            .await
+    }
+}
+
+impl Trails<'_> {
+    pub async fn create_trail(&self, req: TrailRequest) -> Result<Trail, ApiError> {
+        trail::check_name(&req.name)?;
+        if let Some(bucket) = &req.s3_bucket_name {
+            self.check_bucket(bucket).await?;
+        }
+        let scope = self.scope.clone();
+        self.engine
+            .write(&self.scope, move |tx, _| trail::create(tx, &scope, req))
+            .await
+    }
+
+    pub async fn update_trail(&self, req: TrailRequest) -> Result<Trail, ApiError> {
+        if let Some(bucket) = req.s3_bucket_name.as_deref().filter(|b| !b.is_empty()) {
+            self.check_bucket(bucket).await?;
+        }
+        let scope = self.scope.clone();
+        self.engine
+            .write(&self.scope, move |tx, _| trail::update(tx, &scope, req))
+            .await
+    }
+
+    pub async fn delete_trail(&self, req: NameRequest) -> Result<Empty, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .write(&self.scope, move |tx, _| {
+                trail::delete(tx, &scope, &req.name)
+            })
+            .await
+    }
+
+    pub async fn get_trail(&self, req: NameRequest) -> Result<GetTrailResponse, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .read(&self.scope, move |tx, _| {
+                let trail = trail::find(tx, &scope, &req.name)?.trail;
+                Ok(GetTrailResponse { trail })
+            })
+            .await
+    }
+
+    pub async fn describe_trails(
+        &self,
+        req: DescribeTrailsRequest,
+    ) -> Result<DescribeTrailsResponse, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .read(&self.scope, move |tx, _| trail::describe(tx, &scope, req))
+            .await
+    }
+
+    pub async fn list_trails(
+        &self,
+        req: ListTrailsRequest,
+    ) -> Result<ListTrailsResponse, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .read(&self.scope, move |tx, _| trail::list(tx, &scope, req))
+            .await
+    }
+
+    pub async fn get_trail_status(
+        &self,
+        req: NameRequest,
+    ) -> Result<TrailStatusResponse, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .read(&self.scope, move |tx, _| {
+                Ok(trail::status(&trail::find(tx, &scope, &req.name)?.status))
+            })
+            .await
+    }
+
+    pub async fn start_logging(&self, req: NameRequest) -> Result<Empty, ApiError> {
+        self.set_logging(req.name, true).await
+    }
+
+    pub async fn stop_logging(&self, req: NameRequest) -> Result<Empty, ApiError> {
+        self.set_logging(req.name, false).await
+    }
+
+    async fn set_logging(&self, name: String, logging: bool) -> Result<Empty, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .write(&self.scope, move |tx, ctx| {
+                trail::set_logging(tx, ctx, &scope, &name, logging)
+            })
+            .await
+    }
+
+    pub async fn get_event_selectors(
+        &self,
+        req: GetEventSelectorsRequest,
+    ) -> Result<EventSelectorsResponse, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .read(&self.scope, move |tx, _| {
+                Ok(trail::selectors_of(&trail::find(
+                    tx,
+                    &scope,
+                    &req.trail_name,
+                )?))
+            })
+            .await
+    }
+
+    pub async fn put_event_selectors(
+        &self,
+        req: PutEventSelectorsRequest,
+    ) -> Result<EventSelectorsResponse, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .write(&self.scope, move |tx, _| {
+                trail::put_selectors(tx, &scope, req)
+            })
+            .await
+    }
+
+    pub async fn add_tags(&self, req: TagsRequest) -> Result<Empty, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .write(&self.scope, move |tx, _| trail::add_tags(tx, &scope, req))
+            .await
+    }
+
+    pub async fn remove_tags(&self, req: TagsRequest) -> Result<Empty, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .write(&self.scope, move |tx, _| {
+                trail::remove_tags(tx, &scope, req)
+            })
+            .await
+    }
+
+    pub async fn list_tags(&self, req: ListTagsRequest) -> Result<ListTagsResponse, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .read(&self.scope, move |tx, _| trail::list_tags(tx, &scope, req))
+            .await
+    }
+
+    pub async fn lookup_events(
+        &self,
+        req: LookupEventsRequest,
+    ) -> Result<LookupEventsResponse, ApiError> {
+        self.engine
+            .read(&self.scope, move |tx, ctx| lookup::lookup(tx, ctx, req))
+            .await
+    }
+
+    /// A bucket a trail names must exist where the server reads buckets.
+    async fn check_bucket(&self, bucket: &str) -> Result<(), ApiError> {
+        trail::check_bucket_name(bucket)?;
+        let Some(check) = &self.engine.buckets else {
+            return Ok(());
+        };
+        match check.exists(bucket).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ApiError::new(
+                CloudTrailException::S3BucketDoesNotExistException,
+                format!("S3 bucket {bucket} does not exist."),
+            )),
+            Err(reason) => Err(ApiError::new(
+                CloudTrailException::S3BucketDoesNotExistException,
+                format!("S3 bucket {bucket} cannot be checked: {reason}"),
+            )),
+        }
+    }
+}
+
+/// The engine's way of telling whether buckets exist, once set.
+pub(crate) type Buckets = Option<Arc<dyn BucketCheck>>;

@@ -1,0 +1,395 @@
+//! Followers: the places real CloudTrail delivers to, read as files appear there, into the
+//! trails that name them.
+//!
+//! A trail names a bucket and a key prefix; CloudTrail writes under
+//! `<prefix>/AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/`. The [`Follower`]
+//! looks at every logging trail in turn: for each account and region it reads the objects it
+//! has not read, from the day of the last one it read (keys sort in time order, and a late file
+//! of that day is still found), and hands each object's events to [`Engine::deliver`], which
+//! records the object as read in the same write as its events. A restart therefore neither
+//! reads an object twice nor misses one; an object that cannot be read is reported in the
+//! trail's status and the follower goes on.
+//!
+//! Where buckets are is a [`Buckets`]: a folder standing in for them ([`Folder`]), or S3 (the
+//! binary's, through the AWS SDK); [`Layered`] puts a folder before S3.
+
+mod folder;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::Engine;
+use engine::store::BoxFuture;
+use engine::trails::{BucketCheck, ObjectEvents, StoredTrail, TrailEvent, logs_prefix};
+use tokio::sync::Notify;
+
+pub use folder::Folder;
+
+/// An object as read.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub bytes: Vec<u8>,
+    /// Whether it is whole: an S3 object always is, a file once nothing has written to it
+    /// for a while. An object that is not yet whole and cannot be read is tried again later.
+    pub settled: bool,
+}
+
+/// Where buckets are read from.
+pub trait Buckets: BucketCheck {
+    /// Every key under `prefix` (which ends with `/`), at any depth, after `start_after`, in
+    /// key order.
+    fn list<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        start_after: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>>;
+    /// The names of the folders right under `prefix` (S3's common prefixes), without `/`.
+    fn children<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>>;
+    /// An object's bytes.
+    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Object, String>>;
+}
+
+/// A folder before another place: buckets the folder holds are read there, others from the
+/// other place.
+pub struct Layered {
+    pub first: Arc<Folder>,
+    pub then: Option<Arc<dyn Buckets>>,
+}
+
+impl Layered {
+    async fn pick(&self, bucket: &str) -> Result<&dyn Buckets, String> {
+        if self.first.exists(bucket).await? {
+            return Ok(&*self.first);
+        }
+        Ok(match &self.then {
+            Some(then) => &**then,
+            None => &*self.first,
+        })
+    }
+}
+
+impl BucketCheck for Layered {
+    fn exists<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Result<bool, String>> {
+        Box::pin(async move { self.pick(bucket).await?.exists(bucket).await })
+    }
+}
+
+impl Buckets for Layered {
+    fn list<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        start_after: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            self.pick(bucket)
+                .await?
+                .list(bucket, prefix, start_after)
+                .await
+        })
+    }
+
+    fn children<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(async move { self.pick(bucket).await?.children(bucket, prefix).await })
+    }
+
+    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Object, String>> {
+        Box::pin(async move { self.pick(bucket).await?.get(bucket, key).await })
+    }
+}
+
+/// Follows every logging trail's bucket.
+pub struct Follower {
+    engine: Arc<Engine>,
+    buckets: Arc<dyn Buckets>,
+    /// Signalled when something may have been written (a folder's notifications).
+    wake: Arc<Notify>,
+    /// How long to wait between looks when nothing signals.
+    interval: Duration,
+}
+
+/// What reading one object found.
+struct Read {
+    events: Vec<TrailEvent>,
+    problems: Vec<String>,
+}
+
+impl Follower {
+    pub fn new(
+        engine: Arc<Engine>,
+        buckets: Arc<dyn Buckets>,
+        wake: Arc<Notify>,
+        interval: Duration,
+    ) -> Follower {
+        Follower {
+            engine,
+            buckets,
+            wake,
+            interval,
+        }
+    }
+
+    /// Follows until the task is dropped.
+    pub async fn run(self) {
+        loop {
+            self.look().await;
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.interval) => {}
+            }
+        }
+    }
+
+    /// One look at every logging trail's bucket.
+    pub async fn look(&self) {
+        let trails = match self.engine.all_trails().await {
+            Ok(trails) => trails,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot list the trails to follow.");
+                return;
+            }
+        };
+        for trail in trails.iter().filter(|t| t.status.is_logging) {
+            if let Err(reason) = self.follow(trail).await {
+                self.failed(trail, reason).await;
+            }
+        }
+    }
+
+    async fn failed(&self, trail: &StoredTrail, reason: String) {
+        tracing::warn!(trail = %trail.trail.trail_arn, %reason, "Cannot read the trail's bucket.");
+        if let Err(e) = self
+            .engine
+            .delivery_failed(&trail.trail.trail_arn, reason)
+            .await
+        {
+            tracing::error!(error = %e, "Cannot record a trail's delivery error.");
+        }
+    }
+
+    /// Reads what is new for one trail.
+    async fn follow(&self, trail: &StoredTrail) -> Result<(), String> {
+        let bucket = &trail.trail.s3_bucket_name;
+        if !self.buckets.exists(bucket).await? {
+            return Err(format!("The S3 bucket {bucket} does not exist."));
+        }
+        let base = logs_prefix(trail);
+        for (organization, account) in self.accounts(trail, &base).await? {
+            let under = match &organization {
+                Some(org) => format!("{base}{org}/{account}/CloudTrail/"),
+                None => format!("{base}{account}/CloudTrail/"),
+            };
+            let regions = if trail.trail.is_multi_region_trail {
+                self.buckets.children(bucket, &under).await?
+            } else {
+                vec![trail.trail.home_region.clone()]
+            };
+            for region in regions {
+                let place = Place {
+                    organization: organization.clone(),
+                    account: account.clone(),
+                    region,
+                };
+                self.follow_region(trail, &under, &place).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The accounts a trail reads: its own, or for an organization trail every account under
+    /// `AWSLogs/` and under each organization's folder there.
+    async fn accounts(
+        &self,
+        trail: &StoredTrail,
+        base: &str,
+    ) -> Result<Vec<(Option<String>, String)>, String> {
+        if !trail.trail.is_organization_trail {
+            return Ok(vec![(None, trail.account().to_owned())]);
+        }
+        let bucket = &trail.trail.s3_bucket_name;
+        let mut accounts = Vec::new();
+        for child in self.buckets.children(bucket, base).await? {
+            if child.starts_with("o-") {
+                for account in self
+                    .buckets
+                    .children(bucket, &format!("{base}{child}/"))
+                    .await?
+                {
+                    accounts.push((Some(child.clone()), account));
+                }
+            } else {
+                accounts.push((None, child));
+            }
+        }
+        Ok(accounts)
+    }
+
+    async fn follow_region(
+        &self,
+        trail: &StoredTrail,
+        under: &str,
+        place: &Place,
+    ) -> Result<(), String> {
+        let arn = &trail.trail.trail_arn;
+        let bucket = &trail.trail.s3_bucket_name;
+        let prefix = format!("{under}{}/", place.region);
+        let internal = |e: engine::ApiError| e.to_string();
+        // From the start of the day of the last object read: a day's files sort in time order,
+        // and one that arrived late is still among them.
+        let last = self
+            .engine
+            .last_object_read(arn, &prefix)
+            .await
+            .map_err(internal)?;
+        let from = last.as_deref().and_then(|k| day_of(k, &prefix));
+        let keys = self.buckets.list(bucket, &prefix, from.as_deref()).await?;
+        let read: HashSet<String> = self
+            .engine
+            .objects_read(arn, &prefix, from.as_deref().unwrap_or(""))
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .collect();
+        for key in keys.into_iter().filter(|k| !read.contains(k)) {
+            match self.buckets.get(bucket, &key).await {
+                Ok(object) => {
+                    if !self.deliver(trail, place, key, object).await? {
+                        // The trail stopped logging, or went: its other objects wait.
+                        return Ok(());
+                    }
+                }
+                Err(reason) => self.failed(trail, format!("{key}: {reason}")).await,
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads an object and delivers its events; whether the trail took it (or it is left for
+    /// later, not yet whole).
+    async fn deliver(
+        &self,
+        trail: &StoredTrail,
+        place: &Place,
+        key: String,
+        object: Object,
+    ) -> Result<bool, String> {
+        let settled = object.settled;
+        let name = key.clone();
+        let read = tokio::task::spawn_blocking(move || read_object(&name, &object.bytes))
+            .await
+            .map_err(|e| format!("reading {key} failed: {e}"))?;
+        if !read.problems.is_empty() && !settled {
+            // Still being written: the next look reads it whole.
+            return Ok(true);
+        }
+        // One line an object: a file of bad events would otherwise flood the log.
+        if let Some(first) = read.problems.first() {
+            tracing::warn!(
+                trail = %trail.trail.trail_arn,
+                problems = read.problems.len(),
+                first = %first,
+                "Malformed CloudTrail input."
+            );
+        }
+        let delivered = self
+            .engine
+            .deliver(
+                &trail.trail.trail_arn,
+                ObjectEvents {
+                    key,
+                    account: place.account.clone(),
+                    region: place.region.clone(),
+                    organization: place.organization.clone(),
+                    events: read.events,
+                    problems: read.problems,
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(delivered.taken)
+    }
+}
+
+/// The account and region a prefix of objects belongs to.
+struct Place {
+    organization: Option<String>,
+    account: String,
+    region: String,
+}
+
+/// `<prefix>YYYY/MM/DD` of a key under `prefix`, if its key has that shape.
+fn day_of(key: &str, prefix: &str) -> Option<String> {
+    let rest = key.strip_prefix(prefix)?;
+    let day = rest.get(..10)?;
+    let shaped = day.bytes().enumerate().all(|(i, b)| {
+        if i == 4 || i == 7 {
+            b == b'/'
+        } else {
+            b.is_ascii_digit()
+        }
+    });
+    shaped.then(|| format!("{prefix}{day}"))
+}
+
+/// An object's events, each checked to be a CloudTrail event, and what was wrong in it.
+fn read_object(key: &str, bytes: &[u8]) -> Read {
+    struct Collect {
+        events: Vec<TrailEvent>,
+        problems: Vec<String>,
+    }
+    impl crate::Visitor for Collect {
+        fn event(&mut self, event: &crate::Event<'_>) {
+            match TrailEvent::parse(event.json.to_owned()) {
+                Ok(e) => self.events.push(e),
+                Err(reason) => self
+                    .problems
+                    .push(format!("{}{}: {reason}", event.path, event.position)),
+            }
+        }
+        fn malformed(&mut self, problem: crate::Malformed) {
+            self.problems.push(problem.to_string());
+        }
+        fn skipped(&mut self, _: &str, _: crate::Skip) {}
+    }
+    let mut collect = Collect {
+        events: Vec::new(),
+        problems: Vec::new(),
+    };
+    crate::read_stream(key, &mut &bytes[..], &mut collect);
+    Read {
+        events: collect.events,
+        problems: collect.problems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_day_of_a_key_is_its_date_folder() {
+        let prefix = "AWSLogs/1/CloudTrail/us-east-1/";
+        assert_eq!(
+            day_of(
+                "AWSLogs/1/CloudTrail/us-east-1/2026/12/07/1_CloudTrail_us-east-1_20261207T0000Z_a.json.gz",
+                prefix
+            )
+            .as_deref(),
+            Some("AWSLogs/1/CloudTrail/us-east-1/2026/12/07")
+        );
+        assert_eq!(
+            day_of("AWSLogs/1/CloudTrail/us-east-1/x.json", prefix),
+            None
+        );
+    }
+}
