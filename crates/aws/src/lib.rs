@@ -1,6 +1,6 @@
-//! The AWS wire: CloudWatch Logs over awsJson1_1, CloudWatch over awsJson1_0, rpcv2Cbor and
-//! awsQuery, SNS over awsQuery, all on one HTTP listener; SigV4 verification; AWS's error
-//! codes; dispatch into the engine.
+//! The AWS wire: CloudWatch Logs and CloudTrail over awsJson1_1, CloudWatch over awsJson1_0,
+//! rpcv2Cbor and awsQuery, SNS and STS over awsQuery, all on one HTTP listener; SigV4
+//! verification; AWS's error codes; dispatch into the engine.
 //!
 //! A request passes through these layers, each in its own module:
 //!
