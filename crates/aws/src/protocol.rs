@@ -103,7 +103,8 @@ pub(crate) fn address(path: &str, target: Option<&str>, content_type: &str) -> A
             "Logs_20140328" => Protocol::LogsJson,
             "GraniteServiceVersion20100801" => Protocol::CloudWatchJson,
             OPERATOR_TARGET_PREFIX => Protocol::Operator,
-            CLOUDTRAIL_TARGET_PREFIX => Protocol::CloudTrailJson,
+            // botocore's long form, and the Smithy SDKs' (Rust, Go v2, JavaScript v3).
+            CLOUDTRAIL_TARGET_PREFIX | "CloudTrail_20131101" => Protocol::CloudTrailJson,
             _ => return Addressed::UnknownTarget,
         };
         return Addressed::Operation(protocol, op.to_owned());
@@ -180,6 +181,14 @@ mod tests {
             address(
                 "/",
                 Some("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.GetTrailStatus"),
+                "application/x-amz-json-1.1"
+            ),
+            Addressed::Operation(Protocol::CloudTrailJson, "GetTrailStatus".into())
+        );
+        assert_eq!(
+            address(
+                "/",
+                Some("CloudTrail_20131101.GetTrailStatus"),
                 "application/x-amz-json-1.1"
             ),
             Addressed::Operation(Protocol::CloudTrailJson, "GetTrailStatus".into())

@@ -32,6 +32,13 @@
 //! [[topics]]
 //! name = "cis-alarms"
 //! subscriptions = [{ protocol = "email", endpoint = "secops@example.com" }]
+//!
+//! [[trails]]
+//! name = "management"
+//! s3_bucket_name = "audit-logs"
+//! is_multi_region_trail = true
+//! cloud_watch_logs_log_group_arn = "CloudTrail/DefaultLogGroup"
+//! cloud_watch_logs_role_arn = "arn:aws:iam::123456789012:role/CloudTrail_CloudWatchLogs"
 //! ```
 //!
 //! Alarm actions name a topic of the file by its name (it becomes the topic's ARN wherever the
@@ -63,6 +70,8 @@ pub struct File {
     pub alarms: Vec<Alarm>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<Topic>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trails: Vec<Trail>,
 }
 
 /// `CreateLogGroup` and `PutRetentionPolicy`.
@@ -163,6 +172,53 @@ pub struct Subscription {
     /// `RawMessageDelivery`, `FilterPolicy`, `DeliveryPolicy`…
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+}
+
+/// `CreateTrail` (or `UpdateTrail`), `AddTags`, and `StartLogging` or `StopLogging`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trail {
+    pub name: String,
+    pub s3_bucket_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_key_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sns_topic_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_multi_region_trail: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_global_service_events: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_log_file_validation: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_organization_trail: Option<bool>,
+    /// A log group of this file by its name (it becomes the group's ARN wherever the file is
+    /// applied), or a log group's ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_watch_logs_log_group_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_watch_logs_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// Whether the trail logs (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_logging: Option<bool>,
+    /// Tag key to value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Trail {
+    /// The name of the log group it delivers to, from a name or an ARN
+    /// (`arn:aws:logs:<region>:<account>:log-group:<name>:*`).
+    pub fn log_group_name(&self) -> Option<&str> {
+        let group = self.cloud_watch_logs_log_group_arn.as_deref()?;
+        if !group.starts_with("arn:") {
+            return Some(group);
+        }
+        let name = group.split_once(":log-group:")?.1;
+        Some(name.strip_suffix(":*").unwrap_or(name))
+    }
 }
 
 /// What is wrong with a file, and where.
@@ -494,6 +550,24 @@ impl Parsed {
                 ));
             }
         }
+        let mut trails = std::collections::HashSet::new();
+        for (i, t) in f.trails.iter().enumerate() {
+            if !trails.insert(t.name.as_str()) {
+                return Err(self.error_at(
+                    &key("trails", i, "name"),
+                    format!("trail {} is declared twice", t.name),
+                ));
+            }
+            if let Some(group) = &t.cloud_watch_logs_log_group_arn
+                && !group.starts_with("arn:")
+                && !groups.contains(group.as_str())
+            {
+                return Err(self.error_at(
+                    &key("trails", i, "cloud_watch_logs_log_group_arn"),
+                    format!("{group} is neither a log group of [[log_groups]] nor an ARN"),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -507,6 +581,7 @@ pub enum Item {
     Topic(usize),
     /// A topic's subscription: topic, then subscription.
     Subscription(usize, usize),
+    Trail(usize),
 }
 
 impl Item {
@@ -524,6 +599,7 @@ impl Item {
             Item::MetricFilter(i) => at("metric_filters", i, "filter_name"),
             Item::Alarm(i) => at("alarms", i, "alarm_name"),
             Item::Topic(i) => at("topics", i, "name"),
+            Item::Trail(i) => at("trails", i, "name"),
             Item::Subscription(t, s) => vec![
                 Step::Key("topics".into()),
                 Step::Index(t),

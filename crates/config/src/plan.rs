@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{Alarm, File, Item, LogGroup, MetricFilter, MetricTransformation, Subscription, Topic};
+use crate::{
+    Alarm, File, Item, LogGroup, MetricFilter, MetricTransformation, Subscription, Topic, Trail,
+};
 
 /// What an endpoint has of what files describe.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -121,6 +123,14 @@ pub enum Call {
     },
     DeleteAlarm(String),
     Unsubscribe(String),
+    /// CreateTrail with its tags, its log group made an ARN when the call is made.
+    CreateTrail(usize),
+    UpdateTrail(usize),
+    /// AddTags: the file's tags of the trail.
+    TagTrail(usize),
+    /// StartLogging (`true`) or StopLogging.
+    SetLogging(usize, bool),
+    DeleteTrail(String),
 }
 
 /// One item's change and the calls making it.
@@ -160,6 +170,9 @@ pub fn plan(file: &File, current: &Current, prune: bool) -> Vec<Change> {
     }
     for (i, t) in file.topics.iter().enumerate() {
         changes.extend(topic(i, t, current, prune));
+    }
+    for (i, t) in file.trails.iter().enumerate() {
+        changes.push(trail(i, t, current));
     }
     for (i, m) in file.metric_filters.iter().enumerate() {
         changes.push(metric_filter(i, m, current));
@@ -213,6 +226,59 @@ fn log_group(i: usize, g: &LogGroup, current: &Current) -> Change {
         Some(_) => Call::PutRetentionPolicy(i),
         None => Call::DeleteRetentionPolicy(i),
     });
+    c
+}
+
+/// A trail with CloudTrail's defaults filled in and its log group by name, so that two
+/// descriptions of one trail compare equal.
+pub fn normalized_trail(t: &Trail) -> Trail {
+    Trail {
+        s3_key_prefix: t.s3_key_prefix.clone().filter(|p| !p.is_empty()),
+        sns_topic_name: t.sns_topic_name.clone().filter(|p| !p.is_empty()),
+        is_multi_region_trail: Some(t.is_multi_region_trail.unwrap_or(false)),
+        include_global_service_events: Some(t.include_global_service_events.unwrap_or(true)),
+        enable_log_file_validation: Some(t.enable_log_file_validation.unwrap_or(false)),
+        is_organization_trail: Some(t.is_organization_trail.unwrap_or(false)),
+        cloud_watch_logs_log_group_arn: t.log_group_name().map(str::to_owned),
+        is_logging: Some(t.is_logging.unwrap_or(true)),
+        ..t.clone()
+    }
+}
+
+fn trail(i: usize, t: &Trail, current: &Current) -> Change {
+    let item = Some(Item::Trail(i));
+    let want = normalized_trail(t);
+    let logging = want.is_logging != Some(false);
+    let Some(have) = current.file.trails.iter().find(|h| h.name == t.name) else {
+        let mut c = change(Verb::Create, "trail", &t.name, item);
+        c.calls.push(Call::CreateTrail(i));
+        if logging {
+            c.calls.push(Call::SetLogging(i, true));
+        }
+        return c;
+    };
+    let have = normalized_trail(have);
+    let configured = |t: &Trail| Trail {
+        is_logging: None,
+        tags: BTreeMap::new(),
+        ..t.clone()
+    };
+    let mut c = change(Verb::Unchanged, "trail", &t.name, item);
+    if configured(&have) != configured(&want) {
+        c.detail = differing_keys(&configured(&have), &configured(&want));
+        c.calls.push(Call::UpdateTrail(i));
+    }
+    if want.tags.iter().any(|(k, v)| have.tags.get(k) != Some(v)) {
+        c.detail.push("tags".to_owned());
+        c.calls.push(Call::TagTrail(i));
+    }
+    if have.is_logging != want.is_logging {
+        c.detail.push("is_logging".to_owned());
+        c.calls.push(Call::SetLogging(i, logging));
+    }
+    if !c.calls.is_empty() {
+        c.verb = Verb::Update;
+    }
     c
 }
 
@@ -504,6 +570,15 @@ fn prunes(file: &File, current: &Current) -> Vec<Change> {
         c.calls.push(Call::DeleteAlarm(h.alarm_name.clone()));
         changes.push(c);
     }
+    // Trails homed where the file is applied that it does not declare.
+    for h in &current.file.trails {
+        if file.trails.iter().any(|t| t.name == h.name) {
+            continue;
+        }
+        let mut c = change(Verb::Delete, "trail", &h.name, None);
+        c.calls.push(Call::DeleteTrail(h.name.clone()));
+        changes.push(c);
+    }
     changes
 }
 
@@ -538,6 +613,51 @@ pub fn export(current: &Current) -> File {
     }
     for m in &mut file.metric_filters {
         m.metric_transformations = normalized_transformations(&m.metric_transformations);
+    }
+    // A trail's log group by name when the export declares it; CloudTrail's defaults left out.
+    let groups: BTreeSet<String> = file
+        .log_groups
+        .iter()
+        .map(|g| g.log_group_name.clone())
+        .collect();
+    for t in &mut file.trails {
+        if let Some(name) = t.log_group_name().map(str::to_owned)
+            && groups.contains(&name)
+        {
+            t.cloud_watch_logs_log_group_arn = Some(name);
+        }
+        let defaults = normalized_trail(&Trail {
+            name: String::new(),
+            s3_bucket_name: String::new(),
+            s3_key_prefix: None,
+            sns_topic_name: None,
+            is_multi_region_trail: None,
+            include_global_service_events: None,
+            enable_log_file_validation: None,
+            is_organization_trail: None,
+            cloud_watch_logs_log_group_arn: None,
+            cloud_watch_logs_role_arn: None,
+            kms_key_id: None,
+            is_logging: None,
+            tags: BTreeMap::new(),
+        });
+        for (value, default) in [
+            (&mut t.is_multi_region_trail, defaults.is_multi_region_trail),
+            (
+                &mut t.include_global_service_events,
+                defaults.include_global_service_events,
+            ),
+            (
+                &mut t.enable_log_file_validation,
+                defaults.enable_log_file_validation,
+            ),
+            (&mut t.is_organization_trail, defaults.is_organization_trail),
+            (&mut t.is_logging, defaults.is_logging),
+        ] {
+            if *value == default {
+                *value = None;
+            }
+        }
     }
     for a in &mut file.alarms {
         for actions in [
@@ -815,6 +935,93 @@ subscriptions = [{ protocol = "https", endpoint = "https://hooks.example.com/a" 
         assert!(
             changes.iter().all(|c| c.verb != Verb::Delete),
             "{changes:#?}"
+        );
+    }
+
+    const TRAIL: &str = r#"
+[[log_groups]]
+log_group_name = "CloudTrail/DefaultLogGroup"
+
+[[trails]]
+name = "management"
+s3_bucket_name = "audit-logs"
+is_multi_region_trail = true
+cloud_watch_logs_log_group_arn = "CloudTrail/DefaultLogGroup"
+cloud_watch_logs_role_arn = "arn:aws:iam::111122223333:role/ct"
+tags = { team = "security" }
+"#;
+
+    /// The trail as an endpoint describes it: defaults filled in, the group as an ARN.
+    fn described(t: &Trail) -> Trail {
+        Trail {
+            cloud_watch_logs_log_group_arn: Some(
+                "arn:aws:logs:us-east-1:111122223333:log-group:CloudTrail/DefaultLogGroup:*".into(),
+            ),
+            is_logging: Some(true),
+            include_global_service_events: Some(true),
+            enable_log_file_validation: Some(false),
+            is_organization_trail: Some(false),
+            ..t.clone()
+        }
+    }
+
+    #[test]
+    fn a_trail_is_created_logging_and_then_unchanged_its_group_by_name_or_arn() {
+        let f = File::parse("t.toml", TRAIL).expect("valid").file;
+        let changes = plan(&f, &Current::default(), false);
+        assert_eq!(
+            verbs(&changes),
+            [(Verb::Create, "log group"), (Verb::Create, "trail")]
+        );
+        assert_eq!(
+            changes[1].calls,
+            [Call::CreateTrail(0), Call::SetLogging(0, true)]
+        );
+        let mut current = Current::default();
+        current.file.log_groups = f.log_groups.clone();
+        current.file.trails = vec![described(&f.trails[0])];
+        let again = plan(&f, &current, true);
+        assert!(
+            again.iter().all(|c| c.verb == Verb::Unchanged),
+            "{again:#?}"
+        );
+
+        // A stopped trail, a changed key and a new tag: one update saying each.
+        current.file.trails[0].is_logging = Some(false);
+        current.file.trails[0].s3_key_prefix = Some("old".into());
+        current.file.trails[0].tags.clear();
+        let update = plan(&f, &current, false);
+        let trail = update.iter().find(|c| c.kind == "trail").expect("a trail");
+        assert_eq!(trail.verb, Verb::Update);
+        assert_eq!(trail.detail, ["s3_key_prefix", "tags", "is_logging"]);
+        assert_eq!(
+            trail.calls,
+            [
+                Call::UpdateTrail(0),
+                Call::TagTrail(0),
+                Call::SetLogging(0, true)
+            ]
+        );
+
+        // Export names the group, leaves defaults out, and applies back unchanged.
+        current.file.trails = vec![described(&f.trails[0])];
+        let exported = export(&current);
+        assert_eq!(exported.trails, f.trails);
+        // Prune removes a trail the file does not declare.
+        let mut other = described(&f.trails[0]);
+        other.name = "old-trail".into();
+        current.file.trails.push(other);
+        let pruned = plan(&f, &current, true);
+        assert!(
+            pruned
+                .iter()
+                .any(|c| c.verb == Verb::Delete
+                    && c.calls == [Call::DeleteTrail("old-trail".into())])
+        );
+        assert!(
+            !plan(&f, &current, false)
+                .iter()
+                .any(|c| c.verb == Verb::Delete)
         );
     }
 }

@@ -120,6 +120,18 @@ fn references_to_nothing_are_named() {
     assert_eq!(e.key, "alarms[0].alarm_actions[0]");
     assert_eq!(e.line, line_of(&text, "alarm_actions"));
     assert!(e.message.contains("cis-alarm is neither a topic"), "{e}");
+
+    let text = format!(
+        "{CIS}\n[[trails]]\nname = \"management\"\ns3_bucket_name = \"audit-logs\"\ncloud_watch_logs_log_group_arn = \"CloudTrail/Missing\"\n"
+    );
+    let e = error(&text);
+    assert_eq!(e.key, "trails[0].cloud_watch_logs_log_group_arn");
+    assert_eq!(e.line, text.lines().count());
+    assert!(
+        e.message
+            .contains("CloudTrail/Missing is neither a log group"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -147,6 +147,8 @@ pub struct Engine {
     pub(crate) alarm_schedule: Arc<alarms::Schedule>,
     /// Whether the buckets trails name exist; unchecked when unset.
     pub(crate) buckets: trails::Buckets,
+    /// Signalled when a trail starts logging or changes, for the followers.
+    pub(crate) trail_changes: Arc<tokio::sync::Notify>,
 }
 
 impl Engine {
@@ -164,6 +166,7 @@ impl Engine {
             filter_sets: Arc::default(),
             alarm_schedule: Arc::default(),
             buckets: None,
+            trail_changes: Arc::default(),
         }
     }
 

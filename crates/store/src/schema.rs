@@ -217,7 +217,8 @@ CREATE TABLE IF NOT EXISTS event_history (
     access_key_id TEXT,
     -- [[type, ARN], …]
     resources    TEXT NOT NULL,
-    event        TEXT NOT NULL,
+    -- the event's JSON, LZ4-compressed with its length first
+    event_lz4    BLOB NOT NULL,
     PRIMARY KEY (scope, event_id)
 );
 CREATE INDEX IF NOT EXISTS event_history_in_time ON event_history (scope, time_ms, event_id);

@@ -9,6 +9,10 @@ use engine::trails::{HistoryEvent, StoredTrail, TrailStatus};
 use crate::error::storage;
 use crate::sqlite::SqliteTx;
 
+fn storage_value(e: rusqlite::types::FromSqlError) -> StorageError {
+    StorageError(e.to_string())
+}
+
 fn json<T: serde::Serialize>(what: &str, value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StorageError(format!("{what}: {e}")))
 }
@@ -181,7 +185,7 @@ impl TrailStore for SqliteTx<'_> {
             .conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO event_history (scope, event_id, time_ms, event_name,
-                     event_source, read_only, username, access_key_id, resources, event)
+                     event_source, read_only, username, access_key_id, resources, event_lz4)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .map_err(storage)?
@@ -195,7 +199,7 @@ impl TrailStore for SqliteTx<'_> {
                 e.username,
                 e.access_key_id,
                 json("resources", &e.resources)?,
-                e.json,
+                lz4_flex::compress_prepend_size(e.json.as_bytes()),
             ])
             .map_err(storage)?;
         Ok(inserted > 0)
@@ -212,7 +216,7 @@ impl TrailStore for SqliteTx<'_> {
             .conn
             .prepare_cached(
                 "SELECT event_id, time_ms, event_name, event_source, read_only, username,
-                        access_key_id, resources, event
+                        access_key_id, resources, event_lz4
                  FROM event_history
                  WHERE scope = ?1 AND time_ms >= ?2 AND time_ms <= ?3
                    AND (time_ms < ?4 OR (time_ms = ?4 AND (?5 = '' OR event_id < ?5)))
@@ -240,9 +244,20 @@ impl TrailStore for SqliteTx<'_> {
                 username: r.get(5).map_err(storage)?,
                 access_key_id: r.get(6).map_err(storage)?,
                 resources: parsed("resources", &resources)?,
-                json: r.get(8).map_err(storage)?,
+                json: String::new(),
             };
+            // The JSON is inflated only for the events kept.
             if keep(&event) {
+                let mut event = event;
+                event.json = lz4_flex::decompress_size_prepended(
+                    r.get_ref(8)
+                        .map_err(storage)?
+                        .as_blob()
+                        .map_err(storage_value)?,
+                )
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| StorageError("a stored history event is damaged".into()))?;
                 found.push(event);
                 if found.len() >= query.limit {
                     break;

@@ -301,3 +301,82 @@ fn serve_sets_up_in_the_flags_region_then_the_environments_then_the_files() {
         }
     }
 }
+
+/// The CIS file with a trail delivering to its log group, written in `dir`.
+fn cis_with_trail(dir: &Path, logging: bool) -> PathBuf {
+    let file = dir.join(format!("cis-trail-{logging}.toml"));
+    let mut text = std::fs::read_to_string(cis()).expect("read");
+    text.push_str(&format!(
+        r#"
+[[trails]]
+name = "management"
+s3_bucket_name = "audit-logs"
+is_multi_region_trail = true
+cloud_watch_logs_log_group_arn = "CloudTrail/DefaultLogGroup"
+cloud_watch_logs_role_arn = "arn:aws:iam::000000000000:role/CloudTrail_CloudWatchLogs_Role"
+is_logging = {logging}
+tags = {{ team = "security" }}
+"#
+    ));
+    std::fs::write(&file, text).expect("write");
+    file
+}
+
+/// A server whose buckets are folders of a temporary directory, with bucket `audit-logs`.
+fn server_with_buckets() -> (tempfile::TempDir, Server) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(tmp.path().join("buckets/audit-logs")).expect("a bucket");
+    let buckets = tmp.path().join("buckets");
+    let server = Server::start_in(
+        &tmp.path().join("data"),
+        &["--s3-dir", buckets.to_str().expect("utf-8")],
+    );
+    (tmp, server)
+}
+
+#[test]
+fn a_trail_of_the_file_is_made_logging_into_its_log_group_and_exported_by_name() {
+    let (tmp, first) = server_with_buckets();
+    let file = cis_with_trail(tmp.path(), true);
+    let out = apply(&first, &file, &[]);
+    assert!(out.contains("  create    trail management"), "{out}");
+    assert!(out.contains("Applied: 33 created, 0 unchanged."), "{out}");
+    let trail = &first.aws_ok(&["cloudtrail", "describe-trails"])["trailList"][0];
+    assert_eq!(
+        trail["CloudWatchLogsLogGroupArn"],
+        "arn:aws:logs:us-east-1:000000000000:log-group:CloudTrail/DefaultLogGroup:*"
+    );
+    assert_eq!(trail["IsMultiRegionTrail"], true);
+    let status = first.aws_ok(&["cloudtrail", "get-trail-status", "--name", "management"]);
+    assert_eq!(status["IsLogging"], true);
+    let arn = trail["TrailARN"].as_str().expect("an ARN");
+    let tags = first.aws_ok(&["cloudtrail", "list-tags", "--resource-id-list", arn]);
+    assert_eq!(
+        tags["ResourceTagList"][0]["TagsList"],
+        serde_json::json!([{"Key": "team", "Value": "security"}])
+    );
+    assert!(apply(&first, &file, &[]).contains("Nothing to change: 33 unchanged."));
+
+    // Stopped by the file, and said so.
+    let stopped = cis_with_trail(tmp.path(), false);
+    let out = apply(&first, &stopped, &[]);
+    assert!(
+        out.contains("  update    trail management (is_logging)"),
+        "{out}"
+    );
+    let status = first.aws_ok(&["cloudtrail", "get-trail-status", "--name", "management"]);
+    assert_eq!(status["IsLogging"], false);
+
+    // The export names the trail's log group by name, and makes the same elsewhere.
+    let exported = export(&first);
+    assert!(
+        exported.contains("cloud_watch_logs_log_group_arn = \"CloudTrail/DefaultLogGroup\""),
+        "{exported}"
+    );
+    let again = tmp.path().join("export.toml");
+    std::fs::write(&again, &exported).expect("write");
+    let (_other, second) = server_with_buckets();
+    let out = apply(&second, &again, &[]);
+    assert!(out.contains("Applied: 33 created, 0 unchanged."), "{out}");
+    assert_eq!(export(&second), exported);
+}

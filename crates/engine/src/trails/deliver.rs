@@ -31,7 +31,7 @@ pub struct ObjectEvents {
 /// What a delivery did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delivered {
-    /// Whether the object was taken: `false` when it had been read already, or the trail is
+    /// Whether objects were taken: `false` when they had been read already, or the trail is
     /// gone or not logging.
     pub taken: bool,
     pub events: usize,
@@ -44,13 +44,14 @@ pub struct Delivered {
 }
 
 impl Engine {
-    /// Delivers an object's events for the trail `trail_arn`, once: into the event history of
-    /// the account and region the object's key names, and, for the events the trail selects, into its log
-    /// group in stream `<account>_CloudTrail_<region>` with `eventTime` as the timestamp.
+    /// Delivers objects' events for the trail `trail_arn`, in one write, each object once:
+    /// into the event history of the account and region the object's key names, and, for the
+    /// events the trail selects, into its log group in stream `<account>_CloudTrail_<region>`
+    /// with `eventTime` as the timestamp. Objects read already are passed over.
     pub async fn deliver(
         &self,
         trail_arn: &str,
-        object: ObjectEvents,
+        objects: Vec<ObjectEvents>,
     ) -> Result<Delivered, ApiError> {
         let Some(home) = crate::scope::Arn::parse(trail_arn).and_then(|a| a.scope()) else {
             return Err(ApiError::validation(format!(
@@ -60,7 +61,7 @@ impl Engine {
         let arn = trail_arn.to_owned();
         let store = self.store.clone();
         self.write(&home, move |tx, ctx| {
-            deliver(tx, ctx, &*store, &arn, object)
+            deliver(tx, ctx, &*store, &arn, objects)
         })
         .await
     }
@@ -117,56 +118,78 @@ fn deliver(
     ctx: &Context,
     store: &dyn crate::store::Store,
     arn: &str,
-    object: ObjectEvents,
+    objects: Vec<ObjectEvents>,
 ) -> Result<Delivered, ApiError> {
     let Some(trail) = tx.trail(arn)? else {
         return Ok(Delivered::default());
     };
-    if !trail.status.is_logging || tx.object_read(arn, &object.key)? {
+    if !trail.status.is_logging {
         return Ok(Delivered::default());
     }
-    let mut done = Delivered {
-        taken: true,
-        events: object.events.len(),
-        ..Delivered::default()
-    };
+    let mut done = Delivered::default();
     let group = trail.log_group();
     let mut streams: BTreeMap<String, Vec<InputLogEvent>> = BTreeMap::new();
+    let mut status = trail.status.clone();
     let home = tx.scope().clone();
-    // The event history of the account and region whose folder the object is in: where
-    // CloudTrail put it says whose it is.
-    let history = Region::named(&object.region).map(|r| Scope::new(&object.account, r));
-    for event in object.events {
-        if !tx.first_sighting(arn, &event.event_id, ctx.now_ms)? {
-            done.duplicates += 1;
+    for object in objects {
+        if tx.object_read(arn, &object.key)? {
             continue;
         }
-        if event.is_management()
-            && let Some(scope) = &history
-        {
-            tx.enter(scope);
-            let recorded = tx.record_history(&HistoryEvent::from(&event));
-            tx.enter(&home);
-            recorded?;
-        }
-        if group.is_none() || !trail.selects(&event) {
-            continue;
-        }
-        if event.json.len() > MAX_LOG_EVENT_BYTES {
-            done.too_large += 1;
-            continue;
-        }
+        done.taken = true;
+        done.events += object.events.len();
+        // The event history of the account and region whose folder the object is in: where
+        // CloudTrail put it says whose it is.
+        let history = Region::named(&object.region).map(|r| Scope::new(&object.account, r));
         // An organization trail's streams name the organization too.
         let stream = match &object.organization {
             Some(org) => format!("{org}_{}_CloudTrail_{}", object.account, object.region),
             None => format!("{}_CloudTrail_{}", object.account, object.region),
         };
-        streams.entry(stream).or_default().push(InputLogEvent {
-            timestamp: event.time_ms,
-            message: event.json,
-        });
+        let mut too_large = 0;
+        for event in object.events {
+            if !tx.first_sighting(arn, &event.event_id, ctx.now_ms)? {
+                done.duplicates += 1;
+                continue;
+            }
+            if event.is_management()
+                && let Some(scope) = &history
+            {
+                tx.enter(scope);
+                let recorded = tx.record_history(&HistoryEvent::from(&event));
+                tx.enter(&home);
+                recorded?;
+            }
+            if group.is_none() || !trail.selects(&event) {
+                continue;
+            }
+            if event.json.len() > MAX_LOG_EVENT_BYTES {
+                too_large += 1;
+                continue;
+            }
+            streams
+                .entry(stream.clone())
+                .or_default()
+                .push(InputLogEvent {
+                    timestamp: event.time_ms,
+                    message: event.json,
+                });
+        }
+        if too_large > 0 {
+            done.too_large += too_large;
+            status.latest_cloud_watch_logs_delivery_error = Some(format!(
+                "{too_large} events of {} were over 256 KB and were not sent to CloudWatch Logs.",
+                object.key
+            ));
+        }
+        if let Some(problem) = object.problems.first() {
+            status.latest_delivery_error = Some(format!("{}: {problem}", object.key));
+            status.latest_delivery_attempt_ms = Some(ctx.now_ms);
+        }
+        tx.mark_object_read(arn, &object.key, ctx.now_ms)?;
     }
-    let mut status = trail.status.clone();
+    if !done.taken {
+        return Ok(done);
+    }
     if let Some(group) = &group
         && !streams.is_empty()
     {
@@ -181,18 +204,7 @@ fn deliver(
                 Some(format!("The log group {group} does not exist."));
         }
     }
-    if done.too_large > 0 {
-        status.latest_cloud_watch_logs_delivery_error = Some(format!(
-            "{} events of {} were over 256 KB and were not sent to CloudWatch Logs.",
-            done.too_large, object.key
-        ));
-    }
-    if let Some(problem) = object.problems.first() {
-        status.latest_delivery_error = Some(format!("{}: {problem}", object.key));
-        status.latest_delivery_attempt_ms = Some(ctx.now_ms);
-    }
     status.latest_delivery_ms = Some(ctx.now_ms);
-    tx.mark_object_read(arn, &object.key, ctx.now_ms)?;
     tx.set_trail_status(arn, &status)?;
     Ok(done)
 }

@@ -305,6 +305,12 @@ impl Engine {
         }
     }
 
+    /// Signalled when a trail is created, changed or starts logging: a follower looks at once
+    /// rather than at its next interval.
+    pub fn trail_changes(&self) -> Arc<tokio::sync::Notify> {
+        self.trail_changes.clone()
+    }
+
     /// Every trail of every account, for the followers.
     pub async fn all_trails(&self) -> Result<Vec<StoredTrail>, ApiError> {
         self.read(&self.default_scope(), |tx, _| Ok(tx.all_trails()?))
@@ -319,9 +325,12 @@ impl Trails<'_> {
             self.check_bucket(bucket).await?;
         }
         let scope = self.scope.clone();
-        self.engine
+        let created = self
+            .engine
             .write(&self.scope, move |tx, _| trail::create(tx, &scope, req))
-            .await
+            .await?;
+        self.engine.trail_changes.notify_one();
+        Ok(created)
     }
 
     pub async fn update_trail(&self, req: TrailRequest) -> Result<Trail, ApiError> {
@@ -329,9 +338,12 @@ impl Trails<'_> {
             self.check_bucket(bucket).await?;
         }
         let scope = self.scope.clone();
-        self.engine
+        let updated = self
+            .engine
             .write(&self.scope, move |tx, _| trail::update(tx, &scope, req))
-            .await
+            .await?;
+        self.engine.trail_changes.notify_one();
+        Ok(updated)
     }
 
     pub async fn delete_trail(&self, req: NameRequest) -> Result<Empty, ApiError> {
@@ -395,11 +407,14 @@ impl Trails<'_> {
 
     async fn set_logging(&self, name: String, logging: bool) -> Result<Empty, ApiError> {
         let scope = self.scope.clone();
-        self.engine
+        let done = self
+            .engine
             .write(&self.scope, move |tx, ctx| {
                 trail::set_logging(tx, ctx, &scope, &name, logging)
             })
-            .await
+            .await?;
+        self.engine.trail_changes.notify_one();
+        Ok(done)
     }
 
     pub async fn get_event_selectors(

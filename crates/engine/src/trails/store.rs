@@ -47,7 +47,8 @@ pub trait TrailStore {
     /// Adds an event to the event history of the transaction's scope; `false` if it is there
     /// already.
     fn record_history(&mut self, event: &HistoryEvent) -> Result<bool>;
-    /// History events of the transaction's scope, latest first, that `keep` accepts.
+    /// History events of the transaction's scope, latest first, that `keep` accepts (it sees
+    /// every field but `json`, which is read only for the events kept).
     fn event_history(
         &mut self,
         query: &HistoryQuery<'_>,

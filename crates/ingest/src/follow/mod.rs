@@ -15,7 +15,7 @@
 
 mod folder;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +23,13 @@ use engine::Engine;
 use engine::store::BoxFuture;
 use engine::trails::{BucketCheck, ObjectEvents, StoredTrail, TrailEvent, logs_prefix};
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// Objects fetched and parsed ahead of the one being delivered.
+const AHEAD: usize = 8;
+/// A write delivers at most this many objects, or about this many bytes of events.
+const BATCH_OBJECTS: usize = 64;
+const BATCH_BYTES: usize = 16 << 20;
 
 pub use folder::Folder;
 
@@ -122,6 +129,8 @@ pub struct Follower {
 struct Read {
     events: Vec<TrailEvent>,
     problems: Vec<String>,
+    /// Problems in an object that may still be being written: to read again later.
+    unsettled: bool,
 }
 
 impl Follower {
@@ -141,10 +150,12 @@ impl Follower {
 
     /// Follows until the task is dropped.
     pub async fn run(self) {
+        let changes = self.engine.trail_changes();
         loop {
             self.look().await;
             tokio::select! {
                 () = self.wake.notified() => {}
+                () = changes.notified() => {}
                 () = tokio::time::sleep(self.interval) => {}
             }
         }
@@ -260,63 +271,95 @@ impl Follower {
             .map_err(internal)?
             .into_iter()
             .collect();
-        for key in keys.into_iter().filter(|k| !read.contains(k)) {
-            match self.buckets.get(bucket, &key).await {
-                Ok(object) => {
-                    if !self.deliver(trail, place, key, object).await? {
-                        // The trail stopped logging, or went: its other objects wait.
-                        return Ok(());
+        let mut keys = keys.into_iter().filter(|k| !read.contains(k));
+        // Objects are fetched and parsed ahead, several at once, and delivered in key order,
+        // as many in one write as are ready: a backlog goes at the pace of the writer.
+        let mut ahead: VecDeque<(String, JoinHandle<Result<Read, String>>)> = VecDeque::new();
+        loop {
+            self.fetch_ahead(&mut ahead, &mut keys, bucket);
+            let mut batch = Vec::new();
+            let mut bytes = 0;
+            let mut stop = false;
+            while let Some((key, fetching)) = ahead.pop_front() {
+                let fetched = fetching
+                    .await
+                    .map_err(|e| format!("reading {key} failed: {e}"))?;
+                match fetched {
+                    // An object not yet whole, or that cannot be read: nothing after it is
+                    // read until it is, so that none is passed over (the next look starts
+                    // from the day of the last object read).
+                    Err(reason) => {
+                        self.failed(trail, format!("{key}: {reason}")).await;
+                        stop = true;
+                    }
+                    Ok(read) if read.unsettled => stop = true,
+                    Ok(read) => {
+                        if let Some(first) = read.problems.first() {
+                            // One line an object: a file of bad events would flood the log.
+                            tracing::warn!(
+                                trail = %arn,
+                                problems = read.problems.len(),
+                                first = %first,
+                                "Malformed CloudTrail input."
+                            );
+                        }
+                        bytes += read.events.iter().map(|e| e.json.len()).sum::<usize>();
+                        batch.push(ObjectEvents {
+                            key,
+                            account: place.account.clone(),
+                            region: place.region.clone(),
+                            organization: place.organization.clone(),
+                            events: read.events,
+                            problems: read.problems,
+                        });
                     }
                 }
-                Err(reason) => self.failed(trail, format!("{key}: {reason}")).await,
+                self.fetch_ahead(&mut ahead, &mut keys, bucket);
+                let ready = ahead.front().is_some_and(|(_, f)| f.is_finished());
+                if stop || !ready || bytes >= BATCH_BYTES || batch.len() >= BATCH_OBJECTS {
+                    break;
+                }
+            }
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let delivered = self
+                .engine
+                .deliver(arn, batch)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Not taken: the trail stopped logging, or went; its other objects wait.
+            if stop || !delivered.taken {
+                return Ok(());
             }
         }
-        Ok(())
     }
 
-    /// Reads an object and delivers its events; whether the trail took it (or it is left for
-    /// later, not yet whole).
-    async fn deliver(
+    /// Starts fetching and parsing the next keys, up to [`AHEAD`] at once.
+    fn fetch_ahead(
         &self,
-        trail: &StoredTrail,
-        place: &Place,
-        key: String,
-        object: Object,
-    ) -> Result<bool, String> {
-        let settled = object.settled;
-        let name = key.clone();
-        let read = tokio::task::spawn_blocking(move || read_object(&name, &object.bytes))
-            .await
-            .map_err(|e| format!("reading {key} failed: {e}"))?;
-        if !read.problems.is_empty() && !settled {
-            // Still being written: the next look reads it whole.
-            return Ok(true);
+        ahead: &mut VecDeque<(String, JoinHandle<Result<Read, String>>)>,
+        keys: &mut dyn Iterator<Item = String>,
+        bucket: &str,
+    ) {
+        while ahead.len() < AHEAD {
+            let Some(key) = keys.next() else {
+                return;
+            };
+            let buckets = self.buckets.clone();
+            let (bucket, name) = (bucket.to_owned(), key.clone());
+            let fetching = tokio::spawn(async move {
+                let object = buckets.get(&bucket, &name).await?;
+                tokio::task::spawn_blocking(move || {
+                    let mut read = read_object(&name, &object.bytes);
+                    read.unsettled = !object.settled && !read.problems.is_empty();
+                    read
+                })
+                .await
+                .map_err(|e| e.to_string())
+            });
+            ahead.push_back((key, fetching));
         }
-        // One line an object: a file of bad events would otherwise flood the log.
-        if let Some(first) = read.problems.first() {
-            tracing::warn!(
-                trail = %trail.trail.trail_arn,
-                problems = read.problems.len(),
-                first = %first,
-                "Malformed CloudTrail input."
-            );
-        }
-        let delivered = self
-            .engine
-            .deliver(
-                &trail.trail.trail_arn,
-                ObjectEvents {
-                    key,
-                    account: place.account.clone(),
-                    region: place.region.clone(),
-                    organization: place.organization.clone(),
-                    events: read.events,
-                    problems: read.problems,
-                },
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(delivered.taken)
     }
 }
 
@@ -369,6 +412,7 @@ fn read_object(key: &str, bytes: &[u8]) -> Read {
     Read {
         events: collect.events,
         problems: collect.problems,
+        unsettled: false,
     }
 }
 

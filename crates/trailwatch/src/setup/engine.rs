@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use config::plan::{Call, Current};
-use config::{Alarm, File, LogGroup, MetricFilter, MetricTransformation, Subscription};
+use config::{Alarm, File, LogGroup, MetricFilter, MetricTransformation, Subscription, Trail};
 use engine::scope::Scope;
 use engine::{ApiError, Engine};
 use serde::de::DeserializeOwned;
@@ -93,6 +93,63 @@ impl From<String> for PageError {
 impl From<ApiError> for PageError {
     fn from(e: ApiError) -> PageError {
         PageError(e.to_string())
+    }
+}
+
+/// `CreateTrail`'s request (`UpdateTrail`'s with `update`, where a member the file leaves out
+/// is cleared) for a trail of the file, its log group given as `group_arn`.
+pub fn trail_request(t: &Trail, group_arn: Option<String>, update: bool) -> Value {
+    let text = |v: &Option<String>| match v {
+        Some(v) => json!(v),
+        None if update => json!(""),
+        None => Value::Null,
+    };
+    let mut v = json!({
+        "Name": t.name,
+        "S3BucketName": t.s3_bucket_name,
+        "S3KeyPrefix": text(&t.s3_key_prefix),
+        "SnsTopicName": text(&t.sns_topic_name),
+        "IsMultiRegionTrail": t.is_multi_region_trail.unwrap_or(false),
+        "IncludeGlobalServiceEvents": t.include_global_service_events.unwrap_or(true),
+        "EnableLogFileValidation": t.enable_log_file_validation.unwrap_or(false),
+        "IsOrganizationTrail": t.is_organization_trail.unwrap_or(false),
+        "CloudWatchLogsLogGroupArn": text(&group_arn),
+        "CloudWatchLogsRoleArn": text(&t.cloud_watch_logs_role_arn),
+        "KmsKeyId": text(&t.kms_key_id),
+    });
+    if !update {
+        v["TagsList"] = tags_list(t);
+    }
+    if let Value::Object(members) = &mut v {
+        members.retain(|_, value| !value.is_null());
+    }
+    v
+}
+
+/// A trail's tags as CloudTrail's `TagsList`.
+pub fn tags_list(t: &Trail) -> Value {
+    t.tags
+        .iter()
+        .map(|(k, v)| json!({"Key": k, "Value": v}))
+        .collect()
+}
+
+/// A trail as DescribeTrails shows it, with its logging and tags, as a file's.
+fn trail_of(v: &Value, is_logging: bool, tags: BTreeMap<String, String>) -> Trail {
+    Trail {
+        name: text(v, "Name"),
+        s3_bucket_name: text(v, "S3BucketName"),
+        s3_key_prefix: opt_text(v, "S3KeyPrefix"),
+        sns_topic_name: opt_text(v, "SnsTopicName"),
+        is_multi_region_trail: v["IsMultiRegionTrail"].as_bool(),
+        include_global_service_events: v["IncludeGlobalServiceEvents"].as_bool(),
+        enable_log_file_validation: v["LogFileValidationEnabled"].as_bool(),
+        is_organization_trail: v["IsOrganizationTrail"].as_bool(),
+        cloud_watch_logs_log_group_arn: opt_text(v, "CloudWatchLogsLogGroupArn"),
+        cloud_watch_logs_role_arn: opt_text(v, "CloudWatchLogsRoleArn"),
+        kms_key_id: opt_text(v, "KmsKeyId"),
+        is_logging: Some(is_logging),
+        tags,
     }
 }
 
@@ -297,6 +354,30 @@ impl Target for EngineTarget<'_> {
             }
             current.add_topic(arn, strings(&attributes["Attributes"]), subscriptions);
         }
+        let trails = self.engine.trails(&self.scope);
+        let described = trails
+            .describe_trails(
+                request(json!({"includeShadowTrails": false})).map_err(anyhow::Error::msg)?,
+            )
+            .await?;
+        for t in described.trail_list {
+            let name = request(json!({"Name": t.trail_arn})).map_err(anyhow::Error::msg)?;
+            let status = trails.get_trail_status(name).await?;
+            let asked =
+                request(json!({"ResourceIdList": [t.trail_arn]})).map_err(anyhow::Error::msg)?;
+            let tags = trails
+                .list_tags(asked)
+                .await?
+                .resource_tag_list
+                .into_iter()
+                .flat_map(|r| r.tags_list)
+                .map(|t| (t.key, t.value.unwrap_or_default()))
+                .collect();
+            current
+                .file
+                .trails
+                .push(trail_of(&response(&t), status.is_logging, tags));
+        }
         Ok(current)
     }
 
@@ -403,6 +484,52 @@ impl Target for EngineTarget<'_> {
             Call::Unsubscribe(arn) => {
                 topics
                     .unsubscribe(request(json!({"SubscriptionArn": arn}))?)
+                    .await
+                    .map_err(said)?;
+            }
+            Call::CreateTrail(i) | Call::UpdateTrail(i) => {
+                let t = &file.trails[*i];
+                // A log group of the file is the group of that name here.
+                let group = t.cloud_watch_logs_log_group_arn.as_ref().map(|g| {
+                    if g.starts_with("arn:") {
+                        g.clone()
+                    } else {
+                        self.scope.arn("logs", &format!("log-group:{g}:*"))
+                    }
+                });
+                let update = matches!(call, Call::UpdateTrail(_));
+                let asked = request(trail_request(t, group, update))?;
+                let trails = self.engine.trails(&self.scope);
+                if update {
+                    trails.update_trail(asked).await.map_err(said)?;
+                } else {
+                    trails.create_trail(asked).await.map_err(said)?;
+                }
+            }
+            Call::TagTrail(i) => {
+                let t = &file.trails[*i];
+                let arn = self.scope.arn("cloudtrail", &format!("trail/{}", t.name));
+                self.engine
+                    .trails(&self.scope)
+                    .add_tags(request(
+                        json!({"ResourceId": arn, "TagsList": tags_list(t)}),
+                    )?)
+                    .await
+                    .map_err(said)?;
+            }
+            Call::SetLogging(i, logging) => {
+                let asked = request(json!({"Name": file.trails[*i].name}))?;
+                let trails = self.engine.trails(&self.scope);
+                if *logging {
+                    trails.start_logging(asked).await.map_err(said)?;
+                } else {
+                    trails.stop_logging(asked).await.map_err(said)?;
+                }
+            }
+            Call::DeleteTrail(name) => {
+                self.engine
+                    .trails(&self.scope)
+                    .delete_trail(request(json!({"Name": name}))?)
                     .await
                     .map_err(said)?;
             }

@@ -8,7 +8,7 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StandardUnit, Sta
 use aws_sdk_cloudwatchlogs::types::MetricTransformation as SdkTransformation;
 use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use config::plan::{Call, Current};
-use config::{Alarm, File, LogGroup, MetricFilter, MetricTransformation, Subscription};
+use config::{Alarm, File, LogGroup, MetricFilter, MetricTransformation, Subscription, Trail};
 
 use super::{Arns, Target};
 
@@ -33,6 +33,7 @@ pub struct Endpoint {
 pub struct SdkTarget {
     logs: aws_sdk_cloudwatchlogs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    cloudtrail: aws_sdk_cloudtrail::Client,
     sns: aws_sdk_sns::Client,
     /// The region the clients talk to.
     pub region: String,
@@ -46,6 +47,7 @@ impl SdkTarget {
         SdkTarget {
             logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
+            cloudtrail: aws_sdk_cloudtrail::Client::new(&shared),
             sns: aws_sdk_sns::Client::new(&shared),
             region: shared
                 .region()
@@ -251,6 +253,62 @@ impl Target for SdkTarget {
             }
             current.add_topic(arn, copied(attributes.attributes()), subscriptions);
         }
+        let described = self
+            .cloudtrail
+            .describe_trails()
+            .include_shadow_trails(false)
+            .send()
+            .await
+            .map_err(said)
+            .map_err(anyhow::Error::msg)
+            .context("DescribeTrails")?;
+        for t in described.trail_list() {
+            let arn = owned(t.trail_arn());
+            let status = self
+                .cloudtrail
+                .get_trail_status()
+                .name(&arn)
+                .send()
+                .await
+                .map_err(said)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("GetTrailStatus {arn}"))?;
+            let tags = self
+                .cloudtrail
+                .list_tags()
+                .resource_id_list(&arn)
+                .send()
+                .await
+                .map_err(said)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("ListTags {arn}"))?;
+            current.file.trails.push(Trail {
+                name: owned(t.name()),
+                s3_bucket_name: owned(t.s3_bucket_name()),
+                s3_key_prefix: t.s3_key_prefix().map(str::to_owned),
+                // The topic's name, which CloudTrail now reports in its ARN.
+                sns_topic_name: t
+                    .sns_topic_arn()
+                    .and_then(|a| a.rsplit(':').next())
+                    .map(str::to_owned),
+                is_multi_region_trail: t.is_multi_region_trail(),
+                include_global_service_events: t.include_global_service_events(),
+                enable_log_file_validation: t.log_file_validation_enabled(),
+                is_organization_trail: t.is_organization_trail(),
+                cloud_watch_logs_log_group_arn: t
+                    .cloud_watch_logs_log_group_arn()
+                    .map(str::to_owned),
+                cloud_watch_logs_role_arn: t.cloud_watch_logs_role_arn().map(str::to_owned),
+                kms_key_id: t.kms_key_id().map(str::to_owned),
+                is_logging: status.is_logging(),
+                tags: tags
+                    .resource_tag_list()
+                    .iter()
+                    .flat_map(|r| r.tags_list())
+                    .map(|t| (t.key().to_owned(), owned(t.value())))
+                    .collect(),
+            });
+        }
         Ok(current)
     }
 
@@ -422,9 +480,129 @@ impl Target for SdkTarget {
                     .await
                     .map_err(said)?;
             }
+            Call::CreateTrail(i) => {
+                let t = &file.trails[*i];
+                let group = self.log_group_arn(t).await?;
+                self.cloudtrail
+                    .create_trail()
+                    .name(&t.name)
+                    .s3_bucket_name(&t.s3_bucket_name)
+                    .set_s3_key_prefix(t.s3_key_prefix.clone())
+                    .set_sns_topic_name(t.sns_topic_name.clone())
+                    .set_is_multi_region_trail(t.is_multi_region_trail)
+                    .set_include_global_service_events(t.include_global_service_events)
+                    .set_enable_log_file_validation(t.enable_log_file_validation)
+                    .set_is_organization_trail(t.is_organization_trail)
+                    .set_cloud_watch_logs_log_group_arn(group)
+                    .set_cloud_watch_logs_role_arn(t.cloud_watch_logs_role_arn.clone())
+                    .set_kms_key_id(t.kms_key_id.clone())
+                    .set_tags_list(Some(sdk_tags(t)?))
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::UpdateTrail(i) => {
+                let t = &file.trails[*i];
+                let group = self.log_group_arn(t).await?;
+                // An empty string clears what the file leaves out.
+                let or_clear = |v: &Option<String>| Some(v.clone().unwrap_or_default());
+                self.cloudtrail
+                    .update_trail()
+                    .name(&t.name)
+                    .s3_bucket_name(&t.s3_bucket_name)
+                    .set_s3_key_prefix(or_clear(&t.s3_key_prefix))
+                    .set_sns_topic_name(or_clear(&t.sns_topic_name))
+                    .is_multi_region_trail(t.is_multi_region_trail.unwrap_or(false))
+                    .include_global_service_events(t.include_global_service_events.unwrap_or(true))
+                    .enable_log_file_validation(t.enable_log_file_validation.unwrap_or(false))
+                    .is_organization_trail(t.is_organization_trail.unwrap_or(false))
+                    .set_cloud_watch_logs_log_group_arn(or_clear(&group))
+                    .set_cloud_watch_logs_role_arn(or_clear(&t.cloud_watch_logs_role_arn))
+                    .set_kms_key_id(or_clear(&t.kms_key_id))
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::TagTrail(i) => {
+                let t = &file.trails[*i];
+                let got = self
+                    .cloudtrail
+                    .get_trail()
+                    .name(&t.name)
+                    .send()
+                    .await
+                    .map_err(said)?;
+                let arn = got.trail().and_then(|t| t.trail_arn()).unwrap_or_default();
+                self.cloudtrail
+                    .add_tags()
+                    .resource_id(arn)
+                    .set_tags_list(Some(sdk_tags(t)?))
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
+            Call::SetLogging(i, logging) => {
+                let name = &file.trails[*i].name;
+                if *logging {
+                    let start = self.cloudtrail.start_logging().name(name).send().await;
+                    start.map_err(said)?;
+                } else {
+                    let stop = self.cloudtrail.stop_logging().name(name).send().await;
+                    stop.map_err(said)?;
+                }
+            }
+            Call::DeleteTrail(name) => {
+                self.cloudtrail
+                    .delete_trail()
+                    .name(name)
+                    .send()
+                    .await
+                    .map_err(said)?;
+            }
         }
         Ok(None)
     }
+}
+
+impl SdkTarget {
+    /// The ARN of a trail's log group: a log group of the file is the group of that name at
+    /// the endpoint, as DescribeLogGroups names it.
+    async fn log_group_arn(&self, t: &Trail) -> Result<Option<String>, String> {
+        let Some(group) = &t.cloud_watch_logs_log_group_arn else {
+            return Ok(None);
+        };
+        if group.starts_with("arn:") {
+            return Ok(Some(group.clone()));
+        }
+        let found = self
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(group)
+            .send()
+            .await
+            .map_err(said)?;
+        found
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(group.as_str()))
+            .and_then(|g| g.arn())
+            .map(|arn| Some(arn.to_owned()))
+            .ok_or_else(|| format!("the log group {group} does not exist"))
+    }
+}
+
+/// A trail's tags as the SDK's.
+fn sdk_tags(t: &Trail) -> Result<Vec<aws_sdk_cloudtrail::types::Tag>, String> {
+    t.tags
+        .iter()
+        .map(|(k, v)| {
+            aws_sdk_cloudtrail::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// CloudWatch Logs' own unit enum (a metric filter's `unit`).
