@@ -205,7 +205,9 @@ CREATE TABLE IF NOT EXISTS trail_sightings (
     PRIMARY KEY (trail_arn, event_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS trail_sightings_in_time ON trail_sightings (time_ms);
--- The event history LookupEvents searches: management events, per scope.
+-- The event history LookupEvents searches: management events, per scope, found in time order
+-- (the order it is read in) by one unique index, which also keeps an event from being there
+-- twice. (A table without rowid would be one b-tree fewer, but holds large rows badly.)
 CREATE TABLE IF NOT EXISTS event_history (
     scope        TEXT NOT NULL,
     event_id     TEXT NOT NULL,
@@ -218,10 +220,11 @@ CREATE TABLE IF NOT EXISTS event_history (
     -- [[type, ARN], …]
     resources    TEXT NOT NULL,
     -- the event's JSON, LZ4-compressed with its length first
-    event_lz4    BLOB NOT NULL,
-    PRIMARY KEY (scope, event_id)
+    event_lz4    BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS event_history_in_time ON event_history (scope, time_ms, event_id);
+CREATE UNIQUE INDEX IF NOT EXISTS event_history_in_time ON event_history (scope, time_ms, event_id);
+-- The scopes the event history has events of, so that expiry visits each by its key.
+CREATE TABLE IF NOT EXISTS event_history_scopes (scope TEXT PRIMARY KEY) WITHOUT ROWID;
 "#;
 
 /// Whether the store has the table `table`.

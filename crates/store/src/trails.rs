@@ -181,6 +181,11 @@ impl TrailStore for SqliteTx<'_> {
     }
 
     fn record_history(&mut self, e: &HistoryEvent) -> Result<bool> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO event_history_scopes (scope) VALUES (?1)")
+            .map_err(storage)?
+            .execute([&self.scope_key])
+            .map_err(storage)?;
         let inserted = self
             .conn
             .prepare_cached(
@@ -269,7 +274,11 @@ impl TrailStore for SqliteTx<'_> {
 
     fn expire_history(&mut self, before_ms: i64) -> Result<()> {
         self.conn
-            .execute("DELETE FROM event_history WHERE time_ms < ?1", [before_ms])
+            .execute(
+                "DELETE FROM event_history WHERE scope IN (SELECT scope FROM event_history_scopes)
+                 AND time_ms < ?1",
+                [before_ms],
+            )
             .map_err(storage)?;
         self.conn
             .execute(

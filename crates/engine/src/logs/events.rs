@@ -287,53 +287,118 @@ pub(super) fn filter(
     })
 }
 
-/// Events a service delivers to a group (CloudTrail's, for a trail): stored in time order in
-/// batches as PutLogEvents stores them, with their metric data, the stream created when it is
-/// new. Unlike PutLogEvents' callers, a service is not refused for old events: only those the
-/// group's retention has let go are left out. Answers how many were stored.
+/// A batch of delivered events as [`append_delivered`] stores it: at most [`PER_BLOCK`]
+/// events in time order spanning at most [`MAX_SPAN_MS`], encoded for the store.
+pub(crate) struct DeliveredBatch {
+    events: Vec<InputLogEvent>,
+    encoded: Vec<u8>,
+}
+
+/// Events a service delivers to one stream, prepared off the writer: sorted, cut into
+/// batches, encoded, and matched with the group's filters if they were compiled.
+pub(crate) struct PreparedDelivery {
+    batches: Vec<DeliveredBatch>,
+    /// Metric data per batch, with the filter generation it was matched with.
+    matched: Option<(u64, Vec<Vec<Datum>>)>,
+}
+
+/// Prepares a service's events for a stream of `group` in `scope` (see [`append_delivered`]).
+pub(crate) fn prepare_delivered(
+    store: &dyn crate::store::Store,
+    sets: &super::FilterSets,
+    scope: &Scope,
+    group: &str,
+    mut events: Vec<InputLogEvent>,
+) -> PreparedDelivery {
+    events.sort_by_key(|e| e.timestamp);
+    let mut batches = Vec::new();
+    let mut rest = events.into_iter().peekable();
+    while let Some(first) = rest.peek().map(|e| e.timestamp) {
+        let mut batch = Vec::new();
+        while let Some(e) =
+            rest.next_if(|e| batch.len() < PER_BLOCK && e.timestamp - first <= MAX_SPAN_MS)
+        {
+            batch.push(e);
+        }
+        let encoded = store.encode_events(&mut batch.iter().map(|e| (e.timestamp, &*e.message)));
+        batches.push(DeliveredBatch {
+            events: batch,
+            encoded,
+        });
+    }
+    let generation = sets.generation();
+    let matched = sets.cached(scope, group).map(|filters| {
+        let data = batches
+            .iter()
+            .map(|b| {
+                match_events(&filters, &b.events)
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            })
+            .collect();
+        (generation, data)
+    });
+    PreparedDelivery { batches, matched }
+}
+
+/// Stores events a service delivers to a group (CloudTrail's, for a trail), prepared by
+/// [`prepare_delivered`], with their metric data, the stream created when it is new. Unlike
+/// PutLogEvents' callers, a service is not refused for old events: only those the group's
+/// retention has let go are left out. Answers how many were stored.
 pub(crate) fn append_delivered(
     tx: &mut dyn Tx,
     ctx: &Context,
     store: &dyn crate::store::Store,
     group: &str,
     stream: &str,
-    mut events: Vec<InputLogEvent>,
+    prepared: PreparedDelivery,
 ) -> Result<usize, ApiError> {
     if tx.log_stream(group, stream)?.is_none() {
         tx.insert_log_stream(&super::LogStream::new(group, stream, ctx.now_ms))?;
     }
-    events.sort_by_key(|e| e.timestamp);
-    if let Some(from) = retained_from(tx, group, ctx.now_ms)? {
-        events.retain(|e| e.timestamp >= from);
-    }
-    let filters = group_filters(tx, &ctx.filter_sets, group)?;
+    let retained = retained_from(tx, group, ctx.now_ms)?;
+    // Matching done before the write counts only if the filters are still those it used.
+    let mut matched = match prepared.matched {
+        Some((generation, data)) if generation == ctx.filter_sets.generation() => Some(data),
+        _ => None,
+    };
     let mut stored = 0;
-    let mut rest = &events[..];
-    while let Some(first) = rest.first() {
-        let end = rest
-            .iter()
-            .take(PER_BLOCK)
-            .position(|e| e.timestamp - first.timestamp > MAX_SPAN_MS)
-            .unwrap_or(rest.len().min(PER_BLOCK));
-        let (batch, after) = rest.split_at(end);
-        rest = after;
-        let encoded = store.encode_events(&mut batch.iter().map(|e| (e.timestamp, &*e.message)));
-        let bytes: usize = batch.iter().map(|e| e.message.len()).sum();
-        let last = batch.last().map_or(first.timestamp, |e| e.timestamp);
+    for (n, mut batch) in prepared.batches.into_iter().enumerate() {
+        let mut data = matched.as_mut().map(|m| std::mem::take(&mut m[n]));
+        if let Some(from) = retained
+            && batch.events.first().is_some_and(|e| e.timestamp < from)
+        {
+            // Rare: events older than the group keeps. What is left is encoded again.
+            batch.events.retain(|e| e.timestamp >= from);
+            batch.encoded =
+                store.encode_events(&mut batch.events.iter().map(|e| (e.timestamp, &*e.message)));
+            data = None;
+        }
+        let (Some(first), Some(last)) = (batch.events.first(), batch.events.last()) else {
+            continue;
+        };
+        let bytes: usize = batch.events.iter().map(|e| e.message.len()).sum();
         tx.append_events(
             group,
             stream,
-            (first.timestamp, last),
+            (first.timestamp, last.timestamp),
             ctx.now_ms,
-            &encoded,
+            &batch.encoded,
             bytes as i64,
         )?;
-        let data: Vec<Datum> = match_events(&filters, batch)
-            .into_iter()
-            .flatten()
-            .collect();
+        let data = match data {
+            Some(data) => data,
+            None => {
+                let filters = group_filters(tx, &ctx.filter_sets, group)?;
+                match_events(&filters, &batch.events)
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            }
+        };
         metrics::record(tx, ctx, &data)?;
-        stored += batch.len();
+        stored += batch.events.len();
     }
     Ok(stored)
 }

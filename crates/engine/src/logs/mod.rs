@@ -18,7 +18,7 @@ use crate::error::LogsException;
 use crate::scope::Scope;
 use crate::{ApiError, Empty, Engine};
 use api::*;
-pub(crate) use events::append_delivered;
+pub(crate) use events::{PreparedDelivery, append_delivered, prepare_delivered};
 pub(crate) use groups::expire_events;
 pub(crate) use matching::{FilterSets, GroupFilters, load_filters};
 

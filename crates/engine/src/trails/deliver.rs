@@ -2,9 +2,10 @@
 //! delivers them: one write per object, which also records the object as read and each event
 //! as seen, so that a restart neither reads an object twice nor counts an event twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{HistoryEvent, StoredTrail, TrailEvent};
+use crate::logs::PreparedDelivery;
 use crate::logs::api::InputLogEvent;
 use crate::scope::{Region, Scope};
 use crate::store::Tx;
@@ -53,15 +54,59 @@ impl Engine {
         trail_arn: &str,
         objects: Vec<ObjectEvents>,
     ) -> Result<Delivered, ApiError> {
+        match self.prepare_delivery(trail_arn, objects).await? {
+            Some(delivery) => self.commit_delivery(delivery).await,
+            None => Ok(Delivered::default()),
+        }
+    }
+
+    /// The first half of [`Engine::deliver`]: the log events sorted, encoded and matched as
+    /// the trail stands, off the writer; `None` when the trail is gone or not logging. A
+    /// follower prepares the next objects while the last ones are written.
+    pub async fn prepare_delivery(
+        &self,
+        trail_arn: &str,
+        objects: Vec<ObjectEvents>,
+    ) -> Result<Option<Delivery>, ApiError> {
         let Some(home) = crate::scope::Arn::parse(trail_arn).and_then(|a| a.scope()) else {
             return Err(ApiError::validation(format!(
                 "not a trail ARN: {trail_arn}"
             )));
         };
-        let arn = trail_arn.to_owned();
+        let looked = trail_arn.to_owned();
+        let snapshot = self
+            .read(&home, move |tx, _| Ok(tx.trail(&looked)?))
+            .await?;
+        let Some(snapshot) = snapshot.filter(|t| t.status.is_logging) else {
+            return Ok(None);
+        };
+        let (store, sets, scope) = (self.store.clone(), self.filter_sets.clone(), home.clone());
+        let (objects, prepared) = tokio::task::spawn_blocking(move || {
+            let prepared = prepare(&snapshot, &objects, &*store, &sets, &scope);
+            (objects, prepared)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("preparing a delivery failed: {e}")))?;
+        Ok(Some(Delivery {
+            arn: trail_arn.to_owned(),
+            home,
+            objects,
+            prepared,
+        }))
+    }
+
+    /// The second half of [`Engine::deliver`]: the write, which uses what was prepared where
+    /// nothing it finds changes it.
+    pub async fn commit_delivery(&self, delivery: Delivery) -> Result<Delivered, ApiError> {
         let store = self.store.clone();
+        let Delivery {
+            arn,
+            home,
+            objects,
+            prepared,
+        } = delivery;
         self.write(&home, move |tx, ctx| {
-            deliver(tx, ctx, &*store, &arn, objects)
+            deliver(tx, ctx, &*store, &arn, objects, prepared)
         })
         .await
     }
@@ -113,12 +158,87 @@ impl Engine {
     }
 }
 
+/// What a trail's selectors and log group were when a delivery was prepared.
+type Selection = (
+    Vec<super::api::EventSelector>,
+    Option<Vec<super::api::AdvancedEventSelector>>,
+    Option<String>,
+);
+
+fn selection(trail: &StoredTrail) -> Selection {
+    (
+        trail.event_selectors.clone(),
+        trail.advanced_event_selectors.clone(),
+        trail.log_group(),
+    )
+}
+
+/// Objects of a trail with their log events prepared, to be written by
+/// [`Engine::commit_delivery`].
+pub struct Delivery {
+    arn: String,
+    home: Scope,
+    objects: Vec<ObjectEvents>,
+    prepared: Prepared,
+}
+
+/// A delivery's log events, prepared per stream as the trail stood before the write.
+struct Prepared {
+    selection: Selection,
+    streams: BTreeMap<String, PreparedDelivery>,
+}
+
+/// Whether the trail sends the event to its log group.
+fn sends(trail: &StoredTrail, event: &TrailEvent) -> bool {
+    trail.selects(event) && event.json.len() <= MAX_LOG_EVENT_BYTES
+}
+
+/// The stream an object's events go to; an organization trail's streams name the
+/// organization too.
+fn stream_of(object: &ObjectEvents) -> String {
+    match &object.organization {
+        Some(org) => format!("{org}_{}_CloudTrail_{}", object.account, object.region),
+        None => format!("{}_CloudTrail_{}", object.account, object.region),
+    }
+}
+
+fn prepare(
+    trail: &StoredTrail,
+    objects: &[ObjectEvents],
+    store: &dyn crate::store::Store,
+    sets: &crate::logs::FilterSets,
+    scope: &Scope,
+) -> Prepared {
+    let mut streams = BTreeMap::new();
+    if let Some(group) = trail.log_group() {
+        let mut events: BTreeMap<String, Vec<InputLogEvent>> = BTreeMap::new();
+        for object in objects {
+            let stream = events.entry(stream_of(object)).or_default();
+            stream.extend(object.events.iter().filter(|e| sends(trail, e)).map(|e| {
+                InputLogEvent {
+                    timestamp: e.time_ms,
+                    message: e.json.clone(),
+                }
+            }));
+        }
+        for (name, list) in events {
+            let prepared = crate::logs::prepare_delivered(store, sets, scope, &group, list);
+            streams.insert(name, prepared);
+        }
+    }
+    Prepared {
+        selection: selection(trail),
+        streams,
+    }
+}
+
 fn deliver(
     tx: &mut dyn Tx,
     ctx: &Context,
     store: &dyn crate::store::Store,
     arn: &str,
     objects: Vec<ObjectEvents>,
+    mut prepared: Prepared,
 ) -> Result<Delivered, ApiError> {
     let Some(trail) = tx.trail(arn)? else {
         return Ok(Delivered::default());
@@ -128,11 +248,19 @@ fn deliver(
     }
     let mut done = Delivered::default();
     let group = trail.log_group();
-    let mut streams: BTreeMap<String, Vec<InputLogEvent>> = BTreeMap::new();
+    // What reaches each stream; a stream whose events are not those prepared (an event met
+    // before, an object read already, selectors changed since) is prepared again here.
+    let mut survivors: BTreeMap<String, Vec<InputLogEvent>> = BTreeMap::new();
+    let mut spoiled: BTreeSet<String> = BTreeSet::new();
+    if selection(&trail) != prepared.selection {
+        prepared.streams.clear();
+    }
     let mut status = trail.status.clone();
     let home = tx.scope().clone();
     for object in objects {
+        let stream = stream_of(&object);
         if tx.object_read(arn, &object.key)? {
+            spoiled.insert(stream);
             continue;
         }
         done.taken = true;
@@ -140,15 +268,13 @@ fn deliver(
         // The event history of the account and region whose folder the object is in: where
         // CloudTrail put it says whose it is.
         let history = Region::named(&object.region).map(|r| Scope::new(&object.account, r));
-        // An organization trail's streams name the organization too.
-        let stream = match &object.organization {
-            Some(org) => format!("{org}_{}_CloudTrail_{}", object.account, object.region),
-            None => format!("{}_CloudTrail_{}", object.account, object.region),
-        };
         let mut too_large = 0;
         for event in object.events {
             if !tx.first_sighting(arn, &event.event_id, ctx.now_ms)? {
                 done.duplicates += 1;
+                if sends(&trail, &event) {
+                    spoiled.insert(stream.clone());
+                }
                 continue;
             }
             if event.is_management()
@@ -166,7 +292,7 @@ fn deliver(
                 too_large += 1;
                 continue;
             }
-            streams
+            survivors
                 .entry(stream.clone())
                 .or_default()
                 .push(InputLogEvent {
@@ -191,12 +317,22 @@ fn deliver(
         return Ok(done);
     }
     if let Some(group) = &group
-        && !streams.is_empty()
+        && !survivors.is_empty()
     {
         if tx.log_group(group)?.is_some() {
-            for (stream, events) in streams {
+            for (stream, events) in survivors {
+                let ready = match prepared.streams.remove(&stream) {
+                    Some(p) if !spoiled.contains(&stream) => p,
+                    _ => crate::logs::prepare_delivered(
+                        store,
+                        &ctx.filter_sets,
+                        &home,
+                        group,
+                        events,
+                    ),
+                };
                 done.logged +=
-                    crate::logs::append_delivered(tx, ctx, store, group, &stream, events)?;
+                    crate::logs::append_delivered(tx, ctx, store, group, &stream, ready)?;
             }
             status.latest_cloud_watch_logs_delivery_ms = Some(ctx.now_ms);
         } else {

@@ -31,7 +31,7 @@ use crate::scope::Scope;
 use crate::store::BoxFuture;
 use crate::{ApiError, Empty, Engine};
 use api::*;
-pub use deliver::{Delivered, MAX_LOG_EVENT_BYTES, ObjectEvents, logs_prefix};
+pub use deliver::{Delivered, Delivery, MAX_LOG_EVENT_BYTES, ObjectEvents, logs_prefix};
 
 /// The event history keeps events this long (CloudTrail's 90 days).
 pub const HISTORY_MS: i64 = 90 * 24 * 3600 * 1000;

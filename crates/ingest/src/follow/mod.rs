@@ -19,14 +19,14 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::Engine;
 use engine::store::BoxFuture;
-use engine::trails::{BucketCheck, ObjectEvents, StoredTrail, TrailEvent, logs_prefix};
+use engine::trails::{BucketCheck, Delivered, ObjectEvents, StoredTrail, TrailEvent, logs_prefix};
+use engine::{ApiError, Engine};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 /// Objects fetched and parsed ahead of the one being delivered.
-const AHEAD: usize = 8;
+const AHEAD: usize = 16;
 /// A write delivers at most this many objects, or about this many bytes of events.
 const BATCH_OBJECTS: usize = 64;
 const BATCH_BYTES: usize = 16 << 20;
@@ -275,6 +275,7 @@ impl Follower {
         // Objects are fetched and parsed ahead, several at once, and delivered in key order,
         // as many in one write as are ready: a backlog goes at the pace of the writer.
         let mut ahead: VecDeque<(String, JoinHandle<Result<Read, String>>)> = VecDeque::new();
+        let mut writing: Option<JoinHandle<Result<Delivered, ApiError>>> = None;
         loop {
             self.fetch_ahead(&mut ahead, &mut keys, bucket);
             let mut batch = Vec::new();
@@ -321,18 +322,30 @@ impl Follower {
                 }
             }
             if batch.is_empty() {
-                return Ok(());
+                break;
             }
-            let delivered = self
+            // This batch is prepared while the last is written; writes go in key order.
+            let delivery = self
                 .engine
-                .deliver(arn, batch)
+                .prepare_delivery(arn, batch)
                 .await
                 .map_err(|e| e.to_string())?;
-            // Not taken: the trail stopped logging, or went; its other objects wait.
-            if stop || !delivered.taken {
+            if !written(writing.take()).await? {
                 return Ok(());
             }
+            // None: the trail stopped logging, or went; its other objects wait.
+            let Some(delivery) = delivery else {
+                return Ok(());
+            };
+            let engine = self.engine.clone();
+            writing = Some(tokio::spawn(async move {
+                engine.commit_delivery(delivery).await
+            }));
+            if stop {
+                break;
+            }
         }
+        written(writing).await.map(|_| ())
     }
 
     /// Starts fetching and parsing the next keys, up to [`AHEAD`] at once.
@@ -361,6 +374,19 @@ impl Follower {
             ahead.push_back((key, fetching));
         }
     }
+}
+
+/// Waits for a write; whether its objects were taken (no write is a yes).
+async fn written(writing: Option<JoinHandle<Result<Delivered, ApiError>>>) -> Result<bool, String> {
+    let Some(writing) = writing else {
+        return Ok(true);
+    };
+    let delivered = writing
+        .await
+        .map_err(|e| format!("a delivery failed: {e}"))?
+        .map_err(|e| e.to_string())?;
+    // Not taken: the trail stopped logging, or went.
+    Ok(delivered.taken)
 }
 
 /// The account and region a prefix of objects belongs to.
