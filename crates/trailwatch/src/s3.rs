@@ -3,7 +3,7 @@
 
 use engine::store::BoxFuture;
 use engine::trails::BucketCheck;
-use ingest::follow::{Buckets, Object};
+use ingest::follow::{Buckets, Object, Unreadable};
 
 use crate::setup::sdk::said;
 
@@ -104,21 +104,37 @@ impl Buckets for S3Buckets {
         })
     }
 
-    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Object, String>> {
+    fn get<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Object, Unreadable>> {
         Box::pin(async move {
-            let object = self
+            let object = match self
                 .client
                 .get_object()
                 .bucket(bucket)
                 .key(key)
                 .send()
                 .await
-                .map_err(said)?;
+            {
+                Ok(object) => object,
+                Err(e) => {
+                    // S3's answer (access denied, an archived object) stands until someone
+                    // changes the bucket; a failure to reach S3 passes. A key gone since it
+                    // was listed is simply not listed next time.
+                    let lasting = e.as_service_error().is_some_and(|s| !s.is_no_such_key());
+                    return Err(Unreadable {
+                        reason: said(e),
+                        lasting,
+                    });
+                }
+            };
             let bytes = object
                 .body
                 .collect()
                 .await
-                .map_err(|e| format!("cannot read the object: {e}"))?
+                .map_err(|e| Unreadable::passing(format!("cannot read the object: {e}")))?
                 .into_bytes()
                 .to_vec();
             // An S3 object is whole once it can be read.

@@ -944,3 +944,54 @@ fn an_s3_trail_carries_a_policy_change_put_by_boto3_to_the_cis_alarm() {
         "000000000000_CloudTrail_eu-west-1"
     );
 }
+
+#[test]
+fn a_file_seen_empty_while_it_is_copied_in_is_read_once_it_is_whole() {
+    let buckets = tempfile::tempdir().expect("a temporary directory");
+    for b in ["audit-logs", "witness-logs"] {
+        std::fs::create_dir(buckets.path().join(b)).expect("a bucket");
+    }
+    let (_tmp, server) = folder_server(buckets.path());
+    server.aws_ok(&["logs", "create-log-group", "--log-group-name", GROUP]);
+    server.aws_ok(&["logs", "create-log-group", "--log-group-name", "witness"]);
+    delivering_trail(&server, "management", "audit-logs");
+    logging_trail(
+        &server,
+        "witness",
+        "witness-logs",
+        &[
+            "--cloud-watch-logs-log-group-arn",
+            "arn:aws:logs:us-east-1:000000000000:log-group:witness:*",
+            "--cloud-watch-logs-role-arn",
+            ROLE_ARN,
+        ],
+    );
+
+    // As `cp` does: the file is there, empty, before its bytes are.
+    let now = now_ms();
+    let path = buckets
+        .path()
+        .join("audit-logs")
+        .join(delivery_key("", "us-east-1", now, "copied"));
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("folders");
+    std::fs::write(&path, b"").expect("an empty file");
+    // The follower has looked since the empty file appeared once the witness is in.
+    put_file(
+        &buckets.path().join("witness-logs"),
+        &delivery_key("", "us-east-1", now, "witness"),
+        &delivery_file(&[event("CreateUser", "witness", now)]),
+    );
+    eventually("the witness trail's delivery", &server, || {
+        (!group_messages(&server, "witness").is_empty()).then_some(())
+    });
+    std::fs::write(
+        &path,
+        delivery_file(&[event("PutRolePolicy", "copied-in", now)]),
+    )
+    .expect("the file's bytes");
+    let messages = eventually("the copied file's event", &server, || {
+        let m = group_messages(&server, GROUP);
+        (!m.is_empty()).then_some(m)
+    });
+    assert!(messages[0].contains("copied-in"));
+}

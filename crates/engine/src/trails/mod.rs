@@ -186,6 +186,7 @@ impl TrailEvent {
             serde_json::from_str(&json).map_err(|e| format!("not a CloudTrail event: {e}"))?;
         let event_id = fields
             .event_id
+            .filter(|id| !id.is_empty())
             .ok_or("the event has no eventID")?
             .into_owned();
         let time = fields.event_time.ok_or("the event has no eventTime")?;

@@ -126,14 +126,8 @@ pub(super) fn find(tx: &mut dyn Tx, scope: &Scope, name: &str) -> Result<StoredT
         if parsed.account != scope.account() {
             return Err(not_found(scope, name));
         }
-        return match tx.trail(name)? {
-            Some(t)
-                if t.trail.home_region == scope.region_name() || t.trail.is_multi_region_trail =>
-            {
-                Ok(t)
-            }
-            _ => Err(not_found(scope, name)),
-        };
+        // By its ARN, a trail of the account is found from any region.
+        return tx.trail(name)?.ok_or_else(|| not_found(scope, name));
     }
     check_name(name)?;
     if let Some(t) = tx.trail(&trail_arn(scope, name))? {
@@ -414,7 +408,9 @@ pub(super) fn list(
         ),
         None => None,
     };
-    let mut trails: Vec<TrailInfo> = visible(tx, scope, true)?
+    // Every trail of the account, whatever its home region (each says which it is).
+    let mut trails: Vec<TrailInfo> = tx
+        .account_trails(scope.account())?
         .into_iter()
         .map(|t| TrailInfo {
             trail_arn: t.trail.trail_arn,

@@ -9,7 +9,7 @@ use engine::store::BoxFuture;
 use engine::trails::BucketCheck;
 use tokio::sync::Notify;
 
-use super::{Buckets, Object};
+use super::{Buckets, Object, Unreadable};
 
 /// A file written to less than this long ago may still be being written.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -36,7 +36,11 @@ impl Folder {
         let root = self
             .bucket(bucket)
             .ok_or_else(|| format!("{bucket} is not a bucket name"))?;
-        if key.split('/').any(|part| part == ".." || part == ".") {
+        // Only plain names: no `..`, no root, nothing that leaves the bucket's folder.
+        if !Path::new(key)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
             return Err(format!("{key} is not a key of the folder"));
         }
         Ok(root.join(key))
@@ -117,11 +121,27 @@ impl Buckets for Folder {
         })
     }
 
-    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Object, String>> {
+    fn get<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Object, Unreadable>> {
         Box::pin(async move {
-            let path = self.path(bucket, key)?;
+            let lasting = |reason: String| Unreadable {
+                reason,
+                lasting: true,
+            };
+            let path = self.path(bucket, key).map_err(lasting)?;
             tokio::task::spawn_blocking(move || {
-                let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+                // Only regular files: a pipe would block the reader for good.
+                if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                    return Err(lasting("not a regular file".to_owned()));
+                }
+                let bytes = std::fs::read(&path).map_err(|e| Unreadable {
+                    reason: e.to_string(),
+                    // Gone since it was listed: the next look lists again.
+                    lasting: e.kind() != std::io::ErrorKind::NotFound,
+                })?;
                 let settled = std::fs::metadata(&path)
                     .and_then(|m| m.modified())
                     .ok()
@@ -130,7 +150,7 @@ impl Buckets for Folder {
                 Ok(Object { bytes, settled })
             })
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| Unreadable::passing(e.to_string()))?
         })
     }
 }
@@ -157,7 +177,7 @@ fn walk(dir: &Path, key: &str, after: Option<&str>, keys: &mut Vec<String>) {
             if !before {
                 walk(&entry.path(), &sub, after, keys);
             }
-        } else {
+        } else if kind.is_file() {
             let file = format!("{key}{name}");
             if after.is_none_or(|a| file.as_str() > a) {
                 keys.push(file);

@@ -42,6 +42,26 @@ pub struct Object {
     pub settled: bool,
 }
 
+/// Why an object could not be read.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub reason: String,
+    /// Whether reading it again will not help (access denied, archived, not a file): it is
+    /// then passed over, reported in the trail's status. Otherwise it is tried again later and
+    /// nothing after it is read meanwhile.
+    pub lasting: bool,
+}
+
+impl Unreadable {
+    /// A failure that may pass (a connection, a timeout).
+    pub fn passing(reason: impl Into<String>) -> Unreadable {
+        Unreadable {
+            reason: reason.into(),
+            lasting: false,
+        }
+    }
+}
+
 /// Where buckets are read from.
 pub trait Buckets: BucketCheck {
     /// Every key under `prefix` (which ends with `/`), at any depth, after `start_after`, in
@@ -59,7 +79,11 @@ pub trait Buckets: BucketCheck {
         prefix: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, String>>;
     /// An object's bytes.
-    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Object, String>>;
+    fn get<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Object, Unreadable>>;
 }
 
 /// A folder before another place: buckets the folder holds are read there, others from the
@@ -110,8 +134,15 @@ impl Buckets for Layered {
         Box::pin(async move { self.pick(bucket).await?.children(bucket, prefix).await })
     }
 
-    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Object, String>> {
-        Box::pin(async move { self.pick(bucket).await?.get(bucket, key).await })
+    fn get<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Object, Unreadable>> {
+        Box::pin(async move {
+            let picked = self.pick(bucket).await.map_err(Unreadable::passing)?;
+            picked.get(bucket, key).await
+        })
     }
 }
 
@@ -211,7 +242,10 @@ impl Follower {
                     account: account.clone(),
                     region,
                 };
-                self.follow_region(trail, &under, &place).await?;
+                // A place that cannot be read holds up no other.
+                if let Err(reason) = self.follow_region(trail, &under, &place).await {
+                    self.failed(trail, reason).await;
+                }
             }
         }
         Ok(())
@@ -254,27 +288,37 @@ impl Follower {
         let arn = &trail.trail.trail_arn;
         let bucket = &trail.trail.s3_bucket_name;
         let prefix = format!("{under}{}/", place.region);
+        // What was read is kept as `<bucket>/<key>`: a trail moved to another bucket reads
+        // that one from its start.
+        let kept = format!("{bucket}/{prefix}");
         let internal = |e: engine::ApiError| e.to_string();
-        // From the start of the day of the last object read: a day's files sort in time order,
-        // and one that arrived late is still among them.
+        // From the start of the day before that of the last object read: a day's files sort in
+        // time order, and one that arrived late — even after the next day's first — is still
+        // among them.
         let last = self
             .engine
-            .last_object_read(arn, &prefix)
+            .last_object_read(arn, &kept)
             .await
             .map_err(internal)?;
-        let from = last.as_deref().and_then(|k| day_of(k, &prefix));
+        let from = last.as_deref().and_then(|k| day_before(k, &kept));
         let keys = self.buckets.list(bucket, &prefix, from.as_deref()).await?;
+        let after = from
+            .as_deref()
+            .map(|f| format!("{bucket}/{f}"))
+            .unwrap_or_default();
         let read: HashSet<String> = self
             .engine
-            .objects_read(arn, &prefix, from.as_deref().unwrap_or(""))
+            .objects_read(arn, &kept, &after)
             .await
             .map_err(internal)?
             .into_iter()
             .collect();
-        let mut keys = keys.into_iter().filter(|k| !read.contains(k));
+        let mut keys = keys
+            .into_iter()
+            .filter(|k| !read.contains(&format!("{bucket}/{k}")));
         // Objects are fetched and parsed ahead, several at once, and delivered in key order,
         // as many in one write as are ready: a backlog goes at the pace of the writer.
-        let mut ahead: VecDeque<(String, JoinHandle<Result<Read, String>>)> = VecDeque::new();
+        let mut ahead: VecDeque<(String, JoinHandle<Result<Read, Unreadable>>)> = VecDeque::new();
         let mut writing: Option<JoinHandle<Result<Delivered, ApiError>>> = None;
         loop {
             self.fetch_ahead(&mut ahead, &mut keys, bucket);
@@ -289,11 +333,21 @@ impl Follower {
                     // An object not yet whole, or that cannot be read: nothing after it is
                     // read until it is, so that none is passed over (the next look starts
                     // from the day of the last object read).
-                    Err(reason) => {
-                        self.failed(trail, format!("{key}: {reason}")).await;
+                    Err(e) if !e.lasting => {
+                        self.failed(trail, format!("{bucket}/{key}: {}", e.reason))
+                            .await;
                         stop = true;
                     }
                     Ok(read) if read.unsettled => stop = true,
+                    // Reading it again will not help: passed over, and said in the status.
+                    Err(e) => batch.push(ObjectEvents {
+                        key: format!("{bucket}/{key}"),
+                        account: place.account.clone(),
+                        region: place.region.clone(),
+                        organization: place.organization.clone(),
+                        events: Vec::new(),
+                        problems: vec![format!("cannot read: {}", e.reason)],
+                    }),
                     Ok(read) => {
                         if let Some(first) = read.problems.first() {
                             // One line an object: a file of bad events would flood the log.
@@ -306,7 +360,7 @@ impl Follower {
                         }
                         bytes += read.events.iter().map(|e| e.json.len()).sum::<usize>();
                         batch.push(ObjectEvents {
-                            key,
+                            key: format!("{bucket}/{key}"),
                             account: place.account.clone(),
                             region: place.region.clone(),
                             organization: place.organization.clone(),
@@ -351,7 +405,7 @@ impl Follower {
     /// Starts fetching and parsing the next keys, up to [`AHEAD`] at once.
     fn fetch_ahead(
         &self,
-        ahead: &mut VecDeque<(String, JoinHandle<Result<Read, String>>)>,
+        ahead: &mut VecDeque<(String, JoinHandle<Result<Read, Unreadable>>)>,
         keys: &mut dyn Iterator<Item = String>,
         bucket: &str,
     ) {
@@ -365,11 +419,14 @@ impl Follower {
                 let object = buckets.get(&bucket, &name).await?;
                 tokio::task::spawn_blocking(move || {
                     let mut read = read_object(&name, &object.bytes);
-                    read.unsettled = !object.settled && !read.problems.is_empty();
+                    // A file still being written may be empty, cut at a line's end, or cut
+                    // anywhere: it is read again once it has been left alone a while.
+                    read.unsettled =
+                        !object.settled && (!read.problems.is_empty() || read.events.is_empty());
                     read
                 })
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| Unreadable::passing(e.to_string()))
             });
             ahead.push_back((key, fetching));
         }
@@ -385,7 +442,8 @@ async fn written(writing: Option<JoinHandle<Result<Delivered, ApiError>>>) -> Re
         .await
         .map_err(|e| format!("a delivery failed: {e}"))?
         .map_err(|e| e.to_string())?;
-    // Not taken: the trail stopped logging, or went.
+    // Not taken: the trail stopped logging or went (or every object had been read: the next
+    // look goes on from there).
     Ok(delivered.taken)
 }
 
@@ -396,18 +454,24 @@ struct Place {
     region: String,
 }
 
-/// `<prefix>YYYY/MM/DD` of a key under `prefix`, if its key has that shape.
-fn day_of(key: &str, prefix: &str) -> Option<String> {
-    let rest = key.strip_prefix(prefix)?;
+/// The prefix of the day before that of a key under `kept` (`<bucket>/<prefix>`), without
+/// its bucket: `<prefix>YYYY/MM/DD`, if the key has that shape.
+fn day_before(key: &str, kept: &str) -> Option<String> {
+    let rest = key.strip_prefix(kept)?;
     let day = rest.get(..10)?;
-    let shaped = day.bytes().enumerate().all(|(i, b)| {
-        if i == 4 || i == 7 {
-            b == b'/'
-        } else {
-            b.is_ascii_digit()
-        }
-    });
-    shaped.then(|| format!("{prefix}{day}"))
+    let number = |r: std::ops::Range<usize>| day.get(r)?.parse::<u16>().ok();
+    let (y, m, d) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(i32::from(y), month, u8::try_from(d).ok()?)
+        .ok()?
+        .previous_day()?;
+    let prefix = kept.split_once('/')?.1;
+    Some(format!(
+        "{prefix}{:04}/{:02}/{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    ))
 }
 
 /// An object's events, each checked to be a CloudTrail event, and what was wrong in it.
@@ -447,18 +511,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_day_of_a_key_is_its_date_folder() {
-        let prefix = "AWSLogs/1/CloudTrail/us-east-1/";
+    fn listing_starts_at_the_day_before_the_last_key_read() {
+        let kept = "b/AWSLogs/1/CloudTrail/us-east-1/";
         assert_eq!(
-            day_of(
-                "AWSLogs/1/CloudTrail/us-east-1/2026/12/07/1_CloudTrail_us-east-1_20261207T0000Z_a.json.gz",
-                prefix
+            day_before(
+                "b/AWSLogs/1/CloudTrail/us-east-1/2027/01/01/1_CloudTrail_us-east-1_20270101T0000Z_a.json.gz",
+                kept
             )
             .as_deref(),
-            Some("AWSLogs/1/CloudTrail/us-east-1/2026/12/07")
+            Some("AWSLogs/1/CloudTrail/us-east-1/2026/12/31")
         );
         assert_eq!(
-            day_of("AWSLogs/1/CloudTrail/us-east-1/x.json", prefix),
+            day_before("b/AWSLogs/1/CloudTrail/us-east-1/2024/03/01/x", kept).as_deref(),
+            Some("AWSLogs/1/CloudTrail/us-east-1/2024/02/29")
+        );
+        assert_eq!(
+            day_before("b/AWSLogs/1/CloudTrail/us-east-1/x.json", kept),
             None
         );
     }
