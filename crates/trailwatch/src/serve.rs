@@ -120,23 +120,27 @@ async fn buckets(
     Arc<dyn ingest::follow::Buckets>,
     Option<Arc<ingest::follow::Folder>>,
 )> {
-    let s3 = match (&args.s3_dir, &args.s3_endpoint_url) {
-        (Some(_), None) => None,
-        (_, url) => Some(
-            Arc::new(crate::s3::S3Buckets::connect(url.as_deref(), region).await)
-                as Arc<dyn ingest::follow::Buckets>,
-        ),
-    };
+    let url = args.s3_endpoint_url.as_deref();
     let Some(dir) = &args.s3_dir else {
-        return Ok((s3.expect("S3 without a folder"), None));
+        return Ok((
+            Arc::new(crate::s3::S3Buckets::connect(url, region).await),
+            None,
+        ));
     };
     if !dir.is_dir() {
         bail!("--s3-dir {} is not a folder", dir.display());
     }
     let folder = Arc::new(ingest::follow::Folder::new(dir.clone()));
+    let then = match url {
+        Some(url) => Some(
+            Arc::new(crate::s3::S3Buckets::connect(Some(url), region).await)
+                as Arc<dyn ingest::follow::Buckets>,
+        ),
+        None => None,
+    };
     let layered = ingest::follow::Layered {
         first: folder.clone(),
-        then: s3,
+        then,
     };
     Ok((Arc::new(layered), Some(folder)))
 }

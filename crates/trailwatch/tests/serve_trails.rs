@@ -611,13 +611,15 @@ fn a_folder_trail_carries_a_policy_change_to_the_cis_alarm_and_the_event_history
     assert_eq!(cloudtrail_event["eventID"], "policy-change-1");
 }
 
-#[test]
-fn stop_logging_holds_intake_and_start_logging_reads_what_was_written_meanwhile() {
+/// A folder server with two logging trails: `management` delivering bucket `audit-logs` to
+/// `GROUP`, and `witness` delivering `witness-logs` to group `witness`, whose deliveries show
+/// that the follower has looked since a file was written.
+fn with_witness() -> (tempfile::TempDir, tempfile::TempDir, Server) {
     let buckets = tempfile::tempdir().expect("a temporary directory");
     for b in ["audit-logs", "witness-logs"] {
         std::fs::create_dir(buckets.path().join(b)).expect("a bucket");
     }
-    let (_tmp, server) = folder_server(buckets.path());
+    let (data, server) = folder_server(buckets.path());
     server.aws_ok(&["logs", "create-log-group", "--log-group-name", GROUP]);
     server.aws_ok(&["logs", "create-log-group", "--log-group-name", "witness"]);
     delivering_trail(&server, "management", "audit-logs");
@@ -632,6 +634,12 @@ fn stop_logging_holds_intake_and_start_logging_reads_what_was_written_meanwhile(
             ROLE_ARN,
         ],
     );
+    (buckets, data, server)
+}
+
+#[test]
+fn stop_logging_holds_intake_and_start_logging_reads_what_was_written_meanwhile() {
+    let (buckets, _tmp, server) = with_witness();
     server.aws_ok(&["cloudtrail", "stop-logging", "--name", "management"]);
 
     let now = now_ms();
@@ -947,25 +955,7 @@ fn an_s3_trail_carries_a_policy_change_put_by_boto3_to_the_cis_alarm() {
 
 #[test]
 fn a_file_seen_empty_while_it_is_copied_in_is_read_once_it_is_whole() {
-    let buckets = tempfile::tempdir().expect("a temporary directory");
-    for b in ["audit-logs", "witness-logs"] {
-        std::fs::create_dir(buckets.path().join(b)).expect("a bucket");
-    }
-    let (_tmp, server) = folder_server(buckets.path());
-    server.aws_ok(&["logs", "create-log-group", "--log-group-name", GROUP]);
-    server.aws_ok(&["logs", "create-log-group", "--log-group-name", "witness"]);
-    delivering_trail(&server, "management", "audit-logs");
-    logging_trail(
-        &server,
-        "witness",
-        "witness-logs",
-        &[
-            "--cloud-watch-logs-log-group-arn",
-            "arn:aws:logs:us-east-1:000000000000:log-group:witness:*",
-            "--cloud-watch-logs-role-arn",
-            ROLE_ARN,
-        ],
-    );
+    let (buckets, _tmp, server) = with_witness();
 
     // As `cp` does: the file is there, empty, before its bytes are.
     let now = now_ms();

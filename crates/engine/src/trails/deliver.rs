@@ -45,24 +45,10 @@ pub struct Delivered {
 }
 
 impl Engine {
-    /// Delivers objects' events for the trail `trail_arn`, in one write, each object once:
-    /// into the event history of the account and region the object's key names, and, for the
-    /// events the trail selects, into its log group in stream `<account>_CloudTrail_<region>`
-    /// with `eventTime` as the timestamp. Objects read already are passed over.
-    pub async fn deliver(
-        &self,
-        trail_arn: &str,
-        objects: Vec<ObjectEvents>,
-    ) -> Result<Delivered, ApiError> {
-        match self.prepare_delivery(trail_arn, objects).await? {
-            Some(delivery) => self.commit_delivery(delivery).await,
-            None => Ok(Delivered::default()),
-        }
-    }
-
-    /// The first half of [`Engine::deliver`]: the log events sorted, encoded and matched as
-    /// the trail stands, off the writer; `None` when the trail is gone or not logging. A
-    /// follower prepares the next objects while the last ones are written.
+    /// The first half of delivering objects' events for the trail `trail_arn`: the log
+    /// events sorted, encoded and matched as the trail stands, off the writer; `None` when the
+    /// trail is gone or not logging. A follower prepares the next objects while the last ones
+    /// are written by [`Engine::commit_delivery`].
     pub async fn prepare_delivery(
         &self,
         trail_arn: &str,
@@ -95,8 +81,11 @@ impl Engine {
         }))
     }
 
-    /// The second half of [`Engine::deliver`]: the write, which uses what was prepared where
-    /// nothing it finds changes it.
+    /// The second half: one write, each object once, into the event history of the account
+    /// and region the object's key names and, for the events the trail selects, into its log
+    /// group in stream `<account>_CloudTrail_<region>` with `eventTime` as the timestamp.
+    /// Objects read already are passed over; what was prepared is used where nothing the write
+    /// finds changes it.
     pub async fn commit_delivery(&self, delivery: Delivery) -> Result<Delivered, ApiError> {
         let store = self.store.clone();
         let Delivery {

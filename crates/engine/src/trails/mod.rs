@@ -2,7 +2,7 @@
 //!
 //! A trail here mirrors a real one: its `S3BucketName` and `S3KeyPrefix` say where CloudTrail
 //! delivers its files, and a follower (in the `ingest` crate) reads what appears there and
-//! hands each object's events to [`Trails::deliver`], which writes them into the trail's log
+//! hands each object's events to [`Engine::commit_delivery`], which writes them into the trail's log
 //! group as CloudTrail does — one log event per event, stream `<account>_CloudTrail_<region>`,
 //! timestamp `eventTime` — while the trail is logging and for the events its selectors select.
 //!

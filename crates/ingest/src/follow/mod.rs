@@ -4,11 +4,11 @@
 //! A trail names a bucket and a key prefix; CloudTrail writes under
 //! `<prefix>/AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/`. The [`Follower`]
 //! looks at every logging trail in turn: for each account and region it reads the objects it
-//! has not read, from the day of the last one it read (keys sort in time order, and a late file
-//! of that day is still found), and hands each object's events to [`Engine::deliver`], which
-//! records the object as read in the same write as its events. A restart therefore neither
-//! reads an object twice nor misses one; an object that cannot be read is reported in the
-//! trail's status and the follower goes on.
+//! has not read, from the day before that of the last one it read (keys sort in time order, and
+//! a late file is still found), and hands each object's events to [`Engine::commit_delivery`],
+//! which records the object as read in the same write as its events. A restart therefore
+//! neither reads an object twice nor misses one; an object that cannot be read is reported in
+//! the trail's status, and the follower goes on (after it, once reading it again cannot help).
 //!
 //! Where buckets are is a [`Buckets`]: a folder standing in for them ([`Folder`]), or S3 (the
 //! binary's, through the AWS SDK); [`Layered`] puts a folder before S3.
@@ -332,7 +332,7 @@ impl Follower {
                 match fetched {
                     // An object not yet whole, or that cannot be read: nothing after it is
                     // read until it is, so that none is passed over (the next look starts
-                    // from the day of the last object read).
+                    // from the day before that of the last object read).
                     Err(e) if !e.lasting => {
                         self.failed(trail, format!("{bucket}/{key}: {}", e.reason))
                             .await;
