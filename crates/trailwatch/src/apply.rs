@@ -56,7 +56,10 @@ struct ExportArgs {
 }
 
 /// Runs a command's work on an async runtime.
-fn on_runtime(command: &str, work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+pub(crate) fn on_runtime(
+    command: &str,
+    work: impl std::future::Future<Output = ExitCode>,
+) -> ExitCode {
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -106,25 +109,37 @@ pub fn apply(args: ApplyArgs) -> ExitCode {
         };
         let changes = plan::plan(&parsed.file, &current, args.prune);
         println!("Plan for {} in {}:", parsed.name(), target.region);
-        for change in &changes {
-            println!("  {change}");
-        }
-        if changes.iter().all(|c| c.calls.is_empty()) {
-            println!("Nothing to change: {}.", setup::summary(&changes, false));
-            return ExitCode::SUCCESS;
-        }
-        println!("{}.", setup::summary(&changes, false));
-        if args.dry_run {
-            println!("Dry run: nothing was changed.");
-            return ExitCode::SUCCESS;
-        }
-        if let Err(e) = setup::execute(&target, &parsed, &changes, &current).await {
-            eprintln!("trailwatch apply: {e}");
-            return ExitCode::FAILURE;
-        }
-        println!("Applied: {}.", setup::summary(&changes, true));
-        ExitCode::SUCCESS
+        make(&target, &parsed, &current, &changes, args.dry_run, "apply").await
     })
+}
+
+/// Prints a plan's changes and, unless `dry_run` or nothing changes, makes its calls.
+pub(crate) async fn make(
+    target: &SdkTarget,
+    parsed: &config::Parsed,
+    current: &plan::Current,
+    changes: &[plan::Change],
+    dry_run: bool,
+    command: &str,
+) -> ExitCode {
+    for change in changes {
+        println!("  {change}");
+    }
+    if changes.iter().all(|c| c.calls.is_empty()) {
+        println!("Nothing to change: {}.", setup::summary(changes, false));
+        return ExitCode::SUCCESS;
+    }
+    println!("{}.", setup::summary(changes, false));
+    if dry_run {
+        println!("Dry run: nothing was changed.");
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = setup::execute(target, parsed, changes, current).await {
+        eprintln!("trailwatch {command}: {e}");
+        return ExitCode::FAILURE;
+    }
+    println!("Applied: {}.", setup::summary(changes, true));
+    ExitCode::SUCCESS
 }
 
 pub fn config(args: ConfigArgs) -> ExitCode {

@@ -1,6 +1,7 @@
 //! The `trailwatch` binary: wiring only; the work is done by the library crates.
 
 mod apply;
+mod cis;
 mod config_file;
 mod deliveries;
 mod keys;
@@ -70,6 +71,9 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// Configuration files: export an endpoint's, check one.
     Config(apply::ConfigArgs),
+    /// The CIS AWS Foundations Benchmark monitoring controls: audit them by meaning, install
+    /// what they need.
+    Cis(cis::Args),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Apply(args) => apply::apply(args),
         Command::Config(args) => apply::config(args),
+        Command::Cis(args) => cis::run(args),
         Command::Serve(args) => match serve::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

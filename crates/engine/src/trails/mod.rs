@@ -61,15 +61,29 @@ impl StoredTrail {
 
     /// Whether the trail logs an event.
     pub fn selects(&self, event: &TrailEvent) -> bool {
-        match &self.advanced_event_selectors {
-            Some(advanced) => selectors::advanced_selects(advanced, event),
-            None => selectors::basic_selects(&self.event_selectors, event),
-        }
+        selects(
+            &self.event_selectors,
+            self.advanced_event_selectors.as_deref(),
+            event,
+        )
     }
 
     /// The log group it delivers to, by name, if it has one.
     pub fn log_group(&self) -> Option<String> {
         log_group_of_arn(self.trail.cloud_watch_logs_log_group_arn.as_deref()?)
+    }
+}
+
+/// Whether a trail with these selectors logs an event: its advanced selectors when it has
+/// them, else its basic ones.
+pub fn selects(
+    basic: &[EventSelector],
+    advanced: Option<&[AdvancedEventSelector]>,
+    event: &TrailEvent,
+) -> bool {
+    match advanced {
+        Some(advanced) => selectors::advanced_selects(advanced, event),
+        None => selectors::basic_selects(basic, event),
     }
 }
 

@@ -92,6 +92,22 @@ pub async fn shared_config(
     loader.load().await
 }
 
+/// Every item of every page of a listing, its error the service's words with the operation.
+macro_rules! all {
+    ($request:expr, $operation:expr) => {
+        $request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err($crate::setup::sdk::said)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| $operation)?
+    };
+}
+pub(crate) use all;
+
 /// An SDK error as the service's `Code: message`, or what failed on the way.
 pub(crate) fn said<E, R>(e: SdkError<E, R>) -> String
 where
@@ -121,20 +137,6 @@ fn owned(s: Option<&str>) -> String {
 
 impl Target for SdkTarget {
     async fn current(&self) -> anyhow::Result<Current> {
-        // Every page of a listing, its errors as the service's words with the operation.
-        macro_rules! all {
-            ($request:expr, $operation:expr) => {
-                $request
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .map_err(said)
-                    .map_err(anyhow::Error::msg)
-                    .with_context(|| $operation)?
-            };
-        }
         let mut current = Current::default();
         for g in all!(self.logs.describe_log_groups(), "DescribeLogGroups") {
             current.file.log_groups.push(LogGroup {

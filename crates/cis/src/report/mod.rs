@@ -1,0 +1,155 @@
+//! An audit written for people (text, HTML) and for other tools (JSON, CSV, ASFF, OCSF).
+
+use std::fmt::Write as _;
+
+use crate::audit::{FilterEvidence, Finding, Report, Status};
+
+/// The formats `cis audit` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+impl Format {
+    pub fn render(self, report: &Report) -> String {
+        match self {
+            Format::Text => text(report),
+            Format::Json => json(report),
+        }
+    }
+}
+
+/// The report as one JSON object: `cis_version`, `account`, `region`, `findings`.
+pub fn json(report: &Report) -> String {
+    let mut out = serde_json::to_string_pretty(report).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// The counts of a report, as `14 PASS, 1 FAIL`.
+pub fn tally(report: &Report) -> String {
+    let parts: Vec<String> = [Status::Pass, Status::Fail, Status::Manual, Status::Error]
+        .into_iter()
+        .map(|s| (s, report.count(s)))
+        .filter(|(s, n)| *n > 0 || *s == Status::Pass)
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    parts.join(", ")
+}
+
+/// The report for a terminal: one block per control, its evidence chain beneath.
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    let account = report.account.as_deref().unwrap_or("(unknown account)");
+    let _ = writeln!(
+        out,
+        "CIS AWS Foundations Benchmark v{}, monitoring controls: account {account}, {}\n",
+        report.cis_version, report.region
+    );
+    for f in &report.findings {
+        finding_text(&mut out, f);
+    }
+    let _ = writeln!(out, "{} controls: {}", report.findings.len(), tally(report));
+    out
+}
+
+fn finding_text(out: &mut String, f: &Finding) {
+    let _ = writeln!(
+        out,
+        "{:<5} {:<6} {} — {}",
+        f.cis_number,
+        f.status.as_str(),
+        f.control,
+        f.title
+    );
+    let _ = writeln!(out, "      {}", f.summary);
+    if !f.missing_events.is_empty() {
+        let _ = writeln!(out, "      missing: {}", f.missing_events.join(", "));
+    }
+    for p in f
+        .problems
+        .iter()
+        .skip(usize::from(f.status != Status::Pass))
+    {
+        let _ = writeln!(out, "      - {p}");
+    }
+    for w in &f.warnings {
+        let _ = writeln!(out, "      ! {w}");
+    }
+    if let Some(trail) = &f.evidence.trail {
+        let mut facts = vec![if trail.trail.multi_region {
+            "multi-region"
+        } else {
+            "single-region"
+        }];
+        match trail.is_logging {
+            Some(true) => facts.push("logging"),
+            Some(false) => facts.push("not logging"),
+            None => {}
+        }
+        let group = f.evidence.log_group.as_ref().map_or_else(
+            || "no log group".to_owned(),
+            |g| format!("log group {}", g.name),
+        );
+        let _ = writeln!(
+            out,
+            "      trail {} ({}) → {group}",
+            trail.trail.name,
+            facts.join(", ")
+        );
+    }
+    for filter in &f.evidence.filters {
+        filter_text(out, filter);
+    }
+    out.push('\n');
+}
+
+fn filter_text(out: &mut String, filter: &FilterEvidence) {
+    let _ = writeln!(
+        out,
+        "        filter {}: {}",
+        filter.name, filter.judgement.pattern
+    );
+    let Some(metric) = &filter.metric else {
+        return;
+    };
+    let mut chain = format!("→ metric {}/{}", metric.namespace, metric.name);
+    if filter.alarms.is_empty() {
+        chain.push_str(" → no alarm");
+    }
+    let _ = writeln!(out, "          {chain}");
+    for alarm in &filter.alarms {
+        let topics: Vec<String> = alarm
+            .topics
+            .iter()
+            .map(|t| {
+                let confirmed = t.subscriptions.iter().filter(|s| s.confirmed()).count();
+                let pending = t.subscriptions.len() - confirmed;
+                let name = t.arn.rsplit(':').next().unwrap_or_default();
+                if !t.exists {
+                    format!("topic {name} (missing)")
+                } else if pending > 0 {
+                    format!("topic {name} ({confirmed} confirmed, {pending} pending)")
+                } else {
+                    format!("topic {name} ({confirmed} confirmed)")
+                }
+            })
+            .collect();
+        let topics = if topics.is_empty() {
+            "no topic".to_owned()
+        } else {
+            topics.join(", ")
+        };
+        let verdict = if alarm.problems.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", alarm.problems.join("; "))
+        };
+        let _ = writeln!(
+            out,
+            "          → alarm {}{verdict} → {topics}",
+            alarm.alarm.name
+        );
+    }
+}
