@@ -3,7 +3,9 @@
 #
 # The end-to-end tests drive `trailwatch serve` with the real AWS clients: the AWS CLI and boto3
 # from PyPI, installed once into .venv-test (pinned versions; set TRAILWATCH_TEST_VENV to use
-# another virtual environment), and check SNS signatures with sns-validator from npm.
+# another virtual environment), and check SNS signatures with sns-validator from npm. The CIS
+# report is opened in Debian's Chromium (installed with apt-get when missing), driven by
+# playwright-core from npm.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,12 +22,19 @@ if ! cmp -s "$requirements" "$stamp" 2>/dev/null; then
 fi
 export TRAILWATCH_TEST_VENV="$venv"
 
-# AWS's SNS message validator for Node.js checks our signatures (pinned in package-lock.json).
+# AWS's SNS message validator for Node.js checks our signatures, and playwright-core drives
+# Chromium (both pinned in package-lock.json).
 checks="crates/trailwatch/tests/js"
 if ! cmp -s "$checks/package-lock.json" "$checks/node_modules/.trailwatch-lock" 2>/dev/null; then
-    echo "==> installing sns-validator into $checks/node_modules"
+    echo "==> installing sns-validator and playwright-core into $checks/node_modules"
     (cd "$checks" && npm ci --no-audit --no-fund --silent)
     cp "$checks/package-lock.json" "$checks/node_modules/.trailwatch-lock"
+fi
+
+# Debian's Chromium, in which the CIS report is checked as a reader sees it.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "==> installing Chromium (Debian's package)"
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 
 cargo nextest run --workspace "$@"

@@ -16,6 +16,8 @@ pub struct Account {
     pub account_id: Option<String>,
     /// The region audited: where trails were listed.
     pub region: String,
+    /// When it was read, in epoch milliseconds.
+    pub read_at_ms: i64,
     /// DescribeTrails of that region, shadow trails included.
     pub trails: Result<Vec<Trail>, String>,
     /// The log groups trails deliver to, by the ARN the trail gives.
@@ -33,6 +35,7 @@ impl Account {
         Account {
             account_id: None,
             region: region.to_owned(),
+            read_at_ms: 0,
             trails: Ok(Vec::new()),
             log_groups: BTreeMap::new(),
             alarms: BTreeMap::new(),

@@ -45,6 +45,10 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     pub region: String,
+    /// When the account was read, ISO 8601.
+    pub time: String,
+    #[serde(skip)]
+    pub time_ms: i64,
     pub findings: Vec<Finding>,
 }
 
@@ -70,7 +74,20 @@ pub struct Finding {
     pub problems: Vec<String>,
     /// What passes but deserves a look: noisy filters, split coverage, obsolete calls.
     pub warnings: Vec<String>,
+    /// What auditors that compare strings would say of the same account, and why where they
+    /// disagree.
+    pub other_auditors: Vec<OtherAuditor>,
     pub evidence: Evidence,
+}
+
+/// Another auditor's verdict on a control.
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherAuditor {
+    pub auditor: String,
+    /// `PASS` or `FAIL`.
+    pub verdict: String,
+    pub agrees: bool,
+    pub why: String,
 }
 
 /// The chain the finding rests on: trail → log group → filters (with each example's verdict)
@@ -142,12 +159,18 @@ pub fn audit(account: &Account, benchmark: &Benchmark<'_>) -> Report {
     let findings = benchmark
         .controls
         .iter()
-        .map(|control| audit_control(account, control))
+        .map(|control| {
+            let mut finding = audit_control(account, control);
+            finding.other_auditors = crate::auditors::views(account, control, &finding);
+            finding
+        })
         .collect();
     Report {
         cis_version: benchmark.version.to_owned(),
         account: account.account_id.clone(),
         region: account.region.clone(),
+        time: engine::format::iso8601_time(account.read_at_ms),
+        time_ms: account.read_at_ms,
         findings,
     }
 }
@@ -204,6 +227,7 @@ impl<'c> Work<'c> {
             missing_events: self.missing,
             problems,
             warnings: self.warnings,
+            other_auditors: Vec::new(),
             evidence: self.evidence,
         }
     }

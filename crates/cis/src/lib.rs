@@ -12,11 +12,13 @@
 //! - [`judge`]: patterns judged on those events;
 //! - [`account`]: what an audit reads of an account (gathered by the caller);
 //! - [`audit`]: the audit, with its evidence chain;
+//! - [`auditors`]: what Prowler and Security Hub would say of the same account;
 //! - [`report`]: the audit as text, JSON, CSV, ASFF, OCSF or HTML;
 //! - [`remedy`]: what to create so that every control passes.
 
 pub mod account;
 pub mod audit;
+pub mod auditors;
 pub mod catalogue;
 pub mod judge;
 pub mod remedy;

@@ -55,10 +55,16 @@ struct AuditArgs {
     output: Option<PathBuf>,
 }
 
+/// text for a terminal; json with the evidence chain; csv with Prowler's compliance columns;
+/// asff for Security Hub; ocsf Compliance Findings; html, a page for people.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum Format {
     Text,
     Json,
+    Csv,
+    Asff,
+    Ocsf,
+    Html,
 }
 
 #[derive(clap::Args)]
@@ -142,10 +148,15 @@ async fn audit(args: AuditArgs) -> ExitCode {
         }
     };
     let report = cis::audit(&account, &benchmark);
-    let text = match args.format {
-        Format::Text => cis::report::text(&report),
-        Format::Json => cis::report::json(&report),
+    let format = match args.format {
+        Format::Text => cis::report::Format::Text,
+        Format::Json => cis::report::Format::Json,
+        Format::Csv => cis::report::Format::Csv,
+        Format::Asff => cis::report::Format::Asff,
+        Format::Ocsf => cis::report::Format::Ocsf,
+        Format::Html => cis::report::Format::Html,
     };
+    let text = format.render(&report);
     match &args.output {
         Some(path) => {
             if let Err(e) = std::fs::write(path, &text) {
@@ -195,6 +206,9 @@ async fn gather(shared: &SdkConfig) -> anyhow::Result<Account> {
         .context("cannot reach the endpoint (sts:GetCallerIdentity)")?;
     let mut account = Account::empty(&region);
     account.account_id = me.account().map(str::to_owned);
+    account.read_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     account.trails = trails(&aws_sdk_cloudtrail::Client::new(shared)).await;
     let groups: Vec<String> = account
         .trails

@@ -295,6 +295,49 @@ fn cis_apply_then_audit_passes_and_a_broken_filter_fails_by_name() {
     assert!(text.contains("missing: DetachRolePolicy"), "{text}");
     assert!(text.contains("15 controls: 14 PASS, 1 FAIL"), "{text}");
 
+    // The HTML report, as a reader sees it in a real browser.
+    let page = tempfile::tempdir().expect("a temporary directory");
+    let html = page.path().join("report.html");
+    let (code, _, stderr) = run(
+        &server,
+        &[
+            "cis",
+            "audit",
+            "--format",
+            "html",
+            "-o",
+            html.to_str().expect("a path"),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("14 PASS, 1 FAIL"), "{stderr}");
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cis-report.png");
+    let out = std::process::Command::new("node")
+        .arg(common::node_checks().join("report.js"))
+        .args([html.as_os_str(), shot.as_os_str()])
+        .arg("iam_policy_changes")
+        .output()
+        .expect("node runs");
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{seen}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(&seen).expect("the page's checks as JSON");
+    assert_eq!(seen["sections"], 15);
+    assert_eq!(seen["missing"], "Missing events: DetachRolePolicy");
+    assert_eq!(
+        seen["colours"][1],
+        serde_json::json!(["FAIL", "rgb(198, 47, 47)"])
+    );
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a screenshot of the page"
+    );
+    eprintln!("the report, as Chromium shows it: {}", shot.display());
+
     // `cis apply` repairs its own filter, and only that.
     let (code, stdout, stderr) = run(
         &server,

@@ -1,14 +1,24 @@
 //! An audit written for people (text, HTML) and for other tools (JSON, CSV, ASFF, OCSF).
 
+mod formats;
+mod html;
+
 use std::fmt::Write as _;
 
 use crate::audit::{FilterEvidence, Finding, Report, Status};
+
+pub use formats::{asff, csv, ocsf};
+pub use html::html;
 
 /// The formats `cis audit` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
     Json,
+    Csv,
+    Asff,
+    Ocsf,
+    Html,
 }
 
 impl Format {
@@ -16,6 +26,10 @@ impl Format {
         match self {
             Format::Text => text(report),
             Format::Json => json(report),
+            Format::Csv => csv(report),
+            Format::Asff => asff(report),
+            Format::Ocsf => ocsf(report),
+            Format::Html => html(report),
         }
     }
 }
@@ -76,6 +90,13 @@ fn finding_text(out: &mut String, f: &Finding) {
     }
     for w in &f.warnings {
         let _ = writeln!(out, "      ! {w}");
+    }
+    for a in f.other_auditors.iter().filter(|a| !a.agrees) {
+        let _ = writeln!(
+            out,
+            "      ≠ {} would say {}: {}",
+            a.auditor, a.verdict, a.why
+        );
     }
     if let Some(trail) = &f.evidence.trail {
         let mut facts = vec![if trail.trail.multi_region {

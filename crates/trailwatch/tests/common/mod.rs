@@ -45,8 +45,10 @@ pub fn venv() -> PathBuf {
 pub fn node_checks() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
     assert!(
-        dir.join("node_modules/sns-validator").exists(),
-        "the signature test needs sns-validator in {}: run tools/test.sh (it installs it)",
+        dir.join("node_modules/sns-validator").exists()
+            && dir.join("node_modules/playwright-core").exists(),
+        "the JavaScript checks need sns-validator and playwright-core in {}: run tools/test.sh \
+         (it installs them)",
         dir.display()
     );
     dir
