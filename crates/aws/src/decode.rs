@@ -29,7 +29,8 @@ pub(crate) fn input(
         Protocol::LogsJson
         | Protocol::CloudWatchJson
         | Protocol::Operator
-        | Protocol::CloudTrailJson => {
+        | Protocol::CloudTrailJson
+        | Protocol::OrganizationsJson => {
             let parsed: Result<Value, _> = if body.is_empty() {
                 Ok(Value::Object(Default::default()))
             } else {

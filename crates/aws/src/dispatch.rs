@@ -17,6 +17,11 @@ pub(crate) enum Failure {
     Engine(ApiError),
     /// The service has the operation; trailwatch does not serve it.
     Unsupported,
+    /// Refused as the service refuses it, with one of its model's exceptions.
+    Refused {
+        shape: &'static str,
+        message: &'static str,
+    },
 }
 
 impl From<ApiError> for Failure {
@@ -66,6 +71,8 @@ pub(crate) async fn logs(
         "DeleteMetricFilter" => run(input, |r| l.delete_metric_filter(r)).await,
         "TestMetricFilter" => run(input, |r| l.test_metric_filter(r)).await,
         "PutRetentionPolicy" => run(input, |r| l.put_retention_policy(r)).await,
+        "ListTagsForResource" => run(input, |r| l.list_tags_for_resource(r)).await,
+        "DescribeResourcePolicies" => run(input, |r| l.describe_resource_policies(r)).await,
         "DeleteRetentionPolicy" => run(input, |r| l.delete_retention_policy(r)).await,
         _ => Err(Failure::Unsupported),
     }
@@ -88,6 +95,7 @@ pub(crate) async fn cloudwatch(
         "DisableAlarmActions" => run(input, |r| a.disable_alarm_actions(r)).await,
         "DescribeAlarmsForMetric" => run(input, |r| a.describe_alarms_for_metric(r)).await,
         "DescribeAlarmHistory" => run(input, |r| a.describe_alarm_history(r)).await,
+        "ListTagsForResource" => run(input, |r| a.list_tags_for_resource(r)).await,
         "PutMetricData" => run(input, |r| m.put_metric_data(r)).await,
         "GetMetricStatistics" => run(input, |r| m.get_metric_statistics(r)).await,
         "GetMetricData" => run(input, |r| m.get_metric_data(r)).await,
@@ -146,6 +154,7 @@ pub(crate) async fn cloudtrail(
         "RemoveTags" => run(input, |r| t.remove_tags(r)).await,
         "ListTags" => run(input, |r| t.list_tags(r)).await,
         "LookupEvents" => run(input, |r| t.lookup_events(r)).await,
+        "GetInsightSelectors" => run(input, |r| t.get_insight_selectors(r)).await,
         _ => Err(Failure::Unsupported),
     }
 }
@@ -173,6 +182,23 @@ pub(crate) fn sts(
         ),
     };
     Ok(serde_json::json!({"UserId": user_id, "Account": account, "Arn": arn}))
+}
+
+/// Organizations, as it answers an account that belongs to no organization: every call about
+/// one is refused with `AWSOrganizationsNotInUseException`. Making or joining one is not
+/// served.
+pub(crate) fn organizations(operation: &str) -> Result<Value, Failure> {
+    match operation {
+        "CreateOrganization"
+        | "AcceptHandshake"
+        | "DeclineHandshake"
+        | "DescribeHandshake"
+        | "ListHandshakesForAccount" => Err(Failure::Unsupported),
+        _ => Err(Failure::Refused {
+            shape: "AWSOrganizationsNotInUseException",
+            message: "Your account is not a member of an organization.",
+        }),
+    }
 }
 
 /// The SNS operation of an unsigned link in a message: a `SubscribeURL` (ConfirmSubscription)

@@ -56,7 +56,7 @@ impl AwsError {
             }
             // Logs models no statuses: every client error is 400.
             Protocol::LogsJson | Protocol::Operator => status = 400,
-            Protocol::CloudTrailJson => {}
+            Protocol::CloudTrailJson | Protocol::OrganizationsJson => {}
             Protocol::CloudWatchQuery | Protocol::SnsQuery | Protocol::StsQuery => {
                 if name == "UnknownOperationException" {
                     code = "InvalidAction".into();
@@ -87,7 +87,9 @@ impl AwsError {
                 type_name: "com.amazon.coral.validate#ValidationException".into(),
                 ..AwsError::shape(reply, "ValidationException", message)
             },
-            Protocol::CloudTrailJson => AwsError::shape(reply, "ValidationException", message),
+            Protocol::CloudTrailJson | Protocol::OrganizationsJson => {
+                AwsError::shape(reply, "ValidationException", message)
+            }
             // Query services name it by its query code.
             Protocol::CloudWatchQuery | Protocol::SnsQuery | Protocol::StsQuery => {
                 AwsError::shape(reply, "ValidationError", message)
@@ -227,7 +229,8 @@ impl IntoResponse for AwsError {
             Protocol::LogsJson
             | Protocol::CloudWatchJson
             | Protocol::Operator
-            | Protocol::CloudTrailJson => self.json(),
+            | Protocol::CloudTrailJson
+            | Protocol::OrganizationsJson => self.json(),
             Protocol::CloudWatchCbor => self.cbor(),
             Protocol::CloudWatchQuery | Protocol::SnsQuery | Protocol::StsQuery => self.xml(),
         };

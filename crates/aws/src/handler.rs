@@ -17,7 +17,7 @@ use crate::protocol::{
     Addressed, Protocol, address, form_guess, form_protocol, scope_region, scope_service,
 };
 use crate::response::{Reply, plain, success};
-use crate::{Auth, State, decode, model, operator, sigv4};
+use crate::{Auth, State, decode, ec2, model, operator, sigv4};
 
 /// Every request of the listener.
 pub(crate) async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
@@ -70,7 +70,7 @@ async fn post(
     };
     let services: &[&str] = match &addressed {
         Addressed::Operation(protocol, _) => &[protocol.signing_name()],
-        Addressed::Form => &["sns", "monitoring", "sts"],
+        Addressed::Form => &["sns", "monitoring", "sts", ec2::SIGNING_NAME],
         Addressed::UnknownTarget => {
             discard(body, state.body_timeout);
             let e = AwsError::shape(&reply, "UnknownOperationException", "");
@@ -169,6 +169,11 @@ async fn post(
             let params: Vec<(String, String)> =
                 form_urlencoded::parse(&body).into_owned().collect();
             let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+            if get("Version") == Some(ec2::VERSION)
+                || (get("Version").is_none() && scope_service == Some(ec2::SIGNING_NAME))
+            {
+                return Err(ec2_answer(state, &params, signer.as_ref(), headers, &reply));
+            }
             let Some(protocol) = form_protocol(get("Version").unwrap_or_default(), scope_service)
             else {
                 let message = "The request names no known service API version.";
@@ -193,6 +198,8 @@ async fn post(
     }
 
     let config = state.engine.config();
+    let region = served_region(config, signer.as_ref(), headers)
+        .map_err(|e| AwsError::auth(&reply, &sigv4::AuthError::region(&e)).into_response())?;
     // Served in the account of the key that signed it.
     let account = key_account
         .take()
@@ -213,19 +220,13 @@ async fn post(
     }
     let input = decode::input(&reply, service, &operation, &body, form.as_deref())
         .map_err(IntoResponse::into_response)?;
-    // Served in the region the request is signed for (checked above when signatures are).
-    let region = match &signer {
-        Some(signer) => config.regions.get(&signer.region),
-        None => scope_region(header("authorization").unwrap_or_default())
-            .map_or(Ok(config.region), |r| config.regions.get(r)),
-    }
-    .map_err(|e| AwsError::auth(&reply, &sigv4::AuthError::region(&e)).into_response())?;
     let scope = Scope::new(&account, region);
     let engine = &state.engine;
     let result = match protocol {
         Protocol::LogsJson => dispatch::logs(engine, &scope, &operation, input).await,
         Protocol::SnsQuery => dispatch::sns(engine, &scope, &operation, input).await,
         Protocol::CloudTrailJson => dispatch::cloudtrail(engine, &scope, &operation, input).await,
+        Protocol::OrganizationsJson => dispatch::organizations(&operation),
         Protocol::StsQuery => {
             let access_key_id = signer.as_ref().map(|s| s.access_key_id.as_str());
             dispatch::sts(&scope, access_key_id, &operation)
@@ -233,6 +234,50 @@ async fn post(
         _ => dispatch::cloudwatch(engine, &scope, &operation, input).await,
     };
     Ok(outcome(&reply, service, &operation, result))
+}
+
+/// The region a request is served in: the one it is signed for (checked when signatures are),
+/// else the server's own.
+fn served_region(
+    config: &engine::Config,
+    signer: Option<&sigv4::Verified>,
+    headers: &HeaderMap,
+) -> Result<&'static engine::scope::Region, engine::scope::RegionError> {
+    match signer {
+        Some(signer) => config.regions.get(&signer.region),
+        None => scope_region(
+            headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default(),
+        )
+        .map_or(Ok(config.region), |r| config.regions.get(r)),
+    }
+}
+
+/// An EC2 request, answered in EC2's own dialect.
+fn ec2_answer(
+    state: &State,
+    params: &[(String, String)],
+    signer: Option<&sigv4::Verified>,
+    headers: &HeaderMap,
+    reply: &Reply,
+) -> Response {
+    let id = &reply.request_id;
+    if let Some(signer) = signer
+        && signer.service != ec2::SIGNING_NAME
+    {
+        let message = "Credential should be scoped to correct service: 'ec2'.";
+        return ec2::error("AuthFailure", message, id);
+    }
+    let config = state.engine.config();
+    match served_region(config, signer, headers) {
+        Ok(region) => {
+            let scope = Scope::new(&config.account_id, region);
+            ec2::answer(params, &scope, &config.regions, id)
+        }
+        Err(e) => ec2::error("AuthFailure", &e.to_string(), id),
+    }
 }
 
 /// The reply to an operation's result.
@@ -246,6 +291,9 @@ fn outcome(
         Ok(output) => success(reply, service, operation, &output),
         Err(Failure::Unsupported) => {
             decode::unsupported_operation(reply, operation).into_response()
+        }
+        Err(Failure::Refused { shape, message }) => {
+            AwsError::shape(reply, shape, message).into_response()
         }
         Err(Failure::Engine(e)) => {
             if e.is_internal() {

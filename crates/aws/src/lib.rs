@@ -29,6 +29,7 @@ mod body;
 pub mod codec;
 mod decode;
 mod dispatch;
+mod ec2;
 mod error;
 mod handler;
 pub mod model;

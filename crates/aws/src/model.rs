@@ -251,6 +251,12 @@ pub fn cloudtrail() -> &'static Service {
     MODEL.get_or_init(|| Service::from_gzip(include_bytes!("../models/cloudtrail.json.gz")))
 }
 
+/// Organizations' model.
+pub fn organizations() -> &'static Service {
+    static MODEL: OnceLock<Service> = OnceLock::new();
+    MODEL.get_or_init(|| Service::from_gzip(include_bytes!("../models/organizations.json.gz")))
+}
+
 /// STS's model.
 pub fn sts() -> &'static Service {
     static MODEL: OnceLock<Service> = OnceLock::new();

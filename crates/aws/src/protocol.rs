@@ -29,6 +29,8 @@ pub(crate) enum Protocol {
     CloudTrailJson,
     /// STS, awsQuery.
     StsQuery,
+    /// Organizations, awsJson1_1.
+    OrganizationsJson,
     /// trailwatch's own operations (failed deliveries), awsJson1_1-style.
     Operator,
 }
@@ -45,6 +47,7 @@ impl Protocol {
             Protocol::SnsQuery => model::sns(),
             Protocol::CloudTrailJson => model::cloudtrail(),
             Protocol::StsQuery => model::sts(),
+            Protocol::OrganizationsJson => model::organizations(),
         }
     }
 
@@ -55,6 +58,7 @@ impl Protocol {
             Protocol::SnsQuery => "sns",
             Protocol::CloudTrailJson => "cloudtrail",
             Protocol::StsQuery => "sts",
+            Protocol::OrganizationsJson => "organizations",
             Protocol::Operator => OPERATOR_SIGNING_NAME,
             Protocol::CloudWatchJson | Protocol::CloudWatchCbor | Protocol::CloudWatchQuery => {
                 "monitoring"
@@ -105,6 +109,7 @@ pub(crate) fn address(path: &str, target: Option<&str>, content_type: &str) -> A
             OPERATOR_TARGET_PREFIX => Protocol::Operator,
             // botocore's long form, and the Smithy SDKs' (Rust, Go v2, JavaScript v3).
             CLOUDTRAIL_TARGET_PREFIX | "CloudTrail_20131101" => Protocol::CloudTrailJson,
+            "AWSOrganizationsV20161128" => Protocol::OrganizationsJson,
             _ => return Addressed::UnknownTarget,
         };
         return Addressed::Operation(protocol, op.to_owned());

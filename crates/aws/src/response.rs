@@ -33,7 +33,8 @@ pub(crate) fn success(
         Protocol::LogsJson
         | Protocol::CloudWatchJson
         | Protocol::Operator
-        | Protocol::CloudTrailJson => {
+        | Protocol::CloudTrailJson
+        | Protocol::OrganizationsJson => {
             let body = match output_shape {
                 Some(shape) => codec::to_json(service, shape, output),
                 None => Value::Object(Default::default()),

@@ -419,6 +419,11 @@ fn security_hub(
     })
 }
 
+/// The Prowler check that audits a control, e.g. `cloudwatch_log_metric_filter_policy_changes`.
+pub fn prowler_check(control: &str) -> Option<&'static str> {
+    prowler_rule(control).map(|r| r.check)
+}
+
 /// The other auditors' verdicts on one control, when they would decide it.
 pub fn views(account: &Account, control: &Control<'_>, finding: &Finding) -> Vec<OtherAuditor> {
     if matches!(finding.status, Status::Manual | Status::Error) {

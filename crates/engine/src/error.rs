@@ -55,6 +55,7 @@ exceptions!(
         InvalidParameterValueException,
         InvalidParameterCombinationException,
         MissingRequiredParameterException,
+        ResourceNotFoundException,
     }
 );
 
@@ -93,6 +94,8 @@ exceptions!(
         InvalidMaxResultsException,
         InvalidNextTokenException,
         InvalidTokenException,
+        InsightNotEnabledException,
+        EventDataStoreNotFoundException,
     }
 );
 

@@ -41,6 +41,7 @@ use crate::scope::{Region, Regions, Scope};
 use crate::store::{Store, Tx};
 
 pub use crate::error::{ApiError, ErrorCode};
+pub use crate::topics::policy::glob;
 pub use crate::topics::{delivery_policy, endpoint, outbox};
 
 /// Where the engine runs and what it calls itself.

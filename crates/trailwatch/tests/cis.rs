@@ -49,6 +49,22 @@ fn run(server: &Server, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `cis apply` of the latest version on `GROUP`, topic `cis-alarms`, subscribing `subscribe`.
+fn apply_pack(server: &Server, subscribe: Option<&str>) -> (i32, String, String) {
+    let mut args = vec![
+        "cis",
+        "apply",
+        "--log-group",
+        GROUP,
+        "--topic",
+        "cis-alarms",
+    ];
+    if let Some(endpoint) = subscribe {
+        args.extend(["--subscribe", endpoint]);
+    }
+    run(server, &args)
+}
+
 fn audit_json(server: &Server) -> (i32, Value) {
     let (code, stdout, stderr) = run(server, &["cis", "audit", "--format", "json"]);
     let report = serde_json::from_str(&stdout)
@@ -147,19 +163,7 @@ fn cis_apply_then_audit_passes_and_a_broken_filter_fails_by_name() {
     );
 
     let subscribe = format!("http:{}", subscriber.url);
-    let (code, stdout, stderr) = run(
-        &server,
-        &[
-            "cis",
-            "apply",
-            "--log-group",
-            GROUP,
-            "--topic",
-            "cis-alarms",
-            "--subscribe",
-            &subscribe,
-        ],
-    );
+    let (code, stdout, stderr) = apply_pack(&server, Some(&subscribe));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
         stdout.contains("0 controls met already, 15 to install."),
@@ -233,19 +237,7 @@ fn cis_apply_then_audit_passes_and_a_broken_filter_fails_by_name() {
     assert_eq!(mine["meets"], false);
 
     // A second run changes nothing.
-    let (code, stdout, _) = run(
-        &server,
-        &[
-            "cis",
-            "apply",
-            "--log-group",
-            GROUP,
-            "--topic",
-            "cis-alarms",
-            "--subscribe",
-            &subscribe,
-        ],
-    );
+    let (code, stdout, _) = apply_pack(&server, Some(&subscribe));
     assert_eq!(code, 0);
     assert!(
         stdout.contains("15 controls met already, 0 to install."),
@@ -339,17 +331,7 @@ fn cis_apply_then_audit_passes_and_a_broken_filter_fails_by_name() {
     eprintln!("the report, as Chromium shows it: {}", shot.display());
 
     // `cis apply` repairs its own filter, and only that.
-    let (code, stdout, stderr) = run(
-        &server,
-        &[
-            "cis",
-            "apply",
-            "--log-group",
-            GROUP,
-            "--topic",
-            "cis-alarms",
-        ],
-    );
+    let (code, stdout, stderr) = apply_pack(&server, None);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
         stdout.contains("update    metric filter cis-iam_policy_changes"),
@@ -407,5 +389,348 @@ fn cis_audit_says_why_an_endpoint_cannot_be_audited() {
             .as_str()
             .is_some_and(|s| s.starts_with("no trail in us-east-1")),
         "{report}"
+    );
+}
+
+/// The virtual environment holding Prowler, made by `tools/test.sh`.
+fn prowler_venv() -> std::path::PathBuf {
+    let dir = std::env::var_os("TRAILWATCH_PROWLER_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| common::workspace().join(".venv-prowler"));
+    assert!(
+        dir.join("bin/prowler").exists(),
+        "the Prowler test needs Prowler in {}: run tools/test.sh (it installs it)",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs Prowler's CIS monitoring checks against the server; each check's status by check id.
+fn prowler(server: &Server, out: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let checks: Vec<&str> = cis::Catalogue::get()
+        .benchmark(cis::LATEST)
+        .expect("the latest version")
+        .controls
+        .iter()
+        .filter_map(|c| cis::auditors::prowler_check(c.id()))
+        .chain([
+            "cloudtrail_multi_region_enabled",
+            "cloudtrail_cloudwatch_logging_enabled",
+        ])
+        .collect();
+    assert_eq!(checks.len(), 17);
+    let status = std::process::Command::new(prowler_venv().join("bin/prowler"))
+        .args([
+            "aws",
+            "-f",
+            "us-east-1",
+            "--no-banner",
+            "-M",
+            "json-ocsf",
+            "-F",
+            "scan",
+        ])
+        .arg("-o")
+        .arg(out)
+        .arg("-c")
+        .args(&checks)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", out)
+        .env("TZ", "UTC")
+        .env("AWS_ENDPOINT_URL", &server.url)
+        .env("AWS_ACCESS_KEY_ID", common::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", common::SECRET_ACCESS_KEY)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("prowler runs");
+    // 3: some check failed; anything else but 0 is Prowler's own trouble.
+    assert!(
+        matches!(status.status.code(), Some(0 | 3)),
+        "prowler: {}\n{}",
+        String::from_utf8_lossy(&status.stdout),
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let findings: Value = serde_json::from_slice(
+        &std::fs::read(out.join("scan.ocsf.json")).expect("Prowler's OCSF output"),
+    )
+    .expect("JSON");
+    let mut by_check = std::collections::BTreeMap::new();
+    for f in findings.as_array().expect("findings") {
+        let check = f["metadata"]["event_code"]
+            .as_str()
+            .expect("a check")
+            .to_owned();
+        let status = f["status_code"].as_str().expect("a status").to_owned();
+        assert!(
+            by_check.insert(check, status).is_none(),
+            "one finding per check"
+        );
+    }
+    assert_eq!(by_check.len(), 17, "{by_check:?}");
+    by_check
+}
+
+/// For every control: our status, what we say Prowler decides, and what Prowler decided.
+fn against_prowler(
+    report: &Value,
+    prowler: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String, String, String)> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let control = f["control"].as_str().expect("control").to_owned();
+            let predicted = f["other_auditors"]
+                .as_array()
+                .expect("other auditors")
+                .iter()
+                .find(|a| a["auditor"] == "Prowler")
+                .map_or("", |a| a["verdict"].as_str().unwrap_or_default())
+                .to_owned();
+            let check = cis::auditors::prowler_check(&control).expect("a Prowler check");
+            (
+                control,
+                f["status"].as_str().unwrap_or_default().to_owned(),
+                predicted,
+                prowler[check].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn prowler_audits_trailwatch_to_the_end_and_the_reports_say_where_it_disagrees() {
+    let (dir, server) = server_with_trail();
+    let subscriber = Subscriber::start();
+    let subscribe = format!("http:{}", subscriber.url);
+    let (code, stdout, stderr) = apply_pack(&server, Some(&subscribe));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    wait_confirmed(&server, "arn:aws:sns:us-east-1:000000000000:cis-alarms");
+    // A delivery, so the trail has sent events to CloudWatch Logs lately.
+    let now = common::now_ms();
+    common::put_file(
+        &dir.path().join("audit-logs"),
+        &common::delivery_key("", "us-east-1", now, "prowler"),
+        &common::delivery_file(&[common::event("CreateUser", "prowler-1", now)]),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.aws_ok(&["cloudtrail", "get-trail-status", "--name", "management"])["LatestCloudWatchLogsDeliveryTime"].is_null() {
+        assert!(Instant::now() < deadline, "the delivery never reached the log group");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let verdicts = prowler(&server, &out.path().join("compliant"));
+    assert_eq!(verdicts["cloudtrail_multi_region_enabled"], "PASS");
+    assert_eq!(verdicts["cloudtrail_cloudwatch_logging_enabled"], "PASS");
+    let (code, report) = audit_json(&server);
+    assert_eq!(code, 0, "{report}");
+    let rows = against_prowler(&report, &verdicts);
+    for (control, _, predicted, actual) in &rows {
+        assert_eq!(
+            predicted, actual,
+            "what the report says Prowler decides on {control}"
+        );
+    }
+    let disagreements: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|(_, ours, _, theirs)| ours != theirs)
+        .map(|(c, _, _, theirs)| (c.as_str(), theirs.as_str()))
+        .collect();
+    // The benchmark's own strings, which Prowler's text rules reject.
+    assert_eq!(
+        disagreements,
+        [
+            ("route_table_changes", "FAIL"),
+            ("organizations_changes", "FAIL")
+        ]
+    );
+
+    // Broken: one call dropped from the IAM filter; the security-group filter's clauses all
+    // joined with `&&`, so it can never match.
+    put_filter(
+        &server,
+        "cis-iam_policy_changes",
+        IAM_WITHOUT_DETACH_ROLE,
+        "cis-iam_policy_changes",
+    );
+    put_filter(
+        &server,
+        "cis-security_group_changes",
+        "{ ($.eventName = AuthorizeSecurityGroupIngress) && ($.eventName = AuthorizeSecurityGroupEgress) && ($.eventName = RevokeSecurityGroupIngress) && ($.eventName = RevokeSecurityGroupEgress) && ($.eventName = CreateSecurityGroup) && ($.eventName = DeleteSecurityGroup) && ($.eventName = ModifySecurityGroupRules) }",
+        "cis-security_group_changes",
+    );
+    let verdicts = prowler(&server, &out.path().join("broken"));
+    let (code, report) = audit_json(&server);
+    assert_eq!(code, 1, "{report}");
+    let rows = against_prowler(&report, &verdicts);
+    for (control, _, predicted, actual) in &rows {
+        assert_eq!(
+            predicted, actual,
+            "what the report says Prowler decides on {control}"
+        );
+    }
+    let broken: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .filter(|(c, ..)| c == "iam_policy_changes" || c == "security_group_changes")
+        .map(|(c, ours, _, theirs)| (c.as_str(), ours.as_str(), theirs.as_str()))
+        .collect();
+    assert_eq!(
+        broken,
+        [
+            ("iam_policy_changes", "FAIL", "FAIL"),
+            ("security_group_changes", "FAIL", "PASS")
+        ]
+    );
+}
+
+#[test]
+fn the_calls_auditors_make_first_are_answered_as_for_an_empty_account() {
+    let (_dir, server) = server_with_trail();
+    // EC2 DescribeRegions: the regions served, in EC2's own dialect.
+    let regions = server.aws_ok(&[
+        "ec2",
+        "describe-regions",
+        "--region-names",
+        "eu-west-1",
+        "us-east-1",
+    ]);
+    assert_eq!(
+        regions,
+        serde_json::json!({"Regions": [
+            {"Endpoint": "ec2.eu-west-1.amazonaws.com", "RegionName": "eu-west-1", "OptInStatus": "opt-in-not-required"},
+            {"Endpoint": "ec2.us-east-1.amazonaws.com", "RegionName": "us-east-1", "OptInStatus": "opt-in-not-required"},
+        ]})
+    );
+    let all = server.aws_ok(&["ec2", "describe-regions"]);
+    assert!(
+        all["Regions"].as_array().is_some_and(|r| r.len() > 20),
+        "{all}"
+    );
+    let filtered = server.aws_ok(&[
+        "ec2",
+        "describe-regions",
+        "--filters",
+        "Name=region-name,Values=eu-west-?",
+    ]);
+    assert_eq!(
+        filtered["Regions"].as_array().map(Vec::len),
+        Some(3),
+        "{filtered}"
+    );
+    assert!(
+        server
+            .aws_err(&["ec2", "describe-regions", "--region-names", "moon-1"])
+            .contains("(InvalidParameterValue)")
+    );
+    assert!(
+        server
+            .aws_err(&["ec2", "describe-instances"])
+            .contains("(InvalidAction)")
+    );
+    // Organizations: not a member of one.
+    for args in [
+        &["organizations", "describe-organization"][..],
+        &[
+            "organizations",
+            "describe-account",
+            "--account-id",
+            "000000000000",
+        ],
+    ] {
+        let e = server.aws_err(args);
+        assert!(
+            e.contains("(AWSOrganizationsNotInUseException)")
+                && e.contains("Your account is not a member of an organization."),
+            "{e}"
+        );
+    }
+    // CloudTrail Insights: off.
+    let e = server.aws_err(&[
+        "cloudtrail",
+        "get-insight-selectors",
+        "--trail-name",
+        "management",
+    ]);
+    assert!(
+        e.contains("(InsightNotEnabledException)")
+            && e.contains("Trail management does not have Insights enabled."),
+        "{e}"
+    );
+    assert!(
+        server
+            .aws_err(&[
+                "cloudtrail",
+                "get-insight-selectors",
+                "--trail-name",
+                "nope"
+            ])
+            .contains("(TrailNotFoundException)")
+    );
+    // No resource policies; no tags on what exists, and an error for what does not.
+    assert_eq!(
+        server.aws_ok(&["logs", "describe-resource-policies"]),
+        serde_json::json!({"resourcePolicies": []})
+    );
+    assert_eq!(
+        server.aws_ok(&[
+            "logs",
+            "list-tags-for-resource",
+            "--resource-arn",
+            "arn:aws:logs:us-east-1:000000000000:log-group:CloudTrail/DefaultLogGroup"
+        ]),
+        serde_json::json!({"tags": {}})
+    );
+    assert!(
+        server
+            .aws_err(&[
+                "logs",
+                "list-tags-for-resource",
+                "--resource-arn",
+                "arn:aws:logs:us-east-1:000000000000:log-group:nope"
+            ])
+            .contains("(ResourceNotFoundException)")
+    );
+    server.aws_ok(&[
+        "cloudwatch",
+        "put-metric-alarm",
+        "--alarm-name",
+        "a",
+        "--namespace",
+        "N",
+        "--metric-name",
+        "M",
+        "--statistic",
+        "Sum",
+        "--period",
+        "60",
+        "--evaluation-periods",
+        "1",
+        "--threshold",
+        "1",
+        "--comparison-operator",
+        "GreaterThanThreshold",
+    ]);
+    assert_eq!(
+        server.aws_ok(&[
+            "cloudwatch",
+            "list-tags-for-resource",
+            "--resource-arn",
+            "arn:aws:cloudwatch:us-east-1:000000000000:alarm:a"
+        ]),
+        serde_json::json!({"Tags": []})
+    );
+    assert!(
+        server
+            .aws_err(&[
+                "cloudwatch",
+                "list-tags-for-resource",
+                "--resource-arn",
+                "arn:aws:cloudwatch:us-east-1:000000000000:alarm:b"
+            ])
+            .contains("(ResourceNotFoundException)")
     );
 }

@@ -5,99 +5,23 @@
 
 mod common;
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ACCESS_KEY_ID, Server, Subscriber, cloudtrail_event, free_port, now_ms, venv};
+use common::{
+    ACCESS_KEY_ID, ACCOUNT, Server, Subscriber, delivery_file, delivery_key, event, free_port,
+    now_ms, put_file, venv,
+};
 use serde_json::{Value, json};
 
 const GROUP: &str = "CloudTrail/DefaultLogGroup";
 const GROUP_ARN: &str =
     "arn:aws:logs:us-east-1:000000000000:log-group:CloudTrail/DefaultLogGroup:*";
 const ROLE_ARN: &str = "arn:aws:iam::000000000000:role/CloudTrail_CloudWatchLogs_Role";
-const ACCOUNT: &str = "000000000000";
+
 const PATTERN: &str = "{($.eventName=DeleteGroupPolicy)||($.eventName=DeleteRolePolicy)||($.eventName=DeleteUserPolicy)||($.eventName=PutGroupPolicy)||($.eventName=PutRolePolicy)||($.eventName=PutUserPolicy)||($.eventName=CreatePolicy)||($.eventName=DeletePolicy)||($.eventName=CreatePolicyVersion)||($.eventName=DeletePolicyVersion)||($.eventName=AttachRolePolicy)||($.eventName=DetachRolePolicy)||($.eventName=AttachUserPolicy)||($.eventName=DetachUserPolicy)||($.eventName=AttachGroupPolicy)||($.eventName=DetachGroupPolicy)}";
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A real event of the corpus, made new: its own id, the time `time_ms`, this account and
-/// region.
-fn event(name: &str, id: &str, time_ms: i64) -> Value {
-    static READ: std::sync::Mutex<Vec<(String, Value)>> = std::sync::Mutex::new(Vec::new());
-    let mut read = READ.lock().expect("lock");
-    let mut e = match read.iter().find(|(n, _)| n == name) {
-        Some((_, e)) => e.clone(),
-        None => {
-            let e: Value = serde_json::from_str(&cloudtrail_event(name)).expect("an event");
-            read.push((name.to_owned(), e.clone()));
-            e
-        }
-    };
-    e["eventID"] = json!(id);
-    e["eventTime"] = json!(iso(time_ms));
-    e["recipientAccountId"] = json!(ACCOUNT);
-    e["awsRegion"] = json!("us-east-1");
-    e
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` of epoch milliseconds (days to civil dates: Howard Hinnant's
-/// algorithm).
-fn iso(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// The key CloudTrail would give a delivery file of `region` at `time_ms`, under `prefix`.
-fn delivery_key(prefix: &str, region: &str, time_ms: i64, unique: &str) -> String {
-    let t = iso(time_ms);
-    let (y, m, d) = (&t[0..4], &t[5..7], &t[8..10]);
-    let stamp = format!("{y}{m}{d}T{}{}Z", &t[11..13], &t[14..16]);
-    let base = format!(
-        "AWSLogs/{ACCOUNT}/CloudTrail/{region}/{y}/{m}/{d}/{ACCOUNT}_CloudTrail_{region}_{stamp}_{unique}.json.gz"
-    );
-    if prefix.is_empty() {
-        base
-    } else {
-        format!("{prefix}/{base}")
-    }
-}
-
-/// A gzip'd `{"Records": [...]}` document, as CloudTrail writes them.
-fn delivery_file(events: &[Value]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(json!({ "Records": events }).to_string().as_bytes())
-        .expect("gzip");
-    gz.finish().expect("gzip")
-}
-
-/// Writes an object into a bucket folder, whole: written beside it under a hidden name, then
-/// renamed, as a careful copying tool (rsync) does.
-fn put_file(bucket: &Path, key: &str, bytes: &[u8]) -> PathBuf {
-    let path = bucket.join(key);
-    let folder = path.parent().expect("a folder");
-    std::fs::create_dir_all(folder).expect("folders");
-    let name = path.file_name().expect("a name").to_string_lossy();
-    let part = folder.join(format!(".{name}.part"));
-    std::fs::write(&part, bytes).expect("write");
-    std::fs::rename(&part, &path).expect("rename");
-    path
-}
 
 /// The log group a trail delivers to, with the metric filter of the CIS control "IAM policy
 /// changes".

@@ -121,6 +121,30 @@ impl Alarms<'_> {
             .await
     }
 
+    /// An alarm's tags. Tags given to PutMetricAlarm are not kept yet, so an alarm has none.
+    pub async fn list_tags_for_resource(
+        &self,
+        req: ListTagsForResourceRequest,
+    ) -> Result<ListTagsForResourceResponse, ApiError> {
+        let scope = self.scope.clone();
+        self.engine
+            .read(&self.scope, move |tx, _| {
+                let name = crate::scope::Arn::parse(&req.resource_arn)
+                    .filter(|a| a.service == "cloudwatch" && a.region == scope.region().name)
+                    .and_then(|a| a.resource.strip_prefix("alarm:").map(str::to_owned));
+                let missing = || {
+                    ApiError::new(
+                        CloudWatchException::ResourceNotFoundException,
+                        format!("Resource {} not found.", req.resource_arn),
+                    )
+                };
+                let name = name.ok_or_else(missing)?;
+                tx.alarm(&name)?.ok_or_else(missing)?;
+                Ok(ListTagsForResourceResponse { tags: Vec::new() })
+            })
+            .await
+    }
+
     pub async fn describe_alarms(
         &self,
         req: DescribeAlarmsRequest,

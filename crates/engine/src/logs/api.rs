@@ -276,3 +276,34 @@ pub struct PutRetentionPolicyRequest {
     pub log_group_name: String,
     pub retention_in_days: i64,
 }
+
+/// ListTagsForResource, of a log group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListTagsForResourceRequest {
+    pub resource_arn: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ListTagsForResourceResponse {
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeResourcePoliciesRequest {
+    #[serde(default)]
+    pub next_token: Option<String>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub resource_arn: Option<String>,
+    #[serde(default)]
+    pub policy_scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeResourcePoliciesResponse {
+    pub resource_policies: Vec<serde_json::Value>,
+}

@@ -159,6 +159,43 @@ impl Engine {
 }
 
 impl Logs<'_> {
+    /// A log group's tags. Tags given to CreateLogGroup are not kept yet, so a group has none.
+    pub async fn list_tags_for_resource(
+        &self,
+        req: ListTagsForResourceRequest,
+    ) -> Result<ListTagsForResourceResponse, ApiError> {
+        let name = match req.resource_arn.split_once(":log-group:") {
+            Some((_, rest)) if req.resource_arn.starts_with("arn:") && !rest.is_empty() => {
+                rest.trim_end_matches(":*").to_owned()
+            }
+            _ => {
+                return Err(ApiError::new(
+                    INVALID,
+                    format!("{} is not a log group ARN.", req.resource_arn),
+                ));
+            }
+        };
+        self.engine
+            .read(&self.scope, move |tx, _| {
+                groups::require_group(tx, &name)?;
+                Ok(ListTagsForResourceResponse {
+                    tags: Default::default(),
+                })
+            })
+            .await
+    }
+
+    /// Resource policies (which let other services write to log groups) are not kept: an
+    /// account has none.
+    pub async fn describe_resource_policies(
+        &self,
+        _req: DescribeResourcePoliciesRequest,
+    ) -> Result<DescribeResourcePoliciesResponse, ApiError> {
+        Ok(DescribeResourcePoliciesResponse {
+            resource_policies: Vec::new(),
+        })
+    }
+
     pub async fn create_log_group(&self, req: LogGroupRequest) -> Result<Empty, ApiError> {
         self.engine
             .write(&self.scope, move |tx, ctx| {

@@ -144,8 +144,8 @@ fn any_matches(value: &Value, test: impl Fn(&str) -> bool) -> bool {
     }
 }
 
-/// IAM's wildcards: `*` for any run of characters, `?` for one.
-fn glob(pattern: &str, text: &str) -> bool {
+/// IAM's wildcards (EC2's filters take the same): `*` for any run of characters, `?` for one.
+pub fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;

@@ -308,3 +308,12 @@ pub struct LookupEventsResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetInsightSelectorsRequest {
+    #[serde(default)]
+    pub trail_name: Option<String>,
+    #[serde(default)]
+    pub event_data_store: Option<String>,
+}

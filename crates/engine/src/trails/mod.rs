@@ -370,6 +370,41 @@ impl Trails<'_> {
             .await
     }
 
+    /// CloudTrail Insights is not served, so no trail has it on: AWS's answer for such a trail.
+    pub async fn get_insight_selectors(
+        &self,
+        req: GetInsightSelectorsRequest,
+    ) -> Result<Empty, ApiError> {
+        let name = match (req.trail_name, req.event_data_store) {
+            (Some(name), None) => name,
+            (None, Some(_)) => {
+                return Err(ApiError::new(
+                    CloudTrailException::EventDataStoreNotFoundException,
+                    "The specified event data store was not found.",
+                ));
+            }
+            _ => {
+                return Err(ApiError::new(
+                    CloudTrailException::InvalidParameterCombinationException,
+                    "You must specify either a trail name or an event data store, but not both.",
+                ));
+            }
+        };
+        let scope = self.scope.clone();
+        self.engine
+            .read(&self.scope, move |tx, _| {
+                let trail = trail::find(tx, &scope, &name)?.trail;
+                Err(ApiError::new(
+                    CloudTrailException::InsightNotEnabledException,
+                    format!(
+                        "Trail {} does not have Insights enabled. Edit the trail settings to enable Insights, and then try the operation again.",
+                        trail.name
+                    ),
+                ))
+            })
+            .await
+    }
+
     pub async fn get_trail(&self, req: NameRequest) -> Result<GetTrailResponse, ApiError> {
         let scope = self.scope.clone();
         self.engine

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 pub const ACCESS_KEY_ID: &str = "AKIDTRAILWATCHTEST01";
 pub const SECRET_ACCESS_KEY: &str = "trailwatch/test/secret/access/key/00000000";
 pub const REGION: &str = "us-east-1";
+/// The account of the test keys.
+pub const ACCOUNT: &str = "000000000000";
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -744,4 +746,88 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A real event of the corpus, made new: its own id, the time `time_ms`, this account and
+/// region.
+pub fn event(name: &str, id: &str, time_ms: i64) -> serde_json::Value {
+    static READ: std::sync::Mutex<Vec<(String, serde_json::Value)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut read = READ.lock().expect("lock");
+    let mut e = match read.iter().find(|(n, _)| n == name) {
+        Some((_, e)) => e.clone(),
+        None => {
+            let e: serde_json::Value =
+                serde_json::from_str(&cloudtrail_event(name)).expect("an event");
+            read.push((name.to_owned(), e.clone()));
+            e
+        }
+    };
+    e["eventID"] = serde_json::json!(id);
+    e["eventTime"] = serde_json::json!(iso(time_ms));
+    e["recipientAccountId"] = serde_json::json!(ACCOUNT);
+    e["awsRegion"] = serde_json::json!("us-east-1");
+    e
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of epoch milliseconds (days to civil dates: Howard Hinnant's
+/// algorithm).
+pub fn iso(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// The key CloudTrail would give a delivery file of `region` at `time_ms`, under `prefix`.
+pub fn delivery_key(prefix: &str, region: &str, time_ms: i64, unique: &str) -> String {
+    let t = iso(time_ms);
+    let (y, m, d) = (&t[0..4], &t[5..7], &t[8..10]);
+    let stamp = format!("{y}{m}{d}T{}{}Z", &t[11..13], &t[14..16]);
+    let base = format!(
+        "AWSLogs/{ACCOUNT}/CloudTrail/{region}/{y}/{m}/{d}/{ACCOUNT}_CloudTrail_{region}_{stamp}_{unique}.json.gz"
+    );
+    if prefix.is_empty() {
+        base
+    } else {
+        format!("{prefix}/{base}")
+    }
+}
+
+/// A gzip'd `{"Records": [...]}` document, as CloudTrail writes them.
+pub fn delivery_file(events: &[serde_json::Value]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(
+        serde_json::json!({ "Records": events })
+            .to_string()
+            .as_bytes(),
+    )
+    .expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// Writes an object into a bucket folder, whole: written beside it under a hidden name, then
+/// renamed, as a careful copying tool (rsync) does.
+pub fn put_file(bucket: &Path, key: &str, bytes: &[u8]) -> PathBuf {
+    let path = bucket.join(key);
+    let folder = path.parent().expect("a folder");
+    std::fs::create_dir_all(folder).expect("folders");
+    let name = path.file_name().expect("a name").to_string_lossy();
+    let part = folder.join(format!(".{name}.part"));
+    std::fs::write(&part, bytes).expect("write");
+    std::fs::rename(&part, &path).expect("rename");
+    path
 }
