@@ -45,6 +45,15 @@ pub struct Args {
     /// nothing is deleted.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Install the CIS AWS Foundations Benchmark monitoring controls at start-up, as `cis
+    /// apply` would, in the default region: a metric filter and an alarm for each control not
+    /// yet met on log group CloudTrail/DefaultLogGroup, notifying topic cis-alarms (both made
+    /// if missing). Subscribe to the topic to receive the notifications.
+    #[arg(long)]
+    cis: bool,
+    /// The benchmark version --cis installs.
+    #[arg(long, default_value = cis::LATEST, value_name = "VERSION", requires = "cis")]
+    cis_version: String,
     /// Regions to answer, separated by commas (default: every region of every AWS partition).
     /// A request signed for another region is refused.
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_region)]
@@ -166,6 +175,48 @@ async fn set_up(engine: &Engine, parsed: &config::Parsed) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The log group and topic `serve --cis` installs the controls on.
+pub(crate) const CIS_LOG_GROUP: &str = "CloudTrail/DefaultLogGroup";
+pub(crate) const CIS_TOPIC: &str = "cis-alarms";
+
+/// Installs the CIS monitoring controls in the default scope, telling what changed.
+async fn install_cis(engine: &Engine, version: &str) -> anyhow::Result<()> {
+    let catalogue = cis::Catalogue::get();
+    let benchmark = catalogue.benchmark(version).with_context(|| {
+        format!(
+            "--cis-version: no CIS version {version}; the versions are {}",
+            catalogue.versions().join(", ")
+        )
+    })?;
+    let scope = engine.default_scope();
+    let target = crate::setup::engine::EngineTarget {
+        engine,
+        scope: scope.clone(),
+    };
+    let current = crate::setup::Target::current(&target).await?;
+    let request = cis::remedy::Request {
+        log_group: CIS_LOG_GROUP.to_owned(),
+        topic: CIS_TOPIC.to_owned(),
+        subscribe: None,
+        style: cis::remedy::Style::Literal,
+        region: scope.region().name.clone(),
+    };
+    let remedy = cis::remedy::remedy(&benchmark, &request, &current).map_err(anyhow::Error::msg)?;
+    let parsed = config::File::parse("the CIS pack", &remedy.file.to_toml())?;
+    let changes = config::plan::plan(&parsed.file, &current, false);
+    crate::setup::execute(&target, &parsed, &changes, &current).await?;
+    tracing::info!(
+        version = benchmark.version,
+        log_group = CIS_LOG_GROUP,
+        topic = CIS_TOPIC,
+        "CIS monitoring controls: {} met already, {} installed ({}).",
+        remedy.met.len(),
+        remedy.added.len(),
+        crate::setup::summary(&changes, true)
+    );
+    Ok(())
+}
+
 fn parse_region(name: &str) -> Result<&'static Region, String> {
     Region::named(name).ok_or_else(|| format!("'{name}' is not a region of any AWS partition"))
 }
@@ -280,6 +331,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
 
     if let Some(parsed) = &parsed {
         set_up(&engine, parsed).await?;
+    }
+    if args.cis {
+        install_cis(&engine, &args.cis_version).await?;
     }
     tokio::spawn(tick(engine.clone()));
     tokio::spawn(worker.run());

@@ -734,3 +734,74 @@ fn the_calls_auditors_make_first_are_answered_as_for_an_empty_account() {
             .contains("(ResourceNotFoundException)")
     );
 }
+
+#[test]
+fn serve_cis_installs_the_controls_and_a_delivered_policy_change_alarms() {
+    let buckets = tempfile::tempdir().expect("a temporary directory");
+    std::fs::create_dir(buckets.path().join("audit-logs")).expect("a bucket");
+    let data = buckets.path().join("data");
+    let dir = buckets.path().to_str().expect("a path").to_owned();
+    let mut server = Server::start_in(&data, &["--s3-dir", &dir, "--cis"]);
+    let filters = server.aws_ok(&["logs", "describe-metric-filters", "--log-group-name", GROUP]);
+    assert_eq!(
+        filters["metricFilters"].as_array().map(Vec::len),
+        Some(15),
+        "{filters}"
+    );
+    assert!(
+        server.log().contains(
+            "CIS monitoring controls: 0 met already, 15 installed (32 created, 0 unchanged)."
+        ),
+        "{}",
+        server.log()
+    );
+    // A restart installs nothing more.
+    server.stop();
+    let server = Server::start_in(&data, &["--s3-dir", &dir, "--cis"]);
+    assert!(
+        server
+            .log()
+            .contains("CIS monitoring controls: 15 met already, 0 installed (2 unchanged)."),
+        "{}",
+        server.log()
+    );
+
+    // A subscriber, a trail into the group, and CloudTrail's file with a policy change.
+    let subscriber = Subscriber::start();
+    let topic = server.subscribed_topic("cis-alarms", &subscriber);
+    assert_eq!(topic, "arn:aws:sns:us-east-1:000000000000:cis-alarms");
+    server.aws_ok(&[
+        "cloudtrail",
+        "create-trail",
+        "--name",
+        "management",
+        "--s3-bucket-name",
+        "audit-logs",
+        "--is-multi-region-trail",
+        "--cloud-watch-logs-log-group-arn",
+        GROUP_ARN,
+        "--cloud-watch-logs-role-arn",
+        "arn:aws:iam::000000000000:role/CloudTrail_CloudWatchLogs_Role",
+    ]);
+    server.aws_ok(&["cloudtrail", "start-logging", "--name", "management"]);
+    let (code, report) = audit_json(&server);
+    assert_eq!(code, 0, "{report}");
+    let now = common::now_ms();
+    common::put_file(
+        &buckets.path().join("audit-logs"),
+        &common::delivery_key("", "us-east-1", now, "policy"),
+        &common::delivery_file(&[common::event("PutRolePolicy", "policy-1", now)]),
+    );
+    let alarm = subscriber
+        .wait_until(Duration::from_secs(30), |got| {
+            got.iter()
+                .filter(|r| r.body["Type"] == "Notification")
+                .find_map(|r| {
+                    let message: Value = serde_json::from_str(r.body["Message"].as_str()?).ok()?;
+                    (message["AlarmName"] == "cis-iam_policy_changes").then_some(message)
+                })
+        })
+        .unwrap_or_else(|got| panic!("no alarm notification; got {got:?}"));
+    assert_eq!(alarm["NewStateValue"], "ALARM");
+    assert_eq!(alarm["Trigger"]["MetricName"], "cis-iam_policy_changes");
+}
