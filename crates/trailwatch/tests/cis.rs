@@ -805,3 +805,79 @@ fn serve_cis_installs_the_controls_and_a_delivered_policy_change_alarms() {
     assert_eq!(alarm["NewStateValue"], "ALARM");
     assert_eq!(alarm["Trigger"]["MetricName"], "cis-iam_policy_changes");
 }
+
+#[test]
+fn cis_apply_can_write_its_plan_for_trailwatch_apply() {
+    let (_dir, server) = server_with_trail();
+    let subscriber = Subscriber::start();
+    let subscribe = format!("http:{}", subscriber.url);
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let pack = out.path().join("pack.toml");
+    let pack = pack.to_str().expect("a path");
+    let (code, stdout, stderr) = run(
+        &server,
+        &[
+            "cis",
+            "apply",
+            "--log-group",
+            GROUP,
+            "--topic",
+            "cis-alarms",
+            "--subscribe",
+            &subscribe,
+            "--style",
+            "tight",
+            "--config-out",
+            pack,
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(stdout, format!("Wrote {pack}.\n"));
+    // A dry run says what it would do; neither changes anything.
+    let (code, stdout, _) = run(
+        &server,
+        &[
+            "cis",
+            "apply",
+            "--log-group",
+            GROUP,
+            "--topic",
+            "cis-alarms",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("31 to create, 1 unchanged.\nDry run: nothing was changed."),
+        "{stdout}"
+    );
+    let filters = server.aws_ok(&["logs", "describe-metric-filters", "--log-group-name", GROUP]);
+    assert_eq!(filters["metricFilters"], serde_json::json!([]));
+
+    let text = std::fs::read_to_string(pack).expect("the pack");
+    assert!(text.contains(r#"filter_pattern = '{ ($.eventSource = "kms.amazonaws.com") && (($.eventName = "DisableKey") || ($.eventName = "ScheduleKeyDeletion")) }'"#), "{text}");
+    let (code, stdout, stderr) = run(&server, &["apply", pack]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Applied: 32 created, 1 unchanged."),
+        "{stdout}"
+    );
+    wait_confirmed(&server, "arn:aws:sns:us-east-1:000000000000:cis-alarms");
+    let (code, report) = audit_json(&server);
+    assert_eq!(code, 0, "{report}");
+    // Tight strings: Prowler's text rules find every clause they look for.
+    let prowler: Vec<&Value> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .flat_map(|f| f["other_auditors"].as_array().into_iter().flatten())
+        .filter(|a| a["agrees"] != true)
+        .collect();
+    assert_eq!(prowler.len(), 1, "{prowler:?}");
+    assert!(
+        prowler[0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("CancelHandshake")),
+        "Prowler wants calls CIS does not: {prowler:?}"
+    );
+}
