@@ -72,6 +72,29 @@ pub struct File {
     pub topics: Vec<Topic>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trails: Vec<Trail>,
+    /// The CIS AWS Foundations Benchmark monitoring controls, installed as `trailwatch cis
+    /// apply` installs them: a filter and an alarm for each control that neither the endpoint
+    /// nor the file's own filters meet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cis: Option<Cis>,
+}
+
+/// `[cis]`: where and how the CIS monitoring controls are installed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cis {
+    /// The benchmark version (default: the latest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cis_version: Option<String>,
+    /// The log group the trail delivers to (default `CloudTrail/DefaultLogGroup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group_name: Option<String>,
+    /// The topic the alarms notify (default `cis-alarms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// `literal` (the benchmark's strings, the default) or `tight`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<String>,
 }
 
 /// `CreateLogGroup` and `PutRetentionPolicy`.
@@ -401,6 +424,16 @@ impl Parsed {
     /// The name the file was given.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The same file with `file` as its content: items it adds after the file's own have no
+    /// line, the file's own keep theirs.
+    pub fn with_file(&self, file: File) -> Parsed {
+        Parsed {
+            file,
+            name: self.name.clone(),
+            text: self.text.clone(),
+        }
     }
 
     /// An error about the value at `path`, on its line.

@@ -194,3 +194,23 @@ fn a_key_with_brackets_in_a_table_is_named_without_trouble() {
     assert!(e.key.starts_with("alarms[0].dimensions"), "{e}");
     assert_eq!(e.line, line_of(&text, "a[0]]"));
 }
+
+#[test]
+fn a_cis_table_reads_and_its_unknown_keys_are_named() {
+    let parsed = File::parse(
+        "f.toml",
+        "[cis]\ncis_version = \"5.0.0\"\nstyle = \"tight\"\n",
+    )
+    .expect("parses");
+    let cis = parsed.file.cis.expect("the table");
+    assert_eq!(cis.cis_version.as_deref(), Some("5.0.0"));
+    assert_eq!(cis.style.as_deref(), Some("tight"));
+    assert_eq!(cis.log_group_name, None);
+    let e = error("[cis]\nversion = \"5.0.0\"\n");
+    assert_eq!((e.line, e.key.as_str()), (2, "cis.version"));
+    assert!(
+        e.message
+            .starts_with("unknown field `version`, expected one of"),
+        "{e}"
+    );
+}

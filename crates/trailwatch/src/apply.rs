@@ -107,6 +107,10 @@ pub fn apply(args: ApplyArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let parsed = match setup::cis::with_pack(&parsed, &current, &target.region) {
+            Ok(parsed) => parsed,
+            Err(e) => return told("apply", &e),
+        };
         let changes = plan::plan(&parsed.file, &current, args.prune);
         println!("Plan for {} in {}:", parsed.name(), target.region);
         make(&target, &parsed, &current, &changes, args.dry_run, "apply").await

@@ -264,6 +264,10 @@ pub fn alarm_of(v: &Value) -> Alarm {
 }
 
 impl Target for EngineTarget<'_> {
+    fn region(&self) -> String {
+        self.scope.region().name.clone()
+    }
+
     async fn current(&self) -> anyhow::Result<Current> {
         let (logs, alarms, topics) = (
             self.engine.logs(&self.scope),

@@ -2,6 +2,7 @@
 //! endpoint — the engine in this process (`serve --config`, `replay --config`) or any
 //! AWS-compatible endpoint through the AWS SDK for Rust (`apply`, `config export`).
 
+pub mod cis;
 pub mod engine;
 pub mod sdk;
 
@@ -15,6 +16,9 @@ use config::{File, Parsed};
 pub trait Target {
     /// What the endpoint has of what files describe.
     async fn current(&self) -> anyhow::Result<Current>;
+
+    /// The region the endpoint is talked to in.
+    fn region(&self) -> String;
 
     /// Makes one call of a plan, with alarm actions already made ARNs; answers the topic's
     /// ARN for `CreateTopic`. Errors read as the service's `Code: message`.
@@ -93,8 +97,9 @@ pub async fn apply<T: Target>(
     prune: bool,
 ) -> anyhow::Result<Vec<Change>> {
     let current = target.current().await?;
+    let parsed = cis::with_pack(parsed, &current, &target.region())?;
     let changes = config::plan::plan(&parsed.file, &current, prune);
-    execute(target, parsed, &changes, &current).await?;
+    execute(target, &parsed, &changes, &current).await?;
     Ok(changes)
 }
 
@@ -136,7 +141,8 @@ impl Scratch {
             engine: &self.engine,
             scope: self.scope.clone(),
         };
+        let parsed = cis::with_pack(parsed, &Current::default(), &self.scope.region().name)?;
         let changes = config::plan::plan(&parsed.file, &Current::default(), false);
-        execute(&target, parsed, &changes, &Current::default()).await
+        execute(&target, &parsed, &changes, &Current::default()).await
     }
 }

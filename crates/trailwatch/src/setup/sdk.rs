@@ -136,6 +136,10 @@ fn owned(s: Option<&str>) -> String {
 }
 
 impl Target for SdkTarget {
+    fn region(&self) -> String {
+        self.region.clone()
+    }
+
     async fn current(&self) -> anyhow::Result<Current> {
         let mut current = Current::default();
         for g in all!(self.logs.describe_log_groups(), "DescribeLogGroups") {
