@@ -100,6 +100,10 @@ pub struct Evidence {
     pub log_group: Option<LogGroupEvidence>,
     /// The metric filters of the log group that catch at least one required event.
     pub filters: Vec<FilterEvidence>,
+    /// Filters that name the control's calls but catch none of its events (all clauses
+    /// joined with `&&`, a field misspelt…): what a person would take for the control's filter.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub look_alikes: Vec<FilterEvidence>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -429,11 +433,13 @@ fn judge_filters(
     let mut unread = Vec::new();
     for filter in filters {
         let judgement = Judgement::of(control, &filter.pattern);
-        if !judgement.is_for_control() {
-            continue;
+        if judgement.is_for_control() {
+            let evidence = chain(account, filter, judgement, alarms, &mut unread);
+            work.evidence.filters.push(evidence);
+        } else if names_calls_of(control, &filter.pattern) {
+            let evidence = chain(account, filter, judgement, alarms, &mut Vec::new());
+            work.evidence.look_alikes.push(evidence);
         }
-        let evidence = chain(account, filter, judgement, alarms, &mut unread);
-        work.evidence.filters.push(evidence);
     }
     // The filters closest to the control first: they lead the evidence and its problems.
     work.evidence.filters.sort_by_key(closeness);
@@ -516,6 +522,14 @@ fn judge_filters(
             obsolete.join(", ")
         ));
     }
+}
+
+/// Whether a pattern's text names one of the calls the control asks for.
+fn names_calls_of(control: &Control<'_>, pattern: &str) -> bool {
+    control
+        .required()
+        .filter_map(|e| e.event_name())
+        .any(|name| pattern.contains(name.as_str()))
 }
 
 /// Orders filters: most required events caught first, then least noise.

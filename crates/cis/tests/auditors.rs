@@ -69,6 +69,15 @@ fn prowler_passes_a_filter_that_can_never_match() {
     let f = finding(&report, "security_group_changes");
     assert_eq!(f.status, Status::Fail);
     assert_eq!(f.missing_events.len(), 7);
+    // It is no filter of the control's, but the evidence shows it: it names the calls.
+    assert!(f.evidence.filters.is_empty());
+    let look_alikes: Vec<&str> = f
+        .evidence
+        .look_alikes
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
+    assert_eq!(look_alikes, ["security_group_changes"]);
     let p = prowler(&report, "security_group_changes");
     assert_eq!(p.verdict, "PASS");
     assert!(!p.agrees);

@@ -156,7 +156,7 @@ fn finding(out: &mut String, f: &Finding) {
         let _ = write!(out, "<li>Log group <code>{}</code></li>", esc(&g.arn));
     }
     out.push_str("</ul>\n");
-    for filter in &f.evidence.filters {
+    for filter in f.evidence.filters.iter().chain(&f.evidence.look_alikes) {
         filter_html(out, filter);
     }
     out.push_str("</details></section>\n");

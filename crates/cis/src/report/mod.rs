@@ -120,8 +120,21 @@ fn finding_text(out: &mut String, f: &Finding) {
             facts.join(", ")
         );
     }
-    for filter in &f.evidence.filters {
+    // A control met shows the filters meeting it; one not met, every filter that comes close.
+    for filter in f
+        .evidence
+        .filters
+        .iter()
+        .filter(|x| x.meets || f.status != Status::Pass)
+    {
         filter_text(out, filter);
+    }
+    for filter in &f.evidence.look_alikes {
+        let _ = writeln!(
+            out,
+            "        filter {} names the control's calls but matches none of its events: {}",
+            filter.name, filter.judgement.pattern
+        );
     }
     out.push('\n');
 }
