@@ -230,6 +230,46 @@ impl Envelope<'_> {
     }
 }
 
+/// The text a received message's signature covers, from its JSON body: the signed keys of its
+/// `Type`, in SNS's order, each as `Key\nValue\n` (`Subject` only when the message has one).
+/// What a subscriber checks before trusting a message; an error names what is missing.
+pub fn received_string_to_sign(message: &serde_json::Value) -> Result<String, String> {
+    let kind = message["Type"].as_str().ok_or("the message has no Type")?;
+    let keys: &[&str] = match kind {
+        "Notification" => &[
+            "Message",
+            "MessageId",
+            "Subject",
+            "Timestamp",
+            "TopicArn",
+            "Type",
+        ],
+        "SubscriptionConfirmation" | "UnsubscribeConfirmation" => &[
+            "Message",
+            "MessageId",
+            "SubscribeURL",
+            "Timestamp",
+            "Token",
+            "TopicArn",
+            "Type",
+        ],
+        other => return Err(format!("{other:?} is not a Type of SNS messages")),
+    };
+    let mut text = String::new();
+    for key in keys {
+        let value = match &message[*key] {
+            serde_json::Value::String(v) => v,
+            serde_json::Value::Null if *key == "Subject" => continue,
+            _ => return Err(format!("the message has no {key}")),
+        };
+        text.push_str(key);
+        text.push('\n');
+        text.push_str(value);
+        text.push('\n');
+    }
+    Ok(text)
+}
+
 /// `Message` of a `SubscriptionConfirmation` for `topic_arn`.
 pub fn subscribe_message(topic_arn: &str) -> String {
     format!(
@@ -337,6 +377,51 @@ mod tests {
         assert_eq!(
             format_timestamp(SystemTime::UNIX_EPOCH),
             "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn a_received_message_is_checked_over_what_was_signed() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_335_920_046_655);
+        for subject in [None, Some("ALARM: \"x\"")] {
+            let envelope = Envelope {
+                kind: EnvelopeKind::Notification {
+                    subject,
+                    unsubscribe_url: "http://h/?Action=Unsubscribe",
+                    message_attributes: None,
+                },
+                message_id: "id-1",
+                topic_arn: "arn:aws:sns:us-east-1:1:t",
+                message: "hello\nworld",
+                timestamp: at,
+                signature_version: SignatureVersion::V1,
+                signing_cert_url: "http://h/c.pem",
+            };
+            let mut received = serde_json::json!({
+                "Type": "Notification",
+                "MessageId": "id-1",
+                "TopicArn": "arn:aws:sns:us-east-1:1:t",
+                "Message": "hello\nworld",
+                "Timestamp": format_timestamp(at),
+                "UnsubscribeURL": "http://h/?Action=Unsubscribe",
+            });
+            if let Some(subject) = subject {
+                received["Subject"] = subject.into();
+            }
+            assert_eq!(
+                received_string_to_sign(&received),
+                Ok(envelope.string_to_sign())
+            );
+        }
+        let confirmation = serde_json::json!({"Type": "SubscriptionConfirmation", "Message": "m"});
+        assert_eq!(
+            received_string_to_sign(&confirmation),
+            Err("the message has no MessageId".to_owned())
+        );
+        let odd = serde_json::json!({"Type": "Gossip"});
+        assert_eq!(
+            received_string_to_sign(&odd),
+            Err("\"Gossip\" is not a Type of SNS messages".to_owned())
         );
     }
 

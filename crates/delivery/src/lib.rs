@@ -27,8 +27,9 @@ mod worker;
 
 pub use engine::delivery_policy::{BackoffFunction, RetryPolicy};
 pub use envelope::{
-    Envelope, EnvelopeKind, MessageType, UnknownMessageType, format_timestamp, subscribe_message,
-    subscribe_url, unsubscribe_message, unsubscribe_url,
+    Envelope, EnvelopeKind, MessageType, UnknownMessageType, format_timestamp,
+    received_string_to_sign, subscribe_message, subscribe_url, unsubscribe_message,
+    unsubscribe_url,
 };
 pub use error::Error;
 pub use http::{

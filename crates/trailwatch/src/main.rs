@@ -3,8 +3,10 @@
 mod apply;
 mod cis;
 mod config_file;
+mod credentials;
 mod deliveries;
 mod keys;
+mod listen;
 mod replay;
 mod s3;
 mod serve;
@@ -49,6 +51,18 @@ enum Command {
     /// A request is served in the account of the key that signed it; a key of one account
     /// never sees another account's resources. Works on a stopped or a running server.
     Keys(keys::Args),
+    /// Print the `export` lines that point AWS tools at a server: its key, where it listens
+    /// and its region, from its data directory. `eval "$(trailwatch credentials)"` prepares a
+    /// terminal.
+    Credentials(credentials::Args),
+    /// An SNS HTTP endpoint: confirms subscriptions, checks every message's signature and
+    /// prints each notification (alarm, old → new state, reason, time).
+    ///
+    /// The first line on standard output is `listening on http://ADDR:PORT`. Signing
+    /// certificates are fetched only from AWS's SNS hosts (HTTPS), this machine, or hosts
+    /// given with --trust-host; a message whose signature does not check is printed as such,
+    /// and a confirmation that does not check is not confirmed. Ctrl-C stops.
+    Listen(listen::Args),
     /// Run CloudTrail archives through metric filters and alarms: what each filter counts, and
     /// which alarms would have fired, and when.
     ///
@@ -94,6 +108,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Credentials(args) => credentials::run(args),
+        Command::Listen(args) => listen::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Apply(args) => apply::apply(args),
         Command::Config(args) => apply::config(args),

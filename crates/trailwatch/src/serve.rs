@@ -355,8 +355,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     );
     tokio::spawn(follower.run());
 
+    crate::credentials::write_endpoint(&args.data_dir, &listening_url, &region.name)?;
     // The first line on standard output, for scripts that listen on port 0.
     println!("listening on {listening_url}");
+    // The data directory's own key (not one given in the environment) is what `credentials`
+    // prints.
+    let has_key = args.auth != "none" && crate::keys::read_credentials(&args.data_dir)?.is_some();
     if let Some(c) = generated {
         // Printed once, on the start that created them.
         println!("export AWS_ACCESS_KEY_ID={}", c.access_key_id);
@@ -369,6 +373,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         max_connections = limits.max_connections,
         "Serving."
     );
+    if has_key {
+        tracing::info!(
+            "To point a terminal's AWS tools at this server: {}",
+            crate::credentials::hint(&args.data_dir)
+        );
+    }
     aws::server::serve(listener, aws::router(state), limits, shutdown())
         .await
         .context("the server failed")?;
