@@ -122,12 +122,19 @@ async fn receive(State(state): State<Arc<Listener>>, body: Bytes) -> StatusCode 
         }
         _ => None,
     };
+    // A message whose signature does not check is refused: SNS never sends one, so whoever
+    // did is not SNS.
+    let status = if verified.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::FORBIDDEN
+    };
     state.print(&Seen {
         message,
         verified,
         confirmed,
     });
-    StatusCode::OK
+    status
 }
 
 /// Whether a signing certificate may be fetched from `url`: AWS's SNS hosts over HTTPS, this
@@ -254,6 +261,7 @@ fn as_json(seen: &Seen) -> Value {
             Ok(version) => json!({"verified": true, "version": version}),
             Err(why) => json!({"verified": false, "error": why}),
         },
+        "refused": seen.verified.is_err(),
     });
     if let Some(subject) = m["Subject"].as_str() {
         out["subject"] = json!(subject);
@@ -287,7 +295,7 @@ fn as_text(seen: &Seen) -> String {
     let time = m["Timestamp"].as_str().unwrap_or("(no time)");
     let signature = match &seen.verified {
         Ok(version) => format!("signature v{version} verified"),
-        Err(why) => format!("SIGNATURE NOT VERIFIED: {why}"),
+        Err(why) => format!("REFUSED, the signature does not check: {why}"),
     };
     let kind = m["Type"].as_str().unwrap_or("(no Type)");
     let mut out = String::new();

@@ -151,16 +151,17 @@ impl Listen {
     }
 }
 
-fn post(url: &str, body: &str) {
-    let answer = common::http(
+/// POSTs a message to `url`; the status it answers.
+fn post(url: &str, body: &str) -> u16 {
+    common::http(
         url,
         "POST",
         "/",
         &[("Content-Type", "text/plain")],
         body.as_bytes(),
     )
-    .expect("an answer");
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    .expect("an answer")
+    .status
 }
 
 #[test]
@@ -209,6 +210,7 @@ fn listen_confirms_checks_signatures_and_prints_each_notification() {
         (Some("Notification"), Some("first"), Some("hi"))
     );
     assert_eq!(first["signature"]["verified"], true);
+    assert_eq!(first["refused"], false);
 
     // SignatureVersion 2 (SHA256withRSA).
     server.aws_ok(&[
@@ -284,8 +286,9 @@ fn listen_confirms_checks_signatures_and_prints_each_notification() {
         .expect("the raw message");
     let mut forged = genuine.body.clone();
     forged["Message"] = "transfer all the money".into();
-    post(&listen.url, &forged.to_string());
+    assert_eq!(post(&listen.url, &forged.to_string()), 403, "refused");
     let seen = listen.next();
+    assert_eq!(seen["refused"], true);
     assert_eq!(seen["message"], "transfer all the money");
     assert_eq!(seen["signature"]["verified"], false);
     assert!(
@@ -296,7 +299,7 @@ fn listen_confirms_checks_signatures_and_prints_each_notification() {
     );
     let mut elsewhere = genuine.body.clone();
     elsewhere["SigningCertURL"] = "https://attacker.example/SimpleNotificationService-1.pem".into();
-    post(&listen.url, &elsewhere.to_string());
+    assert_eq!(post(&listen.url, &elsewhere.to_string()), 403, "refused");
     let seen = listen.next();
     assert!(
         seen["signature"]["error"]
