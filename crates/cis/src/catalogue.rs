@@ -1,7 +1,7 @@
 //! The monitoring controls of every CIS AWS Foundations Benchmark version: numbers, titles,
 //! the pattern strings of the benchmark's text, and the events each control must catch.
 //!
-//! The data is `data/cis-patterns.json` (its README says where each string was checked); this
+//! The data is `data/cis-patterns.json` (`data/README.md` says where its strings come from); this
 //! module only reads it and answers per version.
 
 use std::collections::BTreeMap;
@@ -46,7 +46,7 @@ pub struct PatternText {
     /// The versions whose text has exactly this string.
     pub versions: Vec<String>,
     /// Where in the text: `remediation_cli`, `audit_expected`, `security_hub_doc`, … (the
-    /// data's README lists them).
+    /// file's `field_guide` lists them).
     pub kind: String,
     pub pattern: String,
     #[serde(default)]

@@ -3,7 +3,7 @@
 //! Every open question of the filter-pattern reference (its §12, "Q1" … "Q17") is answered here,
 //! once, by a named constant that the parser and matchers consult. To follow a different reading
 //! (for instance after an experiment on real AWS), change the constant here; nothing else encodes
-//! the choice. The README lists the same choices for users.
+//! the choice. `docs/filter-patterns.md` lists the same choices for users.
 
 /// Q1 — a quoted term that holds only white space (`" "`, `""`) matches every event.
 ///
