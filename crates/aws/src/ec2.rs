@@ -46,6 +46,10 @@ pub(crate) fn error(code: &str, message: &str, request_id: &str) -> Response {
     )
 }
 
+/// EC2 takes at most this many filters, and values per filter, in one request.
+const MAX_FILTERS: usize = 50;
+const MAX_VALUES: usize = 200;
+
 /// The values of a numbered parameter: `RegionName.1`, `RegionName.2`, …
 fn numbered<'a>(params: &'a [(String, String)], name: &str) -> Vec<&'a str> {
     let mut found: Vec<(u32, &str)> = params
@@ -59,23 +63,46 @@ fn numbered<'a>(params: &'a [(String, String)], name: &str) -> Vec<&'a str> {
     found.into_iter().map(|(_, v)| v).collect()
 }
 
-/// `Filter.N.Name` with its `Filter.N.Value.M`.
-fn filters(params: &[(String, String)]) -> Vec<(String, Vec<String>)> {
-    let mut out = Vec::new();
-    for n in 1.. {
-        let Some((_, name)) = params
-            .iter()
-            .find(|(k, _)| *k == format!("Filter.{n}.Name"))
-        else {
-            break;
+/// `Filter.N.Name` with its `Filter.N.Value.M`, read in one pass; too many is an error, as on
+/// EC2.
+fn filters(params: &[(String, String)]) -> Result<Vec<(String, Vec<String>)>, String> {
+    /// A filter's name, and its values with their numbers.
+    type Filter = (Option<String>, Vec<(u32, String)>);
+    let mut by_number: std::collections::BTreeMap<u32, Filter> = std::collections::BTreeMap::new();
+    for (k, v) in params {
+        let Some(rest) = k.strip_prefix("Filter.") else {
+            continue;
         };
-        let values = numbered(params, &format!("Filter.{n}.Value"))
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        out.push((name.clone(), values));
+        let Some((n, field)) = rest.split_once('.') else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u32>() else {
+            continue;
+        };
+        let entry = by_number.entry(n).or_default();
+        if field == "Name" {
+            entry.0 = Some(v.clone());
+        } else if let Some(m) = field.strip_prefix("Value.").and_then(|m| m.parse().ok()) {
+            entry.1.push((m, v.clone()));
+        }
+        if by_number.len() > MAX_FILTERS {
+            return Err(format!("The request has more than {MAX_FILTERS} filters."));
+        }
     }
-    out
+    let mut out = Vec::new();
+    for (_, (name, mut values)) in by_number {
+        let Some(name) = name else {
+            continue;
+        };
+        if values.len() > MAX_VALUES {
+            return Err(format!(
+                "The filter '{name}' has more than {MAX_VALUES} values."
+            ));
+        }
+        values.sort_by_key(|(m, _)| *m);
+        out.push((name, values.into_iter().map(|(_, v)| v).collect()));
+    }
+    Ok(out)
 }
 
 /// Answers an EC2 form request in `scope`'s partition; `served` are the regions this server
@@ -103,7 +130,10 @@ pub(crate) fn answer(
     }
     let partition = &scope.region().partition;
     let names = numbered(params, "RegionName");
-    let filters = filters(params);
+    let filters = match filters(params) {
+        Ok(filters) => filters,
+        Err(message) => return error("InvalidParameterValue", &message, request_id),
+    };
     for (name, _) in &filters {
         if !matches!(name.as_str(), "endpoint" | "region-name" | "opt-in-status") {
             let message = format!("The filter '{name}' is invalid");
@@ -144,4 +174,47 @@ pub(crate) fn answer(
     }
     body.push_str("</regionInfo></DescribeRegionsResponse>");
     xml(StatusCode::OK, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn filters_are_read_in_their_order_and_bounded() {
+        let p = params(&[
+            ("Filter.2.Value.1", "b"),
+            ("Filter.1.Name", "region-name"),
+            ("Filter.1.Value.2", "eu-*"),
+            ("Filter.1.Value.1", "us-*"),
+            ("Filter.2.Name", "endpoint"),
+            ("RegionName.2", "y"),
+            ("RegionName.1", "x"),
+        ]);
+        assert_eq!(
+            filters(&p),
+            Ok(vec![
+                (
+                    "region-name".to_owned(),
+                    vec!["us-*".to_owned(), "eu-*".to_owned()]
+                ),
+                ("endpoint".to_owned(), vec!["b".to_owned()]),
+            ])
+        );
+        assert_eq!(numbered(&p, "RegionName"), ["x", "y"]);
+        let many: Vec<(String, String)> = (1..=51)
+            .map(|n| (format!("Filter.{n}.Name"), "region-name".to_owned()))
+            .collect();
+        assert_eq!(
+            filters(&many),
+            Err("The request has more than 50 filters.".to_owned())
+        );
+    }
 }

@@ -110,6 +110,11 @@ pub struct Transformation {
     pub value: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub dimensions: BTreeMap<String, String>,
+    /// Published for every log event the filter does not match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 /// An alarm as DescribeAlarms gives it (metric alarms, metric math included).
@@ -136,6 +141,12 @@ pub struct Alarm {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
     pub comparison_operator: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub treat_missing_data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluate_low_sample_count_percentile: Option<String>,
     /// The metrics of a metric-math alarm.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<MetricQuery>,

@@ -144,6 +144,11 @@ pub struct FilterEvidence {
 pub struct AlarmEvidence {
     #[serde(flatten)]
     pub alarm: Alarm,
+    /// Whether the audit could tell that one event trips it.
+    pub judged: bool,
+    /// Why it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unjudged: Option<String>,
     pub topics: Vec<TopicEvidence>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
@@ -187,6 +192,8 @@ struct Work<'c> {
     problems: Vec<String>,
     warnings: Vec<String>,
     errors: Vec<String>,
+    /// Why the control is met only by what the audit cannot judge (alarms on metric math).
+    unjudged: Vec<String>,
     evidence: Evidence,
 }
 
@@ -199,22 +206,26 @@ impl<'c> Work<'c> {
             problems: Vec::new(),
             warnings: Vec::new(),
             errors: Vec::new(),
+            unjudged: Vec::new(),
             evidence: Evidence::default(),
         }
     }
 
     fn finish(mut self) -> Finding {
-        if self.status != Status::Manual {
-            self.status = if !self.errors.is_empty() {
-                Status::Error
-            } else if self.problems.is_empty() && self.missing.is_empty() {
-                Status::Pass
-            } else {
-                Status::Fail
-            };
+        // What is known to fail decides first; then what could not be read; then what a
+        // person must judge.
+        if !self.problems.is_empty() || !self.missing.is_empty() {
+            self.status = Status::Fail;
+        } else if !self.errors.is_empty() {
+            self.status = Status::Error;
+        } else if !self.unjudged.is_empty() {
+            self.status = Status::Manual;
+        } else if self.status != Status::Manual {
+            self.status = Status::Pass;
         }
         let mut problems = self.errors;
         problems.append(&mut self.problems);
+        problems.append(&mut self.unjudged);
         let summary = match self.status {
             Status::Pass => pass_summary(&self.evidence),
             _ => problems
@@ -370,10 +381,16 @@ fn on_trail(account: &Account, control: &Control<'_>, trail: &Trail) -> Finding 
     if let Some(me) = &account.account_id
         && group_account != me
     {
-        work.status = Status::Manual;
-        work.problems.push(format!(
+        let note = format!(
             "log group {name} belongs to account {group_account}: audit it from that account"
-        ));
+        );
+        // Undecidable from here, unless the trail already fails it.
+        if work.problems.is_empty() {
+            work.status = Status::Manual;
+            work.unjudged.push(note);
+        } else {
+            work.problems.push(note);
+        }
         return work.finish();
     }
     let group = match account.log_groups.get(group_arn) {
@@ -397,13 +414,9 @@ fn on_trail(account: &Account, control: &Control<'_>, trail: &Trail) -> Finding 
         return work.finish();
     }
     let alarms = match account.alarms.get(region) {
-        Some(Ok(alarms)) => alarms.as_slice(),
-        Some(Err(e)) => {
-            work.errors
-                .push(format!("cannot list the alarms of {region}: {e}"));
-            &[]
-        }
-        None => &[],
+        Some(Ok(alarms)) => Ok(alarms.as_slice()),
+        Some(Err(e)) => Err(format!("cannot list the alarms of {region}: {e}")),
+        None => Ok(&[][..]),
     };
     judge_filters(&mut work, account, &group.metric_filters, alarms, name);
     work.finish()
@@ -425,10 +438,16 @@ fn judge_filters(
     work: &mut Work<'_>,
     account: &Account,
     filters: &[MetricFilter],
-    alarms: &[Alarm],
+    alarms: Result<&[Alarm], String>,
     group: &str,
 ) {
     let control = work.control;
+    // Alarms that could not be listed leave only the filters to judge: a call they miss is a
+    // failure all the same; otherwise nothing is decided.
+    let (alarms, alarms_unread) = match alarms {
+        Ok(alarms) => (alarms, None),
+        Err(e) => (&[][..], Some(e)),
+    };
     // What could not be read along the chains: it matters only if no chain works.
     let mut unread = Vec::new();
     for filter in filters {
@@ -475,15 +494,19 @@ fn judge_filters(
             work.missing.join(", ")
         ));
     }
+    if !unmatched.is_empty() {
+        return;
+    }
+    if let Some(e) = alarms_unread {
+        work.errors.push(e);
+        return;
+    }
     if !unnotified.is_empty() {
         work.errors.append(&mut unread);
         for f in filters.iter().filter(|f| !f.notifies) {
             work.problems
                 .push(format!("filter {}: {}", f.name, f.problems.join("; ")));
         }
-        return;
-    }
-    if !unmatched.is_empty() {
         return;
     }
     choose_meeting(control, &mut work.evidence.filters);
@@ -497,6 +520,19 @@ fn judge_filters(
         ));
     }
     for f in &meeting {
+        if !f.alarms.iter().any(|a| a.problems.is_empty() && a.judged) {
+            let names: Vec<&str> = f.alarms.iter().map(|a| a.alarm.name.as_str()).collect();
+            work.unjudged.push(format!(
+                "filter {} is watched only by {}, whose response to one event the audit cannot judge: {}",
+                f.name,
+                names.join(", "),
+                f.alarms
+                    .iter()
+                    .filter_map(|a| a.unjudged.as_deref())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
         let noise: Vec<&str> = f.judgement.matched(Role::Negative).collect();
         if !noise.is_empty() {
             work.warnings.push(format!(
@@ -663,12 +699,19 @@ fn judge_alarm(
     if !alarm.actions_enabled {
         problems.push("has its actions disabled".to_owned());
     }
-    // Metric math is not judged: whether one event trips it depends on the expression.
-    if alarm.metric_name.is_some()
-        && let Err(why) = one_event_trips(alarm, metric)
-    {
-        problems.push(why);
-    }
+    let unjudged = if alarm.metric_name.is_none() {
+        Some(format!("{} is an alarm on metric math", alarm.name))
+    } else if !metric.dimensions.is_empty() {
+        Some(format!(
+            "{} watches one value of dimensions the filter takes from each event",
+            alarm.name
+        ))
+    } else {
+        if let Err(why) = one_event_trips(alarm, metric) {
+            problems.push(why);
+        }
+        None
+    };
     let mut topics = Vec::new();
     for arn in alarm
         .alarm_actions
@@ -716,6 +759,8 @@ fn judge_alarm(
     }
     AlarmEvidence {
         alarm: alarm.clone(),
+        judged: unjudged.is_none(),
+        unjudged,
         topics,
         problems,
     }
@@ -723,6 +768,42 @@ fn judge_alarm(
 
 /// Whether the datapoint one matching event makes puts the alarm in ALARM.
 fn one_event_trips(alarm: &Alarm, metric: &Transformation) -> Result<(), String> {
+    if alarm.treat_missing_data.as_deref() == Some("breaching") {
+        return Err(
+            "treats missing data as breaching: it is in ALARM while nothing happens, so an event changes nothing"
+                .to_owned(),
+        );
+    }
+    if let Some(unit) = &alarm.unit
+        && metric.unit.as_deref().unwrap_or("None") != unit
+    {
+        return Err(format!(
+            "asks for unit {unit}, which the filter's metric is not published in: it sees no data"
+        ));
+    }
+    let statistic = alarm
+        .statistic
+        .as_deref()
+        .or(alarm.extended_statistic.as_deref())
+        .unwrap_or("Sum");
+    // A default value is published for every event the filter does not match: it dilutes
+    // averages and minimums, and SampleCount counts every event of the log group.
+    if let Some(default) = metric.default_value
+        && (matches!(statistic, "Average" | "Minimum" | "SampleCount")
+            || alarm.extended_statistic.is_some())
+    {
+        return Err(format!(
+            "is on the {statistic} of a metric whose filter publishes {default} for every other event: one event does not decide it"
+        ));
+    }
+    if alarm.extended_statistic.is_some()
+        && alarm.evaluate_low_sample_count_percentile.as_deref() == Some("ignore")
+    {
+        return Err(
+            "ignores percentiles over few samples: a period with one event is not evaluated"
+                .to_owned(),
+        );
+    }
     let needed = alarm
         .datapoints_to_alarm
         .unwrap_or(alarm.evaluation_periods);
@@ -743,11 +824,6 @@ fn one_event_trips(alarm: &Alarm, metric: &Transformation) -> Result<(), String>
         Some("SampleCount") => 1.0,
         _ => value,
     };
-    let statistic = alarm
-        .statistic
-        .as_deref()
-        .or(alarm.extended_statistic.as_deref())
-        .unwrap_or("Sum");
     let trips = match alarm.comparison_operator.as_str() {
         "GreaterThanOrEqualToThreshold" => datapoint >= threshold,
         "GreaterThanThreshold" => datapoint > threshold,

@@ -109,9 +109,11 @@ fn tight(control: &Control<'_>) -> String {
 
 /// The audit's view of what `current` has on one log group, as if a multi-region trail
 /// logging everything delivered to it: the pack is about filters and alarms, so the trail is
-/// taken as given, and so is a subscriber on every topic that exists (subscribing is the
-/// topic's part, done apart with `--subscribe`).
-pub fn account_of(current: &Current, log_group: &str, region: &str) -> Account {
+/// taken as given. A subscription waiting for confirmation counts (confirming is the
+/// subscriber's part), and so does one on the pack's own topic (`--subscribe` makes it); a
+/// topic nobody subscribes to does not, so an alarm notifying only such a topic gets the
+/// pack's beside it.
+pub fn account_of(current: &Current, log_group: &str, region: &str, pack_topic: &str) -> Account {
     let group_arn = format!("arn:aws:logs:{region}:000000000000:log-group:{log_group}:*");
     let mut account = Account::empty(region);
     account.trails = Ok(vec![Trail {
@@ -148,6 +150,8 @@ pub fn account_of(current: &Current, log_group: &str, region: &str) -> Account {
                     name: t.metric_name.clone(),
                     value: t.metric_value.clone(),
                     dimensions: t.dimensions.clone(),
+                    default_value: t.default_value,
+                    unit: t.unit.clone(),
                 })
                 .collect(),
         })
@@ -178,21 +182,80 @@ pub fn account_of(current: &Current, log_group: &str, region: &str) -> Account {
             datapoints_to_alarm: a.datapoints_to_alarm.and_then(|d| i32::try_from(d).ok()),
             threshold: Some(a.threshold),
             comparison_operator: a.comparison_operator.clone(),
+            unit: a.unit.clone(),
+            treat_missing_data: a.treat_missing_data.clone(),
+            evaluate_low_sample_count_percentile: a.evaluate_low_sample_count_percentile.clone(),
             metrics: Vec::new(),
         })
         .collect();
     account.alarms.insert(region.to_owned(), Ok(alarms));
-    for arn in current.topic_arns.values() {
-        let subscriber = account::Subscription {
-            protocol: "any".to_owned(),
-            endpoint: "(subscriptions are the topic's, not the pack's)".to_owned(),
-            arn: format!("{arn}:any"),
-        };
-        account
+    for (name, arn) in &current.topic_arns {
+        let mut subscribers: Vec<account::Subscription> = current
+            .file
             .topics
-            .insert(arn.clone(), Ok(Some(vec![subscriber])));
+            .iter()
+            .filter(|t| &t.name == name)
+            .flat_map(|t| &t.subscriptions)
+            .enumerate()
+            .map(|(i, s)| account::Subscription {
+                protocol: s.protocol.clone(),
+                endpoint: s.endpoint.clone(),
+                arn: format!("{arn}:{i}"),
+            })
+            .collect();
+        if subscribers.is_empty() && name == pack_topic {
+            subscribers.push(account::Subscription {
+                protocol: "any".to_owned(),
+                endpoint: "(the pack's topic: subscribing is --subscribe's part)".to_owned(),
+                arn: format!("{arn}:pack"),
+            });
+        }
+        account.topics.insert(arn.clone(), Ok(Some(subscribers)));
     }
     account
+}
+
+/// The pack's metric filter and alarm for one control.
+pub fn items(version: &str, control: &Control<'_>, request: &Request) -> (FileFilter, Alarm) {
+    let name = name_of(control);
+    let filter = FileFilter {
+        log_group_name: request.log_group.clone(),
+        filter_name: name.clone(),
+        filter_pattern: pattern(control, request.style),
+        metric_transformations: vec![MetricTransformation {
+            metric_name: name.clone(),
+            metric_namespace: NAMESPACE.to_owned(),
+            metric_value: "1".to_owned(),
+            default_value: None,
+            unit: None,
+            dimensions: BTreeMap::new(),
+        }],
+    };
+    let alarm = Alarm {
+        alarm_name: name.clone(),
+        alarm_description: Some(format!(
+            "CIS AWS Foundations Benchmark v{version} {}: {}",
+            control.number, control.title
+        )),
+        actions_enabled: Some(true),
+        alarm_actions: vec![request.topic.clone()],
+        ok_actions: Vec::new(),
+        insufficient_data_actions: Vec::new(),
+        namespace: NAMESPACE.to_owned(),
+        metric_name: name,
+        dimensions: BTreeMap::new(),
+        statistic: Some("Sum".to_owned()),
+        extended_statistic: None,
+        period: 300,
+        unit: None,
+        evaluation_periods: 1,
+        datapoints_to_alarm: None,
+        threshold: 1.0,
+        comparison_operator: "GreaterThanOrEqualToThreshold".to_owned(),
+        treat_missing_data: Some("notBreaching".to_owned()),
+        evaluate_low_sample_count_percentile: None,
+    };
+    (filter, alarm)
 }
 
 /// The file that installs the pack on `request.log_group`, given what the endpoint has.
@@ -201,7 +264,7 @@ pub fn remedy(
     request: &Request,
     current: &Current,
 ) -> Result<Remedy, String> {
-    let account = account_of(current, &request.log_group, &request.region);
+    let account = account_of(current, &request.log_group, &request.region, &request.topic);
     let report = audit::audit(&account, benchmark);
     let existing: Vec<&config::MetricFilter> = current
         .file
@@ -245,43 +308,9 @@ pub fn remedy(
         if !existing.iter().any(|m| m.filter_name == name) {
             new_filters += 1;
         }
-        file.metric_filters.push(FileFilter {
-            log_group_name: request.log_group.clone(),
-            filter_name: name.clone(),
-            filter_pattern: pattern(control, request.style),
-            metric_transformations: vec![MetricTransformation {
-                metric_name: name.clone(),
-                metric_namespace: NAMESPACE.to_owned(),
-                metric_value: "1".to_owned(),
-                default_value: None,
-                unit: None,
-                dimensions: BTreeMap::new(),
-            }],
-        });
-        file.alarms.push(Alarm {
-            alarm_name: name.clone(),
-            alarm_description: Some(format!(
-                "CIS AWS Foundations Benchmark v{} {}: {}",
-                benchmark.version, control.number, control.title
-            )),
-            actions_enabled: Some(true),
-            alarm_actions: vec![request.topic.clone()],
-            ok_actions: Vec::new(),
-            insufficient_data_actions: Vec::new(),
-            namespace: NAMESPACE.to_owned(),
-            metric_name: name,
-            dimensions: BTreeMap::new(),
-            statistic: Some("Sum".to_owned()),
-            extended_statistic: None,
-            period: 300,
-            unit: None,
-            evaluation_periods: 1,
-            datapoints_to_alarm: None,
-            threshold: 1.0,
-            comparison_operator: "GreaterThanOrEqualToThreshold".to_owned(),
-            treat_missing_data: Some("notBreaching".to_owned()),
-            evaluate_low_sample_count_percentile: None,
-        });
+        let (filter, alarm) = items(benchmark.version, control, request);
+        file.metric_filters.push(filter);
+        file.alarms.push(alarm);
         remedy.added.push(control.id().to_owned());
     }
     if existing.len() + new_filters > MAX_FILTERS_PER_GROUP {

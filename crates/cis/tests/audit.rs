@@ -12,7 +12,8 @@ use engine::trails::api::{AdvancedEventSelector, AdvancedFieldSelector, EventSel
 mod common;
 
 use common::{
-    GROUP_ARN, TOPIC, alarm, alarm_on, alarms, audit, compliant, filters, finding, metric, trail,
+    GROUP_ARN, TOPIC, alarm, alarm_on, alarms, audit, compliant, filter, filters, finding, metric,
+    trail,
 };
 
 fn only_failures(report: &Report) -> Vec<(&str, Status)> {
@@ -281,7 +282,7 @@ fn the_alarm_must_be_tripped_by_one_event_and_notify_a_confirmed_subscriber() {
         )
     );
 
-    // An alarm on metric math that includes the filter's metric counts.
+    // An alarm on metric math that includes the filter's metric: a person must judge it.
     let mut account = compliant("7.0.0");
     let a = alarm(&mut account, "iam_policy_changes");
     a.namespace = None;
@@ -293,7 +294,114 @@ fn the_alarm_must_be_tripped_by_one_event_and_notify_a_confirmed_subscriber() {
         name: "iam_policy_changes".to_owned(),
         dimensions: BTreeMap::new(),
     }];
-    assert_eq!(only_failures(&audit(&account, "7.0.0")), []);
+    let report = audit(&account, "7.0.0");
+    assert_eq!(
+        only_failures(&report),
+        [("iam_policy_changes", Status::Manual)]
+    );
+    assert_eq!(
+        finding(&report, "iam_policy_changes").summary,
+        "filter iam_policy_changes is watched only by iam_policy_changes, whose response to one event the audit cannot judge: iam_policy_changes is an alarm on metric math"
+    );
+}
+
+#[test]
+fn settings_that_keep_one_event_from_alarming_fail_the_control() {
+    type Change = fn(&mut cis::account::Account);
+    let cases: [(&str, Change, &str); 5] = [
+        (
+            "breaching",
+            |acc| alarm(acc, "vpc_changes").treat_missing_data = Some("breaching".to_owned()),
+            "treats missing data as breaching: it is in ALARM while nothing happens, so an event changes nothing",
+        ),
+        (
+            "default value, average",
+            |acc| {
+                alarm(acc, "vpc_changes").statistic = Some("Average".to_owned());
+                filter(acc, "vpc_changes").transformations[0].default_value = Some(0.0);
+            },
+            "is on the Average of a metric whose filter publishes 0 for every other event: one event does not decide it",
+        ),
+        (
+            "unit",
+            |acc| alarm(acc, "vpc_changes").unit = Some("Seconds".to_owned()),
+            "asks for unit Seconds, which the filter's metric is not published in: it sees no data",
+        ),
+        (
+            "percentile over few samples",
+            |acc| {
+                let a = alarm(acc, "vpc_changes");
+                a.statistic = None;
+                a.extended_statistic = Some("p90".to_owned());
+                a.evaluate_low_sample_count_percentile = Some("ignore".to_owned());
+            },
+            "ignores percentiles over few samples: a period with one event is not evaluated",
+        ),
+        (
+            "default value, sample count",
+            |acc| {
+                alarm(acc, "vpc_changes").statistic = Some("SampleCount".to_owned());
+                filter(acc, "vpc_changes").transformations[0].default_value = Some(0.0);
+            },
+            "is on the SampleCount of a metric whose filter publishes 0 for every other event: one event does not decide it",
+        ),
+    ];
+    for (case, change, why) in cases {
+        let mut account = compliant("7.0.0");
+        change(&mut account);
+        let report = audit(&account, "7.0.0");
+        assert_eq!(
+            only_failures(&report),
+            [("vpc_changes", Status::Fail)],
+            "{case}"
+        );
+        assert_eq!(
+            finding(&report, "vpc_changes").problems,
+            [format!("filter vpc_changes: alarm vpc_changes {why}")],
+            "{case}"
+        );
+    }
+    // A filter with dimensions from each event: the alarm watches one value of them.
+    let mut account = compliant("7.0.0");
+    filter(&mut account, "vpc_changes").transformations[0]
+        .dimensions
+        .insert("Source".to_owned(), "$.eventSource".to_owned());
+    alarm(&mut account, "vpc_changes")
+        .dimensions
+        .insert("Source".to_owned(), "ec2.amazonaws.com".to_owned());
+    assert_eq!(
+        only_failures(&audit(&account, "7.0.0")),
+        [("vpc_changes", Status::Manual)]
+    );
+}
+
+#[test]
+fn what_is_known_to_fail_fails_even_beside_what_cannot_be_read() {
+    // A filter one call short, and the alarms unreadable: FAIL, naming the call.
+    let mut account = compliant("7.0.0");
+    let iam = filter(&mut account, "iam_policy_changes");
+    iam.pattern = iam.pattern.replace("||($.eventName=DetachRolePolicy)", "");
+    account
+        .alarms
+        .insert("us-east-1".to_owned(), Err("AccessDenied: no".to_owned()));
+    let report = audit(&account, "7.0.0");
+    let f = finding(&report, "iam_policy_changes");
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(f.missing_events, ["DetachRolePolicy"]);
+    assert_eq!(finding(&report, "vpc_changes").status, Status::Error);
+    // A trail that is not logging, with its log group in another account: FAIL, not MANUAL.
+    let mut account = compliant("7.0.0");
+    account.account_id = Some("999999999999".to_owned());
+    account.trails = Ok(vec![Trail {
+        status: Ok(TrailStatus::default()),
+        ..trail("main")
+    }]);
+    let report = audit(&account, "7.0.0");
+    assert_eq!(report.count(Status::Fail), 15);
+    assert_eq!(
+        finding(&report, "vpc_changes").summary,
+        "trail main is not logging"
+    );
 }
 
 #[test]

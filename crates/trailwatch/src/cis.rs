@@ -375,6 +375,8 @@ async fn log_group(
                         namespace: t.metric_namespace().to_owned(),
                         name: t.metric_name().to_owned(),
                         value: t.metric_value().to_owned(),
+                        default_value: t.default_value(),
+                        unit: t.unit().map(|u| u.as_str().to_owned()),
                         dimensions: t
                             .dimensions()
                             .into_iter()
@@ -430,6 +432,11 @@ async fn alarms(cloudwatch: &aws_sdk_cloudwatch::Client) -> anyhow::Result<Vec<a
                 .comparison_operator()
                 .map(|c| c.as_str().to_owned())
                 .unwrap_or_default(),
+            unit: a.unit().map(|u| u.as_str().to_owned()),
+            treat_missing_data: a.treat_missing_data().map(str::to_owned),
+            evaluate_low_sample_count_percentile: a
+                .evaluate_low_sample_count_percentile()
+                .map(str::to_owned),
             metrics: a
                 .metrics()
                 .iter()

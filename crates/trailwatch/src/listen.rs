@@ -146,9 +146,16 @@ fn trusted_certificate_url(url: &str, trust_hosts: &[String]) -> Result<(), Stri
     if !parsed.path().ends_with(".pem") {
         return Err(format!("SigningCertURL {url} is not a .pem file"));
     }
+    // Exactly `sns.<region>.amazonaws.com`: deeper names under amazonaws.com (S3's
+    // `<bucket>.s3.amazonaws.com`) serve what anyone uploads.
     let aws = parsed.scheme() == "https"
-        && host.starts_with("sns.")
-        && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"));
+        && host
+            .strip_prefix("sns.")
+            .and_then(|rest| {
+                rest.strip_suffix(".amazonaws.com.cn")
+                    .or_else(|| rest.strip_suffix(".amazonaws.com"))
+            })
+            .is_some_and(|region| engine::scope::Region::named(region).is_some());
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let local = host == "localhost" || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if aws || local || trust_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
@@ -288,18 +295,43 @@ fn as_json(seen: &Seen) -> Value {
     out
 }
 
+/// A field of a message as one line of plain text: line breaks and terminal escapes in it are
+/// shown escaped, so a message cannot print lines that look like others.
+fn plain(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 fn as_text(seen: &Seen) -> String {
     let m = &seen.message;
-    let topic = m["TopicArn"].as_str().unwrap_or("(no topic)");
-    let topic_name = topic.rsplit(':').next().unwrap_or(topic);
-    let time = m["Timestamp"].as_str().unwrap_or("(no time)");
+    let field = |key: &str| m[key].as_str().map(plain);
+    if let Err(why) = &seen.verified {
+        // Nothing of a refused message is trusted: one line, every field escaped.
+        return format!(
+            "REFUSED {} from topic {} at {}: the signature does not check: {}\n",
+            field("Type").unwrap_or_else(|| "(no Type)".into()),
+            field("TopicArn").unwrap_or_else(|| "(no topic)".into()),
+            field("Timestamp").unwrap_or_else(|| "(no time)".into()),
+            plain(why)
+        );
+    }
+    let topic = field("TopicArn").unwrap_or_else(|| "(no topic)".into());
+    let topic_name = topic.rsplit(':').next().unwrap_or(&topic).to_owned();
+    let time = field("Timestamp").unwrap_or_else(|| "(no time)".into());
     let signature = match &seen.verified {
         Ok(version) => format!("signature v{version} verified"),
         Err(why) => format!("REFUSED, the signature does not check: {why}"),
     };
-    let kind = m["Type"].as_str().unwrap_or("(no Type)");
+    let kind = field("Type").unwrap_or_else(|| "(no Type)".into());
     let mut out = String::new();
-    match (kind, &seen.confirmed) {
+    match (kind.as_str(), &seen.confirmed) {
         ("SubscriptionConfirmation", Some(Ok(()))) => {
             out.push_str(&format!(
                 "{time}  subscription confirmed  topic {topic}  ({signature})\n"
@@ -312,7 +344,7 @@ fn as_text(seen: &Seen) -> String {
         }
         _ => match alarm_of(m) {
             Some(alarm) => {
-                let s = |k: &str| alarm[k].as_str().unwrap_or("?").to_owned();
+                let s = |k: &str| plain(alarm[k].as_str().unwrap_or("?"));
                 out.push_str(&format!(
                     "{time}  {}  {}  {} → {}  (topic {topic_name}, {signature})\n",
                     s("NewStateValue"),
@@ -321,7 +353,7 @@ fn as_text(seen: &Seen) -> String {
                     s("NewStateValue")
                 ));
                 out.push_str(&format!("    {}\n", s("NewStateReason")));
-                if let Some(subject) = m["Subject"].as_str() {
+                if let Some(subject) = field("Subject") {
                     out.push_str(&format!("    subject: {subject}\n"));
                 }
             }
@@ -329,12 +361,12 @@ fn as_text(seen: &Seen) -> String {
                 out.push_str(&format!(
                     "{time}  {kind}  topic {topic_name}  ({signature})\n"
                 ));
-                if let Some(subject) = m["Subject"].as_str() {
+                if let Some(subject) = field("Subject") {
                     out.push_str(&format!("    subject: {subject}\n"));
                 }
                 let text = m["Message"].as_str().unwrap_or_default();
                 for line in text.lines().take(20) {
-                    out.push_str(&format!("    {line}\n"));
+                    out.push_str(&format!("    {}\n", plain(line)));
                 }
             }
         },
@@ -347,6 +379,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn message_fields_print_on_one_line() {
+        assert_eq!(plain("ok → ALARM"), "ok → ALARM");
+        assert_eq!(plain("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
+        let forged = Seen {
+            message: json!({"Type": "Notification", "TopicArn": "t", "Timestamp": "x\n2026  ALARM  fake  OK → ALARM  (signature v1 verified)"}),
+            verified: Err("bad".to_owned()),
+            confirmed: None,
+        };
+        let text = as_text(&forged);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.starts_with("REFUSED Notification from topic t at x\\n2026"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn certificates_come_from_aws_this_machine_or_a_trusted_host() {
         let ok = |url: &str| trusted_certificate_url(url, &["tw.example.com".to_owned()]);
         assert!(ok("https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-1.pem").is_ok());
@@ -357,6 +406,9 @@ mod tests {
         // Over HTTP, AWS's host could be anyone's.
         assert!(ok("http://sns.eu-west-1.amazonaws.com/c.pem").is_err());
         assert!(ok("https://sns.evil.com/c.pem").is_err());
+        // S3 serves `<bucket>.s3.amazonaws.com` for whoever owns the bucket `sns`.
+        assert!(ok("https://sns.s3.amazonaws.com/c.pem").is_err());
+        assert!(ok("https://sns.moon-1.amazonaws.com/c.pem").is_err());
         assert!(ok("https://attacker.example/sns.us-east-1.amazonaws.com.pem").is_err());
         assert!(ok("http://127.0.0.1:4566/cert").is_err());
     }

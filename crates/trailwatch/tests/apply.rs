@@ -431,6 +431,78 @@ style = "tight"
     let out = apply(&server, &file, &[]);
     assert!(out.contains("Nothing to change"), "{out}");
 
+    // A file of only [cis], with --prune: the pack's filters stay declared, and what others
+    // made on its log group, its topic and its namespace is left alone.
+    server.aws_ok(&[
+        "logs",
+        "put-metric-filter",
+        "--log-group-name",
+        "CloudTrail/DefaultLogGroup",
+        "--filter-name",
+        "someone-elses",
+        "--filter-pattern",
+        "ERROR",
+        "--metric-transformations",
+        "metricName=errors,metricNamespace=Theirs,metricValue=1",
+    ]);
+    server.aws_ok(&[
+        "sns",
+        "subscribe",
+        "--topic-arn",
+        "arn:aws:sns:us-east-1:000000000000:cis-alarms",
+        "--protocol",
+        "email",
+        "--notification-endpoint",
+        "secops@example.com",
+    ]);
+    server.aws_ok(&[
+        "cloudwatch",
+        "put-metric-alarm",
+        "--alarm-name",
+        "theirs",
+        "--namespace",
+        "CISBenchmark",
+        "--metric-name",
+        "x",
+        "--statistic",
+        "Sum",
+        "--period",
+        "60",
+        "--evaluation-periods",
+        "1",
+        "--threshold",
+        "1",
+        "--comparison-operator",
+        "GreaterThanThreshold",
+    ]);
+    let pack_only = dir.path().join("pack.toml");
+    std::fs::write(
+        &pack_only,
+        "[cis]\ncis_version = \"5.0.0\"\nstyle = \"tight\"\n",
+    )
+    .expect("write");
+    // The file's IAM filter has no alarm: the pack's comes beside it.
+    let out = apply(&server, &pack_only, &["--prune"]);
+    assert!(out.contains("Applied: 2 created, 34 unchanged."), "{out}");
+    assert!(!out.contains("delete"), "{out}");
+    let out = apply(&server, &pack_only, &["--prune"]);
+    assert!(out.contains("Nothing to change"), "{out}");
+    let filters = server.aws_ok(&[
+        "logs",
+        "describe-metric-filters",
+        "--log-group-name",
+        "CloudTrail/DefaultLogGroup",
+    ]);
+    assert_eq!(filters["metricFilters"].as_array().map(Vec::len), Some(17));
+    assert_eq!(alarms(&server).len(), 16);
+    let subs = server.aws_ok(&[
+        "sns",
+        "list-subscriptions-by-topic",
+        "--topic-arn",
+        "arn:aws:sns:us-east-1:000000000000:cis-alarms",
+    ]);
+    assert_eq!(subs["Subscriptions"].as_array().map(Vec::len), Some(1));
+
     // A version the catalogue lacks is told with its line.
     std::fs::write(&file, "[cis]\ncis_version = \"9.0\"\n").expect("write");
     let out = common::trailwatch(&["config", "check", file.to_str().expect("utf-8")], &[]);

@@ -156,7 +156,14 @@ fn finding(out: &mut String, f: &Finding) {
         let _ = write!(out, "<li>Log group <code>{}</code></li>", esc(&g.arn));
     }
     out.push_str("</ul>\n");
-    for filter in f.evidence.filters.iter().chain(&f.evidence.look_alikes) {
+    // A control met shows the filters meeting it; one not met, every filter that comes close.
+    for filter in f
+        .evidence
+        .filters
+        .iter()
+        .filter(|x| x.meets || f.status != Status::Pass)
+        .chain(&f.evidence.look_alikes)
+    {
         filter_html(out, filter);
     }
     out.push_str("</details></section>\n");

@@ -34,6 +34,8 @@ pub fn metric(name: &str) -> Transformation {
         name: name.to_owned(),
         value: "1".to_owned(),
         dimensions: BTreeMap::new(),
+        default_value: None,
+        unit: None,
     }
 }
 
@@ -132,4 +134,11 @@ pub fn alarm<'a>(account: &'a mut Account, name: &str) -> &'a mut Alarm {
         .iter_mut()
         .find(|a| a.name == name)
         .expect("the alarm")
+}
+
+pub fn filter<'a>(account: &'a mut Account, name: &str) -> &'a mut MetricFilter {
+    filters(account)
+        .iter_mut()
+        .find(|f| f.name == name)
+        .expect("the filter")
 }

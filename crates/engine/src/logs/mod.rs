@@ -164,19 +164,27 @@ impl Logs<'_> {
         &self,
         req: ListTagsForResourceRequest,
     ) -> Result<ListTagsForResourceResponse, ApiError> {
-        let name = match req.resource_arn.split_once(":log-group:") {
-            Some((_, rest)) if req.resource_arn.starts_with("arn:") && !rest.is_empty() => {
-                rest.trim_end_matches(":*").to_owned()
-            }
-            _ => {
-                return Err(ApiError::new(
-                    INVALID,
-                    format!("{} is not a log group ARN.", req.resource_arn),
-                ));
-            }
+        let parsed = crate::scope::Arn::parse(&req.resource_arn)
+            .filter(|a| a.service == "logs")
+            .and_then(|a| {
+                let name = a.resource.strip_prefix("log-group:")?;
+                let name = name.strip_suffix(":*").unwrap_or(name);
+                (!name.is_empty())
+                    .then(|| (a.region.to_owned(), a.account.to_owned(), name.to_owned()))
+            });
+        let Some((region, account, name)) = parsed else {
+            return Err(ApiError::new(
+                INVALID,
+                format!("{} is not a log group ARN.", req.resource_arn),
+            ));
         };
+        // A group of another region or account is not this scope's to show.
+        let elsewhere = region != self.scope.region().name || account != self.scope.account();
         self.engine
             .read(&self.scope, move |tx, _| {
+                if elsewhere {
+                    return Err(group_not_found());
+                }
                 groups::require_group(tx, &name)?;
                 Ok(ListTagsForResourceResponse {
                     tags: Default::default(),

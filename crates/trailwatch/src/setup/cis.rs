@@ -67,41 +67,73 @@ pub fn with_pack(
         !judgements.is_empty()
             && judge::missing(control, &judgements.iter().collect::<Vec<_>>()).is_empty()
     };
-    for pack_group in pack.file.log_groups {
-        if !file
-            .log_groups
-            .iter()
-            .any(|g| g.log_group_name == pack_group.log_group_name)
-        {
-            file.log_groups.push(pack_group);
-        }
-    }
-    for pack_topic in pack.file.topics {
-        if !file.topics.iter().any(|t| t.name == pack_topic.name) {
-            file.topics.push(pack_topic);
-        }
-    }
-    for control in &benchmark.controls {
-        let name = cis::remedy::name_of(control);
-        if !pack.added.iter().any(|id| id == control.id()) || met_by_file(control) {
-            continue;
-        }
-        if let Some(f) = pack
+    // What the pack brings that the file does not name would be the file's to prune (the
+    // filters of its log groups, the subscriptions of its topics, the alarms of its
+    // namespaces): what the endpoint already has there is declared as it is, so `--prune`
+    // removes nothing of others' and a second run changes nothing.
+    if !file
+        .log_groups
+        .iter()
+        .any(|g| g.log_group_name == request.log_group)
+    {
+        file.log_groups.extend(pack.file.log_groups.iter().cloned());
+        for have in current
             .file
             .metric_filters
             .iter()
-            .find(|f| f.filter_name == name)
-            && !file
-                .metric_filters
-                .iter()
-                .any(|m| m.log_group_name == f.log_group_name && m.filter_name == name)
+            .filter(|m| m.log_group_name == request.log_group)
+            .filter(|m| !m.filter_name.starts_with("cis-"))
         {
-            file.metric_filters.push(f.clone());
+            if !file.metric_filters.iter().any(|m| {
+                m.log_group_name == have.log_group_name && m.filter_name == have.filter_name
+            }) {
+                file.metric_filters.push(have.clone());
+            }
         }
-        if let Some(a) = pack.file.alarms.iter().find(|a| a.alarm_name == name)
-            && !file.alarms.iter().any(|m| m.alarm_name == name)
+    }
+    if !file.topics.iter().any(|t| t.name == request.topic) {
+        let have = current.file.topics.iter().find(|t| t.name == request.topic);
+        file.topics
+            .extend(have.or(pack.file.topics.first()).cloned());
+    }
+    let namespace_was_the_files = file
+        .alarms
+        .iter()
+        .any(|a| a.namespace == cis::remedy::NAMESPACE);
+    for control in &benchmark.controls {
+        let name = cis::remedy::name_of(control);
+        // The pack's own filter, once made, stays declared; a control the pack need not meet
+        // (the endpoint or the file meets it) gets nothing.
+        let made = current
+            .file
+            .metric_filters
+            .iter()
+            .any(|m| m.log_group_name == request.log_group && m.filter_name == name);
+        if !(made || pack.added.iter().any(|id| id == control.id())) || met_by_file(control) {
+            continue;
+        }
+        let (f, a) = cis::remedy::items(benchmark.version, control, &request);
+        if !file
+            .metric_filters
+            .iter()
+            .any(|m| m.log_group_name == f.log_group_name && m.filter_name == name)
         {
-            file.alarms.push(a.clone());
+            file.metric_filters.push(f);
+        }
+        if !file.alarms.iter().any(|m| m.alarm_name == name) {
+            file.alarms.push(a);
+        }
+    }
+    if !namespace_was_the_files {
+        for have in current
+            .file
+            .alarms
+            .iter()
+            .filter(|a| a.namespace == cis::remedy::NAMESPACE)
+        {
+            if !file.alarms.iter().any(|a| a.alarm_name == have.alarm_name) {
+                file.alarms.push(have.clone());
+            }
         }
     }
     Ok(parsed.with_file(file))
