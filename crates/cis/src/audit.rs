@@ -460,6 +460,11 @@ fn judge_filters(
             work.evidence.look_alikes.push(evidence);
         }
     }
+    // Look-alikes explain a control no filter comes close to; beside one that does, they
+    // are noise.
+    if !work.evidence.filters.is_empty() {
+        work.evidence.look_alikes.clear();
+    }
     // The filters closest to the control first: they lead the evidence and its problems.
     work.evidence.filters.sort_by_key(closeness);
     let labels = |judgements: Vec<&Judgement>| -> Vec<String> {
