@@ -52,14 +52,40 @@ fn shell_word(value: &str) -> String {
     }
 }
 
+/// How this binary is called from the current folder: `trailwatch` when the `PATH` finds it,
+/// else its path (relative when it lies under the current folder, as after `cargo run`).
+fn command_name() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "trailwatch".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            dir.join("trailwatch")
+                .canonicalize()
+                .is_ok_and(|found| exe.canonicalize().is_ok_and(|me| me == found))
+        })
+    });
+    if on_path {
+        return "trailwatch".to_owned();
+    }
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| exe.strip_prefix(cwd).ok().map(Path::to_path_buf));
+    shell_word(&relative.unwrap_or(exe).display().to_string())
+}
+
 /// How `serve` tells a user to prepare a terminal for the server on `dir`.
 pub(crate) fn hint(dir: &Path) -> String {
+    hint_for(&command_name(), dir)
+}
+
+fn hint_for(command: &str, dir: &Path) -> String {
     let dir = dir.display().to_string();
     if dir == "./trailwatch-data" {
-        "eval \"$(trailwatch credentials)\"".to_owned()
+        format!("eval \"$({command} credentials)\"")
     } else {
         format!(
-            "eval \"$(trailwatch credentials --data-dir {})\"",
+            "eval \"$({command} credentials --data-dir {})\"",
             shell_word(&dir)
         )
     }
@@ -118,8 +144,12 @@ mod tests {
         assert_eq!(shell_word("it's"), r"'it'\''s'");
         assert_eq!(shell_word(""), "''");
         assert_eq!(
-            hint(Path::new("/srv/my data")),
+            hint_for("trailwatch", Path::new("/srv/my data")),
             "eval \"$(trailwatch credentials --data-dir '/srv/my data')\""
+        );
+        assert_eq!(
+            hint_for("target/release/trailwatch", Path::new("./trailwatch-data")),
+            "eval \"$(target/release/trailwatch credentials)\""
         );
     }
 }

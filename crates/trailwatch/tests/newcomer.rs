@@ -47,7 +47,8 @@ fn credentials_prepare_a_terminal_for_the_server() {
     );
     assert!(
         server.log().contains(&format!(
-            "To point a terminal's AWS tools at this server: eval \"$(trailwatch credentials --data-dir {data_arg})\""
+            "To point a terminal's AWS tools at this server: eval \"$({} credentials --data-dir {data_arg})\"",
+            binary().display()
         )),
         "{}",
         server.log()
