@@ -95,7 +95,32 @@ impl Batch for Vec<Owned> {
 
 /// A worker's verdict on one event: its `eventID`, time, the filters it matched and the
 /// datapoints it made.
-type Verdict = (Option<String>, Option<i64>, Vec<usize>, Vec<Datum>);
+type Verdict = (Option<EventId>, Option<i64>, Vec<usize>, Vec<Datum>);
+
+/// An `eventID` as deduplication keeps it: a lower-case UUID, as CloudTrail writes them, as
+/// its 128 bits — no text to allocate or hash byte by byte on the one thread that sees every
+/// event — and anything else as its text. Exact either way.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum EventId {
+    Uuid(u128),
+    Text(String),
+}
+
+impl EventId {
+    fn of(id: &str) -> EventId {
+        uuid_bits(id).map_or_else(|| EventId::Text(id.to_owned()), EventId::Uuid)
+    }
+}
+
+/// The bits of `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lower-case hex; `None` for any other
+/// text (upper-case digits too, so that two ids equal as bits are equal as text: 36 characters
+/// are the hyphenated form only).
+fn uuid_bits(id: &str) -> Option<u128> {
+    if id.len() != 36 || id.bytes().any(|c| c.is_ascii_uppercase()) {
+        return None;
+    }
+    uuid::Uuid::try_parse(id).ok().map(|u| u.as_u128())
+}
 
 /// What a worker made of a batch, in its order.
 enum Found<N> {
@@ -143,7 +168,7 @@ impl Filters {
                                 let mut data = Vec::new();
                                 let at = e.time_ms.unwrap_or(0);
                                 let matched = matcher.data(e.json, at, &mut data).to_vec();
-                                let id = e.event_id.map(str::to_owned);
+                                let id = e.event_id.map(EventId::of);
                                 found
                                     .borrow_mut()
                                     .push(Found::Event((id, e.time_ms, matched, data)));
@@ -197,7 +222,7 @@ type MetricKey = (String, String, Vec<(String, String)>, String);
 /// The verdicts taken in input order: duplicates dropped, matches counted, datapoints summed.
 struct Tally {
     counts: Counts,
-    seen: HashSet<String>,
+    seen: HashSet<EventId, rustc_hash::FxBuildHasher>,
     seconds: BTreeMap<i64, HashMap<MetricKey, Datum>>,
 }
 
@@ -208,7 +233,7 @@ impl Tally {
                 matches: vec![0; filters],
                 ..Counts::default()
             },
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             seconds: BTreeMap::new(),
         }
     }
@@ -333,5 +358,37 @@ impl Engine {
             self.tick().await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_keep_their_identity_as_bits() {
+        let id = "6c1eed73-00ee-4810-8009-c9ce5990c100";
+        assert_eq!(
+            EventId::of(id),
+            EventId::Uuid(0x6c1eed73_00ee_4810_8009_c9ce5990c100)
+        );
+        // Upper-case digits are other text, not the same id.
+        assert_eq!(
+            EventId::of("6C1EED73-00EE-4810-8009-C9CE5990C100"),
+            EventId::Text("6C1EED73-00EE-4810-8009-C9CE5990C100".to_owned())
+        );
+        assert_ne!(
+            EventId::of(id),
+            EventId::of("6C1EED73-00EE-4810-8009-C9CE5990C100")
+        );
+        // Not hyphenated as a UUID, or not hex: text.
+        for other in [
+            "policy-change-1",
+            "6c1eed7300ee48108009c9ce5990c100",
+            "6c1eed73-00ee-4810-8009-c9ce5990c10g",
+            "",
+        ] {
+            assert_eq!(EventId::of(other), EventId::Text(other.to_owned()));
+        }
     }
 }
