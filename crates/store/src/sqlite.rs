@@ -26,6 +26,9 @@ pub(crate) struct SqliteTx<'c> {
     scope: Scope,
     /// The scope as its rows hold it (see [`scope_key`]).
     pub(crate) scope_key: String,
+    /// Scopes whose `event_history_scopes` row this transaction has written, so that a
+    /// delivery of many events writes it once; forgotten when a job is rolled back.
+    pub(crate) history_scopes: Vec<String>,
 }
 
 /// A scope as the `scope` column of a table holds it: `<account>:<region>`.
@@ -57,6 +60,7 @@ impl<'c> SqliteTx<'c> {
             queued,
             scope_key: scope_key(&scope),
             scope,
+            history_scopes: Vec::new(),
         }
     }
 
@@ -376,6 +380,7 @@ fn run_group(tx: &mut SqliteTx<'_>, group: &mut [Box<dyn Job>]) -> Result<(), St
         } else {
             conn.execute_batch("ROLLBACK TO job; RELEASE job")
                 .map_err(|e| e.to_string())?;
+            tx.history_scopes.clear();
         }
     }
     conn.execute_batch("COMMIT").map_err(|e| e.to_string())

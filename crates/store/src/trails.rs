@@ -181,11 +181,14 @@ impl TrailStore for SqliteTx<'_> {
     }
 
     fn record_history(&mut self, e: &HistoryEvent) -> Result<bool> {
-        self.conn
-            .prepare_cached("INSERT OR IGNORE INTO event_history_scopes (scope) VALUES (?1)")
-            .map_err(storage)?
-            .execute([&self.scope_key])
-            .map_err(storage)?;
+        if !self.history_scopes.contains(&self.scope_key) {
+            self.conn
+                .prepare_cached("INSERT OR IGNORE INTO event_history_scopes (scope) VALUES (?1)")
+                .map_err(storage)?
+                .execute([&self.scope_key])
+                .map_err(storage)?;
+            self.history_scopes.push(self.scope_key.clone());
+        }
         let inserted = self
             .conn
             .prepare_cached(
