@@ -5,9 +5,11 @@ Every script reads TRAILWATCH_ENDPOINT and the usual AWS_* variables, runs its c
 and exits non-zero at the first broken one, printing what was expected and what came back.
 """
 
+import atexit
 import gzip
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -30,6 +32,7 @@ def narrow_cloudwatch_model(protocol):
     model["metadata"]["protocols"] = [protocol]
     model["metadata"]["protocol"] = protocol
     root = tempfile.mkdtemp(prefix="trailwatch-model-")
+    atexit.register(shutil.rmtree, root, True)
     target = os.path.join(root, "cloudwatch", "2010-08-01")
     os.makedirs(target)
     with open(os.path.join(target, "service-2.json"), "w") as f:
