@@ -7,18 +7,12 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use engine::scope::{Region, Regions, Scope, regions};
+use quick_xml::escape::escape;
 
 /// EC2's API version, named by the form's `Version`.
 pub(crate) const VERSION: &str = "2016-11-15";
 /// The SigV4 signing name.
 pub(crate) const SIGNING_NAME: &str = "ec2";
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 fn xml(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
@@ -40,8 +34,8 @@ pub(crate) fn error(code: &str, message: &str, request_id: &str) -> Response {
         status,
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{}</Code><Message>{}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>",
-            xml_escape(code),
-            xml_escape(message)
+            escape(code),
+            escape(message)
         ),
     )
 }
@@ -168,8 +162,8 @@ pub(crate) fn answer(
     for r in listed {
         body.push_str(&format!(
             "<item><regionName>{}</regionName><regionEndpoint>{}</regionEndpoint><optInStatus>opt-in-not-required</optInStatus></item>",
-            xml_escape(&r.name),
-            xml_escape(&endpoint(r))
+            escape(&r.name),
+            escape(endpoint(r))
         ));
     }
     body.push_str("</regionInfo></DescribeRegionsResponse>");

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use engine::scope::Arn;
 use engine::trails::api::{AdvancedEventSelector, EventSelector};
 use serde::Serialize;
 
@@ -172,31 +173,18 @@ pub struct Subscription {
 
 impl Subscription {
     pub fn confirmed(&self) -> bool {
-        self.arn.starts_with("arn:")
+        config::plan::is_confirmed(&self.arn)
     }
 }
 
-/// The parts of an ARN: `arn:<partition>:<service>:<region>:<account>:<resource>`.
-pub fn arn_parts(arn: &str) -> Option<(&str, &str, &str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some(service), Some(region), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    Some((service, region, account, resource))
+/// Whether an ARN is an SNS topic's (an alarm action that notifies).
+pub fn is_topic(arn: &str) -> bool {
+    Arn::parse(arn).is_some_and(|a| a.service == "sns")
 }
 
 /// The region and name of the log group a `CloudWatchLogsLogGroupArn` names
 /// (`arn:aws:logs:<region>:<account>:log-group:<name>:*`).
 pub fn log_group_of(arn: &str) -> Option<(&str, &str)> {
-    let (service, region, _, resource) = arn_parts(arn)?;
-    let name = resource.strip_prefix("log-group:")?;
-    let name = name.strip_suffix(":*").unwrap_or(name);
-    (service == "logs" && !name.is_empty()).then_some((region, name))
+    let parsed = Arn::parse(arn)?;
+    Some((parsed.region, parsed.log_group()?))
 }

@@ -5,11 +5,12 @@
 
 use std::collections::BTreeSet;
 
+use engine::scope::Arn;
 use engine::trails::TrailEvent;
 use serde::Serialize;
 
 use crate::account::{
-    Account, Alarm, MetricFilter, Selectors, Subscription, Trail, Transformation, arn_parts,
+    Account, Alarm, MetricFilter, Selectors, Subscription, Trail, Transformation, is_topic,
     log_group_of,
 };
 use crate::catalogue::{Benchmark, Control};
@@ -377,7 +378,7 @@ fn on_trail(account: &Account, control: &Control<'_>, trail: &Trail) -> Finding 
         arn: group_arn.clone(),
         region: region.to_owned(),
     });
-    let group_account = arn_parts(group_arn).map_or("", |p| p.2);
+    let group_account = Arn::parse(group_arn).map_or("", |a| a.account);
     if let Some(me) = &account.account_id
         && group_account != me
     {
@@ -718,11 +719,7 @@ fn judge_alarm(
         None
     };
     let mut topics = Vec::new();
-    for arn in alarm
-        .alarm_actions
-        .iter()
-        .filter(|a| arn_parts(a).is_some_and(|p| p.0 == "sns"))
-    {
+    for arn in alarm.alarm_actions.iter().filter(|a| is_topic(a)) {
         let mut topic = TopicEvidence {
             arn: arn.clone(),
             exists: false,

@@ -9,7 +9,7 @@
 
 use regex::Regex;
 
-use crate::account::{Account, MetricFilter, arn_parts, log_group_of};
+use crate::account::{Account, MetricFilter, is_topic, log_group_of};
 use crate::audit::{Finding, OtherAuditor, Status};
 use crate::catalogue::Control;
 
@@ -392,7 +392,7 @@ fn security_hub(
             passes |= alarms
                 .filter(|a| a.metric_name.as_deref() == Some(metric.name.as_str()))
                 .flat_map(|a| a.alarm_actions.iter())
-                .filter(|t| arn_parts(t).is_some_and(|p| p.0 == "sns"))
+                .filter(|t| is_topic(t))
                 .any(|t| matches!(account.topics.get(t), Some(Ok(Some(subs))) if !subs.is_empty()));
         }
     }

@@ -285,6 +285,14 @@ impl<'a> Arn<'a> {
         })
     }
 
+    /// The name of the log group a CloudWatch Logs ARN names
+    /// (`arn:aws:logs:<region>:<account>:log-group:<name>[:*]`), if it names one.
+    pub fn log_group(&self) -> Option<&'a str> {
+        let name = self.resource.strip_prefix("log-group:")?;
+        let name = name.strip_suffix(":*").unwrap_or(name);
+        (self.service == "logs" && !name.is_empty()).then_some(name)
+    }
+
     /// The scope the ARN names, if its region is known and its partition the region's.
     pub fn scope(&self) -> Option<Scope> {
         let region = Region::named(self.region)?;

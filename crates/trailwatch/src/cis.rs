@@ -236,14 +236,14 @@ async fn gather(shared: &SdkConfig) -> anyhow::Result<Account> {
         .flatten()
         .flatten()
         .flat_map(|a| a.alarm_actions.iter())
-        .filter(|a| account::arn_parts(a).is_some_and(|p| p.0 == "sns"))
+        .filter(|a| account::is_topic(a))
         .cloned()
         .collect();
     for arn in topics {
         if account.topics.contains_key(&arn) {
             continue;
         }
-        let topic_region = account::arn_parts(&arn).map_or("", |p| p.1);
+        let topic_region = engine::scope::Arn::parse(&arn).map_or("", |a| a.region);
         let sns = aws_sdk_sns::Client::new(&in_region(shared, topic_region));
         let subscriptions = subscriptions(&sns, &arn).await;
         account.topics.insert(arn, subscriptions);

@@ -41,23 +41,15 @@ struct Listener {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("trailwatch listen: cannot start: {e}");
-            return ExitCode::FAILURE;
+    crate::apply::on_runtime("listen", async {
+        match listen(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("trailwatch listen: {e:#}");
+                ExitCode::FAILURE
+            }
         }
-    };
-    match runtime.block_on(listen(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("trailwatch listen: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 async fn listen(args: Args) -> anyhow::Result<()> {

@@ -23,6 +23,12 @@ fn server_with_trail() -> (tempfile::TempDir, Server) {
         &["--s3-dir", buckets.path().to_str().expect("a path")],
     );
     server.aws_ok(&["logs", "create-log-group", "--log-group-name", GROUP]);
+    logging_trail(&server);
+    (buckets, server)
+}
+
+/// Trail `management`, multi-region, delivering bucket `audit-logs` into `GROUP`, logging.
+fn logging_trail(server: &Server) {
     server.aws_ok(&[
         "cloudtrail",
         "create-trail",
@@ -37,7 +43,6 @@ fn server_with_trail() -> (tempfile::TempDir, Server) {
         "arn:aws:iam::000000000000:role/CloudTrail_CloudWatchLogs_Role",
     ]);
     server.aws_ok(&["cloudtrail", "start-logging", "--name", "management"]);
-    (buckets, server)
 }
 
 fn run(server: &Server, args: &[&str]) -> (i32, String, String) {
@@ -770,20 +775,7 @@ fn serve_cis_installs_the_controls_and_a_delivered_policy_change_alarms() {
     let subscriber = Subscriber::start();
     let topic = server.subscribed_topic("cis-alarms", &subscriber);
     assert_eq!(topic, "arn:aws:sns:us-east-1:000000000000:cis-alarms");
-    server.aws_ok(&[
-        "cloudtrail",
-        "create-trail",
-        "--name",
-        "management",
-        "--s3-bucket-name",
-        "audit-logs",
-        "--is-multi-region-trail",
-        "--cloud-watch-logs-log-group-arn",
-        GROUP_ARN,
-        "--cloud-watch-logs-role-arn",
-        "arn:aws:iam::000000000000:role/CloudTrail_CloudWatchLogs_Role",
-    ]);
-    server.aws_ok(&["cloudtrail", "start-logging", "--name", "management"]);
+    logging_trail(&server);
     let (code, report) = audit_json(&server);
     assert_eq!(code, 0, "{report}");
     let now = common::now_ms();

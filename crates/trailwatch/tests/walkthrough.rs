@@ -24,6 +24,22 @@ fn block(readme: &str, heading: &str) -> String {
     rest[open..open + close].to_owned()
 }
 
+/// bash in `dir` with `args`, as a fresh terminal: the AWS CLI on the PATH, no AWS settings of
+/// the user's.
+fn shell(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut bash = Command::new("bash");
+    bash.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", format!("{}/bin:/usr/bin:/bin", venv().display()))
+        .env("HOME", dir)
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "");
+    bash
+}
+
 /// A terminal: bash running a block, its output gathered.
 struct Terminal {
     child: Child,
@@ -32,16 +48,7 @@ struct Terminal {
 
 impl Terminal {
     fn open(dir: &std::path::Path, script: &str) -> Terminal {
-        let mut child = Command::new("bash")
-            .args(["-c", script])
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", format!("{}/bin:/usr/bin:/bin", venv().display()))
-            .env("HOME", dir)
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_PAGER", "")
+        let mut child = shell(dir, &["-c", script])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -140,15 +147,7 @@ fn the_readme_walkthrough_ends_with_a_cis_alarm_printed_by_listen() {
 
     let three = block(&readme, "### Terminal 3")
         .replace("127.0.0.1:9000", &format!("127.0.0.1:{listen_port}"));
-    let out = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &three])
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", format!("{}/bin:/usr/bin:/bin", venv().display()))
-        .env("HOME", dir.path())
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_PAGER", "")
+    let out = shell(dir.path(), &["-euo", "pipefail", "-c", &three])
         .output()
         .expect("bash runs");
     let stdout = String::from_utf8_lossy(&out.stdout);

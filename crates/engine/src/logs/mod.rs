@@ -164,14 +164,10 @@ impl Logs<'_> {
         &self,
         req: ListTagsForResourceRequest,
     ) -> Result<ListTagsForResourceResponse, ApiError> {
-        let parsed = crate::scope::Arn::parse(&req.resource_arn)
-            .filter(|a| a.service == "logs")
-            .and_then(|a| {
-                let name = a.resource.strip_prefix("log-group:")?;
-                let name = name.strip_suffix(":*").unwrap_or(name);
-                (!name.is_empty())
-                    .then(|| (a.region.to_owned(), a.account.to_owned(), name.to_owned()))
-            });
+        let parsed = crate::scope::Arn::parse(&req.resource_arn).and_then(|a| {
+            let name = a.log_group()?;
+            Some((a.region.to_owned(), a.account.to_owned(), name.to_owned()))
+        });
         let Some((region, account, name)) = parsed else {
             return Err(ApiError::new(
                 INVALID,

@@ -90,10 +90,9 @@ pub fn selects(
 /// The name of the log group a `CloudWatchLogsLogGroupArn` names
 /// (`arn:aws:logs:<region>:<account>:log-group:<name>:*`).
 fn log_group_of_arn(arn: &str) -> Option<String> {
-    let parsed = crate::scope::Arn::parse(arn)?;
-    let name = parsed.resource.strip_prefix("log-group:")?;
-    let name = name.strip_suffix(":*").unwrap_or(name);
-    (parsed.service == "logs" && !name.is_empty()).then(|| name.to_owned())
+    crate::scope::Arn::parse(arn)?
+        .log_group()
+        .map(str::to_owned)
 }
 
 /// What GetTrailStatus reports, as kept.
