@@ -757,20 +757,46 @@ async fn latency(exe: &Path, args: LatencyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Copy `round` of the corpus's event `i`: a prefix on its eventID (or an eventID where there
-/// is none) makes it a new event; nothing else changes.
+/// Copy `round` of the corpus's event `i`, a new event with nothing else changed: an eventID
+/// in CloudTrail's form (a lower-case UUID) becomes another one (its bits mixed with the
+/// round's, version and variant kept; round 0 is the event as it is), any other eventID takes
+/// the round as a prefix, and an event without one is given one.
 fn copy_of(line: &str, round: u64, i: usize) -> String {
-    match line.find("\"eventID\":\"") {
-        Some(at) => {
-            let cut = at + "\"eventID\":\"".len();
-            format!("{}{round}-{}", &line[..cut], &line[cut..])
+    let Some(at) = line.find("\"eventID\":\"") else {
+        return line.replacen('{', &format!("{{\"eventID\":\"{round}-{i}\","), 1);
+    };
+    let (head, rest) = line.split_at(at + "\"eventID\":\"".len());
+    let uuid = rest
+        .get(..37)
+        .and_then(|id| id.strip_suffix('"'))
+        .filter(|id| !id.bytes().any(|c| c.is_ascii_uppercase()))
+        .and_then(|id| uuid::Uuid::try_parse(id).ok());
+    match uuid {
+        Some(id) => {
+            let copy = uuid::Uuid::from_u128(id.as_u128() ^ round_mask(round));
+            format!("{head}{}{}", copy.hyphenated(), &rest[36..])
         }
-        None => line.replacen('{', &format!("{{\"eventID\":\"{round}-{i}\","), 1),
+        None => format!("{head}{round}-{rest}"),
     }
 }
 
-/// The corpus's events with every eventID made unique (a prefix of the round), `rounds`
-/// times over, until `bytes` of JSON.
+/// Bits that make round `round`'s copies of UUIDs other UUIDs: none for round 0, and for the
+/// others a mix of the round's number (SplitMix64) that leaves the version and variant alone.
+fn round_mask(round: u64) -> u128 {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    if round == 0 {
+        return 0;
+    }
+    let bits = (u128::from(mix(round)) << 64) | u128::from(mix(round ^ 0x9e37_79b9_7f4a_7c15));
+    bits & !((0xf << 76) | (0x3 << 62))
+}
+
+/// The corpus's events with every eventID made unique (see [`copy_of`]), over and over, until
+/// `bytes` of JSON.
 fn unique_events(lines: &[String], bytes: u64) -> Vec<String> {
     let mut out = Vec::new();
     let mut written = 0u64;
@@ -995,4 +1021,41 @@ fn between(text: &str, open: &str, close: &str) -> Option<String> {
     let start = text.find(open)? + open.len();
     let end = text[start..].find(close)? + start;
     Some(text[start..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_are_new_events_with_ids_in_cloudtrails_form() {
+        let event =
+            r#"{"eventID":"6c1eed73-00ee-4810-8009-c9ce5990c100","eventName":"PutRolePolicy"}"#;
+        assert_eq!(copy_of(event, 0, 7), event);
+        let ids: Vec<String> = (1..1000)
+            .map(|round| {
+                let copy = copy_of(event, round, 7);
+                let value: serde_json::Value = serde_json::from_str(&copy).expect("a copy is JSON");
+                assert_eq!(value["eventName"], "PutRolePolicy");
+                value["eventID"].as_str().expect("an eventID").to_owned()
+            })
+            .collect();
+        for id in &ids {
+            let uuid = uuid::Uuid::try_parse(id).expect("a UUID");
+            assert_eq!(uuid.hyphenated().to_string(), *id, "lower-case, hyphenated");
+            assert_eq!(uuid.get_version_num(), 4);
+            assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122);
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        // Other ids take the round as a prefix; an event without one is given one.
+        assert_eq!(
+            copy_of(r#"{"eventID":"policy-change-1"}"#, 3, 7),
+            r#"{"eventID":"3-policy-change-1"}"#
+        );
+        assert_eq!(
+            copy_of(r#"{"eventName":"X"}"#, 3, 7),
+            r#"{"eventID":"3-7","eventName":"X"}"#
+        );
+    }
 }

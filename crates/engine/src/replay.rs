@@ -22,7 +22,8 @@ use crate::alarms::evaluate::EXTRA_RANGE_PERIODS;
 use crate::logs::{GroupFilters, load_filters};
 use crate::metrics::{Aggregate, Datum};
 use crate::scope::Scope;
-use crate::{ApiError, Clock, Engine, ManualClock};
+use crate::store::Tx;
+use crate::{ApiError, Clock, Context, Engine, ManualClock};
 
 /// A scope's metric filters, compiled together for replay.
 pub struct Filters {
@@ -93,22 +94,45 @@ impl Batch for Vec<Owned> {
     }
 }
 
-/// A worker's verdict on one event: its `eventID`, time, the filters it matched and the
-/// datapoints it made.
-type Verdict = (Option<EventId>, Option<i64>, Vec<usize>, Vec<Datum>);
-
-/// An `eventID` as deduplication keeps it: a lower-case UUID, as CloudTrail writes them, as
-/// its 128 bits — no text to allocate or hash byte by byte on the one thread that sees every
-/// event — and anything else as its text. Exact either way.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum EventId {
-    Uuid(u128),
-    Text(String),
+/// A worker's verdicts on a batch's events, in input order. Every event passes through the
+/// one thread that deduplicates, so what it reads of an event is kept small — a byte of
+/// `kinds`, and the 128 bits of an `eventID` in CloudTrail's form (a lower-case UUID) — and
+/// only the events that matched a filter or made a datapoint carry more.
+struct Verdicts<N> {
+    /// Per event: which of the lists below hold something of it ([`UUID`], [`TEXT`],
+    /// [`OUTCOME`]) and whether it has a time ([`TIMED`]).
+    kinds: Vec<u8>,
+    /// The `eventID`s that are lower-case UUIDs, as their bits.
+    uuids: Vec<u128>,
+    /// Any other `eventID`, as its text (never equal to a UUID's text: see [`uuid_bits`]).
+    texts: Vec<String>,
+    /// What the events that matched a filter or made a datapoint gave.
+    outcomes: Vec<Outcome>,
+    /// What the batch said besides events, in its order.
+    notes: Vec<N>,
 }
 
-impl EventId {
-    fn of(id: &str) -> EventId {
-        uuid_bits(id).map_or_else(|| EventId::Text(id.to_owned()), EventId::Uuid)
+const UUID: u8 = 1;
+const TEXT: u8 = 2;
+const OUTCOME: u8 = 4;
+const TIMED: u8 = 8;
+
+/// What one event gave: the filters it matched and the datapoints it made, at its time.
+struct Outcome {
+    time_ms: Option<i64>,
+    matched: Vec<usize>,
+    data: Vec<Datum>,
+}
+
+impl<N> Verdicts<N> {
+    fn new() -> Verdicts<N> {
+        Verdicts {
+            kinds: Vec::new(),
+            uuids: Vec::new(),
+            texts: Vec::new(),
+            outcomes: Vec::new(),
+            notes: Vec::new(),
+        }
     }
 }
 
@@ -120,12 +144,6 @@ fn uuid_bits(id: &str) -> Option<u128> {
         return None;
     }
     uuid::Uuid::try_parse(id).ok().map(|u| u.as_u128())
-}
-
-/// What a worker made of a batch, in its order.
-enum Found<N> {
-    Event(Verdict),
-    Note(N),
 }
 
 impl Filters {
@@ -149,7 +167,7 @@ impl Filters {
     ) -> Counts {
         use std::sync::mpsc;
         let workers = workers.max(1);
-        let (result_tx, result_rx) = mpsc::channel::<(u64, Vec<Found<B::Note>>)>();
+        let (result_tx, result_rx) = mpsc::channel::<(u64, Verdicts<B::Note>)>();
         let filters = self.compiled.names().count();
         std::thread::scope(|s| {
             let mut batch_txs = Vec::with_capacity(workers);
@@ -162,20 +180,41 @@ impl Filters {
                 s.spawn(move || {
                     let mut matcher = compiled.matcher();
                     for (seq, batch) in rx {
-                        let found = std::cell::RefCell::new(Vec::new());
+                        let verdicts = std::cell::RefCell::new(Verdicts::new());
+                        let mut data = Vec::new();
                         batch.read(
                             &mut |e| {
-                                let mut data = Vec::new();
+                                let v = &mut *verdicts.borrow_mut();
+                                let mut kind = 0;
+                                match e.event_id.map(|id| (id, uuid_bits(id))) {
+                                    Some((_, Some(bits))) => {
+                                        v.uuids.push(bits);
+                                        kind |= UUID;
+                                    }
+                                    Some((id, None)) => {
+                                        v.texts.push(id.to_owned());
+                                        kind |= TEXT;
+                                    }
+                                    None => {}
+                                }
+                                if e.time_ms.is_some() {
+                                    kind |= TIMED;
+                                }
                                 let at = e.time_ms.unwrap_or(0);
-                                let matched = matcher.data(e.json, at, &mut data).to_vec();
-                                let id = e.event_id.map(EventId::of);
-                                found
-                                    .borrow_mut()
-                                    .push(Found::Event((id, e.time_ms, matched, data)));
+                                let matched = matcher.data(e.json, at, &mut data);
+                                if !matched.is_empty() || !data.is_empty() {
+                                    v.outcomes.push(Outcome {
+                                        time_ms: e.time_ms,
+                                        matched: matched.to_vec(),
+                                        data: std::mem::take(&mut data),
+                                    });
+                                    kind |= OUTCOME;
+                                }
+                                v.kinds.push(kind);
                             },
-                            &mut |note| found.borrow_mut().push(Found::Note(note)),
+                            &mut |note| verdicts.borrow_mut().notes.push(note),
                         );
-                        if results.send((seq, found.into_inner())).is_err() {
+                        if results.send((seq, verdicts.into_inner())).is_err() {
                             return;
                         }
                     }
@@ -188,14 +227,12 @@ impl Filters {
                 let mut next = 0u64;
                 for (seq, found) in result_rx {
                     waiting.insert(seq, found);
-                    while let Some(found) = waiting.remove(&next) {
+                    while let Some(mut found) = waiting.remove(&next) {
                         next += 1;
-                        for f in found {
-                            match f {
-                                Found::Event(verdict) => tally.add(verdict),
-                                Found::Note(note) => said(note),
-                            }
-                        }
+                        std::mem::take(&mut found.notes)
+                            .into_iter()
+                            .for_each(&mut said);
+                        tally.add(found);
                     }
                 }
                 tally.counts()
@@ -222,7 +259,8 @@ type MetricKey = (String, String, Vec<(String, String)>, String);
 /// The verdicts taken in input order: duplicates dropped, matches counted, datapoints summed.
 struct Tally {
     counts: Counts,
-    seen: HashSet<EventId, rustc_hash::FxBuildHasher>,
+    uuids: HashSet<u128, rustc_hash::FxBuildHasher>,
+    texts: HashSet<String, rustc_hash::FxBuildHasher>,
     seconds: BTreeMap<i64, HashMap<MetricKey, Datum>>,
 }
 
@@ -233,24 +271,55 @@ impl Tally {
                 matches: vec![0; filters],
                 ..Counts::default()
             },
-            seen: HashSet::default(),
+            uuids: HashSet::default(),
+            texts: HashSet::default(),
             seconds: BTreeMap::new(),
         }
     }
 
-    fn add(&mut self, (id, time_ms, matched, data): Verdict) {
-        self.counts.events += 1;
-        if let Some(id) = id
-            && !self.seen.insert(id)
-        {
-            self.counts.duplicates += 1;
-            return;
+    fn add<N>(&mut self, verdicts: Verdicts<N>) {
+        let mut uuids = verdicts.uuids.into_iter();
+        let mut texts = verdicts.texts.into_iter();
+        let mut outcomes = verdicts.outcomes.into_iter();
+        self.counts.events += verdicts.kinds.len() as u64;
+        for kind in verdicts.kinds {
+            let first = if kind & UUID != 0 {
+                uuids.next().is_none_or(|id| self.uuids.insert(id))
+            } else if kind & TEXT != 0 {
+                texts.next().is_none_or(|id| self.texts.insert(id))
+            } else {
+                true
+            };
+            let outcome = if kind & OUTCOME != 0 {
+                outcomes.next()
+            } else {
+                None
+            };
+            if !first {
+                self.counts.duplicates += 1;
+                continue;
+            }
+            if kind & TIMED == 0 {
+                self.counts.untimed += 1;
+            }
+            if let Some(outcome) = outcome {
+                self.add_outcome(outcome);
+            }
         }
+    }
+
+    fn add_outcome(
+        &mut self,
+        Outcome {
+            time_ms,
+            matched,
+            data,
+        }: Outcome,
+    ) {
         for i in matched {
             self.counts.matches[i] += 1;
         }
         let Some(time_ms) = time_ms else {
-            self.counts.untimed += 1;
             return;
         };
         let second = time_ms.div_euclid(1000) * 1000;
@@ -300,6 +369,10 @@ impl Engine {
     /// comes for longer than every alarm looks back, alarms stand still (an evaluation of no
     /// data repeats its verdict), so the clock jumps to the next data. Play ends when the
     /// periods open at the last datapoint have closed.
+    ///
+    /// Play runs on the store's writer, [`RUN`] seconds of data to a write: the evaluations
+    /// and datapoints of a run are a few hundred small steps, each cheaper than a round trip
+    /// to the writer would be.
     pub async fn play(
         &self,
         clock: &ManualClock,
@@ -325,39 +398,100 @@ impl Engine {
                 Ok((quiet, longest))
             })
             .await?;
-        let mut last: Option<i64> = None;
-        for (second, data) in timeline {
-            if let Some(last) = last {
-                self.tick_through(clock, second.min(last + quiet_ms))
-                    .await?;
-            }
-            // Due alarms (at the first second: every alarm) are evaluated here, before the
-            // data: what time alone changed up to now.
-            clock.set(clock.now_ms().max(second));
-            self.tick().await?;
-            self.write(scope, move |tx, ctx| {
-                crate::metrics::record(tx, ctx, &data)?;
-                Ok(())
-            })
-            .await?;
-            last = Some(second);
+        let mut player = Player {
+            now_ms: clock.now_ms(),
+            last: None,
+            quiet_ms,
+        };
+        let mut timeline = timeline.into_iter().peekable();
+        while timeline.peek().is_some() {
+            let run: Vec<(i64, Vec<Datum>)> = timeline.by_ref().take(RUN).collect();
+            player = self
+                .write(scope, move |tx, ctx| {
+                    for (second, data) in run {
+                        player.second(tx, ctx, second, &data)?;
+                    }
+                    Ok(player)
+                })
+                .await?;
+            clock.set(player.now_ms);
         }
-        if let Some(last) = last {
+        if let Some(last) = player.last {
             let end = crate::alarms::period_end_ms(last + quiet_ms, longest_period_ms / 1000);
-            self.tick_through(clock, end).await?;
+            player = self
+                .write(scope, move |tx, ctx| {
+                    player.through(tx, ctx, end)?;
+                    Ok(player)
+                })
+                .await?;
+            clock.set(player.now_ms);
+        }
+        Ok(())
+    }
+}
+
+/// Seconds of data played in one write.
+const RUN: usize = 256;
+
+/// Where play has got to, carried from one write to the next.
+struct Player {
+    /// The replay's clock.
+    now_ms: i64,
+    /// The last second of data played.
+    last: Option<i64>,
+    /// How long after data alarms still change for time alone.
+    quiet_ms: i64,
+}
+
+impl Player {
+    /// Plays one second of data: the alarms due for time alone since the last second (up to
+    /// where they stand still), those due now, then the data, which evaluates the alarms on
+    /// its metrics.
+    fn second(
+        &mut self,
+        tx: &mut dyn Tx,
+        ctx: &Context,
+        second: i64,
+        data: &[Datum],
+    ) -> Result<(), ApiError> {
+        if let Some(last) = self.last {
+            self.through(tx, ctx, second.min(last + self.quiet_ms))?;
+        }
+        // Due alarms (at the first second: every alarm) are evaluated here, before the data:
+        // what time alone changed up to now.
+        self.now_ms = self.now_ms.max(second);
+        self.tick(tx, ctx)?;
+        crate::metrics::record(tx, &self.at(ctx), data)?;
+        self.last = Some(second);
+        Ok(())
+    }
+
+    /// Moves the clock to each instant an alarm is due at up to `bound`, evaluating them there.
+    fn through(&mut self, tx: &mut dyn Tx, ctx: &Context, bound: i64) -> Result<(), ApiError> {
+        while let Some(due) = ctx.alarm_schedule.next_due()
+            && due <= bound
+        {
+            self.now_ms = self.now_ms.max(due);
+            self.tick(tx, ctx)?;
         }
         Ok(())
     }
 
-    /// Moves `clock` to each instant an alarm is due at up to `bound`, evaluating them there.
-    async fn tick_through(&self, clock: &ManualClock, bound: i64) -> Result<(), ApiError> {
-        while let Some(due) = self.alarm_schedule.next_due()
-            && due <= bound
-        {
-            clock.set(clock.now_ms().max(due));
-            self.tick().await?;
+    /// What [`Engine::tick`] does at the clock's time, in this write.
+    fn tick(&self, tx: &mut dyn Tx, ctx: &Context) -> Result<(), ApiError> {
+        if ctx.alarm_schedule.needs_loading() {
+            ctx.alarm_schedule.load(tx.all_alarms()?, self.now_ms);
         }
-        Ok(())
+        let due = ctx.alarm_schedule.take_due(self.now_ms);
+        crate::alarms::evaluate_alarms(tx, &self.at(ctx), &due)
+    }
+
+    /// `ctx` at the clock's time.
+    fn at(&self, ctx: &Context) -> Context {
+        Context {
+            now_ms: self.now_ms,
+            ..ctx.clone()
+        }
     }
 }
 
@@ -368,27 +502,17 @@ mod tests {
     #[test]
     fn event_ids_keep_their_identity_as_bits() {
         let id = "6c1eed73-00ee-4810-8009-c9ce5990c100";
-        assert_eq!(
-            EventId::of(id),
-            EventId::Uuid(0x6c1eed73_00ee_4810_8009_c9ce5990c100)
-        );
-        // Upper-case digits are other text, not the same id.
-        assert_eq!(
-            EventId::of("6C1EED73-00EE-4810-8009-C9CE5990C100"),
-            EventId::Text("6C1EED73-00EE-4810-8009-C9CE5990C100".to_owned())
-        );
-        assert_ne!(
-            EventId::of(id),
-            EventId::of("6C1EED73-00EE-4810-8009-C9CE5990C100")
-        );
-        // Not hyphenated as a UUID, or not hex: text.
+        assert_eq!(uuid_bits(id), Some(0x6c1eed73_00ee_4810_8009_c9ce5990c100));
+        // Upper-case digits are other text, not the same id; so is anything not hyphenated
+        // as a UUID, or not hex.
         for other in [
+            "6C1EED73-00EE-4810-8009-C9CE5990C100",
             "policy-change-1",
             "6c1eed7300ee48108009c9ce5990c100",
             "6c1eed73-00ee-4810-8009-c9ce5990c10g",
             "",
         ] {
-            assert_eq!(EventId::of(other), EventId::Text(other.to_owned()));
+            assert_eq!(uuid_bits(other), None, "{other}");
         }
     }
 }

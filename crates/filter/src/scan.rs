@@ -283,6 +283,13 @@ mod tests {
             r#"{"a":1} {"#,
             "{\"a\":1}\u{a0}",
             r#"{"a":[[[]]]}"#,
+            // Longer than a word: strings looked at eight bytes at a time, with control
+            // characters between tokens, in a string, or none.
+            r#"{"a long key":"a long value with \"quotes\" and \\ inside it"}"#,
+            "{\n  \"a long key\": \"a long value with \\\"quotes\\\" inside\"\n}",
+            "{\n  \"a long key\": \"a long value with a\ttab in it\"\n}",
+            "{\"a long key\":\"a long value with \u{1f} in it\"}",
+            "{\"a long key\":\"a long value ending with a newline\n\"}",
         ];
         for text in cases {
             let serde = serde_json::from_str::<&serde_json::value::RawValue>(text)

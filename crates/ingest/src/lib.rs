@@ -135,7 +135,78 @@ pub(crate) enum ContentKind {
     /// A whole file's content, inflated: a document, an array, or lines.
     Document(Vec<u8>),
     /// Whole lines of a JSON-lines file, the first of them line `first_line`.
-    Lines { first_line: usize, text: Vec<u8> },
+    Lines { first_line: usize, text: Chunk },
+}
+
+/// A chunk of a large file's lines. Its buffer goes back to the reader that filled it when the
+/// chunk is dropped (once read, on whatever thread), so that reading a large file cycles
+/// through a few buffers rather than asking the kernel for fresh pages for every chunk.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunk {
+    bytes: Vec<u8>,
+    spare: Spare,
+}
+
+impl Chunk {
+    pub(crate) fn new(bytes: Vec<u8>, spare: &Spare) -> Chunk {
+        Chunk {
+            bytes,
+            spare: spare.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for Chunk {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl PartialEq for Chunk {
+    fn eq(&self, other: &Chunk) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Chunk {}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        self.spare.put(std::mem::take(&mut self.bytes));
+    }
+}
+
+/// Buffers given back by dropped [`Chunk`]s, for the reader to fill again.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Spare(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+/// Buffers kept for reuse at most: more than the chunks a reader has in flight at once.
+const SPARE: usize = 16;
+
+impl Spare {
+    /// An empty buffer with room for `capacity` bytes: a spare one if there is one. A new one
+    /// has an eighth more room, so that it can be used again when what is asked varies a
+    /// little (a chunk and the start of a line left over from the one before); room never
+    /// written to takes no memory.
+    pub(crate) fn take(&self, capacity: usize) -> Vec<u8> {
+        let spare = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match spare {
+            Some(mut buf) => {
+                buf.reserve(capacity);
+                buf
+            }
+            None => Vec::with_capacity(capacity + capacity / 8),
+        }
+    }
+
+    fn put(&self, mut buf: Vec<u8>) {
+        let mut spare = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if spare.len() < SPARE && buf.capacity() > 0 {
+            buf.clear();
+            spare.push(buf);
+        }
+    }
 }
 
 impl Content {

@@ -7,7 +7,7 @@ use std::io::Read;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-use crate::{Content, ContentKind, Event, EventKey, Malformed, Position, Visitor};
+use crate::{Chunk, Content, ContentKind, Event, EventKey, Malformed, Position, Spare, Visitor};
 
 /// Reads the events of one file's content, already inflated if it was gzip'd.
 pub(crate) fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) {
@@ -198,7 +198,7 @@ fn read_line(path: &str, line: &str, number: usize, visitor: &mut dyn Visitor) {
 
 /// How much of a file is looked at to tell its shape, and read at a time once it is known to
 /// be JSON lines.
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 1 << 20;
 
 /// Reads the events of a stream of any shape. A stream longer than [`CHUNK`] whose first line
 /// is a JSON value with more after it is read as JSON lines a chunk at a time, so that memory
@@ -246,6 +246,7 @@ pub(crate) fn read_stream(
     }
     let mut line_number = 1;
     let mut ended = false;
+    let spare = Spare::default();
     loop {
         // Whole lines up to the last newline; the rest waits for the next chunk (a line
         // longer than a chunk makes the buffer grow until it ends).
@@ -254,17 +255,21 @@ pub(crate) fn read_stream(
         } else {
             memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
         };
-        let rest = buf.split_off(cut);
         let first_line = line_number;
-        line_number += memchr::memchr_iter(b'\n', &buf).count();
-        let text = std::mem::replace(&mut buf, Vec::with_capacity(rest.len() + CHUNK));
-        buf.extend_from_slice(&rest);
+        line_number += memchr::memchr_iter(b'\n', &buf[..cut]).count();
+        let mut next = spare.take(buf.len() - cut + CHUNK);
+        next.extend_from_slice(&buf[cut..]);
+        buf.truncate(cut);
+        let text = std::mem::replace(&mut buf, next);
         if !text.is_empty() {
             crate::hand_over(
                 visitor,
                 Content {
                     path: path.to_owned(),
-                    kind: ContentKind::Lines { first_line, text },
+                    kind: ContentKind::Lines {
+                        first_line,
+                        text: Chunk::new(text, &spare),
+                    },
                 },
             );
         }

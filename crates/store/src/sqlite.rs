@@ -207,8 +207,11 @@ impl SqliteStore {
         };
         let writer = open_connection(&path, durability).map_err(err)?;
         let old_scope = crate::schema::upgrade_scopes(&writer, home).map_err(err)?;
-        writer.execute_batch(crate::schema::SCHEMA).map_err(err)?;
-        crate::schema::upgrade(&writer).map_err(err)?;
+        // One transaction: one write of the new pages rather than one for each statement.
+        let schema = writer.unchecked_transaction().map_err(err)?;
+        schema.execute_batch(crate::schema::SCHEMA).map_err(err)?;
+        crate::schema::upgrade(&schema).map_err(err)?;
+        schema.commit().map_err(err)?;
         let old_scope = old_scope.unwrap_or_else(|| scope_key(home));
         crate::blocks::migrate_rows(&writer, &old_scope).map_err(err)?;
         // Checkpoints (copying the WAL into the database file) run on their own thread, so
