@@ -15,10 +15,11 @@
 //! that stopped) are evaluated at their instants in between. Archives are not in time order
 //! across files; gathering first makes the answer the one events arriving in time order give.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::alarms::evaluate::EXTRA_RANGE_PERIODS;
+use crate::alarms::{AlarmKey, Evaluation};
 use crate::logs::{GroupFilters, load_filters};
 use crate::metrics::{Aggregate, Datum};
 use crate::scope::Scope;
@@ -402,6 +403,7 @@ impl Engine {
             now_ms: clock.now_ms(),
             last: None,
             quiet_ms,
+            idle: HashSet::new(),
         };
         let mut timeline = timeline.into_iter().peekable();
         while timeline.peek().is_some() {
@@ -441,6 +443,10 @@ struct Player {
     last: Option<i64>,
     /// How long after data alarms still change for time alone.
     quiet_ms: i64,
+    /// Alarms whose last evaluation was [`Evaluation::Idle`] and whose metric has had no data
+    /// since: when they fall due they are passed over, as evaluating them would change
+    /// nothing, and left out of the schedule until data for their metric evaluates them.
+    idle: HashSet<AlarmKey>,
 }
 
 impl Player {
@@ -461,6 +467,20 @@ impl Player {
         // what time alone changed up to now.
         self.now_ms = self.now_ms.max(second);
         self.tick(tx, ctx)?;
+        if !self.idle.is_empty() {
+            let metrics: BTreeSet<(&str, &str, String)> = data
+                .iter()
+                .map(|d| {
+                    let dims = crate::metrics::dimensions_key(&d.dimensions);
+                    (d.namespace.as_str(), d.metric_name.as_str(), dims)
+                })
+                .collect();
+            for (namespace, metric, dims) in metrics {
+                for name in tx.alarms_on_metric(namespace, metric, &dims)? {
+                    self.idle.remove(&(tx.scope().clone(), name));
+                }
+            }
+        }
         crate::metrics::record(tx, &self.at(ctx), data)?;
         self.last = Some(second);
         Ok(())
@@ -477,13 +497,28 @@ impl Player {
         Ok(())
     }
 
-    /// What [`Engine::tick`] does at the clock's time, in this write.
-    fn tick(&self, tx: &mut dyn Tx, ctx: &Context) -> Result<(), ApiError> {
+    /// What [`Engine::tick`] does at the clock's time, in this write, but for the idle alarms.
+    fn tick(&mut self, tx: &mut dyn Tx, ctx: &Context) -> Result<(), ApiError> {
         if ctx.alarm_schedule.needs_loading() {
             ctx.alarm_schedule.load(tx.all_alarms()?, self.now_ms);
         }
         let due = ctx.alarm_schedule.take_due(self.now_ms);
-        crate::alarms::evaluate_alarms(tx, &self.at(ctx), &due)
+        let ctx = self.at(ctx);
+        let due: Vec<AlarmKey> = due
+            .into_iter()
+            .filter(|key| !self.idle.remove(key))
+            .collect();
+        let idle = &mut self.idle;
+        crate::store::in_their_scopes(
+            tx,
+            due.into_iter().map(|key| (key.0.clone(), key)),
+            |tx, key| {
+                if crate::alarms::evaluate_telling(tx, &ctx, &key.1)? == Evaluation::Idle {
+                    idle.insert(key);
+                }
+                Ok(())
+            },
+        )
     }
 
     /// `ctx` at the clock's time.

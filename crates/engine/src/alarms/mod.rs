@@ -25,6 +25,7 @@ use crate::{ApiError, Context, Empty, Engine};
 use api::*;
 pub use evaluate::AlarmState;
 pub(crate) use schedule::{AlarmKey, Schedule, period_end_ms};
+pub(crate) use transition::{Evaluation, evaluate_telling};
 
 /// Re-evaluates the alarms on one metric (namespace, name, canonical dimensions): its data
 /// has just changed.

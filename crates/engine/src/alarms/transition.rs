@@ -18,13 +18,33 @@ use crate::{ApiError, Context};
 
 /// Evaluates the alarm `name` at `ctx.now_ms` and applies a transition with its notifications.
 pub(crate) fn evaluate(tx: &mut dyn Tx, ctx: &Context, name: &str) -> Result<(), ApiError> {
+    evaluate_telling(tx, ctx, name).map(drop)
+}
+
+/// What an evaluation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Evaluation {
+    /// No datapoint in the periods it looks at, and the state already what that makes it: until
+    /// its metric has new data, evaluating it again (at any later time) changes nothing.
+    Idle,
+    /// Anything else: data was looked at, the state changed, or the alarm is gone or not one
+    /// that is evaluated.
+    Other,
+}
+
+/// [`evaluate`], telling whether the alarm is [`Evaluation::Idle`].
+pub(crate) fn evaluate_telling(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    name: &str,
+) -> Result<Evaluation, ApiError> {
     let Some(alarm) = tx.alarm(name)? else {
-        return Ok(());
+        return Ok(Evaluation::Other);
     };
     // Metric-math and percentile alarms are stored but not evaluated yet: they stay in
     // INSUFFICIENT_DATA.
     let (Some(watched), Some(rule)) = (alarm.config.watched(), alarm.config.rule()) else {
-        return Ok(());
+        return Ok(Evaluation::Other);
     };
     let period = watched.period;
     // What time alone changes, it changes when this period ends.
@@ -46,6 +66,13 @@ pub(crate) fn evaluate(tx: &mut dyn Tx, ctx: &Context, name: &str) -> Result<(),
         first_s: first,
         end_s: open + period,
     })?;
+    // With no datapoint in the window the verdict is the rule's alone, the same at any later
+    // time while no data comes.
+    let unchanged = if rows.is_empty() {
+        Evaluation::Idle
+    } else {
+        Evaluation::Other
+    };
     let stat = watched.statistic;
     // Slot i covers [first + i*period, …); slot `range` is the open (current) period.
     let mut values: Vec<Option<(f64, f64)>> = vec![None; range + 1];
@@ -89,10 +116,10 @@ pub(crate) fn evaluate(tx: &mut dyn Tx, ctx: &Context, name: &str) -> Result<(),
         filled,
     } = verdict
     else {
-        return Ok(());
+        return Ok(unchanged);
     };
     if state == alarm.state {
-        return Ok(());
+        return Ok(unchanged);
     }
     let slots: Vec<Slot> = evaluated
         .iter()
@@ -103,7 +130,8 @@ pub(crate) fn evaluate(tx: &mut dyn Tx, ctx: &Context, name: &str) -> Result<(),
         .collect();
     let reason = evaluate::reason(&rule, state, &slots, filled);
     let reason_data = reason_data(&rule, stat, period, watched.unit, ctx.now_ms, &slots);
-    transition(tx, ctx, &alarm, state, &reason, Some(&reason_data))
+    transition(tx, ctx, &alarm, state, &reason, Some(&reason_data))?;
+    Ok(Evaluation::Other)
 }
 
 /// `StateReasonData` JSON as CloudWatch writes it, keys in its order.
