@@ -1,7 +1,7 @@
 //! Replay in the engine: matching on worker threads counts and sums what matching in line
 //! does, whatever the number of workers; duplicates count once; datapoints are summed per
-//! second of event time; and played on the clock, they move an alarm at the second they
-//! complete its condition.
+//! second of event time; played on the clock, they move an alarm at the second they complete
+//! its condition; and play leaves the alarm history the server's way does.
 
 mod common;
 
@@ -204,4 +204,216 @@ async fn events_of_one_second_are_one_datapoint_and_play_moves_the_alarm_then() 
     assert_eq!(alarm_at, t0);
     let ok_after = moves.iter().rfind(|(_, s)| s == "OK").expect("OK").0;
     assert!(ok_after > t0, "{moves:?}");
+}
+
+/// The alarms of [`play_leaves_the_history_ticking_every_minute_does`]: each way of treating
+/// missing data, M out of N, statistics that grow and that do not, periods of one and five
+/// minutes.
+fn alarm_kinds() -> Vec<serde_json::Value> {
+    [
+        (
+            "breaching-3",
+            60,
+            3,
+            2,
+            "Sum",
+            "GreaterThanOrEqualToThreshold",
+            1.0,
+            "breaching",
+        ),
+        (
+            "ignore-5",
+            300,
+            5,
+            3,
+            "SampleCount",
+            "GreaterThanThreshold",
+            1.0,
+            "ignore",
+        ),
+        (
+            "missing-2",
+            60,
+            2,
+            2,
+            "Maximum",
+            "GreaterThanOrEqualToThreshold",
+            1.0,
+            "missing",
+        ),
+        (
+            "not-breaching-1",
+            60,
+            1,
+            1,
+            "Sum",
+            "GreaterThanOrEqualToThreshold",
+            2.0,
+            "notBreaching",
+        ),
+        (
+            "low-sum",
+            300,
+            4,
+            1,
+            "Sum",
+            "LessThanOrEqualToThreshold",
+            0.0,
+            "breaching",
+        ),
+        (
+            "average",
+            60,
+            2,
+            1,
+            "Average",
+            "LessThanThreshold",
+            0.5,
+            "notBreaching",
+        ),
+    ]
+    .into_iter()
+    .map(
+        |(name, period, periods, datapoints, stat, comparison, threshold, missing)| {
+            json!({
+                "AlarmName": name, "Namespace": "Replay", "MetricName": "denied",
+                "Statistic": stat, "Period": period, "EvaluationPeriods": periods,
+                "DatapointsToAlarm": datapoints, "Threshold": threshold,
+                "ComparisonOperator": comparison, "TreatMissingData": missing,
+            })
+        },
+    )
+    .collect()
+}
+
+/// Every state change, oldest first, as (alarm, time, history data).
+async fn state_changes(f: &common::Fixture) -> Vec<(String, String, String)> {
+    let history: serde_json::Value = serde_json::to_value(
+        f.engine
+            .alarms(&f.engine.default_scope())
+            .describe_alarm_history(request(json!({
+                "HistoryItemType": "StateUpdate", "ScanBy": "TimestampAscending",
+                "MaxRecords": 100,
+            })))
+            .await
+            .expect("history"),
+    )
+    .expect("json");
+    assert!(history["NextToken"].is_null(), "one page holds them all");
+    history["AlarmHistoryItems"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            let text = |k: &str| {
+                i[k].as_str()
+                    .map_or_else(|| i[k].to_string(), str::to_owned)
+            };
+            (text("AlarmName"), text("Timestamp"), text("HistoryData"))
+        })
+        .collect()
+}
+
+/// Play jumps over stretches without data and passes over alarms that would not change; the
+/// server puts each event at its time and evaluates alarms as their periods end. Over bursts
+/// of denied calls hours apart, both leave the same history, transition for transition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_leaves_the_history_ticking_every_minute_does() {
+    let start = common::START_MS;
+    let minute = 60_000;
+    // Bursts: a few calls in ten minutes, one call alone, four in one minute, one every 90 s
+    // for a quarter of an hour, and pairs.
+    let mut times: Vec<i64> = [0, 20, 50, 70, 200, 420]
+        .iter()
+        .map(|s| start + 10 * minute + s * 1000)
+        .collect();
+    times.push(start + 180 * minute + 7_000);
+    times.extend((0..4).map(|i| start + 210 * minute + 5_000 + i * 11_000));
+    times.extend((0..10).map(|i| start + 420 * minute + i * 90_000));
+    // Pairs of calls ever further apart: one of the gaps ends just after an alarm last found
+    // nothing to look at, before it falls due again.
+    let mut at = start + 300 * minute;
+    for gap in 1..=12 {
+        times.extend([at + 5_000, at + 25_000]);
+        at += gap * minute;
+    }
+    times.sort_unstable();
+    let event = |i: usize| format!(r#"{{"eventID":"e{i}","errorCode":"AccessDenied"}}"#);
+
+    // Replay: matched beside the reader, then played.
+    let played = common::fixture();
+    set_up(&played).await;
+    let scope = played.engine.default_scope();
+    let filters = played.engine.replay_filters(&scope).await.expect("filters");
+    let counts = filters.replay(
+        2,
+        |push| {
+            push(
+                times
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &t)| Owned {
+                        json: event(i),
+                        event_id: Some(format!("e{i}")),
+                        time_ms: Some(t),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        },
+        |_| {},
+    );
+    for alarm in alarm_kinds() {
+        played
+            .engine
+            .alarms(&scope)
+            .put_metric_alarm(request(alarm))
+            .await
+            .expect("alarm");
+    }
+    played
+        .engine
+        .play(&played.clock, &scope, counts.timeline)
+        .await
+        .expect("played");
+
+    // The server's way: each event put at its time, a tick at every minute in between and for
+    // three hours after the last.
+    let ticked = common::fixture();
+    set_up(&ticked).await;
+    let logs = ticked.engine.logs(&scope);
+    logs.create_log_stream(request(
+        json!({"logGroupName": "trail", "logStreamName": "s"}),
+    ))
+    .await
+    .expect("stream");
+    for alarm in alarm_kinds() {
+        ticked
+            .engine
+            .alarms(&scope)
+            .put_metric_alarm(request(alarm))
+            .await
+            .expect("alarm");
+    }
+    let end = times.last().expect("times") + 180 * minute;
+    let mut next_tick = start;
+    let mut events = times.iter().enumerate().peekable();
+    while next_tick <= end {
+        while let Some((i, &t)) = events.next_if(|(_, t)| **t < next_tick) {
+            ticked.clock.set(t);
+            ticked.engine.tick().await.expect("tick");
+            logs.put_log_events(request(json!({
+                "logGroupName": "trail", "logStreamName": "s",
+                "logEvents": [{"timestamp": t, "message": event(i)}],
+            })))
+            .await
+            .expect("put");
+        }
+        ticked.clock.set(next_tick);
+        ticked.engine.tick().await.expect("tick");
+        next_tick += minute;
+    }
+
+    let (by_play, by_ticks) = (state_changes(&played).await, state_changes(&ticked).await);
+    assert!(by_ticks.len() > 12, "{by_ticks:#?}");
+    assert_eq!(by_play, by_ticks);
 }
