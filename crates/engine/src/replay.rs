@@ -403,7 +403,7 @@ impl Engine {
             now_ms: clock.now_ms(),
             last: None,
             quiet_ms,
-            idle: HashSet::new(),
+            idle: HashMap::new(),
         };
         let mut timeline = timeline.into_iter().peekable();
         while timeline.peek().is_some() {
@@ -444,9 +444,10 @@ struct Player {
     /// How long after data alarms still change for time alone.
     quiet_ms: i64,
     /// Alarms whose last evaluation was [`Evaluation::Idle`] and whose metric has had no data
-    /// since: when they fall due they are passed over, as evaluating them would change
-    /// nothing, and left out of the schedule until data for their metric evaluates them.
-    idle: HashSet<AlarmKey>,
+    /// since, with their periods: when they fall due they are not evaluated, as that would
+    /// change nothing, only put back in the schedule at the end of their period, as an
+    /// evaluation would. (Play is the only writer of its scope's metrics and alarms.)
+    idle: HashMap<AlarmKey, i64>,
 }
 
 impl Player {
@@ -497,28 +498,34 @@ impl Player {
         Ok(())
     }
 
-    /// What [`Engine::tick`] does at the clock's time, in this write, but for the idle alarms.
+    /// What [`Engine::tick`] does at the clock's time, in this write, but for idle alarms,
+    /// which are only scheduled again.
     fn tick(&mut self, tx: &mut dyn Tx, ctx: &Context) -> Result<(), ApiError> {
         if ctx.alarm_schedule.needs_loading() {
             ctx.alarm_schedule.load(tx.all_alarms()?, self.now_ms);
         }
         let due = ctx.alarm_schedule.take_due(self.now_ms);
         let ctx = self.at(ctx);
-        let due: Vec<AlarmKey> = due
-            .into_iter()
-            .filter(|key| !self.idle.remove(key))
-            .collect();
+        let mut evaluated = Vec::with_capacity(due.len());
+        for key in due {
+            match self.idle.get(&key) {
+                Some(&period_s) => ctx.alarm_schedule.set(
+                    &key.0,
+                    &key.1,
+                    crate::alarms::period_end_ms(self.now_ms, period_s),
+                ),
+                None => evaluated.push((key.0.clone(), key)),
+            }
+        }
         let idle = &mut self.idle;
-        crate::store::in_their_scopes(
-            tx,
-            due.into_iter().map(|key| (key.0.clone(), key)),
-            |tx, key| {
-                if crate::alarms::evaluate_telling(tx, &ctx, &key.1)? == Evaluation::Idle {
-                    idle.insert(key);
-                }
-                Ok(())
-            },
-        )
+        crate::store::in_their_scopes(tx, evaluated, |tx, key| {
+            if let Evaluation::Idle { period_s } =
+                crate::alarms::evaluate_telling(tx, &ctx, &key.1)?
+            {
+                idle.insert(key, period_s);
+            }
+            Ok(())
+        })
     }
 
     /// `ctx` at the clock's time.

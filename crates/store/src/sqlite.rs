@@ -205,10 +205,14 @@ impl SqliteStore {
             path: path.display().to_string(),
             source,
         };
-        let writer = open_connection(&path, durability).map_err(err)?;
+        let mut writer = open_connection(&path, durability).map_err(err)?;
         let old_scope = crate::schema::upgrade_scopes(&writer, home).map_err(err)?;
-        // One transaction: one write of the new pages rather than one for each statement.
-        let schema = writer.unchecked_transaction().map_err(err)?;
+        // One transaction: one write of the new pages rather than one for each statement. It
+        // takes the write lock at once, so that another process opening the same store waits
+        // for it (busy timeout) rather than failing when this one's reads turn into writes.
+        let schema = writer
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         schema.execute_batch(crate::schema::SCHEMA).map_err(err)?;
         crate::schema::upgrade(&schema).map_err(err)?;
         schema.commit().map_err(err)?;

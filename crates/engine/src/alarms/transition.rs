@@ -25,8 +25,9 @@ pub(crate) fn evaluate(tx: &mut dyn Tx, ctx: &Context, name: &str) -> Result<(),
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Evaluation {
     /// No datapoint in the periods it looks at, and the state already what that makes it: until
-    /// its metric has new data, evaluating it again (at any later time) changes nothing.
-    Idle,
+    /// its metric has new data, evaluating it again (at any later time) changes nothing but
+    /// when it is next due, at the end of its period (of `period_s` seconds).
+    Idle { period_s: i64 },
     /// Anything else: data was looked at, the state changed, or the alarm is gone or not one
     /// that is evaluated.
     Other,
@@ -69,7 +70,7 @@ pub(crate) fn evaluate_telling(
     // With no datapoint in the window the verdict is the rule's alone, the same at any later
     // time while no data comes.
     let unchanged = if rows.is_empty() {
-        Evaluation::Idle
+        Evaluation::Idle { period_s: period }
     } else {
         Evaluation::Other
     };
