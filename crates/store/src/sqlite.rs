@@ -171,6 +171,11 @@ pub enum Durability {
     Scratch,
 }
 
+/// The writer's page cache at most, in KiB. A trail delivery's commit (up to 64 objects, some
+/// 16 MB of events) touches more pages than SQLite's default 2 MB holds, and pages were written
+/// out mid-transaction and read back; the cache fills only as it is used.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+
 fn open_connection(path: &Path, durability: Durability) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
@@ -206,6 +211,9 @@ impl SqliteStore {
             source,
         };
         let mut writer = open_connection(&path, durability).map_err(err)?;
+        writer
+            .pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
+            .map_err(err)?;
         let old_scope = crate::schema::upgrade_scopes(&writer, home).map_err(err)?;
         // One transaction: one write of the new pages rather than one for each statement. It
         // takes the write lock at once, so that another process opening the same store waits
