@@ -15,7 +15,7 @@
 //! that stopped) are evaluated at their instants in between. Archives are not in time order
 //! across files; gathering first makes the answer the one events arriving in time order give.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::alarms::evaluate::EXTRA_RANGE_PERIODS;
@@ -468,21 +468,10 @@ impl Player {
         // what time alone changed up to now.
         self.now_ms = self.now_ms.max(second);
         self.tick(tx, ctx)?;
-        if !self.idle.is_empty() {
-            let metrics: BTreeSet<(&str, &str, String)> = data
-                .iter()
-                .map(|d| {
-                    let dims = crate::metrics::dimensions_key(&d.dimensions);
-                    (d.namespace.as_str(), d.metric_name.as_str(), dims)
-                })
-                .collect();
-            for (namespace, metric, dims) in metrics {
-                for name in tx.alarms_on_metric(namespace, metric, &dims)? {
-                    self.idle.remove(&(tx.scope().clone(), name));
-                }
-            }
+        // The alarms the data evaluates are not idle any more.
+        for name in crate::metrics::record(tx, &self.at(ctx), data)? {
+            self.idle.remove(&(tx.scope().clone(), name));
         }
-        crate::metrics::record(tx, &self.at(ctx), data)?;
         self.last = Some(second);
         Ok(())
     }

@@ -286,6 +286,17 @@ fn alarm_kinds() -> Vec<serde_json::Value> {
     .collect()
 }
 
+/// Puts the alarms of [`alarm_kinds`] in the fixture's engine.
+async fn put_alarm_kinds(f: &common::Fixture) {
+    let alarms = f.engine.alarms(&f.engine.default_scope());
+    for alarm in alarm_kinds() {
+        alarms
+            .put_metric_alarm(request(alarm))
+            .await
+            .expect("alarm");
+    }
+}
+
 /// Every state change, oldest first, as (alarm, time, history data).
 async fn state_changes(f: &common::Fixture) -> Vec<(String, String, String)> {
     let history: serde_json::Value = serde_json::to_value(
@@ -362,14 +373,7 @@ async fn play_leaves_the_history_ticking_every_minute_does() {
         },
         |_| {},
     );
-    for alarm in alarm_kinds() {
-        played
-            .engine
-            .alarms(&scope)
-            .put_metric_alarm(request(alarm))
-            .await
-            .expect("alarm");
-    }
+    put_alarm_kinds(&played).await;
     played
         .engine
         .play(&played.clock, &scope, counts.timeline)
@@ -386,14 +390,7 @@ async fn play_leaves_the_history_ticking_every_minute_does() {
     ))
     .await
     .expect("stream");
-    for alarm in alarm_kinds() {
-        ticked
-            .engine
-            .alarms(&scope)
-            .put_metric_alarm(request(alarm))
-            .await
-            .expect("alarm");
-    }
+    put_alarm_kinds(&ticked).await;
     let end = times.last().expect("times") + 180 * minute;
     let mut next_tick = start;
     let mut events = times.iter().enumerate().peekable();

@@ -28,18 +28,19 @@ pub(crate) use schedule::{AlarmKey, Schedule, period_end_ms};
 pub(crate) use transition::{Evaluation, evaluate_telling};
 
 /// Re-evaluates the alarms on one metric (namespace, name, canonical dimensions): its data
-/// has just changed.
+/// has just changed. Answers their names.
 pub(crate) fn evaluate_watching(
     tx: &mut dyn Tx,
     ctx: &Context,
     namespace: &str,
     metric: &str,
     dims: &str,
-) -> Result<(), ApiError> {
-    for name in tx.alarms_on_metric(namespace, metric, dims)? {
-        transition::evaluate(tx, ctx, &name)?;
+) -> Result<Vec<String>, ApiError> {
+    let names = tx.alarms_on_metric(namespace, metric, dims)?;
+    for name in &names {
+        transition::evaluate(tx, ctx, name)?;
     }
-    Ok(())
+    Ok(names)
 }
 
 /// Evaluates these alarms, each in its scope, at `ctx.now_ms`.

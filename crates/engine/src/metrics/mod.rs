@@ -38,18 +38,26 @@ fn invalid_token() -> ApiError {
 }
 
 /// Stores datapoints and re-evaluates the alarms watching the metrics they touch, in the
-/// caller's transaction.
-pub(crate) fn record(tx: &mut dyn Tx, ctx: &Context, data: &[Datum]) -> Result<(), ApiError> {
+/// caller's transaction. Answers the names of the alarms evaluated (of the transaction's
+/// scope).
+pub(crate) fn record(
+    tx: &mut dyn Tx,
+    ctx: &Context,
+    data: &[Datum],
+) -> Result<Vec<String>, ApiError> {
     let mut touched = BTreeSet::new();
     for d in data {
         let dims = dimensions_key(&d.dimensions);
         tx.record_datum(d, &dims, ctx.now_ms)?;
         touched.insert((d.namespace.clone(), d.metric_name.clone(), dims));
     }
+    let mut evaluated = Vec::new();
     for (namespace, name, dims) in touched {
-        alarms::evaluate_watching(tx, ctx, &namespace, &name, &dims)?;
+        evaluated.extend(alarms::evaluate_watching(
+            tx, ctx, &namespace, &name, &dims,
+        )?);
     }
-    Ok(())
+    Ok(evaluated)
 }
 
 /// The CloudWatch metric operations.
