@@ -74,3 +74,36 @@ pub fn event_time_ms(time: &str) -> Option<i64> {
     };
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
+
+/// The bits of an event id in a UUID's form as CloudTrail writes it,
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lower-case hex; `None` for any other text (upper-case
+/// digits too, so that two ids equal as bits are equal as text: 36 characters are the
+/// hyphenated form only). Stores and replay keep such ids in 16 bytes.
+pub fn uuid_bits(id: &str) -> Option<u128> {
+    if id.len() != 36 || id.bytes().any(|c| c.is_ascii_uppercase()) {
+        return None;
+    }
+    uuid::Uuid::try_parse(id).ok().map(|u| u.as_u128())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_keep_their_identity_as_bits() {
+        let id = "6c1eed73-00ee-4810-8009-c9ce5990c100";
+        assert_eq!(uuid_bits(id), Some(0x6c1eed73_00ee_4810_8009_c9ce5990c100));
+        // Upper-case digits are other text, not the same id; so is anything not hyphenated
+        // as a UUID, or not hex.
+        for other in [
+            "6C1EED73-00EE-4810-8009-C9CE5990C100",
+            "policy-change-1",
+            "6c1eed7300ee48108009c9ce5990c100",
+            "6c1eed73-00ee-4810-8009-c9ce5990c10g",
+            "",
+        ] {
+            assert_eq!(uuid_bits(other), None, "{other}");
+        }
+    }
+}

@@ -105,7 +105,7 @@ struct Verdicts<N> {
     kinds: Vec<u8>,
     /// The `eventID`s that are lower-case UUIDs, as their bits.
     uuids: Vec<u128>,
-    /// Any other `eventID`, as its text (never equal to a UUID's text: see [`uuid_bits`]).
+    /// Any other `eventID`, as its text (never equal to a UUID's text: see [`crate::format::uuid_bits`]).
     texts: Vec<String>,
     /// What the events that matched a filter or made a datapoint gave.
     outcomes: Vec<Outcome>,
@@ -135,16 +135,6 @@ impl<N> Verdicts<N> {
             notes: Vec::new(),
         }
     }
-}
-
-/// The bits of `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lower-case hex; `None` for any other
-/// text (upper-case digits too, so that two ids equal as bits are equal as text: 36 characters
-/// are the hyphenated form only).
-fn uuid_bits(id: &str) -> Option<u128> {
-    if id.len() != 36 || id.bytes().any(|c| c.is_ascii_uppercase()) {
-        return None;
-    }
-    uuid::Uuid::try_parse(id).ok().map(|u| u.as_u128())
 }
 
 impl Filters {
@@ -187,7 +177,7 @@ impl Filters {
                             &mut |e| {
                                 let v = &mut *verdicts.borrow_mut();
                                 let mut kind = 0;
-                                match e.event_id.map(|id| (id, uuid_bits(id))) {
+                                match e.event_id.map(|id| (id, crate::format::uuid_bits(id))) {
                                     Some((_, Some(bits))) => {
                                         v.uuids.push(bits);
                                         kind |= UUID;
@@ -522,28 +512,6 @@ impl Player {
         Context {
             now_ms: self.now_ms,
             ..ctx.clone()
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn event_ids_keep_their_identity_as_bits() {
-        let id = "6c1eed73-00ee-4810-8009-c9ce5990c100";
-        assert_eq!(uuid_bits(id), Some(0x6c1eed73_00ee_4810_8009_c9ce5990c100));
-        // Upper-case digits are other text, not the same id; so is anything not hyphenated
-        // as a UUID, or not hex.
-        for other in [
-            "6C1EED73-00EE-4810-8009-C9CE5990C100",
-            "policy-change-1",
-            "6c1eed7300ee48108009c9ce5990c100",
-            "6c1eed73-00ee-4810-8009-c9ce5990c10g",
-            "",
-        ] {
-            assert_eq!(uuid_bits(other), None, "{other}");
         }
     }
 }

@@ -72,6 +72,12 @@ pub trait Store: Send + Sync {
     /// [`LogStore::append_events`] takes it. Separate from the write so that it can run
     /// before it, in parallel with other requests, off a store's single writer.
     fn encode_events(&self, events: &mut dyn Iterator<Item = (i64, &str)>) -> Vec<u8>;
+    /// Encodes what the event history keeps of a block's events besides their JSON, as
+    /// [`crate::trails::store::HistoryBlock`] takes it; off the writer, like `encode_events`.
+    fn encode_history(
+        &self,
+        events: &mut dyn Iterator<Item = crate::trails::HistoryAttributes<'_>>,
+    ) -> Vec<u8>;
 }
 
 /// Runs `work` on each item in the item's scope, in order, stopping at the first error; the

@@ -197,32 +197,34 @@ CREATE TABLE IF NOT EXISTS trail_objects (
     read_ms   INTEGER NOT NULL,
     PRIMARY KEY (trail_arn, key)
 ) WITHOUT ROWID;
--- The events each trail has met (time_ms: when), so that one delivered twice counts once.
-CREATE TABLE IF NOT EXISTS trail_sightings (
-    trail_arn TEXT NOT NULL,
-    event_id  TEXT NOT NULL,
-    time_ms   INTEGER NOT NULL,
-    PRIMARY KEY (trail_arn, event_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS trail_sightings_in_time ON trail_sightings (time_ms);
--- The event history LookupEvents searches: management events, per scope, found in time order
--- (the order it is read in) by one unique index, which also keeps an event from being there
--- twice. (A table without rowid would be one b-tree fewer, but holds large rows badly.)
-CREATE TABLE IF NOT EXISTS event_history (
-    scope        TEXT NOT NULL,
-    event_id     TEXT NOT NULL,
-    time_ms      INTEGER NOT NULL,
-    event_name   TEXT NOT NULL,
-    event_source TEXT NOT NULL,
-    read_only    INTEGER,
-    username     TEXT,
-    access_key_id TEXT,
-    -- [[type, ARN], …]
-    resources    TEXT NOT NULL,
-    -- the event's JSON, LZ4-compressed with its length first
-    event_lz4    BLOB NOT NULL
+-- The events each trail has met, a row per delivery, place (the account's and region's
+-- folder, as its log stream is named; '' for any) and hour of eventTime (hour: its
+-- milliseconds / 3,600,000), their ids packed (see trails.rs), so that one delivered twice
+-- counts once; recorded_ms: when.
+CREATE TABLE IF NOT EXISTS trail_sighting_blocks (
+    id          INTEGER PRIMARY KEY,
+    trail_arn   TEXT NOT NULL,
+    place       TEXT NOT NULL,
+    hour        INTEGER NOT NULL,
+    recorded_ms INTEGER NOT NULL,
+    ids         BLOB NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS event_history_in_time ON event_history (scope, time_ms, event_id);
+CREATE INDEX IF NOT EXISTS trail_sighting_blocks_in_hour ON trail_sighting_blocks (trail_arn, place, hour);
+CREATE INDEX IF NOT EXISTS trail_sighting_blocks_in_time ON trail_sighting_blocks (recorded_ms);
+-- The event history LookupEvents searches: management events, per scope, a row per delivery
+-- and hour of eventTime, with their first and last times; their lookup attributes and their
+-- JSON (as log_event_blocks holds messages) LZ4-compressed apart (see trails.rs).
+CREATE TABLE IF NOT EXISTS event_history_blocks (
+    id         INTEGER PRIMARY KEY,
+    scope      TEXT NOT NULL,
+    hour       INTEGER NOT NULL,
+    first_ms   INTEGER NOT NULL,
+    last_ms    INTEGER NOT NULL,
+    count      INTEGER NOT NULL,
+    attributes BLOB NOT NULL,
+    events     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_history_blocks_in_hour ON event_history_blocks (scope, hour);
 -- The scopes the event history has events of, so that expiry visits each by its key.
 CREATE TABLE IF NOT EXISTS event_history_scopes (scope TEXT PRIMARY KEY) WITHOUT ROWID;
 "#;

@@ -226,6 +226,7 @@ impl SqliteStore {
         schema.commit().map_err(err)?;
         let old_scope = old_scope.unwrap_or_else(|| scope_key(home));
         crate::blocks::migrate_rows(&writer, &old_scope).map_err(err)?;
+        crate::trails::migrate_rows(&writer).map_err(err)?;
         // Checkpoints (copying the WAL into the database file) run on their own thread, so
         // the writer spends its time on writes; the WAL may grow meanwhile, which is what it
         // is for.
@@ -322,6 +323,13 @@ impl Store for SqliteStore {
 
     fn encode_events(&self, events: &mut dyn Iterator<Item = (i64, &str)>) -> Vec<u8> {
         crate::blocks::pack(events)
+    }
+
+    fn encode_history(
+        &self,
+        events: &mut dyn Iterator<Item = engine::trails::HistoryAttributes<'_>>,
+    ) -> Vec<u8> {
+        crate::trails::pack_attributes(events)
     }
 }
 

@@ -1,16 +1,177 @@
 //! Trails, what their followers read and met, and the event history, in SQLite.
+//!
+//! The events a trail met and the event history are kept in blocks, a row per delivery and
+//! hour of `eventTime` (a hundred thousand events of a backlog were two hundred thousand rows,
+//! each inserted and indexed by the one writer, which bounded intake): `trail_sighting_blocks`
+//! holds the ids a trail met in one account's and region's folder in the hour, packed (see [`pack_ids`]); `event_history_blocks`
+//! holds a scope's management events of the hour, their lookup attributes (see
+//! [`pack_attributes`]) and their JSON (as log event blocks hold messages) compressed apart, so
+//! that LookupEvents inflates the JSON of the events it answers only.
 
-use rusqlite::params;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rusqlite::{Connection, params};
 
 use engine::store::{StorageError, StorageResult as Result};
-use engine::trails::store::{HistoryQuery, TrailStore};
-use engine::trails::{HistoryEvent, StoredTrail, TrailStatus};
+use engine::trails::store::{HistoryBlock, HistoryQuery, TrailStore};
+use engine::trails::{HistoryAttributes, HistoryEvent, StoredTrail, TrailStatus, hour_of};
 
 use crate::error::storage;
 use crate::sqlite::SqliteTx;
 
-fn storage_value(e: rusqlite::types::FromSqlError) -> StorageError {
-    StorageError(e.to_string())
+fn damaged(what: &str) -> StorageError {
+    StorageError(format!(
+        "a stored block of the event history is damaged: {what}"
+    ))
+}
+
+/// Event ids packed: one in the form of a UUID as CloudTrail writes it as a 0 and its 16
+/// bytes, any other as a 1, its length (4 bytes) and its UTF-8.
+pub(crate) fn pack_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+    let mut packed = Vec::new();
+    for id in ids {
+        match engine::format::uuid_bits(id) {
+            Some(bits) => {
+                packed.push(0);
+                packed.extend_from_slice(&bits.to_be_bytes());
+            }
+            None => {
+                packed.push(1);
+                put_text(&mut packed, Some(id));
+            }
+        }
+    }
+    packed
+}
+
+/// Adds the ids of a blob written by [`pack_ids`] to `ids`.
+fn unpack_ids(blob: &[u8], ids: &mut HashSet<String>) -> Result<()> {
+    let mut r = Reader(blob);
+    while !r.0.is_empty() {
+        let id = match r.take(1)?[0] {
+            0 => {
+                let bits = u128::from_be_bytes(r.take(16)?.try_into().expect("sixteen bytes"));
+                uuid::Uuid::from_u128(bits).hyphenated().to_string()
+            }
+            _ => r.text()?.ok_or_else(|| damaged("an id without text"))?,
+        };
+        ids.insert(id);
+    }
+    Ok(())
+}
+
+/// A text's length (4 bytes; `u32::MAX` for none) and its UTF-8.
+fn put_text(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(t) => {
+            out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+            out.extend_from_slice(t.as_bytes());
+        }
+        None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+    }
+}
+
+/// Reads what [`pack_ids`] and [`pack_attributes`] write.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let (head, tail) = self
+            .0
+            .split_at_checked(n)
+            .ok_or_else(|| damaged("cut short"))?;
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("four bytes"),
+        ))
+    }
+
+    fn text(&mut self) -> Result<Option<String>> {
+        let len = self.u32()?;
+        if len == u32::MAX {
+            return Ok(None);
+        }
+        let bytes = self.take(len as usize)?;
+        std::str::from_utf8(bytes)
+            .map(|t| Some(t.to_owned()))
+            .map_err(|e| damaged(&e.to_string()))
+    }
+}
+
+/// What the event history keeps of a block's events besides their JSON, in their order: for
+/// each its time (8 bytes), its id, name, source, user name and access key id (as
+/// [`put_text`] writes them), whether it is read-only (0, 1, or 2 when it does not say) and
+/// its resources (a count, 4 bytes, then each one's type and ARN), the whole LZ4-compressed.
+pub(crate) fn pack_attributes<'a>(
+    events: impl IntoIterator<Item = HistoryAttributes<'a>>,
+) -> Vec<u8> {
+    let mut raw = Vec::new();
+    for e in events {
+        raw.extend_from_slice(&e.time_ms.to_le_bytes());
+        for text in [
+            Some(e.event_id),
+            Some(e.event_name),
+            Some(e.event_source),
+            e.username,
+            e.access_key_id,
+        ] {
+            put_text(&mut raw, text);
+        }
+        raw.push(match e.read_only {
+            Some(false) => 0,
+            Some(true) => 1,
+            None => 2,
+        });
+        raw.extend_from_slice(&(e.resources.len() as u32).to_le_bytes());
+        for (kind, arn) in e.resources {
+            put_text(&mut raw, Some(kind));
+            put_text(&mut raw, Some(arn));
+        }
+    }
+    lz4_flex::compress_prepend_size(&raw)
+}
+
+/// The events of a blob written by [`pack_attributes`], without their JSON.
+fn unpack_attributes(blob: &[u8]) -> Result<Vec<HistoryEvent>> {
+    let raw = lz4_flex::decompress_size_prepended(blob).map_err(|e| damaged(&e.to_string()))?;
+    let mut r = Reader(&raw);
+    let mut events = Vec::new();
+    let needed = |t: Option<String>| t.ok_or_else(|| damaged("a field without text"));
+    while !r.0.is_empty() {
+        let time_ms = i64::from_le_bytes(r.take(8)?.try_into().expect("eight bytes"));
+        let event_id = needed(r.text()?)?;
+        let event_name = needed(r.text()?)?;
+        let event_source = needed(r.text()?)?;
+        let username = r.text()?;
+        let access_key_id = r.text()?;
+        let read_only = match r.take(1)?[0] {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        };
+        let count = r.u32()?;
+        let mut resources = Vec::new();
+        for _ in 0..count {
+            resources.push((needed(r.text()?)?, needed(r.text()?)?));
+        }
+        events.push(HistoryEvent {
+            event_id,
+            time_ms,
+            event_name,
+            event_source,
+            read_only,
+            username,
+            access_key_id,
+            resources,
+            json: String::new(),
+        });
+    }
+    Ok(events)
 }
 
 fn json<T: serde::Serialize>(what: &str, value: &T) -> Result<String> {
@@ -42,7 +203,42 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
+/// The blob in column `i` of a row.
+fn blob<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r [u8]> {
+    r.get_ref(i)
+        .map_err(storage)?
+        .as_blob()
+        .map_err(|e| StorageError(e.to_string()))
+}
+
 impl SqliteTx<'_> {
+    /// History events with their JSON, read from their blocks.
+    fn with_json(&self, events: Vec<(HistoryEvent, i64, usize)>) -> Result<Vec<HistoryEvent>> {
+        let mut blocks: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT events FROM event_history_blocks WHERE id = ?1")
+            .map_err(storage)?;
+        let mut found = Vec::with_capacity(events.len());
+        for (mut event, block, i) in events {
+            let packed = match blocks.entry(block) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => v.insert(
+                    statement
+                        .query_row([block], |r| r.get::<_, Vec<u8>>(0))
+                        .map_err(storage)
+                        .and_then(|b| crate::blocks::unpack(&b))?,
+                ),
+            };
+            let json = packed
+                .get_mut(i)
+                .ok_or_else(|| damaged("fewer events than attributes"))?;
+            event.json = std::mem::take(&mut json.1);
+            found.push(event);
+        }
+        Ok(found)
+    }
+
     fn trails_where(
         &self,
         condition: &str,
@@ -109,7 +305,10 @@ impl TrailStore for SqliteTx<'_> {
             .execute("DELETE FROM trail_objects WHERE trail_arn = ?1", [arn])
             .map_err(storage)?;
         self.conn
-            .execute("DELETE FROM trail_sightings WHERE trail_arn = ?1", [arn])
+            .execute(
+                "DELETE FROM trail_sighting_blocks WHERE trail_arn = ?1",
+                [arn],
+            )
             .map_err(storage)?;
         Ok(gone > 0)
     }
@@ -167,20 +366,66 @@ impl TrailStore for SqliteTx<'_> {
             .map_err(storage)
     }
 
-    fn first_sighting(&mut self, trail: &str, event_id: &str, at_ms: i64) -> Result<bool> {
-        let inserted = self
+    fn sightings(&mut self, trail: &str, place: &str, hour: i64) -> Result<HashSet<String>> {
+        // Sightings moved from a store that kept no place are in every place ('').
+        let mut statement = self
             .conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO trail_sightings (trail_arn, event_id, time_ms)
-                 VALUES (?1, ?2, ?3)",
+                "SELECT ids FROM trail_sighting_blocks
+                 WHERE trail_arn = ?1 AND place IN (?2, '') AND hour = ?3",
             )
-            .map_err(storage)?
-            .execute(params![trail, event_id, at_ms])
             .map_err(storage)?;
-        Ok(inserted > 0)
+        let mut rows = statement
+            .query(params![trail, place, hour])
+            .map_err(storage)?;
+        let mut ids = HashSet::new();
+        while let Some(r) = rows.next().map_err(storage)? {
+            unpack_ids(blob(r, 0)?, &mut ids)?;
+        }
+        Ok(ids)
     }
 
-    fn record_history(&mut self, e: &HistoryEvent) -> Result<bool> {
+    fn record_sightings(
+        &mut self,
+        trail: &str,
+        place: &str,
+        hour: i64,
+        ids: &mut dyn Iterator<Item = &str>,
+        at_ms: i64,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO trail_sighting_blocks (trail_arn, place, hour, recorded_ms, ids)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(storage)?
+            .execute(params![trail, place, hour, at_ms, pack_ids(ids)])
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn history_ids(&mut self, hour: i64) -> Result<HashSet<String>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT attributes FROM event_history_blocks WHERE scope = ?1 AND hour = ?2",
+            )
+            .map_err(storage)?;
+        let mut rows = statement
+            .query(params![self.scope_key, hour])
+            .map_err(storage)?;
+        let mut ids = HashSet::new();
+        while let Some(r) = rows.next().map_err(storage)? {
+            ids.extend(
+                unpack_attributes(blob(r, 0)?)?
+                    .into_iter()
+                    .map(|e| e.event_id),
+            );
+        }
+        Ok(ids)
+    }
+
+    fn record_history(&mut self, block: &HistoryBlock<'_>) -> Result<()> {
         if !self.history_scopes.contains(&self.scope_key) {
             self.conn
                 .prepare_cached("INSERT OR IGNORE INTO event_history_scopes (scope) VALUES (?1)")
@@ -189,28 +434,24 @@ impl TrailStore for SqliteTx<'_> {
                 .map_err(storage)?;
             self.history_scopes.push(self.scope_key.clone());
         }
-        let inserted = self
-            .conn
+        self.conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO event_history (scope, event_id, time_ms, event_name,
-                     event_source, read_only, username, access_key_id, resources, event_lz4)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO event_history_blocks (scope, hour, first_ms, last_ms, count,
+                     attributes, events)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .map_err(storage)?
             .execute(params![
                 self.scope_key,
-                e.event_id,
-                e.time_ms,
-                e.event_name,
-                e.event_source,
-                e.read_only,
-                e.username,
-                e.access_key_id,
-                json("resources", &e.resources)?,
-                lz4_flex::compress_prepend_size(e.json.as_bytes()),
+                block.hour,
+                block.first_ms,
+                block.last_ms,
+                block.count as i64,
+                block.attributes,
+                block.events,
             ])
             .map_err(storage)?;
-        Ok(inserted > 0)
+        Ok(())
     }
 
     fn event_history(
@@ -218,59 +459,62 @@ impl TrailStore for SqliteTx<'_> {
         query: &HistoryQuery<'_>,
         keep: &mut dyn FnMut(&HistoryEvent) -> bool,
     ) -> Result<Vec<HistoryEvent>> {
-        // Latest first; `before` continues after the last event of the previous page.
+        // Latest first, an hour at a time; `before` continues after the last event of the
+        // previous page.
         let (before_ms, before_id) = query.before.unwrap_or((i64::MAX, ""));
+        let in_page = |e: &HistoryEvent| {
+            (query.start_ms..=query.end_ms).contains(&e.time_ms)
+                && (e.time_ms < before_ms
+                    || (e.time_ms == before_ms
+                        && (before_id.is_empty() || *e.event_id < *before_id)))
+        };
         let mut statement = self
             .conn
             .prepare_cached(
-                "SELECT event_id, time_ms, event_name, event_source, read_only, username,
-                        access_key_id, resources, event_lz4
-                 FROM event_history
-                 WHERE scope = ?1 AND time_ms >= ?2 AND time_ms <= ?3
-                   AND (time_ms < ?4 OR (time_ms = ?4 AND (?5 = '' OR event_id < ?5)))
-                 ORDER BY time_ms DESC, event_id DESC",
+                "SELECT id, hour, attributes FROM event_history_blocks
+                 WHERE scope = ?1 AND hour >= ?2 AND hour <= ?3
+                 ORDER BY hour DESC",
             )
             .map_err(storage)?;
         let mut rows = statement
             .query(params![
                 self.scope_key,
-                query.start_ms,
-                query.end_ms,
-                before_ms,
-                before_id
+                hour_of(query.start_ms),
+                hour_of(query.end_ms.min(before_ms))
             ])
             .map_err(storage)?;
         let mut found = Vec::new();
-        while let Some(r) = rows.next().map_err(storage)? {
-            let resources: String = r.get(7).map_err(storage)?;
-            let event = HistoryEvent {
-                event_id: r.get(0).map_err(storage)?,
-                time_ms: r.get(1).map_err(storage)?,
-                event_name: r.get(2).map_err(storage)?,
-                event_source: r.get(3).map_err(storage)?,
-                read_only: r.get(4).map_err(storage)?,
-                username: r.get(5).map_err(storage)?,
-                access_key_id: r.get(6).map_err(storage)?,
-                resources: parsed("resources", &resources)?,
-                json: String::new(),
-            };
-            // The JSON is inflated only for the events kept.
-            if keep(&event) {
-                let mut event = event;
-                event.json = lz4_flex::decompress_size_prepended(
-                    r.get_ref(8)
-                        .map_err(storage)?
-                        .as_blob()
-                        .map_err(storage_value)?,
-                )
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| StorageError("a stored history event is damaged".into()))?;
-                found.push(event);
+        // The events of the hour being read, each with its block and place in it.
+        let mut hour: Vec<(HistoryEvent, i64, usize)> = Vec::new();
+        let mut current = None;
+        loop {
+            let row = rows.next().map_err(storage)?;
+            let next = row
+                .map(|r| r.get::<_, i64>(1))
+                .transpose()
+                .map_err(storage)?;
+            if next != current && !hour.is_empty() {
+                hour.retain(|(e, _, _)| in_page(e));
+                hour.sort_by(|(a, _, _), (b, _, _)| {
+                    (b.time_ms, &b.event_id).cmp(&(a.time_ms, &a.event_id))
+                });
+                let kept: Vec<_> = hour
+                    .drain(..)
+                    .filter(|(e, _, _)| keep(e))
+                    .take(query.limit - found.len())
+                    .collect();
+                found.extend(self.with_json(kept)?);
                 if found.len() >= query.limit {
                     break;
                 }
             }
+            let Some(r) = row else {
+                break;
+            };
+            current = next;
+            let block: i64 = r.get(0).map_err(storage)?;
+            let events = unpack_attributes(blob(r, 2)?)?;
+            hour.extend(events.into_iter().enumerate().map(|(i, e)| (e, block, i)));
         }
         Ok(found)
     }
@@ -278,17 +522,134 @@ impl TrailStore for SqliteTx<'_> {
     fn expire_history(&mut self, before_ms: i64) -> Result<()> {
         self.conn
             .execute(
-                "DELETE FROM event_history WHERE scope IN (SELECT scope FROM event_history_scopes)
-                 AND time_ms < ?1",
-                [before_ms],
+                "DELETE FROM event_history_blocks
+                 WHERE scope IN (SELECT scope FROM event_history_scopes) AND hour < ?1",
+                [hour_of(before_ms)],
             )
             .map_err(storage)?;
         self.conn
             .execute(
-                "DELETE FROM trail_sightings WHERE time_ms < ?1",
+                "DELETE FROM trail_sighting_blocks WHERE recorded_ms < ?1",
                 [before_ms],
             )
             .map_err(storage)?;
         Ok(())
     }
+}
+
+/// What the event history keeps of an event besides its JSON.
+fn attributes_of(e: &HistoryEvent) -> HistoryAttributes<'_> {
+    HistoryAttributes {
+        event_id: &e.event_id,
+        time_ms: e.time_ms,
+        event_name: &e.event_name,
+        event_source: &e.event_source,
+        read_only: e.read_only,
+        username: e.username.as_deref(),
+        access_key_id: e.access_key_id.as_deref(),
+        resources: &e.resources,
+    }
+}
+
+/// Moves the event history and the sightings of a store that kept them a row per event into
+/// blocks: the history by scope and hour, the sightings by trail and the hour of the event's
+/// time where the history has the event, else of when it was met (a data event: CloudTrail
+/// delivers an event within minutes of it, so a file that repeats it is still mostly caught),
+/// in every place (those rows did not say whose folder an event came from).
+/// One that cannot be read stops the move, leaving the store as it was.
+pub(crate) fn migrate_rows(c: &Connection) -> rusqlite::Result<()> {
+    let history = crate::schema::table_exists(c, "event_history")?;
+    let sightings = crate::schema::table_exists(c, "trail_sightings")?;
+    if !history && !sightings {
+        return Ok(());
+    }
+    let unreadable = |e: StorageError| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, e.0.into())
+    };
+    let tx = c.unchecked_transaction()?;
+    // Event times by id, for the sightings.
+    let mut times: HashMap<String, i64> = HashMap::new();
+    if history {
+        let mut select = tx.prepare(
+            "SELECT scope, event_id, time_ms, event_name, event_source, read_only, username,
+                    access_key_id, resources, event_lz4
+             FROM event_history ORDER BY scope, time_ms, event_id",
+        )?;
+        let mut insert = tx.prepare(
+            "INSERT INTO event_history_blocks (scope, hour, first_ms, last_ms, count, attributes,
+                 events)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut flush = |scope: &str, events: &mut Vec<HistoryEvent>| -> rusqlite::Result<()> {
+            if let (Some(first), Some(last)) = (events.first(), events.last()) {
+                insert.execute(params![
+                    scope,
+                    hour_of(first.time_ms),
+                    first.time_ms,
+                    last.time_ms,
+                    events.len() as i64,
+                    pack_attributes(events.iter().map(attributes_of)),
+                    crate::blocks::pack(events.iter().map(|e| (e.time_ms, e.json.as_str()))),
+                ])?;
+            }
+            events.clear();
+            Ok(())
+        };
+        let mut rows = select.query([])?;
+        let mut block: (String, i64) = (String::new(), i64::MIN);
+        let mut events = Vec::new();
+        while let Some(r) = rows.next()? {
+            let scope: String = r.get(0)?;
+            let time_ms: i64 = r.get(2)?;
+            if (&scope, hour_of(time_ms)) != (&block.0, block.1) {
+                flush(&block.0, &mut events)?;
+                block = (scope, hour_of(time_ms));
+            }
+            let resources: String = r.get(8)?;
+            let json = lz4_flex::decompress_size_prepended(r.get_ref(9)?.as_blob()?)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| unreadable(damaged("an event's JSON")))?;
+            let event = HistoryEvent {
+                event_id: r.get(1)?,
+                time_ms,
+                event_name: r.get(3)?,
+                event_source: r.get(4)?,
+                read_only: r.get(5)?,
+                username: r.get(6)?,
+                access_key_id: r.get(7)?,
+                resources: parsed("resources", &resources).map_err(unreadable)?,
+                json,
+            };
+            times.insert(event.event_id.clone(), time_ms);
+            events.push(event);
+        }
+        flush(&block.0, &mut events)?;
+    }
+    if sightings {
+        let mut blocks: BTreeMap<(String, i64), (i64, Vec<String>)> = BTreeMap::new();
+        let mut select = tx.prepare("SELECT trail_arn, event_id, time_ms FROM trail_sightings")?;
+        let mut rows = select.query([])?;
+        while let Some(r) = rows.next()? {
+            let (trail, id, met_ms): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let hour = hour_of(times.get(&id).copied().unwrap_or(met_ms));
+            let (recorded, ids) = blocks.entry((trail, hour)).or_insert((met_ms, Vec::new()));
+            *recorded = (*recorded).max(met_ms);
+            ids.push(id);
+        }
+        let mut insert = tx.prepare(
+            "INSERT INTO trail_sighting_blocks (trail_arn, place, hour, recorded_ms, ids)
+             VALUES (?1, '', ?2, ?3, ?4)",
+        )?;
+        for ((trail, hour), (recorded, ids)) in blocks {
+            insert.execute(params![
+                trail,
+                hour,
+                recorded,
+                pack_ids(ids.iter().map(String::as_str))
+            ])?;
+        }
+    }
+    tx.execute_batch("DROP TABLE IF EXISTS event_history; DROP TABLE IF EXISTS trail_sightings;")?;
+    tx.commit()
 }

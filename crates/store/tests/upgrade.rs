@@ -1,6 +1,6 @@
-//! A store written by the version before log events were stored a batch to a row opens with
-//! everything in it: its events readable in order, and its outbox able to hold message
-//! attributes.
+//! Stores written by earlier versions open with everything in them: log events kept a row per
+//! event (readable in order, the outbox able to hold message attributes), data kept before
+//! scopes, and the event history and trails' sightings kept a row per event.
 
 use engine::{Config, Engine};
 use serde_json::json;
@@ -222,4 +222,154 @@ async fn a_store_from_before_scopes_follows_its_topics_arns() {
         .await
         .expect("topics");
     assert!(elsewhere.topics.is_empty());
+}
+
+/// A CloudTrail event as the tests write it: a management event of `name` by user `user`, or
+/// a data event when `name` is `None`.
+fn trail_event(id: &str, name: Option<&str>, time_ms: i64, user: &str) -> String {
+    json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "userName": user, "accountId": "123456789012"},
+        "eventTime": engine::format::iso8601_time(time_ms),
+        "eventSource": if name.is_some() { "iam.amazonaws.com" } else { "s3.amazonaws.com" },
+        "eventName": name.unwrap_or("GetObject"),
+        "awsRegion": "us-east-1",
+        "eventID": id,
+        "managementEvent": name.is_some(),
+        "eventCategory": if name.is_some() { "Management" } else { "Data" },
+        "resources": [{"type": "AWS::IAM::Role", "ARN": "arn:aws:iam::123456789012:role/admin"}],
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_that_kept_the_event_history_a_row_per_event_opens_with_it_in_blocks() {
+    const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:123456789012:trail/audit";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let now = now_ms();
+    let (t1, t2, t_data) = (now - 2 * 3_600_000, now - 3_600_000, now - 1_800_000);
+    let e1 = trail_event("e1", Some("PutRolePolicy"), t1, "alice");
+    let e2 = trail_event("e2", Some("CreateUser"), t2, "bob");
+    let data = trail_event("data-1", None, t_data, "bob");
+    {
+        let old = rusqlite::Connection::open(dir.path().join("trailwatch.db")).expect("db");
+        old.execute_batch(include_str!("data/schema-before-history-blocks.sql"))
+            .expect("previous schema");
+        for (id, time, name, user, event) in [
+            ("e1", t1, "PutRolePolicy", "alice", &e1),
+            ("e2", t2, "CreateUser", "bob", &e2),
+        ] {
+            old.execute(
+                "INSERT INTO event_history (scope, event_id, time_ms, event_name, event_source,
+                     read_only, username, access_key_id, resources, event_lz4)
+                 VALUES ('123456789012:us-east-1', ?1, ?2, ?3, 'iam.amazonaws.com', NULL, ?4,
+                     NULL, '[[\"AWS::IAM::Role\",\"arn:aws:iam::123456789012:role/admin\"]]', ?5)",
+                rusqlite::params![
+                    id,
+                    time,
+                    name,
+                    user,
+                    lz4_flex::compress_prepend_size(event.as_bytes())
+                ],
+            )
+            .expect("history");
+        }
+        // The trail met the data event the moment it happened.
+        for (id, met) in [
+            ("e1", t1 + 300_000),
+            ("e2", t2 + 300_000),
+            ("data-1", t_data),
+        ] {
+            old.execute(
+                "INSERT INTO trail_sightings (trail_arn, event_id, time_ms) VALUES (?1, ?2, ?3)",
+                rusqlite::params![TRAIL, id, met],
+            )
+            .expect("sightings");
+        }
+    }
+
+    let store = store::SqliteStore::open(dir.path(), &Default::default()).expect("opens");
+    let engine = Engine::new(
+        Config::new(dir.path().to_path_buf(), "http://127.0.0.1:9"),
+        std::sync::Arc::new(store),
+    );
+    let scope = engine::scope::Scope::new(
+        "123456789012",
+        engine::scope::Region::named("us-east-1").expect("a region"),
+    );
+    let trails = engine.trails(&scope);
+    let lookup = |attribute: serde_json::Value| {
+        let trails = engine.trails(&scope);
+        async move {
+            let page = trails
+                .lookup_events(serde_json::from_value(attribute).expect("request"))
+                .await
+                .expect("LookupEvents");
+            page.events
+        }
+    };
+    let found = lookup(json!({})).await;
+    let ids: Vec<&str> = found.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["e2", "e1"]);
+    assert_eq!(found[1].cloud_trail_event, e1);
+    assert_eq!(found[1].username.as_deref(), Some("alice"));
+    assert_eq!(
+        found[1].resources[0].resource_name.as_deref(),
+        Some("arn:aws:iam::123456789012:role/admin")
+    );
+    let by_user = lookup(
+        json!({"LookupAttributes": [{"AttributeKey": "Username", "AttributeValue": "bob"}]}),
+    )
+    .await;
+    assert_eq!(by_user.len(), 1);
+    assert_eq!(by_user[0].cloud_trail_event, e2);
+
+    // The trail still knows what it met: delivered again, only the new event counts.
+    let created = trails
+        .create_trail(
+            serde_json::from_value(json!({"Name": "audit", "S3BucketName": "audit-logs"}))
+                .expect("request"),
+        )
+        .await
+        .expect("CreateTrail");
+    assert_eq!(created.trail_arn, TRAIL);
+    trails
+        .start_logging(serde_json::from_value(json!({"Name": "audit"})).expect("request"))
+        .await
+        .expect("StartLogging");
+    let e3 = trail_event("e3", Some("DeleteTrail"), now - 60_000, "alice");
+    let object = engine::trails::ObjectEvents {
+        key: "audit-logs/again.json.gz".into(),
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        organization: None,
+        events: [&e1, &data, &e3]
+            .into_iter()
+            .map(|e| engine::trails::TrailEvent::parse(e.clone()).expect("an event"))
+            .collect(),
+        problems: Vec::new(),
+    };
+    let delivery = engine
+        .prepare_delivery(TRAIL, vec![object])
+        .await
+        .expect("prepared")
+        .expect("logging");
+    let done = engine.commit_delivery(delivery).await.expect("delivered");
+    assert_eq!((done.events, done.duplicates), (3, 2), "{done:?}");
+    let ids: Vec<String> = lookup(json!({}))
+        .await
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(ids, ["e3", "e2", "e1"]);
+
+    let db = rusqlite::Connection::open(dir.path().join("trailwatch.db")).expect("db");
+    let old_tables: i64 = db
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('event_history', 'trail_sightings')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("tables");
+    assert_eq!(old_tables, 0, "the rows' tables are gone");
 }

@@ -2,13 +2,15 @@
 //! delivers them: one write per object, which also records the object as read and each event
 //! as seen, so that a restart neither reads an object twice nor counts an event twice.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use super::{HistoryEvent, StoredTrail, TrailEvent};
+use super::store::HistoryBlock;
+use super::{StoredTrail, TrailEvent, hour_of};
 use crate::logs::PreparedDelivery;
 use crate::logs::api::InputLogEvent;
 use crate::scope::{Region, Scope};
-use crate::store::Tx;
+use crate::store::{Store, Tx};
 use crate::{ApiError, Context, Engine};
 
 /// CloudTrail sends no event over 256 KB to CloudWatch Logs (its quotas page).
@@ -171,10 +173,42 @@ pub struct Delivery {
     prepared: Prepared,
 }
 
-/// A delivery's log events, prepared per stream as the trail stood before the write.
+/// A delivery's log events, prepared per stream as the trail stood before the write, and its
+/// blocks of the event history, prepared as if every event were new.
 struct Prepared {
     selection: Selection,
     streams: BTreeMap<String, PreparedDelivery>,
+    history: BTreeMap<HistoryKey, EncodedHistory>,
+}
+
+/// A block of the event history: the account, the region and the hour of its events.
+type HistoryKey = (String, String, i64);
+
+/// A history block's events, encoded.
+struct EncodedHistory {
+    count: usize,
+    first_ms: i64,
+    last_ms: i64,
+    attributes: Vec<u8>,
+    events: Vec<u8>,
+}
+
+/// Encodes a history block's events, which it puts in time order.
+fn encode_history(store: &dyn Store, events: &mut [&TrailEvent]) -> EncodedHistory {
+    events.sort_by_key(|e| e.time_ms);
+    EncodedHistory {
+        count: events.len(),
+        first_ms: events.first().map_or(0, |e| e.time_ms),
+        last_ms: events.last().map_or(0, |e| e.time_ms),
+        attributes: store.encode_history(&mut events.iter().map(|e| e.history_attributes())),
+        events: store.encode_events(&mut events.iter().map(|e| (e.time_ms, e.json.as_str()))),
+    }
+}
+
+/// Whether the event history keeps an event of `object`: a management event, in a region
+/// trailwatch knows (where CloudTrail put the object says whose it is).
+fn in_history(object: &ObjectEvents, event: &TrailEvent) -> bool {
+    event.is_management() && Region::named(&object.region).is_some()
 }
 
 /// Whether the trail sends the event to its log group.
@@ -194,10 +228,24 @@ fn stream_of(object: &ObjectEvents) -> String {
 fn prepare(
     trail: &StoredTrail,
     objects: &[ObjectEvents],
-    store: &dyn crate::store::Store,
+    store: &dyn Store,
     sets: &crate::logs::FilterSets,
     scope: &Scope,
 ) -> Prepared {
+    let mut blocks: BTreeMap<(&str, &str, i64), Vec<&TrailEvent>> = BTreeMap::new();
+    for object in objects {
+        for event in object.events.iter().filter(|e| in_history(object, e)) {
+            let key = (&*object.account, &*object.region, hour_of(event.time_ms));
+            blocks.entry(key).or_default().push(event);
+        }
+    }
+    let history = blocks
+        .into_iter()
+        .map(|((account, region, hour), mut events)| {
+            let key = (account.to_owned(), region.to_owned(), hour);
+            (key, encode_history(store, &mut events))
+        })
+        .collect();
     let mut streams = BTreeMap::new();
     if let Some(group) = trail.log_group() {
         let mut events: BTreeMap<String, Vec<InputLogEvent>> = BTreeMap::new();
@@ -218,13 +266,30 @@ fn prepare(
     Prepared {
         selection: selection(trail),
         streams,
+        history,
     }
+}
+
+/// The events a trail has met in one hour: before this delivery, and in it.
+struct Sightings<'e> {
+    before: HashSet<String>,
+    now: HashSet<&'e str>,
+    /// `now` in the order met.
+    order: Vec<&'e str>,
+}
+
+/// A block of the event history this delivery adds to: the ids already there, and the events
+/// new to it.
+struct HistoryAdded<'e> {
+    scope: Scope,
+    known: HashSet<String>,
+    events: Vec<&'e TrailEvent>,
 }
 
 fn deliver(
     tx: &mut dyn Tx,
     ctx: &Context,
-    store: &dyn crate::store::Store,
+    store: &dyn Store,
     arn: &str,
     objects: Vec<ObjectEvents>,
     mut prepared: Prepared,
@@ -239,55 +304,75 @@ fn deliver(
     let group = trail.log_group();
     // What reaches each stream; a stream whose events are not those prepared (an event met
     // before, an object read already, selectors changed since) is prepared again here.
-    let mut survivors: BTreeMap<String, Vec<InputLogEvent>> = BTreeMap::new();
+    let mut survivors: BTreeMap<String, Vec<&TrailEvent>> = BTreeMap::new();
     let mut spoiled: BTreeSet<String> = BTreeSet::new();
     if selection(&trail) != prepared.selection {
         prepared.streams.clear();
     }
     let mut status = trail.status.clone();
     let home = tx.scope().clone();
-    for object in objects {
-        let stream = stream_of(&object);
+    // Each hour's sightings and history are read once, when the delivery first meets it.
+    let mut sightings: HashMap<String, HashMap<i64, Sightings<'_>>> = HashMap::new();
+    let mut history: BTreeMap<(&str, &str, i64), HistoryAdded<'_>> = BTreeMap::new();
+    for object in &objects {
+        let stream = stream_of(object);
         if tx.object_read(arn, &object.key)? {
             spoiled.insert(stream);
             continue;
         }
         done.taken = true;
         done.events += object.events.len();
-        // The event history of the account and region whose folder the object is in: where
-        // CloudTrail put it says whose it is.
-        let history = Region::named(&object.region).map(|r| Scope::new(&object.account, r));
         let mut too_large = 0;
-        for event in object.events {
-            if !tx.first_sighting(arn, &event.event_id, ctx.now_ms)? {
+        let met = sightings.entry(stream.clone()).or_default();
+        for event in &object.events {
+            let hour = hour_of(event.time_ms);
+            let seen = match met.entry(hour) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => v.insert(Sightings {
+                    before: tx.sightings(arn, &stream, hour)?,
+                    now: HashSet::new(),
+                    order: Vec::new(),
+                }),
+            };
+            if seen.before.contains(&event.event_id) || !seen.now.insert(&event.event_id) {
                 done.duplicates += 1;
-                if sends(&trail, &event) {
+                if sends(&trail, event) {
                     spoiled.insert(stream.clone());
                 }
                 continue;
             }
-            if event.is_management()
-                && let Some(scope) = &history
+            seen.order.push(&event.event_id);
+            if in_history(object, event)
+                && let Some(region) = Region::named(&object.region)
             {
-                tx.enter(scope);
-                let recorded = tx.record_history(&HistoryEvent::from(&event));
-                tx.enter(&home);
-                recorded?;
+                let key = (&*object.account, &*object.region, hour);
+                let added = match history.entry(key) {
+                    std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        let scope = Scope::new(&object.account, region);
+                        tx.enter(&scope);
+                        let known = tx.history_ids(hour);
+                        tx.enter(&home);
+                        v.insert(HistoryAdded {
+                            scope,
+                            known: known?,
+                            events: Vec::new(),
+                        })
+                    }
+                };
+                // Another trail may have brought it into the history already.
+                if !added.known.contains(&event.event_id) {
+                    added.events.push(event);
+                }
             }
-            if group.is_none() || !trail.selects(&event) {
+            if group.is_none() || !trail.selects(event) {
                 continue;
             }
             if event.json.len() > MAX_LOG_EVENT_BYTES {
                 too_large += 1;
                 continue;
             }
-            survivors
-                .entry(stream.clone())
-                .or_default()
-                .push(InputLogEvent {
-                    timestamp: event.time_ms,
-                    message: event.json,
-                });
+            survivors.entry(stream.clone()).or_default().push(event);
         }
         if too_large > 0 {
             done.too_large += too_large;
@@ -305,6 +390,37 @@ fn deliver(
     if !done.taken {
         return Ok(done);
     }
+    for (place, hours) in &sightings {
+        for (hour, seen) in hours {
+            if !seen.order.is_empty() {
+                let ids = &mut seen.order.iter().copied();
+                tx.record_sightings(arn, place, *hour, ids, ctx.now_ms)?;
+            }
+        }
+    }
+    for ((account, region, hour), mut added) in history {
+        if added.events.is_empty() {
+            continue;
+        }
+        // What was prepared holds every event of the block that the delivery carries; it is
+        // the block's still if none of them was met before.
+        let key = (account.to_owned(), region.to_owned(), hour);
+        let block = match prepared.history.remove(&key) {
+            Some(p) if p.count == added.events.len() => p,
+            _ => encode_history(store, &mut added.events),
+        };
+        tx.enter(&added.scope);
+        let recorded = tx.record_history(&HistoryBlock {
+            hour,
+            first_ms: block.first_ms,
+            last_ms: block.last_ms,
+            count: block.count,
+            attributes: &block.attributes,
+            events: &block.events,
+        });
+        tx.enter(&home);
+        recorded?;
+    }
     if let Some(group) = &group
         && !survivors.is_empty()
     {
@@ -312,13 +428,22 @@ fn deliver(
             for (stream, events) in survivors {
                 let ready = match prepared.streams.remove(&stream) {
                     Some(p) if !spoiled.contains(&stream) => p,
-                    _ => crate::logs::prepare_delivered(
-                        store,
-                        &ctx.filter_sets,
-                        &home,
-                        group,
-                        events,
-                    ),
+                    _ => {
+                        let events = events
+                            .iter()
+                            .map(|e| InputLogEvent {
+                                timestamp: e.time_ms,
+                                message: e.json.clone(),
+                            })
+                            .collect();
+                        crate::logs::prepare_delivered(
+                            store,
+                            &ctx.filter_sets,
+                            &home,
+                            group,
+                            events,
+                        )
+                    }
                 };
                 done.logged +=
                     crate::logs::append_delivered(tx, ctx, store, group, &stream, ready)?;

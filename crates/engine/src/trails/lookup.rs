@@ -103,8 +103,9 @@ pub(super) fn lookup(
         });
     }
     let attribute = req.lookup_attributes.first();
+    // The history keeps whole hours: the last hour it keeps may start before its 90 days.
     let query = HistoryQuery {
-        start_ms,
+        start_ms: start_ms.max(ctx.now_ms - HISTORY_MS),
         end_ms,
         before: before.as_ref().map(|(t, id)| (*t, id.as_str())),
         limit: limit as usize + 1,

@@ -36,6 +36,17 @@ pub use deliver::{Delivered, Delivery, MAX_LOG_EVENT_BYTES, ObjectEvents, logs_p
 /// The event history keeps events this long (CloudTrail's 90 days).
 pub const HISTORY_MS: i64 = 90 * 24 * 3600 * 1000;
 
+/// The event history, and the events a trail has met, are kept by the hour of `eventTime`:
+/// a delivery looks for the events it carries among those of their hours only (an event
+/// CloudTrail delivers again has the same time), and a backlog read in time order meets few
+/// of its earlier hours.
+pub const HOUR_MS: i64 = 3600 * 1000;
+
+/// The hour an event time falls in, counted from the epoch.
+pub fn hour_of(time_ms: i64) -> i64 {
+    time_ms.div_euclid(HOUR_MS)
+}
+
 /// A trail as kept.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredTrail {
@@ -281,18 +292,31 @@ pub struct HistoryEvent {
     pub json: String,
 }
 
-impl From<&TrailEvent> for HistoryEvent {
-    fn from(e: &TrailEvent) -> HistoryEvent {
-        HistoryEvent {
-            event_id: e.event_id.clone(),
-            time_ms: e.time_ms,
-            event_name: e.event_name.clone().unwrap_or_default(),
-            event_source: e.event_source.clone().unwrap_or_default(),
-            read_only: e.read_only,
-            username: e.username.clone(),
-            access_key_id: e.access_key_id.clone(),
-            resources: e.resources.clone(),
-            json: e.json.clone(),
+/// What the event history keeps of an event besides its JSON, borrowed from it.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryAttributes<'a> {
+    pub event_id: &'a str,
+    pub time_ms: i64,
+    pub event_name: &'a str,
+    pub event_source: &'a str,
+    pub read_only: Option<bool>,
+    pub username: Option<&'a str>,
+    pub access_key_id: Option<&'a str>,
+    pub resources: &'a [(String, String)],
+}
+
+impl TrailEvent {
+    /// What the event history keeps of the event besides its JSON.
+    pub fn history_attributes(&self) -> HistoryAttributes<'_> {
+        HistoryAttributes {
+            event_id: &self.event_id,
+            time_ms: self.time_ms,
+            event_name: self.event_name.as_deref().unwrap_or_default(),
+            event_source: self.event_source.as_deref().unwrap_or_default(),
+            read_only: self.read_only,
+            username: self.username.as_deref(),
+            access_key_id: self.access_key_id.as_deref(),
+            resources: &self.resources,
         }
     }
 }

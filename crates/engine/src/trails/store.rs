@@ -1,8 +1,24 @@
 //! What trails need kept: the trails, what their followers have read, the events seen, and the
 //! event history LookupEvents searches.
 
+use std::collections::HashSet;
+
 use super::{HistoryEvent, StoredTrail, TrailStatus};
 use crate::store::StorageResult as Result;
+
+/// A block of the event history: the events of one scope whose `eventTime` falls in one hour
+/// (see [`super::hour_of`]), in time order, as the store encoded them
+/// ([`crate::store::Store::encode_history`] for `attributes`,
+/// [`crate::store::Store::encode_events`] for `events`, the events' JSON).
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryBlock<'a> {
+    pub hour: i64,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub count: usize,
+    pub attributes: &'a [u8],
+    pub events: &'a [u8],
+}
 
 /// Which history events a LookupEvents page visits.
 #[derive(Debug, Clone, Copy)]
@@ -41,12 +57,28 @@ pub trait TrailStore {
     /// The last key, in key order, a trail's follower has read that starts with `prefix`.
     fn last_object_read(&mut self, trail: &str, prefix: &str) -> Result<Option<String>>;
 
-    /// Records that a trail met the event `event_id` at `at_ms`; `false` if it had already.
-    fn first_sighting(&mut self, trail: &str, event_id: &str, at_ms: i64) -> Result<bool>;
+    /// The ids of the events a trail has met in the folder of one account and region
+    /// (`place`: the name of its log stream, `[<organization>_]<account>_CloudTrail_<region>`)
+    /// whose `eventTime` falls in `hour`. An event CloudTrail delivers again is in the same
+    /// folder, so a delivery never reads what the trail met elsewhere: an organization trail
+    /// meets thousands of files an hour.
+    fn sightings(&mut self, trail: &str, place: &str, hour: i64) -> Result<HashSet<String>>;
+    /// Records that a trail met, at `at_ms`, the events `ids` of `place` whose `eventTime`
+    /// falls in `hour`.
+    fn record_sightings(
+        &mut self,
+        trail: &str,
+        place: &str,
+        hour: i64,
+        ids: &mut dyn Iterator<Item = &str>,
+        at_ms: i64,
+    ) -> Result<()>;
 
-    /// Adds an event to the event history of the transaction's scope; `false` if it is there
-    /// already.
-    fn record_history(&mut self, event: &HistoryEvent) -> Result<bool>;
+    /// The ids of the events of the transaction's scope's history in `hour`.
+    fn history_ids(&mut self, hour: i64) -> Result<HashSet<String>>;
+    /// Adds a block of events, none of them there yet, to the event history of the
+    /// transaction's scope.
+    fn record_history(&mut self, block: &HistoryBlock<'_>) -> Result<()>;
     /// History events of the transaction's scope, latest first, that `keep` accepts (it sees
     /// every field but `json`, which is read only for the events kept).
     fn event_history(
@@ -54,7 +86,8 @@ pub trait TrailStore {
         query: &HistoryQuery<'_>,
         keep: &mut dyn FnMut(&HistoryEvent) -> bool,
     ) -> Result<Vec<HistoryEvent>>;
-    /// Forgets history events that happened before `before_ms`, and sightings made before it
-    /// (an old event read today is still met again if a file repeats it), in every scope.
+    /// Forgets, in every scope, the history of the hours that ended by `before_ms` (LookupEvents
+    /// shows no event before it), and sightings recorded before it (an old event read today is
+    /// still met again if a file repeats it).
     fn expire_history(&mut self, before_ms: i64) -> Result<()>;
 }

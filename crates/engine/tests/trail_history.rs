@@ -1,0 +1,343 @@
+//! A trail's deliveries into the event history and its log group, in-process on a manual
+//! clock: each event once across objects, deliveries, hours and trails; LookupEvents latest
+//! first, page by page, by attribute, per region; the history and what trails met forgotten
+//! after 90 days.
+
+mod common;
+
+use common::{START_MS, fixture};
+use engine::Engine;
+use engine::logs::api::{FilterLogEventsRequest, LogGroupRequest};
+use engine::scope::{Region, Scope};
+use engine::trails::api::{LookupAttribute, LookupEventsRequest, NameRequest, TrailRequest};
+use engine::trails::{Delivered, HISTORY_MS, HOUR_MS, ObjectEvents, TrailEvent};
+
+const ACCOUNT: &str = "123456789012";
+const MINUTE: i64 = 60_000;
+
+fn scope(region: &str) -> Scope {
+    Scope::new(ACCOUNT, Region::named(region).expect("a region"))
+}
+
+/// A management event as CloudTrail writes it.
+fn event(id: &str, name: &str, time_ms: i64, user: &str) -> String {
+    serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {
+            "type": "IAMUser",
+            "userName": user,
+            "arn": format!("arn:aws:iam::{ACCOUNT}:user/{user}"),
+            "accountId": ACCOUNT,
+            "accessKeyId": format!("AKIA{}", user.to_uppercase()),
+        },
+        "eventTime": engine::format::iso8601_time(time_ms),
+        "eventSource": "iam.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "readOnly": false,
+        "eventID": id,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "eventCategory": "Management",
+        "recipientAccountId": ACCOUNT,
+    })
+    .to_string()
+}
+
+fn object(key: &str, region: &str, events: &[&String]) -> ObjectEvents {
+    ObjectEvents {
+        key: key.to_owned(),
+        account: ACCOUNT.to_owned(),
+        region: region.to_owned(),
+        organization: None,
+        events: events
+            .iter()
+            .map(|json| TrailEvent::parse((*json).clone()).expect("an event"))
+            .collect(),
+        problems: Vec::new(),
+    }
+}
+
+/// A logging trail delivering to its own new log group; its ARN.
+async fn trail(engine: &Engine, name: &str) -> String {
+    let home = scope("us-east-1");
+    let group = format!("{name}-events");
+    engine
+        .logs(&home)
+        .create_log_group(LogGroupRequest {
+            log_group_name: group.clone(),
+        })
+        .await
+        .expect("a log group");
+    let trails = engine.trails(&home);
+    let created = trails
+        .create_trail(TrailRequest {
+            name: name.to_owned(),
+            s3_bucket_name: Some(format!("{name}-bucket")),
+            cloud_watch_logs_log_group_arn: Some(format!(
+                "arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group}:*"
+            )),
+            cloud_watch_logs_role_arn: Some(format!(
+                "arn:aws:iam::{ACCOUNT}:role/CloudTrail_CloudWatchLogs_Role"
+            )),
+            ..Default::default()
+        })
+        .await
+        .expect("a trail");
+    trails
+        .start_logging(NameRequest {
+            name: name.to_owned(),
+        })
+        .await
+        .expect("logging");
+    created.trail_arn
+}
+
+async fn deliver(engine: &Engine, arn: &str, objects: Vec<ObjectEvents>) -> Delivered {
+    let delivery = engine
+        .prepare_delivery(arn, objects)
+        .await
+        .expect("prepared")
+        .expect("the trail is logging");
+    engine.commit_delivery(delivery).await.expect("delivered")
+}
+
+/// The ids of the messages in a trail's log group, sorted.
+async fn logged(engine: &Engine, name: &str) -> Vec<String> {
+    let events = engine
+        .logs(&scope("us-east-1"))
+        .filter_log_events(FilterLogEventsRequest {
+            log_group_name: Some(format!("{name}-events")),
+            log_group_identifier: None,
+            log_stream_names: None,
+            log_stream_name_prefix: None,
+            start_time: None,
+            end_time: None,
+            filter_pattern: None,
+            next_token: None,
+            limit: None,
+        })
+        .await
+        .expect("the group's events");
+    assert!(events.next_token.is_none());
+    let mut ids: Vec<String> = events
+        .events
+        .iter()
+        .map(|e| {
+            let json: serde_json::Value = serde_json::from_str(&e.message).expect("JSON");
+            json["eventID"].as_str().expect("an id").to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Every event LookupEvents finds in `region` (by `attribute`, if given), page by page of
+/// `per_page`, as (id, time in ms, the event's JSON).
+async fn history(
+    engine: &Engine,
+    region: &str,
+    attribute: Option<(&str, &str)>,
+    per_page: i64,
+) -> Vec<(String, i64, String)> {
+    let trails = engine.trails(&scope(region));
+    let mut found = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = trails
+            .lookup_events(LookupEventsRequest {
+                lookup_attributes: attribute
+                    .map(|(key, value)| LookupAttribute {
+                        attribute_key: key.to_owned(),
+                        attribute_value: value.to_owned(),
+                    })
+                    .into_iter()
+                    .collect(),
+                max_results: Some(per_page),
+                next_token: next_token.take(),
+                ..Default::default()
+            })
+            .await
+            .expect("a page");
+        assert!(page.events.len() <= per_page as usize);
+        found.extend(page.events.into_iter().map(|e| {
+            (
+                e.event_id,
+                (e.event_time * 1000.0).round() as i64,
+                e.cloud_trail_event,
+            )
+        }));
+        match page.next_token {
+            Some(token) => next_token = Some(token),
+            None => return found,
+        }
+    }
+}
+
+fn ids(found: &[(String, i64, String)]) -> Vec<&str> {
+    found.iter().map(|(id, _, _)| id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn each_event_is_kept_once_across_objects_deliveries_hours_and_trails() {
+    let f = fixture();
+    let engine = &f.engine;
+    let a = trail(engine, "audit").await;
+    let b = trail(engine, "other").await;
+    // START_MS is an hour's start: the events fall in two hours.
+    let at = |minutes: i64| START_MS + minutes * MINUTE;
+    let e1 = event("e1", "PutRolePolicy", at(-5), "alice");
+    let e2 = event("e2", "DescribeInstances", at(-1), "bob");
+    let e3 = event("e3", "PutRolePolicy", at(1), "bob");
+    let e4 = event("e4", "CreateUser", at(5), "alice");
+    let e5 = event("e5", "PutRolePolicy", at(6), "carol");
+    let e6 = event("e6", "DeleteTrail", at(-3), "alice");
+    let e7 = event("e7", "CreateUser", at(7), "bob");
+    let e8 = event("e8", "PutRolePolicy", at(8), "alice");
+    let e9 = event("e9", "PutRolePolicy", at(2), "alice");
+
+    // A file may repeat an event, and the next file may repeat it again.
+    let first = deliver(
+        engine,
+        &a,
+        vec![
+            object("a1", "us-east-1", &[&e1, &e2, &e3, &e4, &e2]),
+            object("a2", "us-east-1", &[&e3, &e5]),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (first.events, first.duplicates, first.logged),
+        (7, 2, 5),
+        "{first:?}"
+    );
+    // A later delivery repeats an event beside a new one of its hour, and brings an event of
+    // the earlier hour; another region's event goes to that region's history.
+    let second = deliver(
+        engine,
+        &a,
+        vec![
+            object("a3", "us-east-1", &[&e4, &e7, &e6]),
+            object("a4", "eu-west-1", &[&e9]),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (second.events, second.duplicates, second.logged),
+        (4, 1, 3),
+        "{second:?}"
+    );
+    // An object read already is passed over whole.
+    let again = deliver(engine, &a, vec![object("a1", "us-east-1", &[&e1, &e8])]).await;
+    assert!(!again.taken && again.events == 0, "{again:?}");
+    // Another trail delivering the same events logs them to its own group, but the history
+    // holds each once.
+    let other = deliver(
+        engine,
+        &b,
+        vec![object("b1", "us-east-1", &[&e1, &e5, &e8])],
+    )
+    .await;
+    assert_eq!(
+        (other.events, other.duplicates, other.logged),
+        (3, 0, 3),
+        "{other:?}"
+    );
+
+    assert_eq!(
+        logged(engine, "audit").await,
+        ["e1", "e2", "e3", "e4", "e5", "e6", "e7", "e9"]
+    );
+    assert_eq!(logged(engine, "other").await, ["e1", "e5", "e8"]);
+
+    f.clock.set(at(60));
+    // Latest first, across the hour's boundary and the pages.
+    for per_page in [1, 3, 50] {
+        let found = history(engine, "us-east-1", None, per_page).await;
+        assert_eq!(
+            ids(&found),
+            ["e8", "e7", "e5", "e4", "e3", "e2", "e6", "e1"],
+            "{per_page} a page"
+        );
+        assert_eq!(found[0].1, at(8));
+        assert_eq!(found[7].1, at(-5));
+    }
+    // The event as the file held it.
+    let found = history(engine, "us-east-1", Some(("EventId", "e6")), 50).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].2, e6);
+    assert_eq!(
+        ids(&history(engine, "us-east-1", Some(("EventName", "PutRolePolicy")), 2).await),
+        ["e8", "e5", "e3", "e1"]
+    );
+    assert_eq!(
+        ids(&history(engine, "us-east-1", Some(("Username", "alice")), 2).await),
+        ["e8", "e4", "e6", "e1"]
+    );
+    assert_eq!(
+        ids(&history(engine, "us-east-1", Some(("AccessKeyId", "AKIABOB")), 50).await),
+        ["e7", "e3", "e2"]
+    );
+    assert_eq!(ids(&history(engine, "eu-west-1", None, 50).await), ["e9"]);
+}
+
+#[tokio::test]
+async fn events_of_one_instant_page_in_id_order_and_90_days_later_are_forgotten() {
+    let f = fixture();
+    let engine = &f.engine;
+    let a = trail(engine, "audit").await;
+    // 40 events at one instant and 40 a millisecond later, just before an hour's end, in
+    // objects of 20.
+    let instant = START_MS + HOUR_MS - 1;
+    let events: Vec<String> = (0..80)
+        .map(|i| {
+            let time = if i % 2 == 0 { instant } else { instant - 1 };
+            event(
+                &format!("id-{:02}", (i * 37) % 80),
+                "CreateUser",
+                time,
+                "alice",
+            )
+        })
+        .collect();
+    let objects = events
+        .chunks(20)
+        .enumerate()
+        .map(|(n, chunk)| {
+            let refs: Vec<&String> = chunk.iter().collect();
+            object(&format!("o{n}"), "us-east-1", &refs)
+        })
+        .collect();
+    let done = deliver(engine, &a, objects).await;
+    assert_eq!((done.events, done.duplicates), (80, 0));
+
+    f.clock.set(instant + MINUTE);
+    let mut expected: Vec<(i64, String)> = (0..80)
+        .map(|i| {
+            let time = if i % 2 == 0 { instant } else { instant - 1 };
+            (time, format!("id-{:02}", (i * 37) % 80))
+        })
+        .collect();
+    expected.sort();
+    expected.reverse();
+    let expected: Vec<&str> = expected.iter().map(|(_, id)| id.as_str()).collect();
+    for per_page in [7, 40, 50] {
+        assert_eq!(
+            ids(&history(engine, "us-east-1", None, per_page).await),
+            expected,
+            "{per_page} a page"
+        );
+    }
+
+    // Met again the next day: a duplicate.
+    f.clock.advance(24 * HOUR_MS);
+    let repeat = deliver(engine, &a, vec![object("r1", "us-east-1", &[&events[0]])]).await;
+    assert_eq!((repeat.events, repeat.duplicates), (1, 1));
+
+    // 90 days on, the history has let the events go, and the trail meets them as new.
+    f.clock.set(instant + HISTORY_MS + HOUR_MS);
+    engine.housekeeping().await.expect("housekeeping");
+    assert!(history(engine, "us-east-1", None, 50).await.is_empty());
+    let late = deliver(engine, &a, vec![object("r2", "us-east-1", &[&events[0]])]).await;
+    assert_eq!((late.events, late.duplicates, late.logged), (1, 0, 1));
+}
