@@ -232,15 +232,19 @@ async fn each_event_is_kept_once_across_objects_deliveries_hours_and_trails() {
     assert!(!again.taken && again.events == 0, "{again:?}");
     // Another trail delivering the same events logs them to its own group, but the history
     // holds each once.
+    // The same event in an organization's folder of the account is another stream's, but
+    // the same history's.
+    let mut in_organization = object("b2", "us-east-1", &[&e8]);
+    in_organization.organization = Some("o-a1b2c3d4e5".into());
     let other = deliver(
         engine,
         &b,
-        vec![object("b1", "us-east-1", &[&e1, &e5, &e8])],
+        vec![object("b1", "us-east-1", &[&e1, &e5, &e8]), in_organization],
     )
     .await;
     assert_eq!(
         (other.events, other.duplicates, other.logged),
-        (3, 0, 3),
+        (4, 0, 4),
         "{other:?}"
     );
 
@@ -248,7 +252,7 @@ async fn each_event_is_kept_once_across_objects_deliveries_hours_and_trails() {
         logged(engine, "audit").await,
         ["e1", "e2", "e3", "e4", "e5", "e6", "e7", "e9"]
     );
-    assert_eq!(logged(engine, "other").await, ["e1", "e5", "e8"]);
+    assert_eq!(logged(engine, "other").await, ["e1", "e5", "e8", "e8"]);
 
     f.clock.set(at(60));
     // Latest first, across the hour's boundary and the pages.

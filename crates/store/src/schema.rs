@@ -199,8 +199,8 @@ CREATE TABLE IF NOT EXISTS trail_objects (
 ) WITHOUT ROWID;
 -- The events each trail has met, a row per delivery, place (the account's and region's
 -- folder, as its log stream is named; '' for any) and hour of eventTime (hour: its
--- milliseconds / 3,600,000), their ids packed (see trails.rs), so that one delivered twice
--- counts once; recorded_ms: when.
+-- milliseconds / 3,600,000; the smallest integer for any), their ids packed (see trails.rs),
+-- so that one delivered twice counts once; recorded_ms: when.
 CREATE TABLE IF NOT EXISTS trail_sighting_blocks (
     id          INTEGER PRIMARY KEY,
     trail_arn   TEXT NOT NULL,
@@ -236,7 +236,11 @@ pub(crate) fn table_exists(c: &rusqlite::Connection, table: &str) -> rusqlite::R
 }
 
 /// Whether the store's table `table` has the column `column`.
-fn has_column(c: &rusqlite::Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+pub(crate) fn has_column(
+    c: &rusqlite::Connection,
+    table: &str,
+    column: &str,
+) -> rusqlite::Result<bool> {
     c.prepare_cached("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
         .exists([table, column])
 }

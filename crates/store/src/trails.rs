@@ -3,10 +3,11 @@
 //! The events a trail met and the event history are kept in blocks, a row per delivery and
 //! hour of `eventTime` (a hundred thousand events of a backlog were two hundred thousand rows,
 //! each inserted and indexed by the one writer, which bounded intake): `trail_sighting_blocks`
-//! holds the ids a trail met in one account's and region's folder in the hour, packed (see [`pack_ids`]); `event_history_blocks`
-//! holds a scope's management events of the hour, their lookup attributes (see
-//! [`pack_attributes`]) and their JSON (as log event blocks hold messages) compressed apart, so
-//! that LookupEvents inflates the JSON of the events it answers only.
+//! holds the ids a trail met in one account's and region's folder in the hour, packed (see
+//! [`pack_ids`]); `event_history_blocks` holds a scope's management events of the hour, their
+//! lookup attributes (see [`pack_attributes`]) and their JSON (as log event blocks hold
+//! messages) compressed apart, so that LookupEvents inflates the JSON of the blocks that hold
+//! events it answers only.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -19,6 +20,9 @@ use engine::trails::{HistoryAttributes, HistoryEvent, StoredTrail, TrailStatus, 
 
 use crate::error::storage;
 use crate::sqlite::SqliteTx;
+
+/// The hour of sightings whose event's time is not known: every hour's.
+const ANY_HOUR: i64 = i64::MIN;
 
 fn damaged(what: &str) -> StorageError {
     StorageError(format!(
@@ -54,7 +58,8 @@ fn unpack_ids(blob: &[u8], ids: &mut HashSet<String>) -> Result<()> {
                 let bits = u128::from_be_bytes(r.take(16)?.try_into().expect("sixteen bytes"));
                 uuid::Uuid::from_u128(bits).hyphenated().to_string()
             }
-            _ => r.text()?.ok_or_else(|| damaged("an id without text"))?,
+            1 => r.text()?.ok_or_else(|| damaged("an id without text"))?,
+            _ => return Err(damaged("an id of no known form")),
         };
         ids.insert(id);
     }
@@ -152,7 +157,8 @@ fn unpack_attributes(blob: &[u8]) -> Result<Vec<HistoryEvent>> {
         let read_only = match r.take(1)?[0] {
             0 => Some(false),
             1 => Some(true),
-            _ => None,
+            2 => None,
+            _ => return Err(damaged("a read-only flag")),
         };
         let count = r.u32()?;
         let mut resources = Vec::new();
@@ -367,16 +373,17 @@ impl TrailStore for SqliteTx<'_> {
     }
 
     fn sightings(&mut self, trail: &str, place: &str, hour: i64) -> Result<HashSet<String>> {
-        // Sightings moved from a store that kept no place are in every place ('').
+        // Sightings moved from a store that kept no place are in every place (''), and those
+        // of unknown time in every hour (see `migrate_rows`).
         let mut statement = self
             .conn
             .prepare_cached(
                 "SELECT ids FROM trail_sighting_blocks
-                 WHERE trail_arn = ?1 AND place IN (?2, '') AND hour = ?3",
+                 WHERE trail_arn = ?1 AND place IN (?2, '') AND hour IN (?3, ?4)",
             )
             .map_err(storage)?;
         let mut rows = statement
-            .query(params![trail, place, hour])
+            .query(params![trail, place, hour, ANY_HOUR])
             .map_err(storage)?;
         let mut ids = HashSet::new();
         while let Some(r) = rows.next().map_err(storage)? {
@@ -552,11 +559,10 @@ fn attributes_of(e: &HistoryEvent) -> HistoryAttributes<'_> {
 }
 
 /// Moves the event history and the sightings of a store that kept them a row per event into
-/// blocks: the history by scope and hour, the sightings by trail and the hour of the event's
-/// time where the history has the event, else of when it was met (a data event: CloudTrail
-/// delivers an event within minutes of it, so a file that repeats it is still mostly caught),
-/// in every place (those rows did not say whose folder an event came from).
-/// One that cannot be read stops the move, leaving the store as it was.
+/// blocks: the history by scope and hour, the sightings by trail, in every place (those rows
+/// did not say whose folder an event came from), and by the hour of the event's time where the
+/// history has the event, else in every hour (a data event's time was not kept). One that
+/// cannot be read stops the move, leaving the store as it was.
 pub(crate) fn migrate_rows(c: &Connection) -> rusqlite::Result<()> {
     let history = crate::schema::table_exists(c, "event_history")?;
     let sightings = crate::schema::table_exists(c, "trail_sightings")?;
@@ -570,11 +576,17 @@ pub(crate) fn migrate_rows(c: &Connection) -> rusqlite::Result<()> {
     // Event times by id, for the sightings.
     let mut times: HashMap<String, i64> = HashMap::new();
     if history {
-        let mut select = tx.prepare(
+        // The JSON was kept as text before it was kept LZ4'd.
+        let json_column = if crate::schema::has_column(c, "event_history", "event_lz4")? {
+            "event_lz4"
+        } else {
+            "event"
+        };
+        let mut select = tx.prepare(&format!(
             "SELECT scope, event_id, time_ms, event_name, event_source, read_only, username,
-                    access_key_id, resources, event_lz4
+                    access_key_id, resources, {json_column}
              FROM event_history ORDER BY scope, time_ms, event_id",
-        )?;
+        ))?;
         let mut insert = tx.prepare(
             "INSERT INTO event_history_blocks (scope, hour, first_ms, last_ms, count, attributes,
                  events)
@@ -606,10 +618,14 @@ pub(crate) fn migrate_rows(c: &Connection) -> rusqlite::Result<()> {
                 block = (scope, hour_of(time_ms));
             }
             let resources: String = r.get(8)?;
-            let json = lz4_flex::decompress_size_prepended(r.get_ref(9)?.as_blob()?)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| unreadable(damaged("an event's JSON")))?;
+            let json = match r.get_ref(9)? {
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8(t.to_vec()).ok(),
+                rusqlite::types::ValueRef::Blob(b) => lz4_flex::decompress_size_prepended(b)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok()),
+                _ => None,
+            }
+            .ok_or_else(|| unreadable(damaged("an event's JSON")))?;
             let event = HistoryEvent {
                 event_id: r.get(1)?,
                 time_ms,
@@ -625,6 +641,11 @@ pub(crate) fn migrate_rows(c: &Connection) -> rusqlite::Result<()> {
             events.push(event);
         }
         flush(&block.0, &mut events)?;
+        // Stores from before expiry visited scopes by their key had no row of their own here.
+        tx.execute_batch(
+            "INSERT OR IGNORE INTO event_history_scopes (scope)
+             SELECT DISTINCT scope FROM event_history_blocks",
+        )?;
     }
     if sightings {
         let mut blocks: BTreeMap<(String, i64), (i64, Vec<String>)> = BTreeMap::new();
@@ -632,7 +653,7 @@ pub(crate) fn migrate_rows(c: &Connection) -> rusqlite::Result<()> {
         let mut rows = select.query([])?;
         while let Some(r) = rows.next()? {
             let (trail, id, met_ms): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let hour = hour_of(times.get(&id).copied().unwrap_or(met_ms));
+            let hour = times.get(&id).map_or(ANY_HOUR, |t| hour_of(*t));
             let (recorded, ids) = blocks.entry((trail, hour)).or_insert((met_ms, Vec::new()));
             *recorded = (*recorded).max(met_ms);
             ids.push(id);

@@ -247,7 +247,7 @@ async fn a_store_that_kept_the_event_history_a_row_per_event_opens_with_it_in_bl
     const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:123456789012:trail/audit";
     let dir = tempfile::tempdir().expect("temp dir");
     let now = now_ms();
-    let (t1, t2, t_data) = (now - 2 * 3_600_000, now - 3_600_000, now - 1_800_000);
+    let (t1, t2, t_data) = (now - 2 * 3_600_000, now - 3_600_000, now - 3 * 3_600_000);
     let e1 = trail_event("e1", Some("PutRolePolicy"), t1, "alice");
     let e2 = trail_event("e2", Some("CreateUser"), t2, "bob");
     let data = trail_event("data-1", None, t_data, "bob");
@@ -274,11 +274,12 @@ async fn a_store_that_kept_the_event_history_a_row_per_event_opens_with_it_in_bl
             )
             .expect("history");
         }
-        // The trail met the data event the moment it happened.
+        // The trail met the data event hours after it happened (a time the old rows did not
+        // keep).
         for (id, met) in [
             ("e1", t1 + 300_000),
             ("e2", t2 + 300_000),
-            ("data-1", t_data),
+            ("data-1", now - 60_000),
         ] {
             old.execute(
                 "INSERT INTO trail_sightings (trail_arn, event_id, time_ms) VALUES (?1, ?2, ?3)",
@@ -372,4 +373,10 @@ async fn a_store_that_kept_the_event_history_a_row_per_event_opens_with_it_in_bl
         )
         .expect("tables");
     assert_eq!(old_tables, 0, "the rows' tables are gone");
+    let scopes: i64 = db
+        .query_row("SELECT count(*) FROM event_history_scopes", [], |r| {
+            r.get(0)
+        })
+        .expect("scopes");
+    assert_eq!(scopes, 1, "expiry visits the history's scope");
 }

@@ -1,6 +1,9 @@
-//! An object's events into the event history and the trail's log group, as CloudTrail
-//! delivers them: one write per object, which also records the object as read and each event
-//! as seen, so that a restart neither reads an object twice nor counts an event twice.
+//! Objects' events into the event history and the trail's log group, as CloudTrail delivers
+//! them: one write for a batch of objects, which also records each object as read and each
+//! event as met, so that a restart neither reads an object twice nor counts an event twice.
+//! What can be done before the write (the log events sorted, encoded and matched, the history's
+//! blocks encoded) is done off the writer, as if every event were new, and done again on the
+//! writer only for a stream or block that lost an event met before.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -284,6 +287,9 @@ struct HistoryAdded<'e> {
     scope: Scope,
     known: HashSet<String>,
     events: Vec<&'e TrailEvent>,
+    /// The ids of `events`: two folders of one account and region (an organization trail's
+    /// and the account's own) may carry the same event.
+    added: HashSet<&'e str>,
 }
 
 fn deliver(
@@ -356,12 +362,13 @@ fn deliver(
                         v.insert(HistoryAdded {
                             scope,
                             known: known?,
+                            added: HashSet::new(),
                             events: Vec::new(),
                         })
                     }
                 };
                 // Another trail may have brought it into the history already.
-                if !added.known.contains(&event.event_id) {
+                if !added.known.contains(&event.event_id) && added.added.insert(&event.event_id) {
                     added.events.push(event);
                 }
             }
