@@ -212,8 +212,9 @@ CREATE TABLE IF NOT EXISTS trail_sighting_blocks (
 CREATE INDEX IF NOT EXISTS trail_sighting_blocks_in_hour ON trail_sighting_blocks (trail_arn, place, hour);
 CREATE INDEX IF NOT EXISTS trail_sighting_blocks_in_time ON trail_sighting_blocks (recorded_ms);
 -- The event history LookupEvents searches: management events, per scope, a row per delivery
--- and hour of eventTime, with their first and last times; their lookup attributes and their
--- JSON (as log_event_blocks holds messages) LZ4-compressed apart (see trails.rs).
+-- and hour of eventTime, with their first and last times and their ids; their lookup
+-- attributes and their JSON (as log_event_blocks holds messages) LZ4-compressed apart (see
+-- trails.rs).
 CREATE TABLE IF NOT EXISTS event_history_blocks (
     id         INTEGER PRIMARY KEY,
     scope      TEXT NOT NULL,
@@ -221,6 +222,8 @@ CREATE TABLE IF NOT EXISTS event_history_blocks (
     first_ms   INTEGER NOT NULL,
     last_ms    INTEGER NOT NULL,
     count      INTEGER NOT NULL,
+    -- their ids, packed as trail_sighting_blocks holds them
+    ids        BLOB NOT NULL,
     attributes BLOB NOT NULL,
     events     BLOB NOT NULL
 );

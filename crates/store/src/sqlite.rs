@@ -329,7 +329,7 @@ impl Store for SqliteStore {
         &self,
         events: &mut dyn Iterator<Item = engine::trails::HistoryAttributes<'_>>,
     ) -> Vec<u8> {
-        crate::trails::pack_attributes(events)
+        crate::trails::encode_history(events)
     }
 }
 

@@ -10,13 +10,15 @@
 //! events it answers only.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, params};
 
 use engine::store::{StorageError, StorageResult as Result};
 use engine::trails::store::{HistoryBlock, HistoryQuery, TrailStore};
-use engine::trails::{HistoryAttributes, HistoryEvent, StoredTrail, TrailStatus, hour_of};
+use engine::trails::{
+    EventIds, HistoryAttributes, HistoryEvent, StoredTrail, TrailStatus, hour_of,
+};
 
 use crate::error::storage;
 use crate::sqlite::SqliteTx;
@@ -50,18 +52,19 @@ pub(crate) fn pack_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
 }
 
 /// Adds the ids of a blob written by [`pack_ids`] to `ids`.
-fn unpack_ids(blob: &[u8], ids: &mut HashSet<String>) -> Result<()> {
+fn unpack_ids(blob: &[u8], ids: &mut EventIds) -> Result<()> {
     let mut r = Reader(blob);
     while !r.0.is_empty() {
-        let id = match r.take(1)?[0] {
+        match r.take(1)?[0] {
             0 => {
                 let bits = u128::from_be_bytes(r.take(16)?.try_into().expect("sixteen bytes"));
-                uuid::Uuid::from_u128(bits).hyphenated().to_string()
+                ids.insert_uuid(bits);
             }
-            1 => r.text()?.ok_or_else(|| damaged("an id without text"))?,
+            1 => {
+                ids.insert_text(r.text()?.ok_or_else(|| damaged("an id without text"))?);
+            }
             _ => return Err(damaged("an id of no known form")),
-        };
-        ids.insert(id);
+        }
     }
     Ok(())
 }
@@ -139,6 +142,29 @@ pub(crate) fn pack_attributes<'a>(
         }
     }
     lz4_flex::compress_prepend_size(&raw)
+}
+
+/// What [`engine::store::Store::encode_history`] answers: the events' ids (see [`pack_ids`]),
+/// kept apart so that a delivery reads an hour's ids without inflating its attributes, after
+/// their length (4 bytes), then their attributes (see [`pack_attributes`]).
+pub(crate) fn encode_history<'a>(
+    events: impl IntoIterator<Item = HistoryAttributes<'a>>,
+) -> Vec<u8> {
+    let events: Vec<HistoryAttributes<'a>> = events.into_iter().collect();
+    let ids = pack_ids(events.iter().map(|e| e.event_id));
+    let mut encoded = Vec::with_capacity(4 + ids.len());
+    encoded.extend_from_slice(&(ids.len() as u32).to_le_bytes());
+    encoded.extend_from_slice(&ids);
+    encoded.extend_from_slice(&pack_attributes(events));
+    encoded
+}
+
+/// The ids and the attributes of what [`encode_history`] wrote.
+fn split_encoded(encoded: &[u8]) -> Result<(&[u8], &[u8])> {
+    let mut r = Reader(encoded);
+    let len = r.u32()? as usize;
+    let ids = r.take(len)?;
+    Ok((ids, r.0))
 }
 
 /// The events of a blob written by [`pack_attributes`], without their JSON.
@@ -372,7 +398,7 @@ impl TrailStore for SqliteTx<'_> {
             .map_err(storage)
     }
 
-    fn sightings(&mut self, trail: &str, place: &str, hour: i64) -> Result<HashSet<String>> {
+    fn sightings(&mut self, trail: &str, place: &str, hour: i64) -> Result<EventIds> {
         // Sightings moved from a store that kept no place are in every place (''), and those
         // of unknown time in every hour (see `migrate_rows`).
         let mut statement = self
@@ -385,7 +411,7 @@ impl TrailStore for SqliteTx<'_> {
         let mut rows = statement
             .query(params![trail, place, hour, ANY_HOUR])
             .map_err(storage)?;
-        let mut ids = HashSet::new();
+        let mut ids = EventIds::default();
         while let Some(r) = rows.next().map_err(storage)? {
             unpack_ids(blob(r, 0)?, &mut ids)?;
         }
@@ -411,23 +437,17 @@ impl TrailStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn history_ids(&mut self, hour: i64) -> Result<HashSet<String>> {
+    fn history_ids(&mut self, hour: i64) -> Result<EventIds> {
         let mut statement = self
             .conn
-            .prepare_cached(
-                "SELECT attributes FROM event_history_blocks WHERE scope = ?1 AND hour = ?2",
-            )
+            .prepare_cached("SELECT ids FROM event_history_blocks WHERE scope = ?1 AND hour = ?2")
             .map_err(storage)?;
         let mut rows = statement
             .query(params![self.scope_key, hour])
             .map_err(storage)?;
-        let mut ids = HashSet::new();
+        let mut ids = EventIds::default();
         while let Some(r) = rows.next().map_err(storage)? {
-            ids.extend(
-                unpack_attributes(blob(r, 0)?)?
-                    .into_iter()
-                    .map(|e| e.event_id),
-            );
+            unpack_ids(blob(r, 0)?, &mut ids)?;
         }
         Ok(ids)
     }
@@ -441,11 +461,12 @@ impl TrailStore for SqliteTx<'_> {
                 .map_err(storage)?;
             self.history_scopes.push(self.scope_key.clone());
         }
+        let (ids, attributes) = split_encoded(block.attributes)?;
         self.conn
             .prepare_cached(
-                "INSERT INTO event_history_blocks (scope, hour, first_ms, last_ms, count,
+                "INSERT INTO event_history_blocks (scope, hour, first_ms, last_ms, count, ids,
                      attributes, events)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .map_err(storage)?
             .execute(params![
@@ -454,7 +475,8 @@ impl TrailStore for SqliteTx<'_> {
                 block.first_ms,
                 block.last_ms,
                 block.count as i64,
-                block.attributes,
+                ids,
+                attributes,
                 block.events,
             ])
             .map_err(storage)?;
@@ -588,9 +610,9 @@ pub(crate) fn migrate_rows(c: &Connection) -> rusqlite::Result<()> {
              FROM event_history ORDER BY scope, time_ms, event_id",
         ))?;
         let mut insert = tx.prepare(
-            "INSERT INTO event_history_blocks (scope, hour, first_ms, last_ms, count, attributes,
-                 events)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO event_history_blocks (scope, hour, first_ms, last_ms, count, ids,
+                 attributes, events)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let mut flush = |scope: &str, events: &mut Vec<HistoryEvent>| -> rusqlite::Result<()> {
             if let (Some(first), Some(last)) = (events.first(), events.last()) {
@@ -600,6 +622,7 @@ pub(crate) fn migrate_rows(c: &Connection) -> rusqlite::Result<()> {
                     first.time_ms,
                     last.time_ms,
                     events.len() as i64,
+                    pack_ids(events.iter().map(|e| e.event_id.as_str())),
                     pack_attributes(events.iter().map(attributes_of)),
                     crate::blocks::pack(events.iter().map(|e| (e.time_ms, e.json.as_str()))),
                 ])?;

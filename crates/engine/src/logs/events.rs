@@ -302,6 +302,13 @@ pub(crate) struct PreparedDelivery {
     matched: Option<(u64, Vec<Vec<Datum>>)>,
 }
 
+impl PreparedDelivery {
+    /// How many events it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.batches.iter().map(|b| b.events.len()).sum()
+    }
+}
+
 /// Prepares a service's events for a stream of `group` in `scope` (see [`append_delivered`]).
 pub(crate) fn prepare_delivered(
     store: &dyn crate::store::Store,
@@ -352,19 +359,19 @@ pub(crate) fn append_delivered(
     store: &dyn crate::store::Store,
     group: &str,
     stream: &str,
-    prepared: PreparedDelivery,
+    prepared: &mut PreparedDelivery,
 ) -> Result<usize, ApiError> {
     if tx.log_stream(group, stream)?.is_none() {
         tx.insert_log_stream(&super::LogStream::new(group, stream, ctx.now_ms))?;
     }
     let retained = retained_from(tx, group, ctx.now_ms)?;
     // Matching done before the write counts only if the filters are still those it used.
-    let mut matched = match prepared.matched {
+    let mut matched = match prepared.matched.take() {
         Some((generation, data)) if generation == ctx.filter_sets.generation() => Some(data),
         _ => None,
     };
     let mut stored = 0;
-    for (n, mut batch) in prepared.batches.into_iter().enumerate() {
+    for (n, batch) in prepared.batches.iter_mut().enumerate() {
         let mut data = matched.as_mut().map(|m| std::mem::take(&mut m[n]));
         if let Some(from) = retained
             && batch.events.first().is_some_and(|e| e.timestamp < from)

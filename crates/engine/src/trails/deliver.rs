@@ -6,10 +6,10 @@
 //! writer only for a stream or block that lost an event met before.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, btree_map};
 
 use super::store::HistoryBlock;
-use super::{StoredTrail, TrailEvent, hour_of};
+use super::{EventIds, StoredTrail, TrailEvent, hour_of};
 use crate::logs::PreparedDelivery;
 use crate::logs::api::InputLogEvent;
 use crate::scope::{Region, Scope};
@@ -99,10 +99,17 @@ impl Engine {
             objects,
             prepared,
         } = delivery;
-        self.write(&home, move |tx, ctx| {
-            deliver(tx, ctx, &*store, &arn, objects, prepared)
-        })
-        .await
+        let (done, spent) = self
+            .write(&home, move |tx, ctx| {
+                let mut prepared = prepared;
+                let done = deliver(tx, ctx, &*store, &arn, &objects, &mut prepared)?;
+                Ok((done, (objects, prepared)))
+            })
+            .await?;
+        // Freed here rather than on the writer: a delivery's events are a hundred thousand
+        // strings and more, and freeing them was a tenth of the writer's time.
+        drop(spent);
+        Ok(done)
     }
 
     /// The keys under `prefix` the trail's follower has read after `after`, and the last
@@ -177,11 +184,14 @@ pub struct Delivery {
 }
 
 /// A delivery's log events, prepared per stream as the trail stood before the write, and its
-/// blocks of the event history, prepared as if every event were new.
+/// blocks of the event history, each with the events met first in the delivery, as if none
+/// had been met before it.
 struct Prepared {
     selection: Selection,
     streams: BTreeMap<String, PreparedDelivery>,
     history: BTreeMap<HistoryKey, EncodedHistory>,
+    /// Streams written, kept to be freed off the writer.
+    spent: Vec<PreparedDelivery>,
 }
 
 /// A block of the event history: the account, the region and the hour of its events.
@@ -235,11 +245,32 @@ fn prepare(
     sets: &crate::logs::FilterSets,
     scope: &Scope,
 ) -> Prepared {
+    let group = trail.log_group();
+    let places: Vec<String> = objects.iter().map(stream_of).collect();
+    // The same walk as the write's, without what the store knows.
+    let mut met: HashMap<&str, HashMap<i64, EventIds>> = HashMap::new();
+    let mut in_blocks: HashMap<(&str, &str, i64), EventIds> = HashMap::new();
     let mut blocks: BTreeMap<(&str, &str, i64), Vec<&TrailEvent>> = BTreeMap::new();
-    for object in objects {
-        for event in object.events.iter().filter(|e| in_history(object, e)) {
-            let key = (&*object.account, &*object.region, hour_of(event.time_ms));
-            blocks.entry(key).or_default().push(event);
+    let mut logged: BTreeMap<&str, Vec<InputLogEvent>> = BTreeMap::new();
+    for (object, place) in objects.iter().zip(&places) {
+        let hours = met.entry(place).or_default();
+        for event in &object.events {
+            let hour = hour_of(event.time_ms);
+            if !hours.entry(hour).or_default().insert(&event.event_id) {
+                continue;
+            }
+            if in_history(object, event) {
+                let key = (&*object.account, &*object.region, hour);
+                if in_blocks.entry(key).or_default().insert(&event.event_id) {
+                    blocks.entry(key).or_default().push(event);
+                }
+            }
+            if group.is_some() && sends(trail, event) {
+                logged.entry(place).or_default().push(InputLogEvent {
+                    timestamp: event.time_ms,
+                    message: event.json.clone(),
+                });
+            }
         }
     }
     let history = blocks
@@ -250,55 +281,48 @@ fn prepare(
         })
         .collect();
     let mut streams = BTreeMap::new();
-    if let Some(group) = trail.log_group() {
-        let mut events: BTreeMap<String, Vec<InputLogEvent>> = BTreeMap::new();
-        for object in objects {
-            let stream = events.entry(stream_of(object)).or_default();
-            stream.extend(object.events.iter().filter(|e| sends(trail, e)).map(|e| {
-                InputLogEvent {
-                    timestamp: e.time_ms,
-                    message: e.json.clone(),
-                }
-            }));
-        }
-        for (name, list) in events {
-            let prepared = crate::logs::prepare_delivered(store, sets, scope, &group, list);
-            streams.insert(name, prepared);
+    if let Some(group) = group {
+        for (place, events) in logged {
+            let prepared = crate::logs::prepare_delivered(store, sets, scope, &group, events);
+            streams.insert(place.to_owned(), prepared);
         }
     }
     Prepared {
         selection: selection(trail),
         streams,
         history,
+        spent: Vec::new(),
     }
 }
 
-/// The events a trail has met in one hour: before this delivery, and in it.
+/// The events a trail has met in one place and hour, and those of them first met in this
+/// delivery, in the order met.
 struct Sightings<'e> {
-    before: HashSet<String>,
-    now: HashSet<&'e str>,
-    /// `now` in the order met.
-    order: Vec<&'e str>,
+    ids: EventIds,
+    new: Vec<&'e str>,
 }
 
-/// A block of the event history this delivery adds to: the ids already there, and the events
-/// new to it.
+/// A block of the event history this delivery adds to: the ids there (with those added), and
+/// the events added.
 struct HistoryAdded<'e> {
     scope: Scope,
-    known: HashSet<String>,
+    ids: EventIds,
     events: Vec<&'e TrailEvent>,
-    /// The ids of `events`: two folders of one account and region (an organization trail's
-    /// and the account's own) may carry the same event.
-    added: HashSet<&'e str>,
 }
 
+/// Writes a delivery. An event counts for the trail the first time it is met in its place
+/// and hour (see [`TrailStore::sightings`](super::store::TrailStore::sightings)), and enters
+/// the history the first time any trail brings it; what was prepared is written as it is
+/// wherever it holds as many events as reach it here — the same events, since those are
+/// among the ones it holds — and made again otherwise (an event met before this delivery, an
+/// object read already, selectors changed since).
 fn deliver(
     tx: &mut dyn Tx,
     ctx: &Context,
     store: &dyn Store,
     arn: &str,
-    objects: Vec<ObjectEvents>,
-    mut prepared: Prepared,
+    objects: &[ObjectEvents],
+    prepared: &mut Prepared,
 ) -> Result<Delivered, ApiError> {
     let Some(trail) = tx.trail(arn)? else {
         return Ok(Delivered::default());
@@ -308,67 +332,59 @@ fn deliver(
     }
     let mut done = Delivered::default();
     let group = trail.log_group();
-    // What reaches each stream; a stream whose events are not those prepared (an event met
-    // before, an object read already, selectors changed since) is prepared again here.
-    let mut survivors: BTreeMap<String, Vec<&TrailEvent>> = BTreeMap::new();
-    let mut spoiled: BTreeSet<String> = BTreeSet::new();
+    let mut survivors: BTreeMap<&str, Vec<&TrailEvent>> = BTreeMap::new();
     if selection(&trail) != prepared.selection {
         prepared.streams.clear();
     }
     let mut status = trail.status.clone();
     let home = tx.scope().clone();
+    let places: Vec<String> = objects.iter().map(stream_of).collect();
     // Each hour's sightings and history are read once, when the delivery first meets it.
-    let mut sightings: HashMap<String, HashMap<i64, Sightings<'_>>> = HashMap::new();
+    let mut sightings: HashMap<&str, HashMap<i64, Sightings<'_>>> = HashMap::new();
     let mut history: BTreeMap<(&str, &str, i64), HistoryAdded<'_>> = BTreeMap::new();
-    for object in &objects {
-        let stream = stream_of(object);
+    for (object, place) in objects.iter().zip(&places) {
         if tx.object_read(arn, &object.key)? {
-            spoiled.insert(stream);
             continue;
         }
         done.taken = true;
         done.events += object.events.len();
         let mut too_large = 0;
-        let met = sightings.entry(stream.clone()).or_default();
+        let hours = sightings.entry(place).or_default();
         for event in &object.events {
             let hour = hour_of(event.time_ms);
-            let seen = match met.entry(hour) {
+            let seen = match hours.entry(hour) {
                 Entry::Occupied(o) => o.into_mut(),
                 Entry::Vacant(v) => v.insert(Sightings {
-                    before: tx.sightings(arn, &stream, hour)?,
-                    now: HashSet::new(),
-                    order: Vec::new(),
+                    ids: tx.sightings(arn, place, hour)?,
+                    new: Vec::new(),
                 }),
             };
-            if seen.before.contains(&event.event_id) || !seen.now.insert(&event.event_id) {
+            if !seen.ids.insert(&event.event_id) {
                 done.duplicates += 1;
-                if sends(&trail, event) {
-                    spoiled.insert(stream.clone());
-                }
                 continue;
             }
-            seen.order.push(&event.event_id);
+            seen.new.push(&event.event_id);
             if in_history(object, event)
                 && let Some(region) = Region::named(&object.region)
             {
                 let key = (&*object.account, &*object.region, hour);
                 let added = match history.entry(key) {
-                    std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(v) => {
+                    btree_map::Entry::Occupied(o) => o.into_mut(),
+                    btree_map::Entry::Vacant(v) => {
                         let scope = Scope::new(&object.account, region);
                         tx.enter(&scope);
-                        let known = tx.history_ids(hour);
+                        let ids = tx.history_ids(hour);
                         tx.enter(&home);
                         v.insert(HistoryAdded {
                             scope,
-                            known: known?,
-                            added: HashSet::new(),
+                            ids: ids?,
                             events: Vec::new(),
                         })
                     }
                 };
-                // Another trail may have brought it into the history already.
-                if !added.known.contains(&event.event_id) && added.added.insert(&event.event_id) {
+                // Another trail may have brought it already, or another folder of the same
+                // account and region (an organization trail's and the account's own).
+                if added.ids.insert(&event.event_id) {
                     added.events.push(event);
                 }
             }
@@ -379,7 +395,7 @@ fn deliver(
                 too_large += 1;
                 continue;
             }
-            survivors.entry(stream.clone()).or_default().push(event);
+            survivors.entry(place).or_default().push(event);
         }
         if too_large > 0 {
             done.too_large += too_large;
@@ -399,8 +415,8 @@ fn deliver(
     }
     for (place, hours) in &sightings {
         for (hour, seen) in hours {
-            if !seen.order.is_empty() {
-                let ids = &mut seen.order.iter().copied();
+            if !seen.new.is_empty() {
+                let ids = &mut seen.new.iter().copied();
                 tx.record_sightings(arn, place, *hour, ids, ctx.now_ms)?;
             }
         }
@@ -409,8 +425,6 @@ fn deliver(
         if added.events.is_empty() {
             continue;
         }
-        // What was prepared holds every event of the block that the delivery carries; it is
-        // the block's still if none of them was met before.
         let key = (account.to_owned(), region.to_owned(), hour);
         let block = match prepared.history.remove(&key) {
             Some(p) if p.count == added.events.len() => p,
@@ -432,9 +446,9 @@ fn deliver(
         && !survivors.is_empty()
     {
         if tx.log_group(group)?.is_some() {
-            for (stream, events) in survivors {
-                let ready = match prepared.streams.remove(&stream) {
-                    Some(p) if !spoiled.contains(&stream) => p,
+            for (place, events) in survivors {
+                let mut ready = match prepared.streams.remove(place) {
+                    Some(p) if p.len() == events.len() => p,
                     _ => {
                         let events = events
                             .iter()
@@ -453,7 +467,8 @@ fn deliver(
                     }
                 };
                 done.logged +=
-                    crate::logs::append_delivered(tx, ctx, store, group, &stream, ready)?;
+                    crate::logs::append_delivered(tx, ctx, store, group, place, &mut ready)?;
+                prepared.spent.push(ready);
             }
             status.latest_cloud_watch_logs_delivery_ms = Some(ctx.now_ms);
         } else {

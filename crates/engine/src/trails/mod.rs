@@ -47,6 +47,51 @@ pub fn hour_of(time_ms: i64) -> i64 {
     time_ms.div_euclid(HOUR_MS)
 }
 
+/// A set of event ids: those in the form of a UUID as CloudTrail writes it kept as their 128
+/// bits (see [`crate::format::uuid_bits`]), so that a delivery's hundred thousand ids are
+/// neither allocated nor hashed as text; any other as its text. Hashed with a seeded hash:
+/// ids come from files anyone who can write to a bucket may write.
+#[derive(Debug, Clone, Default)]
+pub struct EventIds {
+    uuids: std::collections::HashSet<u128, foldhash::fast::RandomState>,
+    texts: std::collections::HashSet<String, foldhash::fast::RandomState>,
+}
+
+impl EventIds {
+    pub fn contains(&self, id: &str) -> bool {
+        match crate::format::uuid_bits(id) {
+            Some(bits) => self.uuids.contains(&bits),
+            None => self.texts.contains(id),
+        }
+    }
+
+    /// Adds an id; `false` if it was there.
+    pub fn insert(&mut self, id: &str) -> bool {
+        match crate::format::uuid_bits(id) {
+            Some(bits) => self.uuids.insert(bits),
+            None => !self.texts.contains(id) && self.texts.insert(id.to_owned()),
+        }
+    }
+
+    /// Adds the id of a UUID's bits.
+    pub fn insert_uuid(&mut self, bits: u128) -> bool {
+        self.uuids.insert(bits)
+    }
+
+    /// Adds an id that is not in a UUID's form.
+    pub fn insert_text(&mut self, id: String) -> bool {
+        self.texts.insert(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.uuids.len() + self.texts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A trail as kept.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredTrail {

@@ -1,9 +1,7 @@
 //! What trails need kept: the trails, what their followers have read, the events seen, and the
 //! event history LookupEvents searches.
 
-use std::collections::HashSet;
-
-use super::{HistoryEvent, StoredTrail, TrailStatus};
+use super::{EventIds, HistoryEvent, StoredTrail, TrailStatus};
 use crate::store::StorageResult as Result;
 
 /// A block of the event history: the events of one scope whose `eventTime` falls in one hour
@@ -62,7 +60,7 @@ pub trait TrailStore {
     /// whose `eventTime` falls in `hour`. An event CloudTrail delivers again is in the same
     /// folder, so a delivery never reads what the trail met elsewhere: an organization trail
     /// meets thousands of files an hour.
-    fn sightings(&mut self, trail: &str, place: &str, hour: i64) -> Result<HashSet<String>>;
+    fn sightings(&mut self, trail: &str, place: &str, hour: i64) -> Result<EventIds>;
     /// Records that a trail met, at `at_ms`, the events `ids` of `place` whose `eventTime`
     /// falls in `hour`.
     fn record_sightings(
@@ -75,7 +73,7 @@ pub trait TrailStore {
     ) -> Result<()>;
 
     /// The ids of the events of the transaction's scope's history in `hour`.
-    fn history_ids(&mut self, hour: i64) -> Result<HashSet<String>>;
+    fn history_ids(&mut self, hour: i64) -> Result<EventIds>;
     /// Adds a block of events, none of them there yet, to the event history of the
     /// transaction's scope.
     fn record_history(&mut self, block: &HistoryBlock<'_>) -> Result<()>;
