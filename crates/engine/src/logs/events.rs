@@ -4,7 +4,7 @@ use filter::FilterPattern;
 
 use super::api::*;
 use super::groups::{require_stream, retained_from, retained_start};
-use super::matching::{group_filters, match_events};
+use super::matching::{GroupFilters, group_filters, match_events};
 use super::{EventScope, INVALID, MAX_SPAN_MS, PER_BLOCK, group_name_of, invalid_token};
 use crate::metrics::{self, Datum};
 use crate::paging::{self, Listing};
@@ -289,14 +289,17 @@ pub(super) fn filter(
 
 /// A batch of delivered events as [`append_delivered`] stores it: at most [`PER_BLOCK`]
 /// events in time order spanning at most [`MAX_SPAN_MS`], encoded for the store.
-pub(crate) struct DeliveredBatch {
-    events: Vec<InputLogEvent>,
+struct DeliveredBatch {
+    /// Its events, as places in the delivery's list.
+    events: Vec<usize>,
     encoded: Vec<u8>,
 }
 
 /// Events a service delivers to one stream, prepared off the writer: sorted, cut into
-/// batches, encoded, and matched with the group's filters if they were compiled.
+/// batches, encoded, and matched with the group's filters if they were compiled. It holds no
+/// copy of the events: [`append_delivered`] is given the same list again.
 pub(crate) struct PreparedDelivery {
+    len: usize,
     batches: Vec<DeliveredBatch>,
     /// Metric data per batch, with the filter generation it was matched with.
     matched: Option<(u64, Vec<Vec<Datum>>)>,
@@ -305,29 +308,42 @@ pub(crate) struct PreparedDelivery {
 impl PreparedDelivery {
     /// How many events it holds.
     pub(crate) fn len(&self) -> usize {
-        self.batches.iter().map(|b| b.events.len()).sum()
+        self.len
     }
 }
 
-/// Prepares a service's events for a stream of `group` in `scope` (see [`append_delivered`]).
+/// What a group's filters make of a batch of delivered events.
+fn match_delivered(filters: &GroupFilters, events: &[(i64, &str)], batch: &[usize]) -> Vec<Datum> {
+    let mut matcher = filters.matcher();
+    let mut data = Vec::new();
+    for &i in batch {
+        let (timestamp, message) = events[i];
+        matcher.data(message, timestamp, &mut data);
+    }
+    data
+}
+
+/// Prepares a service's events (timestamp, message) for a stream of `group` in `scope` (see
+/// [`append_delivered`]).
 pub(crate) fn prepare_delivered(
     store: &dyn crate::store::Store,
     sets: &super::FilterSets,
     scope: &Scope,
     group: &str,
-    mut events: Vec<InputLogEvent>,
+    events: &[(i64, &str)],
 ) -> PreparedDelivery {
-    events.sort_by_key(|e| e.timestamp);
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| events[i].0);
     let mut batches = Vec::new();
-    let mut rest = events.into_iter().peekable();
-    while let Some(first) = rest.peek().map(|e| e.timestamp) {
+    let mut rest = order.into_iter().peekable();
+    while let Some(first) = rest.peek().map(|&i| events[i].0) {
         let mut batch = Vec::new();
-        while let Some(e) =
-            rest.next_if(|e| batch.len() < PER_BLOCK && e.timestamp - first <= MAX_SPAN_MS)
+        while let Some(i) =
+            rest.next_if(|&i| batch.len() < PER_BLOCK && events[i].0 - first <= MAX_SPAN_MS)
         {
-            batch.push(e);
+            batch.push(i);
         }
-        let encoded = store.encode_events(&mut batch.iter().map(|e| (e.timestamp, &*e.message)));
+        let encoded = store.encode_events(&mut batch.iter().map(|&i| events[i]));
         batches.push(DeliveredBatch {
             events: batch,
             encoded,
@@ -337,22 +353,21 @@ pub(crate) fn prepare_delivered(
     let matched = sets.cached(scope, group).map(|filters| {
         let data = batches
             .iter()
-            .map(|b| {
-                match_events(&filters, &b.events)
-                    .into_iter()
-                    .flatten()
-                    .collect()
-            })
+            .map(|b| match_delivered(&filters, events, &b.events))
             .collect();
         (generation, data)
     });
-    PreparedDelivery { batches, matched }
+    PreparedDelivery {
+        len: events.len(),
+        batches,
+        matched,
+    }
 }
 
 /// Stores events a service delivers to a group (CloudTrail's, for a trail), prepared by
-/// [`prepare_delivered`], with their metric data, the stream created when it is new. Unlike
-/// PutLogEvents' callers, a service is not refused for old events: only those the group's
-/// retention has let go are left out. Answers how many were stored.
+/// [`prepare_delivered`] from the same `events`, with their metric data, the stream created
+/// when it is new. Unlike PutLogEvents' callers, a service is not refused for old events: only
+/// those the group's retention has let go are left out. Answers how many were stored.
 pub(crate) fn append_delivered(
     tx: &mut dyn Tx,
     ctx: &Context,
@@ -360,6 +375,7 @@ pub(crate) fn append_delivered(
     group: &str,
     stream: &str,
     prepared: &mut PreparedDelivery,
+    events: &[(i64, &str)],
 ) -> Result<usize, ApiError> {
     if tx.log_stream(group, stream)?.is_none() {
         tx.insert_log_stream(&super::LogStream::new(group, stream, ctx.now_ms))?;
@@ -374,22 +390,21 @@ pub(crate) fn append_delivered(
     for (n, batch) in prepared.batches.iter_mut().enumerate() {
         let mut data = matched.as_mut().map(|m| std::mem::take(&mut m[n]));
         if let Some(from) = retained
-            && batch.events.first().is_some_and(|e| e.timestamp < from)
+            && batch.events.first().is_some_and(|&i| events[i].0 < from)
         {
             // Rare: events older than the group keeps. What is left is encoded again.
-            batch.events.retain(|e| e.timestamp >= from);
-            batch.encoded =
-                store.encode_events(&mut batch.events.iter().map(|e| (e.timestamp, &*e.message)));
+            batch.events.retain(|&i| events[i].0 >= from);
+            batch.encoded = store.encode_events(&mut batch.events.iter().map(|&i| events[i]));
             data = None;
         }
-        let (Some(first), Some(last)) = (batch.events.first(), batch.events.last()) else {
+        let (Some(&first), Some(&last)) = (batch.events.first(), batch.events.last()) else {
             continue;
         };
-        let bytes: usize = batch.events.iter().map(|e| e.message.len()).sum();
+        let bytes: usize = batch.events.iter().map(|&i| events[i].1.len()).sum();
         tx.append_events(
             group,
             stream,
-            (first.timestamp, last.timestamp),
+            (events[first].0, events[last].0),
             ctx.now_ms,
             &batch.encoded,
             bytes as i64,
@@ -398,10 +413,7 @@ pub(crate) fn append_delivered(
             Some(data) => data,
             None => {
                 let filters = group_filters(tx, &ctx.filter_sets, group)?;
-                match_events(&filters, &batch.events)
-                    .into_iter()
-                    .flatten()
-                    .collect()
+                match_delivered(&filters, events, &batch.events)
             }
         };
         metrics::record(tx, ctx, &data)?;

@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, HashMap, btree_map};
 use super::store::HistoryBlock;
 use super::{EventIds, StoredTrail, TrailEvent, hour_of};
 use crate::logs::PreparedDelivery;
-use crate::logs::api::InputLogEvent;
 use crate::scope::{Region, Scope};
 use crate::store::{Store, Tx};
 use crate::{ApiError, Context, Engine};
@@ -251,25 +250,25 @@ fn prepare(
     let mut met: HashMap<&str, HashMap<i64, EventIds>> = HashMap::new();
     let mut in_blocks: HashMap<(&str, &str, i64), EventIds> = HashMap::new();
     let mut blocks: BTreeMap<(&str, &str, i64), Vec<&TrailEvent>> = BTreeMap::new();
-    let mut logged: BTreeMap<&str, Vec<InputLogEvent>> = BTreeMap::new();
+    let mut logged: BTreeMap<&str, Vec<(i64, &str)>> = BTreeMap::new();
     for (object, place) in objects.iter().zip(&places) {
         let hours = met.entry(place).or_default();
         for event in &object.events {
             let hour = hour_of(event.time_ms);
-            if !hours.entry(hour).or_default().insert(&event.event_id) {
+            if !hours.entry(hour).or_default().insert_event(event) {
                 continue;
             }
             if in_history(object, event) {
                 let key = (&*object.account, &*object.region, hour);
-                if in_blocks.entry(key).or_default().insert(&event.event_id) {
+                if in_blocks.entry(key).or_default().insert_event(event) {
                     blocks.entry(key).or_default().push(event);
                 }
             }
             if group.is_some() && sends(trail, event) {
-                logged.entry(place).or_default().push(InputLogEvent {
-                    timestamp: event.time_ms,
-                    message: event.json.clone(),
-                });
+                logged
+                    .entry(place)
+                    .or_default()
+                    .push((event.time_ms, &event.json));
             }
         }
     }
@@ -283,7 +282,7 @@ fn prepare(
     let mut streams = BTreeMap::new();
     if let Some(group) = group {
         for (place, events) in logged {
-            let prepared = crate::logs::prepare_delivered(store, sets, scope, &group, events);
+            let prepared = crate::logs::prepare_delivered(store, sets, scope, &group, &events);
             streams.insert(place.to_owned(), prepared);
         }
     }
@@ -359,7 +358,7 @@ fn deliver(
                     new: Vec::new(),
                 }),
             };
-            if !seen.ids.insert(&event.event_id) {
+            if !seen.ids.insert_event(event) {
                 done.duplicates += 1;
                 continue;
             }
@@ -384,7 +383,7 @@ fn deliver(
                 };
                 // Another trail may have brought it already, or another folder of the same
                 // account and region (an organization trail's and the account's own).
-                if added.ids.insert(&event.event_id) {
+                if added.ids.insert_event(event) {
                     added.events.push(event);
                 }
             }
@@ -447,27 +446,24 @@ fn deliver(
     {
         if tx.log_group(group)?.is_some() {
             for (place, events) in survivors {
+                // In the order prepare met them, as prepared.
+                let events: Vec<(i64, &str)> = events
+                    .iter()
+                    .map(|e| (e.time_ms, e.json.as_str()))
+                    .collect();
                 let mut ready = match prepared.streams.remove(place) {
                     Some(p) if p.len() == events.len() => p,
-                    _ => {
-                        let events = events
-                            .iter()
-                            .map(|e| InputLogEvent {
-                                timestamp: e.time_ms,
-                                message: e.json.clone(),
-                            })
-                            .collect();
-                        crate::logs::prepare_delivered(
-                            store,
-                            &ctx.filter_sets,
-                            &home,
-                            group,
-                            events,
-                        )
-                    }
+                    _ => crate::logs::prepare_delivered(
+                        store,
+                        &ctx.filter_sets,
+                        &home,
+                        group,
+                        &events,
+                    ),
                 };
-                done.logged +=
-                    crate::logs::append_delivered(tx, ctx, store, group, place, &mut ready)?;
+                done.logged += crate::logs::append_delivered(
+                    tx, ctx, store, group, place, &mut ready, &events,
+                )?;
                 prepared.spent.push(ready);
             }
             status.latest_cloud_watch_logs_delivery_ms = Some(ctx.now_ms);

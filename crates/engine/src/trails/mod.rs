@@ -73,6 +73,16 @@ impl EventIds {
         }
     }
 
+    /// Adds an event's id; `false` if it was there.
+    pub fn insert_event(&mut self, event: &TrailEvent) -> bool {
+        match event.event_id_bits {
+            Some(bits) => self.uuids.insert(bits),
+            None => {
+                !self.texts.contains(&event.event_id) && self.texts.insert(event.event_id.clone())
+            }
+        }
+    }
+
     /// Adds the id of a UUID's bits.
     pub fn insert_uuid(&mut self, bits: u128) -> bool {
         self.uuids.insert(bits)
@@ -171,6 +181,9 @@ pub struct TrailStatus {
 pub struct TrailEvent {
     pub json: String,
     pub event_id: String,
+    /// `event_id`'s bits, if it is in a UUID's form (see [`crate::format::uuid_bits`]), worked
+    /// out once where the event is read, off the writer.
+    pub event_id_bits: Option<u128>,
     pub time_ms: i64,
     pub event_name: Option<String>,
     pub event_source: Option<String>,
@@ -283,6 +296,7 @@ impl TrailEvent {
             })
         });
         Ok(TrailEvent {
+            event_id_bits: crate::format::uuid_bits(&event_id),
             event_id,
             time_ms,
             event_name: fields.event_name,
