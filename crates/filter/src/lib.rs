@@ -45,7 +45,7 @@ pub use crate::error::{PatternError, TransformationError};
 pub use crate::explain::{Clause, Explanation};
 use crate::json::{Node, View};
 pub use crate::metric::{MetricExtractor, MetricOutcome, ValueRef};
-pub use crate::scan::{array_items, object_members};
+pub use crate::scan::{Item, Members, array_items, object_members, object_members_and_items};
 pub use crate::set::{FilterSet, MatchOrder, SetMatcher};
 
 /// Which of the four shapes a pattern has.

@@ -147,6 +147,19 @@ impl<'a> Scanner<'a> {
         depth: usize,
         mut member: impl FnMut(&'a str, bool, &'a str) -> Option<()>,
     ) -> Option<()> {
+        self.object_with(|scanner, key, escaped| {
+            let start = scanner.at;
+            scanner.value(depth)?;
+            member(key, escaped, &scanner.text[start..scanner.at])
+        })
+    }
+
+    /// Skips the object that starts here, calling `member(self, raw key, key has escapes)`
+    /// at each member's value, which it must skip.
+    fn object_with(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &'a str, bool) -> Option<()>,
+    ) -> Option<()> {
         self.at += 1;
         self.skip_white_space();
         if self.peek()? == b'}' {
@@ -166,9 +179,7 @@ impl<'a> Scanner<'a> {
             }
             self.at += 1;
             self.skip_white_space();
-            let value_start = self.at;
-            self.value(depth)?;
-            member(key, escaped, &self.text[value_start..self.at])?;
+            member(self, key, escaped)?;
             if !self.another_item(b'}')? {
                 return Some(());
             }
@@ -190,6 +201,17 @@ impl<'a> Scanner<'a> {
 
     /// Skips the array that starts here, calling `item(raw value)` for each item.
     fn array(&mut self, depth: usize, mut item: impl FnMut(&'a str)) -> Option<()> {
+        self.array_with(|scanner| {
+            let start = scanner.at;
+            scanner.value(depth)?;
+            item(&scanner.text[start..scanner.at]);
+            Some(())
+        })
+    }
+
+    /// Skips the array that starts here, calling `item(self)` at each item, which it must
+    /// skip.
+    fn array_with(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.at += 1;
         self.skip_white_space();
         if self.peek()? == b']' {
@@ -197,9 +219,7 @@ impl<'a> Scanner<'a> {
             return Some(());
         }
         loop {
-            let start = self.at;
-            self.value(depth)?;
-            item(&self.text[start..self.at]);
+            item(self)?;
             if !self.another_item(b']')? {
                 return Some(());
             }
@@ -226,11 +246,7 @@ pub fn object_members<'a>(
     let mut members = Vec::with_capacity(8);
     Scanner::new(text).whole(b'{', |scanner| {
         scanner.object(1, |key, escaped, value| {
-            let key = if escaped {
-                Cow::Owned(serde_json::from_str::<String>(key).ok()?)
-            } else {
-                Cow::Borrowed(&key[1..key.len() - 1])
-            };
+            let key = decoded(key, escaped)?;
             if keep(&key) {
                 members.push((key, value));
             }
@@ -238,6 +254,80 @@ pub fn object_members<'a>(
         })
     })?;
     Some(members)
+}
+
+/// A raw key, decoded.
+fn decoded(key: &str, escaped: bool) -> Option<Cow<'_, str>> {
+    Some(if escaped {
+        Cow::Owned(serde_json::from_str::<String>(key).ok()?)
+    } else {
+        Cow::Borrowed(&key[1..key.len() - 1])
+    })
+}
+
+/// The members of an object that were asked for: keys decoded, values raw.
+pub type Members<'a> = Vec<(Cow<'a, str>, &'a str)>;
+
+/// An item of an array, raw, with the members asked for if it is an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item<'a> {
+    pub raw: &'a str,
+    pub members: Option<Members<'a>>,
+}
+
+/// [`object_members`] of `text`, and, where its member `listing` (the first of that key) is
+/// an array, its items, each with its members that `keep_item` accepts if it is an object: a
+/// `{"Records":[…]}` document and its events' fields from one validating pass, rather than
+/// one for the document, another for its list and a third for each event.
+pub fn object_members_and_items<'a>(
+    text: &'a str,
+    keep: impl Fn(&str) -> bool,
+    listing: &str,
+    keep_item: impl Fn(&str) -> bool,
+) -> Option<(Members<'a>, Option<Vec<Item<'a>>>)> {
+    let mut members = Vec::with_capacity(8);
+    let mut items: Option<Vec<Item<'a>>> = None;
+    Scanner::new(text).whole(b'{', |scanner| {
+        scanner.object_with(|scanner, key, escaped| {
+            let key = decoded(key, escaped)?;
+            let start = scanner.at;
+            // Depths as `value(1)` would count them: the list inside 2 containers, an item's
+            // members inside 3.
+            if items.is_none() && *key == *listing && scanner.peek() == Some(b'[') {
+                let mut list = Vec::new();
+                scanner.array_with(|scanner| {
+                    let at = scanner.at;
+                    let mut kept = None;
+                    if scanner.peek() == Some(b'{') {
+                        let mut found = Vec::new();
+                        scanner.object(3, |key, escaped, value| {
+                            let key = decoded(key, escaped)?;
+                            if keep_item(&key) {
+                                found.push((key, value));
+                            }
+                            Some(())
+                        })?;
+                        kept = Some(found);
+                    } else {
+                        scanner.value(2)?;
+                    }
+                    list.push(Item {
+                        raw: &scanner.text[at..scanner.at],
+                        members: kept,
+                    });
+                    Some(())
+                })?;
+                items = Some(list);
+            } else {
+                scanner.value(1)?;
+            }
+            if keep(&key) {
+                members.push((key, &scanner.text[start..scanner.at]));
+            }
+            Some(())
+        })
+    })?;
+    Some((members, items))
 }
 
 /// The raw items of the JSON array that is the whole of `text`; `None` if it is not one.
@@ -304,6 +394,49 @@ mod tests {
         assert!(valid_object(&nested(MAX_DEPTH - 1)));
         assert!(!valid_object(&nested(MAX_DEPTH)));
         assert!(!valid_object(&nested(1_000_000)));
+    }
+
+    #[test]
+    fn reads_a_list_and_its_objects_members_in_the_same_pass() {
+        let text =
+            r#"{"Records": [{"eventID":"a","x":1}, 2, {"eventID":"b"}], "Records":[9],"k":true}"#;
+        let (members, items) =
+            object_members_and_items(text, |k| k != "k", "Records", |k| k == "eventID")
+                .expect("valid");
+        assert_eq!(members.len(), 2);
+        assert_eq!(members[1].1, "[9]");
+        let items = items.expect("a list");
+        let raw: Vec<&str> = items.iter().map(|i| i.raw).collect();
+        assert_eq!(raw, array_items(members[0].1).expect("items"));
+        assert_eq!(items[0].members, Some(vec![("eventID".into(), r#""a""#)]));
+        assert_eq!(items[1].members, None);
+        assert_eq!(items[2].members, Some(vec![("eventID".into(), r#""b""#)]));
+        // What is not one valid object is nothing, as for object_members; a list member that
+        // is not an array is no list.
+        assert_eq!(
+            object_members_and_items(r#"{"Records":[{"a":1,}]}"#, |_| true, "Records", |_| true),
+            None
+        );
+        let (_, items) =
+            object_members_and_items(r#"{"Records":{}}"#, |_| true, "Records", |_| true)
+                .expect("valid");
+        assert_eq!(items, None);
+    }
+
+    #[test]
+    fn a_list_read_with_its_items_is_as_deep_as_one_read_whole() {
+        let nested = |n: usize| {
+            format!(
+                "{{\"Records\":[{{\"a\":{}1{}}}]}}",
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        let read =
+            |text: &str| object_members_and_items(text, |_| true, "Records", |_| true).is_some();
+        for n in [MAX_DEPTH - 4, MAX_DEPTH - 3, MAX_DEPTH - 2] {
+            assert_eq!(read(&nested(n)), valid_object(&nested(n)), "{n}");
+        }
     }
 
     #[test]

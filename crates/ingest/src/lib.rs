@@ -52,6 +52,9 @@ pub struct Event<'a> {
     pub position: Position,
     /// Its key, where the reader read it on its way.
     pub(crate) known: Option<EventKey<'a>>,
+    /// Its top-level members that the visitor asked for ([`Visitor::fields`]), and its
+    /// `eventID` and `eventTime`, where the reader read them on its way.
+    pub(crate) members: Option<&'a [(std::borrow::Cow<'a, str>, &'a str)]>,
 }
 
 /// The fields of an event that replay orders and deduplicates on.
@@ -68,7 +71,15 @@ impl<'a> Event<'a> {
             path,
             position,
             known: None,
+            members: None,
         }
+    }
+
+    /// The raw values of its top-level members that the visitor asked for
+    /// ([`Visitor::fields`]), with keys decoded, where the reader read them on its way (the
+    /// events of a `Records` document); `None` where it did not.
+    pub fn members(&self) -> Option<&'a [(std::borrow::Cow<'a, str>, &'a str)]> {
+        self.members
     }
 
     /// Its `eventID` and `eventTime`, where it has them as strings.
@@ -77,10 +88,18 @@ impl<'a> Event<'a> {
             return key.clone();
         }
         let json: &'a str = self.json;
-        let members = filter::object_members(json, |k| k == "eventID" || k == "eventTime");
+        let scanned;
+        let members = match self.members {
+            Some(members) => Some(members),
+            None => {
+                scanned = filter::object_members(json, |k| k == "eventID" || k == "eventTime");
+                scanned.as_deref()
+            }
+        };
         let member = |name: &str| {
             members
                 .iter()
+                .copied()
                 .flatten()
                 .find(|(key, _)| key == name)
                 .and_then(|(_, raw)| shape::string_value(raw))
@@ -246,6 +265,12 @@ pub trait Visitor {
     /// (compressed if it is), for progress against [`stored_bytes`].
     fn file(&mut self, path: &str, bytes: u64) {
         let _ = (path, bytes);
+    }
+    /// The top-level members of each event that it reads, besides `eventID` and `eventTime`:
+    /// where a reader scans an event on its way (the events of a `Records` document), it
+    /// hands them over with it ([`Event::members`]) rather than have the visitor scan it again.
+    fn fields(&self) -> &'static [&'static str] {
+        &[]
     }
     /// Content read and not yet parsed: answered back to be read here and now (the default),
     /// or taken to be read elsewhere with [`Content::read`].

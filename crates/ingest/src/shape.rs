@@ -29,6 +29,11 @@ pub(crate) fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) 
     if body.starts_with('[') {
         return read_array(path, body, visitor);
     }
+    // One valid document, as CloudTrail writes: read in one pass. What is not (JSON lines, or
+    // broken JSON) is told apart below.
+    if body.starts_with('{') && read_scanned(path, body.trim_end(), Position::File, visitor) {
+        return;
+    }
     // One document (a Records document or one event), or JSON lines: one value and nothing
     // after it is a document.
     let mut values = serde_json::Deserializer::from_str(body).into_iter::<&RawValue>();
@@ -76,11 +81,25 @@ pub(crate) fn string_value(raw: &str) -> Option<Cow<'_, str>> {
 }
 
 /// A top-level value: a Records document, or one event. One pass of the filter engine's
-/// validating scanner checks the whole of its JSON and picks the members that say what it is.
+/// validating scanner checks the whole of its JSON and picks the members that say what it is,
+/// and those of each record that the visitor reads.
 fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visitor) {
-    let Some(members) = filter::object_members(json, |key| PROBED.contains(&key)) else {
+    if !read_scanned(path, json, position, visitor) {
         let error = serde_json::from_str::<IgnoredAny>(json).err();
-        return not_an_event(path, json, position, error, visitor);
+        not_an_event(path, json, position, error, visitor);
+    }
+}
+
+/// [`read_value`] if `json` is one valid JSON object; `false` (and nothing read) otherwise.
+fn read_scanned(path: &str, json: &str, position: Position, visitor: &mut dyn Visitor) -> bool {
+    let fields = visitor.fields();
+    let Some((members, records)) = filter::object_members_and_items(
+        json,
+        |key| PROBED.contains(&key),
+        "Records",
+        |key| key == "eventID" || key == "eventTime" || fields.contains(&key),
+    ) else {
+        return false;
     };
     let member = |name: &str| {
         members
@@ -88,24 +107,39 @@ fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visi
             .find(|(key, _)| key == name)
             .map(|(_, value)| *value)
     };
-    if let Some(records) = member("Records") {
-        let Some(records) = filter::array_items(records) else {
-            return visitor.malformed(Malformed {
+    if member("Records").is_some() {
+        let Some(records) = records else {
+            visitor.malformed(Malformed {
                 path: path.to_owned(),
                 position,
                 reason: "not CloudTrail records: Records is not a JSON array".to_owned(),
             });
+            return true;
         };
         for (i, record) in records.iter().enumerate() {
             // Records are numbered within their document; a document on line N of a
-            // JSON-lines file is numbered by its line.
+            // JSON-lines file is numbered by its line. Any object is taken as an event
+            // (CloudTrail's own records may have every field null).
             let at = match position {
                 Position::Line(_) => position,
                 _ => Position::Record(i + 1),
             };
-            read_record(path, record, at, visitor);
+            match &record.members {
+                Some(members) => visitor.event(&Event {
+                    json: record.raw,
+                    path,
+                    position: at,
+                    known: None,
+                    members: Some(members),
+                }),
+                None => visitor.malformed(Malformed {
+                    path: path.to_owned(),
+                    position: at,
+                    reason: "not a CloudTrail event: not a JSON object".to_owned(),
+                }),
+            }
         }
-        return;
+        return true;
     }
     let is_event = ["eventVersion", "eventName", "eventSource", "eventID"]
         .iter()
@@ -119,6 +153,7 @@ fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visi
                 event_id: member("eventID").and_then(string_value),
                 event_time: member("eventTime").and_then(string_value),
             }),
+            members: None,
         });
     } else {
         visitor.malformed(Malformed {
@@ -128,6 +163,7 @@ fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visi
                 .to_owned(),
         });
     }
+    true
 }
 
 /// A top-level value that did not read as an event: broken JSON, or JSON that is not an object.

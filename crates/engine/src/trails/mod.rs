@@ -201,7 +201,7 @@ pub struct TrailEvent {
     pub resources: Vec<(String, String)>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Fields<'a> {
     #[serde(rename = "eventID", borrow)]
@@ -261,11 +261,87 @@ fn flag(v: Option<serde_json::Value>) -> Option<bool> {
     }
 }
 
+/// Reads one member's raw value into its field, as serde does within the whole event: a
+/// member given twice (even as null) is refused.
+fn member<'a, T: Deserialize<'a>>(
+    field: &mut Option<T>,
+    seen: &mut bool,
+    key: &str,
+    raw: &'a str,
+) -> Result<(), String> {
+    if std::mem::replace(seen, true) {
+        return Err(format!("not a CloudTrail event: duplicate field `{key}`"));
+    }
+    *field = serde_json::from_str::<Option<T>>(raw)
+        .map_err(|e| format!("not a CloudTrail event: {key}: {e}"))?;
+    Ok(())
+}
+
 impl TrailEvent {
+    /// The top-level members [`TrailEvent::from_members`] reads.
+    pub const FIELDS: &'static [&'static str] = &[
+        "eventID",
+        "eventTime",
+        "eventName",
+        "eventSource",
+        "eventCategory",
+        "eventType",
+        "errorCode",
+        "readOnly",
+        "managementEvent",
+        "userIdentity",
+        "sessionCredentialFromConsole",
+        "vpcEndpointId",
+        "resources",
+    ];
+
     /// Reads an event; the reason it is not one otherwise (no `eventID`, no `eventTime`).
     pub fn parse(json: String) -> Result<TrailEvent, String> {
         let fields: Fields<'_> =
             serde_json::from_str(&json).map_err(|e| format!("not a CloudTrail event: {e}"))?;
+        let fields = Fields {
+            event_id: fields.event_id.map(|id| Cow::Owned(id.into_owned())),
+            event_time: fields.event_time.map(|t| Cow::Owned(t.into_owned())),
+            ..fields
+        };
+        TrailEvent::from_fields(json, fields)
+    }
+
+    /// [`TrailEvent::parse`] of an event whose JSON was checked by a validating scan that
+    /// picked its top-level members of [`TrailEvent::FIELDS`] on the way (keys decoded, values
+    /// raw): the same event, from those members alone, without reading the whole again.
+    pub fn from_members(
+        json: String,
+        members: &[(Cow<'_, str>, &str)],
+    ) -> Result<TrailEvent, String> {
+        let mut f = Fields::default();
+        let mut seen = [false; TrailEvent::FIELDS.len()];
+        for (key, raw) in members {
+            let (key, raw): (&str, &str) = (key, raw);
+            let Some(n) = TrailEvent::FIELDS.iter().position(|k| *k == key) else {
+                continue;
+            };
+            let seen = &mut seen[n];
+            match n {
+                0 => member(&mut f.event_id, seen, key, raw)?,
+                1 => member(&mut f.event_time, seen, key, raw)?,
+                2 => member(&mut f.event_name, seen, key, raw)?,
+                3 => member(&mut f.event_source, seen, key, raw)?,
+                4 => member(&mut f.event_category, seen, key, raw)?,
+                5 => member(&mut f.event_type, seen, key, raw)?,
+                6 => member(&mut f.error_code, seen, key, raw)?,
+                7 => member(&mut f.read_only, seen, key, raw)?,
+                8 => member(&mut f.management_event, seen, key, raw)?,
+                9 => member(&mut f.user_identity, seen, key, raw)?,
+                10 => member(&mut f.session_credential_from_console, seen, key, raw)?,
+                11 => member(&mut f.vpc_endpoint_id, seen, key, raw)?,
+                _ => member(&mut f.resources, seen, key, raw)?,
+            }
+        }
+        TrailEvent::from_fields(json, f)
+    }
+
+    fn from_fields(json: String, fields: Fields<'_>) -> Result<TrailEvent, String> {
         let event_id = fields
             .event_id
             .filter(|id| !id.is_empty())

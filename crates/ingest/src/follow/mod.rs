@@ -482,7 +482,11 @@ fn read_object(key: &str, bytes: &[u8]) -> Read {
     }
     impl crate::Visitor for Collect {
         fn event(&mut self, event: &crate::Event<'_>) {
-            match TrailEvent::parse(event.json.to_owned()) {
+            let read = match event.members() {
+                Some(members) => TrailEvent::from_members(event.json.to_owned(), members),
+                None => TrailEvent::parse(event.json.to_owned()),
+            };
+            match read {
                 Ok(e) => self.events.push(e),
                 Err(reason) => self
                     .problems
@@ -493,6 +497,9 @@ fn read_object(key: &str, bytes: &[u8]) -> Read {
             self.problems.push(problem.to_string());
         }
         fn skipped(&mut self, _: &str, _: crate::Skip) {}
+        fn fields(&self) -> &'static [&'static str] {
+            TrailEvent::FIELDS
+        }
     }
     let mut collect = Collect {
         events: Vec::new(),

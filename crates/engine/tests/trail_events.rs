@@ -1,0 +1,73 @@
+//! An event read from the members a validating scan picked on its way
+//! ([`TrailEvent::from_members`], what a trail's follower does with each record of a delivery
+//! file) is the event read from its whole JSON ([`TrailEvent::parse`]): on every event of the
+//! corpus, and on events that are not quite events.
+
+use engine::trails::TrailEvent;
+
+fn both(json: &str) -> (Result<TrailEvent, String>, Result<TrailEvent, String>) {
+    let members = filter::object_members(json, |k| TrailEvent::FIELDS.contains(&k))
+        .expect("a valid JSON object");
+    (
+        TrailEvent::parse(json.to_owned()),
+        TrailEvent::from_members(json.to_owned(), &members),
+    )
+}
+
+#[test]
+fn every_event_of_the_corpus_reads_the_same_from_its_members() {
+    let corpus = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/cloudtrail/all_real_events.jsonl"
+    ))
+    .expect("the corpus");
+    let mut read = 0;
+    for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
+        let (whole, members) = both(line);
+        match (whole, members) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a, b, "{line}");
+                read += 1;
+            }
+            (Err(_), Err(_)) => {}
+            (a, b) => panic!("{line}: whole {a:?}, from members {b:?}"),
+        }
+    }
+    assert!(read > 3_000, "{read} events read");
+}
+
+#[test]
+fn odd_events_read_the_same_from_their_members() {
+    let base = r#""eventID":"e-1","eventTime":"2026-01-01T00:00:00Z""#;
+    let cases = [
+        format!("{{{base}}}"),
+        format!(r#"{{{base},"eventName":"Put\u0052olePolicy","event\u0053ource":"iam.amazonaws.com"}}"#),
+        format!(r#"{{{base},"eventName":5}}"#),
+        format!(r#"{{{base},"eventName":null,"readOnly":"true","managementEvent":null}}"#),
+        format!(r#"{{{base},"managementEvent":"yes"}}"#),
+        format!(r#"{{{base},"readOnly":{{"a":1}},"sessionCredentialFromConsole":"false"}}"#),
+        format!(r#"{{{base},"eventName":"A","eventName":"B"}}"#),
+        format!(r#"{{{base},"eventName":null,"eventName":"B"}}"#),
+        format!(r#"{{{base},"userIdentity":"root"}}"#),
+        format!(
+            r#"{{{base},"userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/r/s","sessionContext":{{"sessionIssuer":{{"userName":"r"}}}}}}}}"#
+        ),
+        format!(r#"{{{base},"userIdentity":{{"type":"Root","userName":null,"extra":[1,2]}}}}"#),
+        format!(r#"{{{base},"resources":null}}"#),
+        format!(r#"{{{base},"resources":[{{"type":null,"ARN":"arn:x"}},{{}}]}}"#),
+        format!(r#"{{{base},"resources":[1]}}"#),
+        format!(r#"{{{base},"resources":{{}}}}"#),
+        r#"{"eventTime":"2026-01-01T00:00:00Z"}"#.to_owned(),
+        r#"{"eventID":"","eventTime":"2026-01-01T00:00:00Z"}"#.to_owned(),
+        r#"{"eventID":"e-1"}"#.to_owned(),
+        r#"{"eventID":"e-1","eventTime":"yesterday"}"#.to_owned(),
+        r#"{"eventID":7,"eventTime":"2026-01-01T00:00:00Z"}"#.to_owned(),
+    ];
+    for case in &cases {
+        match both(case) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
+            (Err(_), Err(_)) => {}
+            (a, b) => panic!("{case}: whole {a:?}, from members {b:?}"),
+        }
+    }
+}
