@@ -41,7 +41,9 @@ fn odd_events_read_the_same_from_their_members() {
     let base = r#""eventID":"e-1","eventTime":"2026-01-01T00:00:00Z""#;
     let cases = [
         format!("{{{base}}}"),
-        format!(r#"{{{base},"eventName":"Put\u0052olePolicy","event\u0053ource":"iam.amazonaws.com"}}"#),
+        format!(
+            r#"{{{base},"eventName":"Put\u0052olePolicy","event\u0053ource":"iam.amazonaws.com"}}"#
+        ),
         format!(r#"{{{base},"eventName":5}}"#),
         format!(r#"{{{base},"eventName":null,"readOnly":"true","managementEvent":null}}"#),
         format!(r#"{{{base},"managementEvent":"yes"}}"#),
