@@ -272,20 +272,28 @@ fn prepare(
             }
         }
     }
-    let history = blocks
-        .into_iter()
-        .map(|((account, region, hour), mut events)| {
-            let key = (account.to_owned(), region.to_owned(), hour);
-            (key, encode_history(store, &mut events))
-        })
-        .collect();
-    let mut streams = BTreeMap::new();
-    if let Some(group) = group {
-        for (place, events) in logged {
-            let prepared = crate::logs::prepare_delivered(store, sets, scope, &group, &events);
-            streams.insert(place.to_owned(), prepared);
+    // The history's blocks and the log streams are encoded side by side: a backlog's
+    // deliveries are prepared one at a time while the one before is written.
+    let (history, streams) = std::thread::scope(|threads| {
+        let history = threads.spawn(|| {
+            blocks
+                .into_iter()
+                .map(|((account, region, hour), mut events)| {
+                    let key = (account.to_owned(), region.to_owned(), hour);
+                    (key, encode_history(store, &mut events))
+                })
+                .collect::<BTreeMap<_, _>>()
+        });
+        let mut streams = BTreeMap::new();
+        if let Some(group) = group {
+            for (place, events) in logged {
+                let prepared = crate::logs::prepare_delivered(store, sets, scope, &group, &events);
+                streams.insert(place.to_owned(), prepared);
+            }
         }
-    }
+        (history.join(), streams)
+    });
+    let history = history.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     Prepared {
         selection: selection(trail),
         streams,
