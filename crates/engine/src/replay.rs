@@ -15,7 +15,7 @@
 //! that stopped) are evaluated at their instants in between. Archives are not in time order
 //! across files; gathering first makes the answer the one events arriving in time order give.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::alarms::evaluate::EXTRA_RANGE_PERIODS;
@@ -250,8 +250,7 @@ type MetricKey = (String, String, Vec<(String, String)>, String);
 /// The verdicts taken in input order: duplicates dropped, matches counted, datapoints summed.
 struct Tally {
     counts: Counts,
-    uuids: HashSet<u128, rustc_hash::FxBuildHasher>,
-    texts: HashSet<String, rustc_hash::FxBuildHasher>,
+    ids: crate::trails::EventIds,
     seconds: BTreeMap<i64, HashMap<MetricKey, Datum>>,
 }
 
@@ -262,8 +261,7 @@ impl Tally {
                 matches: vec![0; filters],
                 ..Counts::default()
             },
-            uuids: HashSet::default(),
-            texts: HashSet::default(),
+            ids: crate::trails::EventIds::default(),
             seconds: BTreeMap::new(),
         }
     }
@@ -275,9 +273,9 @@ impl Tally {
         self.counts.events += verdicts.kinds.len() as u64;
         for kind in verdicts.kinds {
             let first = if kind & UUID != 0 {
-                uuids.next().is_none_or(|id| self.uuids.insert(id))
+                uuids.next().is_none_or(|id| self.ids.insert_uuid(id))
             } else if kind & TEXT != 0 {
-                texts.next().is_none_or(|id| self.texts.insert(id))
+                texts.next().is_none_or(|id| self.ids.insert_text(id))
             } else {
                 true
             };

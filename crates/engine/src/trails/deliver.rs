@@ -217,10 +217,14 @@ fn encode_history(store: &dyn Store, events: &mut [&TrailEvent]) -> EncodedHisto
     }
 }
 
-/// Whether the event history keeps an event of `object`: a management event, in a region
-/// trailwatch knows (where CloudTrail put the object says whose it is).
-fn in_history(object: &ObjectEvents, event: &TrailEvent) -> bool {
-    event.is_management() && Region::named(&object.region).is_some()
+/// The region of the event history that keeps an event of `object`, if one does: a
+/// management event, in a region trailwatch knows (where CloudTrail put the object says whose
+/// it is).
+fn history_region(object: &ObjectEvents, event: &TrailEvent) -> Option<&'static Region> {
+    event
+        .is_management()
+        .then(|| Region::named(&object.region))
+        .flatten()
 }
 
 /// Whether the trail sends the event to its log group.
@@ -258,7 +262,7 @@ fn prepare(
             if !hours.entry(hour).or_default().insert_event(event) {
                 continue;
             }
-            if in_history(object, event) {
+            if history_region(object, event).is_some() {
                 let key = (&*object.account, &*object.region, hour);
                 if in_blocks.entry(key).or_default().insert_event(event) {
                     blocks.entry(key).or_default().push(event);
@@ -371,9 +375,7 @@ fn deliver(
                 continue;
             }
             seen.new.push(&event.event_id);
-            if in_history(object, event)
-                && let Some(region) = Region::named(&object.region)
-            {
+            if let Some(region) = history_region(object, event) {
                 let key = (&*object.account, &*object.region, hour);
                 let added = match history.entry(key) {
                     btree_map::Entry::Occupied(o) => o.into_mut(),

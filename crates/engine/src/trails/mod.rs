@@ -58,47 +58,24 @@ pub struct EventIds {
 }
 
 impl EventIds {
-    pub fn contains(&self, id: &str) -> bool {
-        match crate::format::uuid_bits(id) {
-            Some(bits) => self.uuids.contains(&bits),
-            None => self.texts.contains(id),
-        }
-    }
-
-    /// Adds an id; `false` if it was there.
-    pub fn insert(&mut self, id: &str) -> bool {
-        match crate::format::uuid_bits(id) {
-            Some(bits) => self.uuids.insert(bits),
-            None => !self.texts.contains(id) && self.texts.insert(id.to_owned()),
-        }
-    }
-
     /// Adds an event's id; `false` if it was there.
     pub fn insert_event(&mut self, event: &TrailEvent) -> bool {
         match event.event_id_bits {
-            Some(bits) => self.uuids.insert(bits),
+            Some(bits) => self.insert_uuid(bits),
             None => {
-                !self.texts.contains(&event.event_id) && self.texts.insert(event.event_id.clone())
+                !self.texts.contains(&event.event_id) && self.insert_text(event.event_id.clone())
             }
         }
     }
 
-    /// Adds the id of a UUID's bits.
+    /// Adds the id of a UUID's bits; `false` if it was there.
     pub fn insert_uuid(&mut self, bits: u128) -> bool {
         self.uuids.insert(bits)
     }
 
-    /// Adds an id that is not in a UUID's form.
+    /// Adds an id that is not in a UUID's form; `false` if it was there.
     pub fn insert_text(&mut self, id: String) -> bool {
         self.texts.insert(id)
-    }
-
-    pub fn len(&self) -> usize {
-        self.uuids.len() + self.texts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
