@@ -10,7 +10,7 @@ fn both(json: &str) -> (Result<TrailEvent, String>, Result<TrailEvent, String>) 
         .expect("a valid JSON object");
     (
         TrailEvent::parse(json.to_owned()),
-        TrailEvent::from_members(json.to_owned(), &members),
+        TrailEvent::from_members(json, &members),
     )
 }
 

@@ -9,7 +9,10 @@ use common::{START_MS, fixture};
 use engine::Engine;
 use engine::logs::api::{FilterLogEventsRequest, LogGroupRequest};
 use engine::scope::{Region, Scope};
-use engine::trails::api::{LookupAttribute, LookupEventsRequest, NameRequest, TrailRequest};
+use engine::trails::api::{
+    EventSelector, LookupAttribute, LookupEventsRequest, NameRequest, PutEventSelectorsRequest,
+    TrailRequest,
+};
 use engine::trails::{Delivered, HISTORY_MS, HOUR_MS, ObjectEvents, TrailEvent};
 
 const ACCOUNT: &str = "123456789012";
@@ -344,4 +347,135 @@ async fn events_of_one_instant_page_in_id_order_and_90_days_later_are_forgotten(
     assert!(history(engine, "us-east-1", None, 50).await.is_empty());
     let late = deliver(engine, &a, vec![object("r2", "us-east-1", &[&events[0]])]).await;
     assert_eq!((late.events, late.duplicates, late.logged), (1, 0, 1));
+}
+
+#[tokio::test]
+async fn each_event_in_the_history_is_its_own_json_whatever_the_log_group_holds() {
+    let f = fixture();
+    let engine = &f.engine;
+    let at = |minutes: i64| START_MS + minutes * MINUTE;
+    let read = |id: &str, minutes: i64| {
+        event(id, "GetPolicy", at(minutes), "bob")
+            .replace(r#""readOnly":false"#, r#""readOnly":true"#)
+    };
+    let mut large: serde_json::Value =
+        serde_json::from_str(&event("big", "PutRolePolicy", at(125), "alice")).expect("JSON");
+    large["requestParameters"] = serde_json::json!({ "policyDocument": "x".repeat(300_000) });
+    let large = large.to_string();
+    let mut originals: Vec<String> = Vec::new();
+
+    // A trail that logs every event of the hour: its log stream's batch and the history's
+    // block hold the same events.
+    let all = trail(engine, "all").await;
+    let hour_one: Vec<String> = (0..5)
+        .map(|i| event(&format!("a{i}"), "CreateUser", at(10 - i), "alice"))
+        .collect();
+    // An hour with an event too large for CloudWatch Logs: the history holds one event more.
+    let hour_three = [event("c1", "CreateUser", at(121), "carol"), large];
+    // Another hour of as many events as the first.
+    let hour_four: Vec<String> = (0..5)
+        .map(|i| event(&format!("d{i}"), "CreateUser", at(200 + i), "alice"))
+        .collect();
+    let objects = vec![
+        object("all-1", "us-east-1", &hour_one.iter().collect::<Vec<_>>()),
+        object("all-2", "us-east-1", &hour_three.iter().collect::<Vec<_>>()),
+        object("all-3", "us-east-1", &hour_four.iter().collect::<Vec<_>>()),
+    ];
+    let done = deliver(engine, &all, objects).await;
+    assert_eq!((done.events, done.logged, done.too_large), (12, 11, 1));
+    originals.extend(
+        hour_one
+            .iter()
+            .chain(&hour_three)
+            .chain(&hour_four)
+            .cloned(),
+    );
+
+    // A trail that logs write events only: its batch holds fewer events than the block.
+    let writes = trail(engine, "writes").await;
+    engine
+        .trails(&scope("us-east-1"))
+        .put_event_selectors(PutEventSelectorsRequest {
+            trail_name: "writes".into(),
+            event_selectors: Some(vec![EventSelector {
+                read_write_type: Some("WriteOnly".into()),
+                ..Default::default()
+            }]),
+            advanced_event_selectors: None,
+        })
+        .await
+        .expect("selectors");
+    let hour_two = [
+        read("w1", 61),
+        event("w2", "DeleteUser", at(62), "bob"),
+        read("w3", 63),
+    ];
+    let done = deliver(
+        engine,
+        &writes,
+        vec![object(
+            "writes-1",
+            "us-east-1",
+            &hour_two.iter().collect::<Vec<_>>(),
+        )],
+    )
+    .await;
+    assert_eq!((done.events, done.logged), (3, 1));
+    originals.extend(hour_two.iter().cloned());
+
+    // A trail with no log group.
+    let trails = engine.trails(&scope("us-east-1"));
+    let bare = trails
+        .create_trail(TrailRequest {
+            name: "bare".into(),
+            s3_bucket_name: Some("bare-bucket".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("a trail")
+        .trail_arn;
+    trails
+        .start_logging(NameRequest {
+            name: "bare".into(),
+        })
+        .await
+        .expect("logging");
+    let bare_hour = [
+        event("b1", "AttachRolePolicy", at(181), "dave"),
+        read("b2", 182),
+    ];
+    let done = deliver(
+        engine,
+        &bare,
+        vec![object(
+            "bare-1",
+            "us-east-1",
+            &bare_hour.iter().collect::<Vec<_>>(),
+        )],
+    )
+    .await;
+    assert_eq!((done.events, done.logged), (2, 0));
+    originals.extend(bare_hour.iter().cloned());
+
+    assert_eq!(
+        logged(engine, "all").await,
+        [
+            "a0", "a1", "a2", "a3", "a4", "c1", "d0", "d1", "d2", "d3", "d4"
+        ]
+    );
+    assert_eq!(logged(engine, "writes").await, ["w2"]);
+
+    f.clock.set(at(240));
+    let found = history(engine, "us-east-1", None, 50).await;
+    assert_eq!(found.len(), originals.len());
+    for (id, _, json) in &found {
+        let original = originals
+            .iter()
+            .find(|o| o.contains(&format!(r#""eventID":"{id}""#)))
+            .expect("an event delivered");
+        assert!(
+            json == original,
+            "{id}: the history holds another event's JSON"
+        );
+    }
 }

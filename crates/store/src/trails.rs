@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, params};
 
+use engine::format::uuid_bits;
 use engine::store::{StorageError, StorageResult as Result};
 use engine::trails::store::{HistoryBlock, HistoryQuery, TrailStore};
 use engine::trails::{
@@ -34,10 +35,11 @@ fn damaged(what: &str) -> StorageError {
 
 /// Event ids packed: one in the form of a UUID as CloudTrail writes it as a 0 and its 16
 /// bytes, any other as a 1, its length (4 bytes) and its UTF-8.
-pub(crate) fn pack_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+/// Each id comes with its bits if it has them (see [`engine::format::uuid_bits`]).
+pub(crate) fn pack_ids<'a>(ids: impl IntoIterator<Item = (&'a str, Option<u128>)>) -> Vec<u8> {
     let mut packed = Vec::new();
-    for id in ids {
-        match engine::format::uuid_bits(id) {
+    for (id, bits) in ids {
+        match bits {
             Some(bits) => {
                 packed.push(0);
                 packed.extend_from_slice(&bits.to_be_bytes());
@@ -136,7 +138,7 @@ pub(crate) fn pack_attributes<'a>(
             None => 2,
         });
         raw.extend_from_slice(&(e.resources.len() as u32).to_le_bytes());
-        for (kind, arn) in e.resources {
+        for (kind, arn) in e.resources.iter() {
             put_text(&mut raw, Some(kind));
             put_text(&mut raw, Some(arn));
         }
@@ -151,7 +153,7 @@ pub(crate) fn encode_history<'a>(
     events: impl IntoIterator<Item = HistoryAttributes<'a>>,
 ) -> Vec<u8> {
     let events: Vec<HistoryAttributes<'a>> = events.into_iter().collect();
-    let ids = pack_ids(events.iter().map(|e| e.event_id));
+    let ids = pack_ids(events.iter().map(|e| (e.event_id, e.event_id_bits)));
     let mut encoded = Vec::with_capacity(4 + ids.len());
     encoded.extend_from_slice(&(ids.len() as u32).to_le_bytes());
     encoded.extend_from_slice(&ids);
@@ -423,7 +425,7 @@ impl TrailStore for SqliteTx<'_> {
         trail: &str,
         place: &str,
         hour: i64,
-        ids: &mut dyn Iterator<Item = &str>,
+        ids: &mut dyn Iterator<Item = (&str, Option<u128>)>,
         at_ms: i64,
     ) -> Result<()> {
         self.conn
@@ -570,13 +572,14 @@ impl TrailStore for SqliteTx<'_> {
 fn attributes_of(e: &HistoryEvent) -> HistoryAttributes<'_> {
     HistoryAttributes {
         event_id: &e.event_id,
+        event_id_bits: engine::format::uuid_bits(&e.event_id),
         time_ms: e.time_ms,
         event_name: &e.event_name,
         event_source: &e.event_source,
         read_only: e.read_only,
         username: e.username.as_deref(),
         access_key_id: e.access_key_id.as_deref(),
-        resources: &e.resources,
+        resources: engine::trails::Resources::Texts(&e.resources),
     }
 }
 
@@ -622,7 +625,11 @@ pub(crate) fn migrate_rows(c: &Connection) -> rusqlite::Result<()> {
                     first.time_ms,
                     last.time_ms,
                     events.len() as i64,
-                    pack_ids(events.iter().map(|e| e.event_id.as_str())),
+                    pack_ids(
+                        events
+                            .iter()
+                            .map(|e| (e.event_id.as_str(), uuid_bits(&e.event_id)))
+                    ),
                     pack_attributes(events.iter().map(attributes_of)),
                     crate::blocks::pack(events.iter().map(|e| (e.time_ms, e.json.as_str()))),
                 ])?;
@@ -690,7 +697,7 @@ pub(crate) fn migrate_rows(c: &Connection) -> rusqlite::Result<()> {
                 trail,
                 hour,
                 recorded,
-                pack_ids(ids.iter().map(String::as_str))
+                pack_ids(ids.iter().map(|id| (id.as_str(), uuid_bits(id))))
             ])?;
         }
     }

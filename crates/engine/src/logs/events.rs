@@ -1,5 +1,7 @@
 //! PutLogEvents, GetLogEvents and FilterLogEvents.
 
+use std::sync::Arc;
+
 use filter::FilterPattern;
 
 use super::api::*;
@@ -10,6 +12,7 @@ use crate::metrics::{self, Datum};
 use crate::paging::{self, Listing};
 use crate::scope::Scope;
 use crate::store::Tx;
+use crate::trails::hour_of;
 use crate::{ApiError, Context, Engine};
 
 /// PutLogEvents: events more than 2 hours ahead of the clock are rejected.
@@ -288,11 +291,14 @@ pub(super) fn filter(
 }
 
 /// A batch of delivered events as [`append_delivered`] stores it: at most [`PER_BLOCK`]
-/// events in time order spanning at most [`MAX_SPAN_MS`], encoded for the store.
+/// events in time order within one hour of timestamps (see [`crate::trails::hour_of`]),
+/// encoded for the store. A trail's event history keeps its events in blocks of an hour, so
+/// that a block with the same events can share the encoding.
 struct DeliveredBatch {
     /// Its events, as places in the delivery's list.
     events: Vec<usize>,
-    encoded: Vec<u8>,
+    /// Shared with a block of the event history that holds the same events.
+    encoded: Arc<Vec<u8>>,
 }
 
 /// Events a service delivers to one stream, prepared off the writer: sorted, cut into
@@ -309,6 +315,14 @@ impl PreparedDelivery {
     /// How many events it holds.
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Its batches, in time order: each one's events (places in the delivery's list) and
+    /// their encoding.
+    pub(crate) fn batches(&self) -> impl Iterator<Item = (&[usize], &Arc<Vec<u8>>)> {
+        self.batches
+            .iter()
+            .map(|b| (b.events.as_slice(), &b.encoded))
     }
 }
 
@@ -336,14 +350,14 @@ pub(crate) fn prepare_delivered(
     order.sort_by_key(|&i| events[i].0);
     let mut batches = Vec::new();
     let mut rest = order.into_iter().peekable();
-    while let Some(first) = rest.peek().map(|&i| events[i].0) {
+    while let Some(hour) = rest.peek().map(|&i| hour_of(events[i].0)) {
         let mut batch = Vec::new();
         while let Some(i) =
-            rest.next_if(|&i| batch.len() < PER_BLOCK && events[i].0 - first <= MAX_SPAN_MS)
+            rest.next_if(|&i| batch.len() < PER_BLOCK && hour_of(events[i].0) == hour)
         {
             batch.push(i);
         }
-        let encoded = store.encode_events(&mut batch.iter().map(|&i| events[i]));
+        let encoded = Arc::new(store.encode_events(&mut batch.iter().map(|&i| events[i])));
         batches.push(DeliveredBatch {
             events: batch,
             encoded,
@@ -394,7 +408,8 @@ pub(crate) fn append_delivered(
         {
             // Rare: events older than the group keeps. What is left is encoded again.
             batch.events.retain(|&i| events[i].0 >= from);
-            batch.encoded = store.encode_events(&mut batch.events.iter().map(|&i| events[i]));
+            batch.encoded =
+                Arc::new(store.encode_events(&mut batch.events.iter().map(|&i| events[i])));
             data = None;
         }
         let (Some(&first), Some(&last)) = (batch.events.first(), batch.events.last()) else {

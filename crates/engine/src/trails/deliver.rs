@@ -7,6 +7,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, btree_map};
+use std::sync::Arc;
 
 use super::store::HistoryBlock;
 use super::{EventIds, StoredTrail, TrailEvent, hour_of};
@@ -202,19 +203,53 @@ struct EncodedHistory {
     first_ms: i64,
     last_ms: i64,
     attributes: Vec<u8>,
-    events: Vec<u8>,
+    /// The events themselves; often the encoding of a log stream's batch that holds the same
+    /// events (see [`shared_batch`]).
+    events: Arc<Vec<u8>>,
+}
+
+/// Encodes what a history block keeps of its events besides their JSON, the events in time
+/// order.
+fn encode_attributes(store: &dyn Store, events: &[&TrailEvent]) -> EncodedHistory {
+    EncodedHistory {
+        count: events.len(),
+        first_ms: events.first().map_or(0, |e| e.time_ms),
+        last_ms: events.last().map_or(0, |e| e.time_ms),
+        attributes: store.encode_history(&mut events.iter().map(|e| e.history_attributes())),
+        events: Arc::default(),
+    }
+}
+
+fn encode_events(store: &dyn Store, events: &[&TrailEvent]) -> Arc<Vec<u8>> {
+    Arc::new(store.encode_events(&mut events.iter().map(|e| (e.time_ms, e.json()))))
 }
 
 /// Encodes a history block's events, which it puts in time order.
 fn encode_history(store: &dyn Store, events: &mut [&TrailEvent]) -> EncodedHistory {
     events.sort_by_key(|e| e.time_ms);
     EncodedHistory {
-        count: events.len(),
-        first_ms: events.first().map_or(0, |e| e.time_ms),
-        last_ms: events.last().map_or(0, |e| e.time_ms),
-        attributes: store.encode_history(&mut events.iter().map(|e| e.history_attributes())),
-        events: store.encode_events(&mut events.iter().map(|e| (e.time_ms, e.json.as_str()))),
+        events: encode_events(store, events),
+        ..encode_attributes(store, events)
     }
+}
+
+/// The encoding of a batch of `stream` (prepared from `logged`) that holds exactly `events`,
+/// in their order, if there is one. A trail that logs every management event to its log
+/// group, as most do, has one for each of a delivery's history blocks: both are cut by the
+/// hour and put in time order, and the events' JSON is then compressed once.
+fn shared_batch(
+    stream: &PreparedDelivery,
+    logged: &[(i64, &str)],
+    events: &[&TrailEvent],
+) -> Option<Arc<Vec<u8>>> {
+    let (_, encoded) = stream.batches().find(|(batch, _)| {
+        batch.len() == events.len()
+            && batch
+                .iter()
+                .zip(events)
+                .all(|(&i, e)| std::ptr::eq(logged[i].1, e.json()))
+    })?;
+    Some(encoded.clone())
 }
 
 /// The region of the event history that keeps an event of `object`, if one does: a
@@ -229,7 +264,7 @@ fn history_region(object: &ObjectEvents, event: &TrailEvent) -> Option<&'static 
 
 /// Whether the trail sends the event to its log group.
 fn sends(trail: &StoredTrail, event: &TrailEvent) -> bool {
-    trail.selects(event) && event.json.len() <= MAX_LOG_EVENT_BYTES
+    trail.selects(event) && event.json().len() <= MAX_LOG_EVENT_BYTES
 }
 
 /// The stream an object's events go to; an organization trail's streams name the
@@ -272,32 +307,57 @@ fn prepare(
                 logged
                     .entry(place)
                     .or_default()
-                    .push((event.time_ms, &event.json));
+                    .push((event.time_ms, event.json()));
             }
         }
     }
+    for events in blocks.values_mut() {
+        events.sort_by_key(|e| e.time_ms);
+    }
     // The history's blocks and the log streams are encoded side by side: a backlog's
-    // deliveries are prepared one at a time while the one before is written.
+    // deliveries are prepared one at a time while the one before is written. The blocks'
+    // events are encoded there too when no log stream can share its encoding.
     let (history, streams) = std::thread::scope(|threads| {
         let history = threads.spawn(|| {
             blocks
-                .into_iter()
-                .map(|((account, region, hour), mut events)| {
-                    let key = (account.to_owned(), region.to_owned(), hour);
-                    (key, encode_history(store, &mut events))
+                .values()
+                .map(|events| EncodedHistory {
+                    events: if group.is_none() {
+                        encode_events(store, events)
+                    } else {
+                        Arc::default()
+                    },
+                    ..encode_attributes(store, events)
                 })
-                .collect::<BTreeMap<_, _>>()
+                .collect::<Vec<_>>()
         });
         let mut streams = BTreeMap::new();
-        if let Some(group) = group {
-            for (place, events) in logged {
-                let prepared = crate::logs::prepare_delivered(store, sets, scope, &group, &events);
-                streams.insert(place.to_owned(), prepared);
+        if let Some(group) = &group {
+            for (place, events) in &logged {
+                let prepared = crate::logs::prepare_delivered(store, sets, scope, group, events);
+                streams.insert(place.to_string(), prepared);
             }
         }
         (history.join(), streams)
     });
     let history = history.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let history = blocks
+        .into_iter()
+        .zip(history)
+        .map(|(((account, region, hour), events), mut block)| {
+            if group.is_some() {
+                let shared = objects
+                    .iter()
+                    .zip(&places)
+                    .filter(|(o, _)| o.account == account && o.region == region)
+                    .find_map(|(_, place)| {
+                        shared_batch(streams.get(place)?, logged.get(&**place)?, &events)
+                    });
+                block.events = shared.unwrap_or_else(|| encode_events(store, &events));
+            }
+            ((account.to_owned(), region.to_owned(), hour), block)
+        })
+        .collect();
     Prepared {
         selection: selection(trail),
         streams,
@@ -310,7 +370,7 @@ fn prepare(
 /// delivery, in the order met.
 struct Sightings<'e> {
     ids: EventIds,
-    new: Vec<&'e str>,
+    new: Vec<(&'e str, Option<u128>)>,
 }
 
 /// A block of the event history this delivery adds to: the ids there (with those added), and
@@ -374,7 +434,7 @@ fn deliver(
                 done.duplicates += 1;
                 continue;
             }
-            seen.new.push(&event.event_id);
+            seen.new.push((event.event_id(), event.event_id_bits));
             if let Some(region) = history_region(object, event) {
                 let key = (&*object.account, &*object.region, hour);
                 let added = match history.entry(key) {
@@ -400,7 +460,7 @@ fn deliver(
             if group.is_none() || !trail.selects(event) {
                 continue;
             }
-            if event.json.len() > MAX_LOG_EVENT_BYTES {
+            if event.json().len() > MAX_LOG_EVENT_BYTES {
                 too_large += 1;
                 continue;
             }
@@ -457,10 +517,8 @@ fn deliver(
         if tx.log_group(group)?.is_some() {
             for (place, events) in survivors {
                 // In the order prepare met them, as prepared.
-                let events: Vec<(i64, &str)> = events
-                    .iter()
-                    .map(|e| (e.time_ms, e.json.as_str()))
-                    .collect();
+                let events: Vec<(i64, &str)> =
+                    events.iter().map(|e| (e.time_ms, e.json())).collect();
                 let mut ready = match prepared.streams.remove(place) {
                     Some(p) if p.len() == events.len() => p,
                     _ => crate::logs::prepare_delivered(

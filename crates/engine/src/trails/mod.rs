@@ -63,7 +63,8 @@ impl EventIds {
         match event.event_id_bits {
             Some(bits) => self.insert_uuid(bits),
             None => {
-                !self.texts.contains(&event.event_id) && self.insert_text(event.event_id.clone())
+                !self.texts.contains(event.event_id())
+                    && self.insert_text(event.event_id().to_owned())
             }
         }
     }
@@ -153,88 +154,157 @@ pub struct TrailStatus {
     pub latest_cloud_watch_logs_delivery_error: Option<String>,
 }
 
+/// A stretch of a [`TrailEvent`]'s text: where it starts, and its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    fn of(self, text: &str) -> &str {
+        &text[self.start as usize..][..self.len as usize]
+    }
+}
+
 /// One CloudTrail event with the fields trailwatch looks at, and its JSON text as written.
+/// Its texts are kept in one allocation — the JSON, then what of its fields is not in the
+/// JSON as it stands (a value with escapes, decoded; a user name worked out) — since a
+/// backlog's deliveries are read, handed along and freed a hundred thousand events at a time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrailEvent {
-    pub json: String,
-    pub event_id: String,
-    /// `event_id`'s bits, if it is in a UUID's form (see [`crate::format::uuid_bits`]), worked
-    /// out once where the event is read, off the writer.
+    text: Box<str>,
+    json_len: u32,
+    event_id: Span,
+    /// The event id's bits, if it is in a UUID's form (see [`crate::format::uuid_bits`]),
+    /// worked out once where the event is read, off the writer.
     pub event_id_bits: Option<u128>,
     pub time_ms: i64,
-    pub event_name: Option<String>,
-    pub event_source: Option<String>,
-    pub event_category: Option<String>,
-    pub event_type: Option<String>,
-    pub error_code: Option<String>,
+    event_name: Option<Span>,
+    event_source: Option<Span>,
+    event_category: Option<Span>,
+    event_type: Option<Span>,
+    error_code: Option<Span>,
     pub read_only: Option<bool>,
     pub management_event: Option<bool>,
-    pub user_arn: Option<String>,
-    pub username: Option<String>,
-    pub access_key_id: Option<String>,
+    user_arn: Option<Span>,
+    username: Option<Span>,
+    access_key_id: Option<Span>,
     pub session_credential_from_console: Option<bool>,
-    pub vpc_endpoint_id: Option<String>,
+    vpc_endpoint_id: Option<Span>,
     /// `resources`: (type, ARN).
-    pub resources: Vec<(String, String)>,
+    resources: Vec<(Span, Span)>,
+}
+
+/// A string member, borrowed from the JSON where it has no escapes. (`Cow<str>` in an
+/// `Option` would always be copied: serde borrows only into a bare `Cow`.)
+struct Text<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text<'a>, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Fields<'a> {
     #[serde(rename = "eventID", borrow)]
-    event_id: Option<Cow<'a, str>>,
+    event_id: Option<Text<'a>>,
     #[serde(borrow)]
-    event_time: Option<Cow<'a, str>>,
-    event_name: Option<String>,
-    event_source: Option<String>,
-    event_category: Option<String>,
-    event_type: Option<String>,
-    error_code: Option<String>,
-    read_only: Option<serde_json::Value>,
+    event_time: Option<Text<'a>>,
+    #[serde(borrow)]
+    event_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    event_source: Option<Text<'a>>,
+    #[serde(borrow)]
+    event_category: Option<Text<'a>>,
+    #[serde(borrow)]
+    event_type: Option<Text<'a>>,
+    #[serde(borrow)]
+    error_code: Option<Text<'a>>,
+    read_only: Option<Flag>,
     management_event: Option<bool>,
-    user_identity: Option<UserIdentity>,
-    session_credential_from_console: Option<serde_json::Value>,
-    vpc_endpoint_id: Option<String>,
-    #[serde(default)]
-    resources: Option<Vec<EventResource>>,
+    #[serde(borrow)]
+    user_identity: Option<UserIdentity<'a>>,
+    session_credential_from_console: Option<Flag>,
+    #[serde(borrow)]
+    vpc_endpoint_id: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    resources: Option<Vec<EventResource<'a>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UserIdentity {
-    r#type: Option<String>,
-    arn: Option<String>,
-    user_name: Option<String>,
-    access_key_id: Option<String>,
-    session_context: Option<SessionContext>,
+struct UserIdentity<'a> {
+    #[serde(borrow)]
+    r#type: Option<Text<'a>>,
+    #[serde(borrow)]
+    arn: Option<Text<'a>>,
+    #[serde(borrow)]
+    user_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    access_key_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    session_context: Option<SessionContext<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SessionContext {
-    session_issuer: Option<SessionIssuer>,
+struct SessionContext<'a> {
+    #[serde(borrow)]
+    session_issuer: Option<SessionIssuer<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SessionIssuer {
-    user_name: Option<String>,
+struct SessionIssuer<'a> {
+    #[serde(borrow)]
+    user_name: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
-struct EventResource {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    #[serde(rename = "ARN")]
-    arn: Option<String>,
+struct EventResource<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(rename = "ARN", borrow)]
+    arn: Option<Text<'a>>,
 }
 
-/// A flag CloudTrail writes as a boolean, or as a string in older events.
-fn flag(v: Option<serde_json::Value>) -> Option<bool> {
-    match v? {
-        serde_json::Value::Bool(b) => Some(b),
-        serde_json::Value::String(s) => s.parse().ok(),
-        _ => None,
+/// A flag CloudTrail writes as a boolean, or as a string in older events; `None` for any
+/// other value.
+struct Flag(Option<bool>);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Flag, D::Error> {
+        Ok(Flag(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Bool(b) => Some(b),
+            serde_json::Value::String(s) => s.parse().ok(),
+            _ => None,
+        }))
     }
 }
 
@@ -252,6 +322,33 @@ fn member<'a, T: Deserialize<'a>>(
     *field = serde_json::from_str::<Option<T>>(raw)
         .map_err(|e| format!("not a CloudTrail event: {key}: {e}"))?;
     Ok(())
+}
+
+/// Where a [`TrailEvent`]'s texts go: a text that lies within its JSON is found there; any
+/// other is put after it.
+struct Placing<'j> {
+    json: &'j str,
+    extra: String,
+}
+
+impl Placing<'_> {
+    fn place(&mut self, text: &str) -> Span {
+        let (base, at) = (self.json.as_ptr() as usize, text.as_ptr() as usize);
+        let start = if at >= base && at + text.len() <= base + self.json.len() {
+            at - base
+        } else {
+            self.extra.push_str(text);
+            self.json.len() + self.extra.len() - text.len()
+        };
+        Span {
+            start: start as u32,
+            len: text.len() as u32,
+        }
+    }
+
+    fn place_some(&mut self, text: Option<&str>) -> Option<Span> {
+        text.map(|t| self.place(t))
+    }
 }
 
 impl TrailEvent {
@@ -274,21 +371,25 @@ impl TrailEvent {
 
     /// Reads an event; the reason it is not one otherwise (no `eventID`, no `eventTime`).
     pub fn parse(json: String) -> Result<TrailEvent, String> {
-        let fields: Fields<'_> =
-            serde_json::from_str(&json).map_err(|e| format!("not a CloudTrail event: {e}"))?;
-        let fields = Fields {
-            event_id: fields.event_id.map(|id| Cow::Owned(id.into_owned())),
-            event_time: fields.event_time.map(|t| Cow::Owned(t.into_owned())),
-            ..fields
+        let (extra, event) = {
+            let fields: Fields<'_> =
+                serde_json::from_str(&json).map_err(|e| format!("not a CloudTrail event: {e}"))?;
+            TrailEvent::from_fields(&json, fields)?
         };
-        TrailEvent::from_fields(json, fields)
+        let mut text = json;
+        text.push_str(&extra);
+        Ok(TrailEvent {
+            text: text.into_boxed_str(),
+            ..event
+        })
     }
 
     /// [`TrailEvent::parse`] of an event whose JSON was checked by a validating scan that
     /// picked its top-level members of [`TrailEvent::FIELDS`] on the way (keys decoded, values
-    /// raw): the same event, from those members alone, without reading the whole again.
+    /// raw, each a slice of `json`): the same event, from those members alone, without
+    /// reading the whole again.
     pub fn from_members(
-        json: String,
+        json: &str,
         members: &[(Cow<'_, str>, &str)],
     ) -> Result<TrailEvent, String> {
         let mut f = Fields::default();
@@ -315,69 +416,145 @@ impl TrailEvent {
                 _ => member(&mut f.resources, seen, key, raw)?,
             }
         }
-        TrailEvent::from_fields(json, f)
+        let (extra, event) = TrailEvent::from_fields(json, f)?;
+        let mut text = String::with_capacity(json.len() + extra.len());
+        text.push_str(json);
+        text.push_str(&extra);
+        Ok(TrailEvent {
+            text: text.into_boxed_str(),
+            ..event
+        })
     }
 
-    fn from_fields(json: String, fields: Fields<'_>) -> Result<TrailEvent, String> {
+    /// The event read from its fields, and the texts to put after its JSON; its own text is
+    /// left empty for the caller to fill.
+    fn from_fields(json: &str, fields: Fields<'_>) -> Result<(String, TrailEvent), String> {
         let event_id = fields
             .event_id
             .filter(|id| !id.is_empty())
-            .ok_or("the event has no eventID")?
-            .into_owned();
+            .ok_or("the event has no eventID")?;
         let time = fields.event_time.ok_or("the event has no eventTime")?;
         let time_ms = crate::format::event_time_ms(&time)
-            .ok_or_else(|| format!("eventTime {time:?} is not an ISO-8601 time"))?;
+            .ok_or_else(|| format!("eventTime {:?} is not an ISO-8601 time", &*time))?;
         let identity = fields.user_identity;
-        let username = identity.as_ref().and_then(|u| {
-            u.user_name.clone().or_else(|| match u.r#type.as_deref() {
-                Some("Root") => Some("root".to_owned()),
-                // An assumed role's user is its session: the ARN's last part.
-                Some("AssumedRole") => u
-                    .arn
-                    .as_deref()
-                    .and_then(|a| a.rsplit('/').next())
-                    .map(str::to_owned)
-                    .or_else(|| {
-                        u.session_context
-                            .as_ref()?
-                            .session_issuer
-                            .as_ref()?
-                            .user_name
-                            .clone()
-                    }),
-                _ => None,
-            })
+        let username: Option<&str> = identity.as_ref().and_then(|u| {
+            u.user_name
+                .as_deref()
+                .or_else(|| match u.r#type.as_deref() {
+                    Some("Root") => Some("root"),
+                    // An assumed role's user is its session: the ARN's last part.
+                    Some("AssumedRole") => u
+                        .arn
+                        .as_deref()
+                        .and_then(|a| a.rsplit('/').next())
+                        .or_else(|| {
+                            u.session_context
+                                .as_ref()?
+                                .session_issuer
+                                .as_ref()?
+                                .user_name
+                                .as_deref()
+                        }),
+                    _ => None,
+                })
         });
-        Ok(TrailEvent {
+        let mut p = Placing {
+            json,
+            extra: String::new(),
+        };
+        let event = TrailEvent {
+            text: Box::default(),
+            json_len: json.len() as u32,
             event_id_bits: crate::format::uuid_bits(&event_id),
-            event_id,
+            event_id: p.place(&event_id),
             time_ms,
-            event_name: fields.event_name,
-            event_source: fields.event_source,
-            event_category: fields.event_category,
-            event_type: fields.event_type,
-            error_code: fields.error_code,
-            read_only: flag(fields.read_only),
+            event_name: p.place_some(fields.event_name.as_deref()),
+            event_source: p.place_some(fields.event_source.as_deref()),
+            event_category: p.place_some(fields.event_category.as_deref()),
+            event_type: p.place_some(fields.event_type.as_deref()),
+            error_code: p.place_some(fields.error_code.as_deref()),
+            read_only: fields.read_only.and_then(|f| f.0),
             management_event: fields.management_event,
-            user_arn: identity.as_ref().and_then(|u| u.arn.clone()),
-            access_key_id: identity.as_ref().and_then(|u| u.access_key_id.clone()),
-            username,
-            session_credential_from_console: flag(fields.session_credential_from_console),
-            vpc_endpoint_id: fields.vpc_endpoint_id,
+            user_arn: p.place_some(identity.as_ref().and_then(|u| u.arn.as_deref())),
+            access_key_id: p.place_some(identity.as_ref().and_then(|u| u.access_key_id.as_deref())),
+            username: p.place_some(username),
+            session_credential_from_console: fields
+                .session_credential_from_console
+                .and_then(|f| f.0),
+            vpc_endpoint_id: p.place_some(fields.vpc_endpoint_id.as_deref()),
             resources: fields
                 .resources
                 .unwrap_or_default()
-                .into_iter()
-                .map(|r| (r.kind.unwrap_or_default(), r.arn.unwrap_or_default()))
+                .iter()
+                .map(|r| {
+                    (
+                        p.place(r.kind.as_deref().unwrap_or_default()),
+                        p.place(r.arn.as_deref().unwrap_or_default()),
+                    )
+                })
                 .collect(),
-            json,
-        })
+        };
+        Ok((p.extra, event))
+    }
+
+    fn text(&self, span: Option<Span>) -> Option<&str> {
+        span.map(|s| s.of(&self.text))
+    }
+
+    /// The event's JSON, as written.
+    pub fn json(&self) -> &str {
+        &self.text[..self.json_len as usize]
+    }
+
+    pub fn event_id(&self) -> &str {
+        self.event_id.of(&self.text)
+    }
+
+    pub fn event_name(&self) -> Option<&str> {
+        self.text(self.event_name)
+    }
+
+    pub fn event_source(&self) -> Option<&str> {
+        self.text(self.event_source)
+    }
+
+    pub fn event_type(&self) -> Option<&str> {
+        self.text(self.event_type)
+    }
+
+    pub fn error_code(&self) -> Option<&str> {
+        self.text(self.error_code)
+    }
+
+    /// `userIdentity.arn`.
+    pub fn user_arn(&self) -> Option<&str> {
+        self.text(self.user_arn)
+    }
+
+    /// The user the event history names: `userIdentity.userName`, `root` for the root user,
+    /// an assumed role's session name.
+    pub fn username(&self) -> Option<&str> {
+        self.text(self.username)
+    }
+
+    /// `userIdentity.accessKeyId`.
+    pub fn access_key_id(&self) -> Option<&str> {
+        self.text(self.access_key_id)
+    }
+
+    pub fn vpc_endpoint_id(&self) -> Option<&str> {
+        self.text(self.vpc_endpoint_id)
+    }
+
+    /// `resources`: each one's type and ARN.
+    pub fn resources(&self) -> Resources<'_> {
+        Resources::Spans(&self.text, &self.resources)
     }
 
     /// `eventCategory`; events written before it existed are management events, unless they
     /// say otherwise.
     pub fn category(&self) -> &str {
-        match (&self.event_category, self.management_event) {
+        match (self.text(self.event_category), self.management_event) {
             (Some(c), _) => c,
             (None, Some(false)) => "Data",
             (None, _) => "Management",
@@ -387,6 +564,36 @@ impl TrailEvent {
     /// Whether it is a management event (what the event history keeps).
     pub fn is_management(&self) -> bool {
         self.category() == "Management"
+    }
+}
+
+/// An event's resources: each one's type and ARN.
+#[derive(Debug, Clone, Copy)]
+pub enum Resources<'a> {
+    /// As texts of their own.
+    Texts(&'a [(String, String)]),
+    /// As stretches of an event's text.
+    Spans(&'a str, &'a [(Span, Span)]),
+}
+
+impl<'a> Resources<'a> {
+    pub fn len(self) -> usize {
+        match self {
+            Resources::Texts(r) => r.len(),
+            Resources::Spans(_, r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each resource's type and ARN.
+    pub fn iter(self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        (0..self.len()).map(move |n| match self {
+            Resources::Texts(r) => (r[n].0.as_str(), r[n].1.as_str()),
+            Resources::Spans(text, r) => (r[n].0.of(text), r[n].1.of(text)),
+        })
     }
 }
 
@@ -408,27 +615,30 @@ pub struct HistoryEvent {
 #[derive(Debug, Clone, Copy)]
 pub struct HistoryAttributes<'a> {
     pub event_id: &'a str,
+    /// `event_id`'s bits, if it has them (see [`crate::format::uuid_bits`]).
+    pub event_id_bits: Option<u128>,
     pub time_ms: i64,
     pub event_name: &'a str,
     pub event_source: &'a str,
     pub read_only: Option<bool>,
     pub username: Option<&'a str>,
     pub access_key_id: Option<&'a str>,
-    pub resources: &'a [(String, String)],
+    pub resources: Resources<'a>,
 }
 
 impl TrailEvent {
     /// What the event history keeps of the event besides its JSON.
     pub fn history_attributes(&self) -> HistoryAttributes<'_> {
         HistoryAttributes {
-            event_id: &self.event_id,
+            event_id: self.event_id(),
+            event_id_bits: self.event_id_bits,
             time_ms: self.time_ms,
-            event_name: self.event_name.as_deref().unwrap_or_default(),
-            event_source: self.event_source.as_deref().unwrap_or_default(),
+            event_name: self.event_name().unwrap_or_default(),
+            event_source: self.event_source().unwrap_or_default(),
             read_only: self.read_only,
-            username: self.username.as_deref(),
-            access_key_id: self.access_key_id.as_deref(),
-            resources: &self.resources,
+            username: self.username(),
+            access_key_id: self.access_key_id(),
+            resources: self.resources(),
         }
     }
 }

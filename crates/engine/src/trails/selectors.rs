@@ -132,11 +132,11 @@ pub(super) fn basic_selects(selectors: &[EventSelector], event: &TrailEvent) -> 
                 && !s
                     .exclude_management_event_sources
                     .iter()
-                    .any(|source| event.event_source.as_deref() == Some(source.as_str()))
+                    .any(|source| event.event_source() == Some(source.as_str()))
         } else if event.category() == "Data" {
             s.data_resources.iter().any(|r| {
-                event.resources.iter().any(|(kind, arn)| {
-                    r.r#type.as_deref() == Some(kind.as_str())
+                event.resources().iter().any(|(kind, arn)| {
+                    r.r#type.as_deref() == Some(kind)
                         && r.values.iter().any(|v| {
                             // `arn:aws:s3` (or `arn:aws:s3:::`) stands for every resource.
                             let v = v.trim_end_matches(':');
@@ -160,36 +160,33 @@ pub(super) fn advanced_selects(selectors: &[AdvancedEventSelector], event: &Trai
 }
 
 /// The values an event has for a field (several for `resources.*`).
-fn field_values(field: &str, e: &TrailEvent) -> Vec<String> {
-    let one = |v: &Option<String>| v.iter().cloned().collect::<Vec<_>>();
+fn field_values<'e>(field: &str, e: &'e TrailEvent) -> Vec<&'e str> {
+    let one = |v: Option<&'e str>| v.into_iter().collect::<Vec<_>>();
+    let flag = |b: Option<bool>| one(b.map(|b| if b { "true" } else { "false" }));
     match field {
-        "eventCategory" => vec![e.category().to_owned()],
-        "eventSource" => one(&e.event_source),
-        "eventName" => one(&e.event_name),
-        "eventType" => one(&e.event_type),
-        "errorCode" => one(&e.error_code),
-        "readOnly" => e.read_only.iter().map(|b| b.to_string()).collect(),
-        "resources.type" => e.resources.iter().map(|(t, _)| t.clone()).collect(),
-        "resources.ARN" => e.resources.iter().map(|(_, a)| a.clone()).collect(),
-        "userIdentity.arn" => one(&e.user_arn),
-        "sessionCredentialFromConsole" => e
-            .session_credential_from_console
-            .iter()
-            .map(|b| b.to_string())
-            .collect(),
-        "vpcEndpointId" => one(&e.vpc_endpoint_id),
+        "eventCategory" => vec![e.category()],
+        "eventSource" => one(e.event_source()),
+        "eventName" => one(e.event_name()),
+        "eventType" => one(e.event_type()),
+        "errorCode" => one(e.error_code()),
+        "readOnly" => flag(e.read_only),
+        "resources.type" => e.resources().iter().map(|(t, _)| t).collect(),
+        "resources.ARN" => e.resources().iter().map(|(_, a)| a).collect(),
+        "userIdentity.arn" => one(e.user_arn()),
+        "sessionCredentialFromConsole" => flag(e.session_credential_from_console),
+        "vpcEndpointId" => one(e.vpc_endpoint_id()),
         _ => Vec::new(),
     }
 }
 
 /// Whether a field's values meet a condition: each operator given must hold; a positive one
 /// holds when a value meets one of its operands, a negative one when no value meets any.
-fn holds(f: &AdvancedFieldSelector, values: &[String]) -> bool {
+fn holds(f: &AdvancedFieldSelector, values: &[&str]) -> bool {
     operators(f).iter().all(|(op, operands)| {
         let Some(operands) = operands else {
             return true;
         };
-        let meets = |v: &String, o: &String| match op {
+        let meets = |v: &str, o: &String| match op {
             Op::Equals | Op::NotEquals => v == o,
             Op::StartsWith | Op::NotStartsWith => v.starts_with(o.as_str()),
             Op::EndsWith | Op::NotEndsWith => v.ends_with(o.as_str()),

@@ -62,13 +62,13 @@ pub trait TrailStore {
     /// meets thousands of files an hour.
     fn sightings(&mut self, trail: &str, place: &str, hour: i64) -> Result<EventIds>;
     /// Records that a trail met, at `at_ms`, the events `ids` of `place` whose `eventTime`
-    /// falls in `hour`.
+    /// falls in `hour` (each id with its bits, as [`TrailEvent::event_id_bits`] has them).
     fn record_sightings(
         &mut self,
         trail: &str,
         place: &str,
         hour: i64,
-        ids: &mut dyn Iterator<Item = &str>,
+        ids: &mut dyn Iterator<Item = (&str, Option<u128>)>,
         at_ms: i64,
     ) -> Result<()>;
 

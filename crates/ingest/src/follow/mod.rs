@@ -358,7 +358,7 @@ impl Follower {
                                 "Malformed CloudTrail input."
                             );
                         }
-                        bytes += read.events.iter().map(|e| e.json.len()).sum::<usize>();
+                        bytes += read.events.iter().map(|e| e.json().len()).sum::<usize>();
                         batch.push(ObjectEvents {
                             key: format!("{bucket}/{key}"),
                             account: place.account.clone(),
@@ -483,7 +483,7 @@ fn read_object(key: &str, bytes: &[u8]) -> Read {
     impl crate::Visitor for Collect {
         fn event(&mut self, event: &crate::Event<'_>) {
             let read = match event.members() {
-                Some(members) => TrailEvent::from_members(event.json.to_owned(), members),
+                Some(members) => TrailEvent::from_members(event.json, members),
                 None => TrailEvent::parse(event.json.to_owned()),
             };
             match read {
