@@ -37,6 +37,45 @@ fn every_event_of_the_corpus_reads_the_same_from_its_members() {
 }
 
 #[test]
+fn the_events_of_a_delivery_file_read_the_same_as_each_on_its_own() {
+    // The corpus's events as one Records document, read as a trail's follower reads a
+    // delivery file: each record's members picked in one pass over the whole.
+    let corpus = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/cloudtrail/all_real_events.jsonl"
+    ))
+    .expect("the corpus");
+    let lines: Vec<&str> = corpus.lines().filter(|l| !l.trim().is_empty()).collect();
+    let document = format!(r#"{{"Records":[{}]}}"#, lines.join(","));
+    let (_, items) = filter::object_members_and_items(
+        &document,
+        |k| k == "Records",
+        "Records",
+        |k| TrailEvent::FIELDS.contains(&k),
+    )
+    .expect("a valid document");
+    let items = items.expect("a list of records");
+    assert_eq!(items.len(), lines.len());
+    let mut read = 0;
+    for (item, line) in items.iter().zip(&lines) {
+        let members = item.members.as_ref().expect("an object");
+        match (
+            TrailEvent::from_members(item.raw, members),
+            TrailEvent::parse((*line).to_owned()),
+        ) {
+            (Ok(part), Ok(whole)) => {
+                assert_eq!(part, whole, "{line}");
+                assert_eq!(part.json(), *line);
+                read += 1;
+            }
+            (Err(_), Err(_)) => {}
+            (a, b) => panic!("{line}: in the document {a:?}, on its own {b:?}"),
+        }
+    }
+    assert!(read > 3_000, "{read} events read");
+}
+
+#[test]
 fn odd_events_read_the_same_from_their_members() {
     let base = r#""eventID":"e-1","eventTime":"2026-01-01T00:00:00Z""#;
     let cases = [

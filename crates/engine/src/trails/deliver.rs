@@ -233,9 +233,16 @@ fn encode_history(store: &dyn Store, events: &mut [&TrailEvent]) -> EncodedHisto
     }
 }
 
+/// A block of the event history as a delivery is prepared: its events, and the stream a
+/// batch of which is expected to hold the same events.
+struct Block<'e> {
+    events: Vec<&'e TrailEvent>,
+    place: Option<&'e str>,
+}
+
 /// The encoding of a batch of `stream` (prepared from `logged`) that holds exactly `events`,
-/// in their order, if there is one. A trail that logs every management event to its log
-/// group, as most do, has one for each of a delivery's history blocks: both are cut by the
+/// in their order, if there is one. A trail that logs its management events to its log
+/// group, as most do, has one for most of a delivery's history blocks: both are cut by the
 /// hour and put in time order, and the events' JSON is then compressed once.
 fn shared_batch(
     stream: &PreparedDelivery,
@@ -288,8 +295,9 @@ fn prepare(
     // The same walk as the write's, without what the store knows.
     let mut met: HashMap<&str, HashMap<i64, EventIds>> = HashMap::new();
     let mut in_blocks: HashMap<(&str, &str, i64), EventIds> = HashMap::new();
-    let mut blocks: BTreeMap<(&str, &str, i64), Vec<&TrailEvent>> = BTreeMap::new();
+    let mut blocks: BTreeMap<(&str, &str, i64), Block<'_>> = BTreeMap::new();
     let mut logged: BTreeMap<&str, Vec<(i64, &str)>> = BTreeMap::new();
+    let mut logged_in_hour: HashMap<(&str, i64), usize> = HashMap::new();
     for (object, place) in objects.iter().zip(&places) {
         let hours = met.entry(place).or_default();
         for event in &object.events {
@@ -297,37 +305,52 @@ fn prepare(
             if !hours.entry(hour).or_default().insert_event(event) {
                 continue;
             }
+            let logs = group.is_some() && sends(trail, event);
             if history_region(object, event).is_some() {
                 let key = (&*object.account, &*object.region, hour);
                 if in_blocks.entry(key).or_default().insert_event(event) {
-                    blocks.entry(key).or_default().push(event);
+                    let block = blocks.entry(key).or_insert_with(|| Block {
+                        events: Vec::new(),
+                        place: Some(place),
+                    });
+                    block.events.push(event);
+                    // Each of its events logged to one stream, or it shares nothing.
+                    if !logs || block.place != Some(place) {
+                        block.place = None;
+                    }
                 }
             }
-            if group.is_some() && sends(trail, event) {
+            if logs {
                 logged
                     .entry(place)
                     .or_default()
                     .push((event.time_ms, event.json()));
+                *logged_in_hour.entry((place, hour)).or_default() += 1;
             }
         }
     }
-    for events in blocks.values_mut() {
-        events.sort_by_key(|e| e.time_ms);
+    for ((_, _, hour), block) in &mut blocks {
+        block.events.sort_by_key(|e| e.time_ms);
+        // A stream's batch holds the events it logged in the hour, up to PER_BLOCK of them:
+        // the block's if it logged no others.
+        block.place = block.place.filter(|place| {
+            block.events.len() <= crate::logs::PER_BLOCK
+                && logged_in_hour.get(&(*place, *hour)) == Some(&block.events.len())
+        });
     }
     // The history's blocks and the log streams are encoded side by side: a backlog's
-    // deliveries are prepared one at a time while the one before is written. The blocks'
-    // events are encoded there too when no log stream can share its encoding.
+    // deliveries are prepared one at a time while the one before is written. A block's events
+    // are encoded there unless a batch of a stream holds them.
     let (history, streams) = std::thread::scope(|threads| {
         let history = threads.spawn(|| {
             blocks
                 .values()
-                .map(|events| EncodedHistory {
-                    events: if group.is_none() {
-                        encode_events(store, events)
-                    } else {
-                        Arc::default()
+                .map(|block| EncodedHistory {
+                    events: match block.place {
+                        Some(_) => Arc::default(),
+                        None => encode_events(store, &block.events),
                     },
-                    ..encode_attributes(store, events)
+                    ..encode_attributes(store, &block.events)
                 })
                 .collect::<Vec<_>>()
         });
@@ -344,18 +367,16 @@ fn prepare(
     let history = blocks
         .into_iter()
         .zip(history)
-        .map(|(((account, region, hour), events), mut block)| {
-            if group.is_some() {
-                let shared = objects
-                    .iter()
-                    .zip(&places)
-                    .filter(|(o, _)| o.account == account && o.region == region)
-                    .find_map(|(_, place)| {
-                        shared_batch(streams.get(place)?, logged.get(&**place)?, &events)
-                    });
-                block.events = shared.unwrap_or_else(|| encode_events(store, &events));
+        .map(|((key, block), mut encoded)| {
+            if let Some(place) = block.place {
+                encoded.events = streams
+                    .get(place)
+                    .zip(logged.get(place))
+                    .and_then(|(stream, logged)| shared_batch(stream, logged, &block.events))
+                    .unwrap_or_else(|| encode_events(store, &block.events));
             }
-            ((account.to_owned(), region.to_owned(), hour), block)
+            let (account, region, hour) = key;
+            ((account.to_owned(), region.to_owned(), hour), encoded)
         })
         .collect();
     Prepared {
@@ -434,7 +455,7 @@ fn deliver(
                 done.duplicates += 1;
                 continue;
             }
-            seen.new.push((event.event_id(), event.event_id_bits));
+            seen.new.push((event.event_id(), event.event_id_bits()));
             if let Some(region) = history_region(object, event) {
                 let key = (&*object.account, &*object.region, hour);
                 let added = match history.entry(key) {

@@ -171,14 +171,12 @@ impl Span {
 /// Its texts are kept in one allocation — the JSON, then what of its fields is not in the
 /// JSON as it stands (a value with escapes, decoded; a user name worked out) — since a
 /// backlog's deliveries are read, handed along and freed a hundred thousand events at a time.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct TrailEvent {
     text: Box<str>,
     json_len: u32,
     event_id: Span,
-    /// The event id's bits, if it is in a UUID's form (see [`crate::format::uuid_bits`]),
-    /// worked out once where the event is read, off the writer.
-    pub event_id_bits: Option<u128>,
+    event_id_bits: Option<u128>,
     pub time_ms: i64,
     event_name: Option<Span>,
     event_source: Option<Span>,
@@ -194,6 +192,71 @@ pub struct TrailEvent {
     vpc_endpoint_id: Option<Span>,
     /// `resources`: (type, ARN).
     resources: Vec<(Span, Span)>,
+}
+
+impl PartialEq for TrailEvent {
+    /// The same JSON, and the same fields read from it (wherever in its text each is kept).
+    fn eq(&self, other: &TrailEvent) -> bool {
+        fn texts(e: &TrailEvent) -> [Option<&str>; 9] {
+            [
+                e.event_name(),
+                e.event_source(),
+                e.event_category(),
+                e.event_type(),
+                e.error_code(),
+                e.user_arn(),
+                e.username(),
+                e.access_key_id(),
+                e.vpc_endpoint_id(),
+            ]
+        }
+        fn flags(e: &TrailEvent) -> [Option<bool>; 3] {
+            [
+                e.read_only,
+                e.management_event,
+                e.session_credential_from_console,
+            ]
+        }
+        (
+            self.json(),
+            self.event_id(),
+            self.event_id_bits,
+            self.time_ms,
+        ) == (
+            other.json(),
+            other.event_id(),
+            other.event_id_bits,
+            other.time_ms,
+        ) && texts(self) == texts(other)
+            && flags(self) == flags(other)
+            && self.resources().iter().eq(other.resources().iter())
+    }
+}
+
+impl std::fmt::Debug for TrailEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrailEvent")
+            .field("event_id", &self.event_id())
+            .field("time_ms", &self.time_ms)
+            .field("event_name", &self.event_name())
+            .field("event_source", &self.event_source())
+            .field("event_category", &self.event_category())
+            .field("event_type", &self.event_type())
+            .field("error_code", &self.error_code())
+            .field("read_only", &self.read_only)
+            .field("management_event", &self.management_event)
+            .field("user_arn", &self.user_arn())
+            .field("username", &self.username())
+            .field("access_key_id", &self.access_key_id())
+            .field(
+                "session_credential_from_console",
+                &self.session_credential_from_console,
+            )
+            .field("vpc_endpoint_id", &self.vpc_endpoint_id())
+            .field("resources", &self.resources().iter().collect::<Vec<_>>())
+            .field("json", &self.json())
+            .finish()
+    }
 }
 
 /// A string member, borrowed from the JSON where it has no escapes. (`Cow<str>` in an
@@ -497,7 +560,7 @@ impl TrailEvent {
         Ok((p.extra, event))
     }
 
-    fn text(&self, span: Option<Span>) -> Option<&str> {
+    fn get(&self, span: Option<Span>) -> Option<&str> {
         span.map(|s| s.of(&self.text))
     }
 
@@ -510,40 +573,51 @@ impl TrailEvent {
         self.event_id.of(&self.text)
     }
 
+    /// The event id's bits, if it is in a UUID's form (see [`crate::format::uuid_bits`]),
+    /// worked out once where the event is read, off the writer.
+    pub fn event_id_bits(&self) -> Option<u128> {
+        self.event_id_bits
+    }
+
+    /// `eventCategory`, as written (see [`TrailEvent::category`]).
+    pub fn event_category(&self) -> Option<&str> {
+        self.get(self.event_category)
+    }
+
     pub fn event_name(&self) -> Option<&str> {
-        self.text(self.event_name)
+        self.get(self.event_name)
     }
 
     pub fn event_source(&self) -> Option<&str> {
-        self.text(self.event_source)
+        self.get(self.event_source)
     }
 
     pub fn event_type(&self) -> Option<&str> {
-        self.text(self.event_type)
+        self.get(self.event_type)
     }
 
     pub fn error_code(&self) -> Option<&str> {
-        self.text(self.error_code)
+        self.get(self.error_code)
     }
 
     /// `userIdentity.arn`.
     pub fn user_arn(&self) -> Option<&str> {
-        self.text(self.user_arn)
+        self.get(self.user_arn)
     }
 
     /// The user the event history names: `userIdentity.userName`, `root` for the root user,
     /// an assumed role's session name.
     pub fn username(&self) -> Option<&str> {
-        self.text(self.username)
+        self.get(self.username)
     }
 
     /// `userIdentity.accessKeyId`.
     pub fn access_key_id(&self) -> Option<&str> {
-        self.text(self.access_key_id)
+        self.get(self.access_key_id)
     }
 
     pub fn vpc_endpoint_id(&self) -> Option<&str> {
-        self.text(self.vpc_endpoint_id)
+        self.get(self.vpc_endpoint_id)
     }
 
     /// `resources`: each one's type and ARN.
@@ -554,7 +628,7 @@ impl TrailEvent {
     /// `eventCategory`; events written before it existed are management events, unless they
     /// say otherwise.
     pub fn category(&self) -> &str {
-        match (self.text(self.event_category), self.management_event) {
+        match (self.event_category(), self.management_event) {
             (Some(c), _) => c,
             (None, Some(false)) => "Data",
             (None, _) => "Management",
