@@ -348,7 +348,7 @@ pub(crate) fn prepare_delivered(
 ) -> PreparedDelivery {
     let mut order: Vec<usize> = (0..events.len()).collect();
     order.sort_by_key(|&i| events[i].0);
-    let mut batches = Vec::new();
+    let mut cut: Vec<Vec<usize>> = Vec::new();
     let mut rest = order.into_iter().peekable();
     while let Some(hour) = rest.peek().map(|&i| hour_of(events[i].0)) {
         let mut batch = Vec::new();
@@ -357,24 +357,36 @@ pub(crate) fn prepare_delivered(
         {
             batch.push(i);
         }
-        let encoded = Arc::new(store.encode_events(&mut batch.iter().map(|&i| events[i])));
-        batches.push(DeliveredBatch {
-            events: batch,
-            encoded,
-        });
+        cut.push(batch);
     }
     let generation = sets.generation();
-    let matched = sets.cached(scope, group).map(|filters| {
-        let data = batches
+    let filters = sets.cached(scope, group);
+    // The batches are matched on a second thread while they are encoded: neither needs the
+    // other, and a backlog's deliveries are prepared one at a time.
+    let (encoded, matched) = std::thread::scope(|threads| {
+        let matching = filters.map(|filters| {
+            let cut = &cut;
+            threads.spawn(move || {
+                cut.iter()
+                    .map(|batch| match_delivered(&filters, events, batch))
+                    .collect::<Vec<_>>()
+            })
+        });
+        let encoded: Vec<Arc<Vec<u8>>> = cut
             .iter()
-            .map(|b| match_delivered(&filters, events, &b.events))
+            .map(|batch| Arc::new(store.encode_events(&mut batch.iter().map(|&i| events[i]))))
             .collect();
-        (generation, data)
+        let matched = matching.map(|m| m.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (encoded, matched)
     });
     PreparedDelivery {
         len: events.len(),
-        batches,
-        matched,
+        batches: cut
+            .into_iter()
+            .zip(encoded)
+            .map(|(events, encoded)| DeliveredBatch { events, encoded })
+            .collect(),
+        matched: matched.map(|data| (generation, data)),
     }
 }
 
