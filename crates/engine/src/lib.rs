@@ -23,6 +23,7 @@
 //! ```
 
 pub mod alarms;
+mod beside;
 pub mod error;
 pub mod format;
 pub mod logs;

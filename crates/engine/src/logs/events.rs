@@ -301,8 +301,9 @@ struct DeliveredBatch {
     encoded: Arc<Vec<u8>>,
 }
 
-/// Events a service delivers to one stream, prepared off the writer: sorted, cut into
-/// batches, encoded, and matched with the group's filters if they were compiled. It holds no
+/// Events a service delivers to one stream, prepared off the writer (or on it, when the write
+/// finds what was prepared no longer holds): sorted, cut into batches, encoded, and matched
+/// with the group's filters if they were compiled. It holds no
 /// copy of the events: [`append_delivered`] is given the same list again.
 pub(crate) struct PreparedDelivery {
     len: usize,
@@ -337,6 +338,10 @@ fn match_delivered(filters: &GroupFilters, events: &[(i64, &str)], batch: &[usiz
     data
 }
 
+/// A delivery of this many events and more is matched on a thread of its own while it is
+/// encoded; a smaller one (a live trail's file of a few events) is not worth starting one.
+const MATCHED_BESIDE_FROM: usize = 256;
+
 /// Prepares a service's events (timestamp, message) for a stream of `group` in `scope` (see
 /// [`append_delivered`]).
 pub(crate) fn prepare_delivered(
@@ -361,24 +366,23 @@ pub(crate) fn prepare_delivered(
     }
     let generation = sets.generation();
     let filters = sets.cached(scope, group);
-    // The batches are matched on a second thread while they are encoded: neither needs the
+    // The batches are matched on another thread while they are encoded: neither needs the
     // other, and a backlog's deliveries are prepared one at a time.
-    let (encoded, matched) = std::thread::scope(|threads| {
-        let matching = filters.map(|filters| {
-            let cut = &cut;
-            threads.spawn(move || {
+    let (matched, encoded) = crate::beside::beside(
+        filters.is_some() && events.len() >= MATCHED_BESIDE_FROM,
+        || {
+            filters.map(|filters| {
                 cut.iter()
                     .map(|batch| match_delivered(&filters, events, batch))
                     .collect::<Vec<_>>()
             })
-        });
-        let encoded: Vec<Arc<Vec<u8>>> = cut
-            .iter()
-            .map(|batch| Arc::new(store.encode_events(&mut batch.iter().map(|&i| events[i]))))
-            .collect();
-        let matched = matching.map(|m| m.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        (encoded, matched)
-    });
+        },
+        || {
+            cut.iter()
+                .map(|batch| Arc::new(store.encode_events(&mut batch.iter().map(|&i| events[i]))))
+                .collect::<Vec<_>>()
+        },
+    );
     PreparedDelivery {
         len: events.len(),
         batches: cut

@@ -43,11 +43,14 @@ impl FilterSets {
 /// Drops a group's compiled filters. Called inside the write that changed them: the writer runs
 /// writes one after another, so the next write of the group compiles the new filters.
 pub(super) fn forget_filters(sets: &FilterSets, scope: &Scope, group: &str) {
-    sets.generation.fetch_add(1, Ordering::AcqRel);
+    // Dropped before the generation moves on: work prepared off the writer reads the
+    // generation, then the filters; had it read the new generation and the old filters, its
+    // matching would pass for the new filters'.
     sets.sets
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .remove(&(scope.clone(), group.to_owned()));
+    sets.generation.fetch_add(1, Ordering::AcqRel);
 }
 
 /// A log group's metric filters (for replay, a scope's), compiled together.

@@ -233,6 +233,10 @@ fn encode_history(store: &dyn Store, events: &mut [&TrailEvent]) -> EncodedHisto
     }
 }
 
+/// A delivery with this many events for the history has its blocks encoded on a thread of
+/// their own; a smaller one (a live trail's file of a few events) is not worth starting one.
+const HISTORY_BESIDE_FROM: usize = 256;
+
 /// A block of the event history as a delivery is prepared: its events, and the stream a
 /// batch of which is expected to hold the same events.
 struct Block<'e> {
@@ -340,9 +344,12 @@ fn prepare(
     }
     // The history's blocks and the log streams are encoded side by side: a backlog's
     // deliveries are prepared one at a time while the one before is written. A block's events
-    // are encoded there unless a batch of a stream holds them.
-    let (history, streams) = std::thread::scope(|threads| {
-        let history = threads.spawn(|| {
+    // are encoded with its attributes unless a batch of a stream is expected to hold the same
+    // events (see `Block::place`); they are then taken from that batch, after.
+    let history_events: usize = blocks.values().map(|b| b.events.len()).sum();
+    let (history, streams) = crate::beside::beside(
+        history_events >= HISTORY_BESIDE_FROM,
+        || {
             blocks
                 .values()
                 .map(|block| EncodedHistory {
@@ -353,27 +360,32 @@ fn prepare(
                     ..encode_attributes(store, &block.events)
                 })
                 .collect::<Vec<_>>()
-        });
-        let mut streams = BTreeMap::new();
-        if let Some(group) = &group {
-            for (place, events) in &logged {
-                let prepared = crate::logs::prepare_delivered(store, sets, scope, group, events);
-                streams.insert(place.to_string(), prepared);
+        },
+        || {
+            let mut streams = BTreeMap::new();
+            if let Some(group) = &group {
+                for (place, events) in &logged {
+                    let prepared =
+                        crate::logs::prepare_delivered(store, sets, scope, group, events);
+                    streams.insert(place.to_string(), prepared);
+                }
             }
-        }
-        (history.join(), streams)
-    });
-    let history = history.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            streams
+        },
+    );
     let history = blocks
         .into_iter()
         .zip(history)
         .map(|((key, block), mut encoded)| {
             if let Some(place) = block.place {
-                encoded.events = streams
+                let shared = streams
                     .get(place)
                     .zip(logged.get(place))
-                    .and_then(|(stream, logged)| shared_batch(stream, logged, &block.events))
-                    .unwrap_or_else(|| encode_events(store, &block.events));
+                    .and_then(|(stream, logged)| shared_batch(stream, logged, &block.events));
+                // Expected, as stream batches are cut (by the hour, PER_BLOCK at most): a miss
+                // costs an encoding here, after the threads, and no more.
+                debug_assert!(shared.is_some(), "no batch of {place} holds the block");
+                encoded.events = shared.unwrap_or_else(|| encode_events(store, &block.events));
             }
             let (account, region, hour) = key;
             ((account.to_owned(), region.to_owned(), hour), encoded)
