@@ -156,6 +156,20 @@ impl<'a> Scanner<'a> {
 
     /// Skips the object that starts here, calling `member(self, raw key, key has escapes)`
     /// at each member's value, which it must skip.
+    /// The members of the object at the scanner (within `depth` containers) whose key `keep`
+    /// accepts, in order: keys decoded, values raw.
+    fn kept_members(&mut self, depth: usize, keep: impl Fn(&str) -> bool) -> Option<Members<'a>> {
+        let mut members = Vec::with_capacity(8);
+        self.object(depth, |key, escaped, value| {
+            let key = decoded(key, escaped)?;
+            if keep(&key) {
+                members.push((key, value));
+            }
+            Some(())
+        })?;
+        Some(members)
+    }
+
     fn object_with(
         &mut self,
         mut member: impl FnMut(&mut Self, &'a str, bool) -> Option<()>,
@@ -239,21 +253,13 @@ impl<'a> Scanner<'a> {
 /// The members of the JSON object that is the whole of `text`, in order, with their keys
 /// decoded and their values raw, keeping those whose key `keep` accepts; `None` if `text` is
 /// not one valid JSON object (or a key's escapes do not decode).
-pub fn object_members<'a>(
-    text: &'a str,
-    keep: impl Fn(&str) -> bool,
-) -> Option<Vec<(Cow<'a, str>, &'a str)>> {
-    let mut members = Vec::with_capacity(8);
+pub fn object_members<'a>(text: &'a str, keep: impl Fn(&str) -> bool) -> Option<Members<'a>> {
+    let mut members = None;
     Scanner::new(text).whole(b'{', |scanner| {
-        scanner.object(1, |key, escaped, value| {
-            let key = decoded(key, escaped)?;
-            if keep(&key) {
-                members.push((key, value));
-            }
-            Some(())
-        })
+        members = Some(scanner.kept_members(1, keep)?);
+        Some(())
     })?;
-    Some(members)
+    members
 }
 
 /// A raw key, decoded.
@@ -299,15 +305,7 @@ pub fn object_members_and_items<'a>(
                     let at = scanner.at;
                     let mut kept = None;
                     if scanner.peek() == Some(b'{') {
-                        let mut found = Vec::new();
-                        scanner.object(3, |key, escaped, value| {
-                            let key = decoded(key, escaped)?;
-                            if keep_item(&key) {
-                                found.push((key, value));
-                            }
-                            Some(())
-                        })?;
-                        kept = Some(found);
+                        kept = Some(scanner.kept_members(3, &keep_item)?);
                     } else {
                         scanner.value(2)?;
                     }
