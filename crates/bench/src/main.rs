@@ -62,12 +62,13 @@ enum Which {
     /// Latency from PutLogEvents to the subscriber receiving the alarm notification.
     Latency(LatencyArgs),
     /// Backlog intake: a folder of CloudTrail delivery files (the real events of testdata
-    /// repeated, every eventID unique) read by a trail into its log group with the 15 CIS
-    /// filters, against `trailwatch replay` of the same folder with the same filters.
+    /// repeated, each copy with eventIDs of its own) read by a trail into its log group with
+    /// the 15 CIS filters, against `trailwatch replay` of the same folder with the same
+    /// filters.
     Backlog(BacklogArgs),
     /// Writes a replay corpus: the real CloudTrail events of testdata repeated, as JSON lines,
-    /// to a size, every eventID made unique (so that replay counts every event), for timing
-    /// `trailwatch replay` and its peers with farm-bench.
+    /// to a size, each copy with eventIDs of its own (so that replay counts each copy), for
+    /// timing `trailwatch replay` and its peers with farm-bench.
     Corpus(CorpusArgs),
 }
 
@@ -795,9 +796,11 @@ fn round_mask(round: u64) -> u128 {
     bits & !((0xf << 76) | (0x3 << 62))
 }
 
-/// The corpus's events with every eventID made unique (see [`copy_of`]), over and over, until
-/// `bytes` of JSON.
-fn unique_events(lines: &[String], bytes: u64) -> Vec<String> {
+/// The corpus's events, each copy with eventIDs of its own (see [`copy_of`]), over and over,
+/// until `bytes` of JSON. The corpus repeats a few of its events (the same event in two public
+/// samples, or samples' made-up ids such as "1"); a copy repeats them too, as CloudTrail
+/// sometimes delivers an event twice.
+fn copied_events(lines: &[String], bytes: u64) -> Vec<String> {
     let mut out = Vec::new();
     let mut written = 0u64;
     let mut round = 0u64;
@@ -828,7 +831,7 @@ async fn backlog(exe: &Path, args: BacklogArgs) -> anyhow::Result<()> {
             })
         })
         .collect();
-    let events = unique_events(&corpus, args.megabytes * 1_000_000);
+    let events = copied_events(&corpus, args.megabytes * 1_000_000);
     let json_bytes: usize = events.iter().map(String::len).sum();
     let server = Server::start_with(exe, &["--s3-dir", "{dir}/buckets"], &[], |dir| {
         std::fs::create_dir_all(dir.join("buckets/bench-trail"))
@@ -888,6 +891,7 @@ async fn backlog(exe: &Path, args: BacklogArgs) -> anyhow::Result<()> {
             )
             .await?;
     }
+    let cpu_before = server.cpu_seconds();
     let start = Instant::now();
     trail_into(&client, group).await?;
     // Done when the last file's event is in.
@@ -920,7 +924,11 @@ async fn backlog(exe: &Path, args: BacklogArgs) -> anyhow::Result<()> {
         held as f64 / 1e6,
         json_bytes as f64 / 1e6
     );
-    let cpu = server.cpu_seconds();
+    // The intake's: not the start's (its first key and SNS signing key).
+    let cpu = server
+        .cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
 
     let start = Instant::now();
     let replay = Command::new(exe)

@@ -7,7 +7,10 @@ mod common;
 
 use common::{START_MS, fixture};
 use engine::Engine;
-use engine::logs::api::{FilterLogEventsRequest, LogGroupRequest};
+use engine::logs::api::{
+    FilterLogEventsRequest, LogGroupRequest, MetricTransformation, PutMetricFilterRequest,
+};
+use engine::metrics::api::GetMetricStatisticsRequest;
 use engine::scope::{Region, Scope};
 use engine::trails::api::{
     EventSelector, LookupAttribute, LookupEventsRequest, NameRequest, PutEventSelectorsRequest,
@@ -478,4 +481,114 @@ async fn each_event_in_the_history_is_its_own_json_whatever_the_log_group_holds(
             "{id}: the history holds another event's JSON"
         );
     }
+}
+
+#[tokio::test]
+async fn a_delivery_that_repeats_events_met_before_stores_and_counts_each_once() {
+    let f = fixture();
+    let engine = &f.engine;
+    let home = scope("us-east-1");
+    let a = trail(engine, "audit").await;
+    engine
+        .logs(&home)
+        .put_metric_filter(PutMetricFilterRequest {
+            log_group_name: "audit-events".into(),
+            filter_name: "policy-changes".into(),
+            filter_pattern: r#"{ $.eventName = "PutRolePolicy" }"#.into(),
+            metric_transformations: vec![MetricTransformation {
+                metric_name: "PolicyChanges".into(),
+                metric_namespace: "CISBenchmark".into(),
+                metric_value: "1".into(),
+                default_value: None,
+                dimensions: None,
+                unit: None,
+            }],
+        })
+        .await
+        .expect("a metric filter");
+    let at = |minutes: i64| START_MS + minutes * MINUTE;
+    // Every third event a policy change, in the hour before START_MS and the hour from it.
+    let events = |prefix: &str, minutes: std::ops::Range<i64>| -> Vec<String> {
+        minutes
+            .map(|m| {
+                let name = if m % 3 == 0 {
+                    "PutRolePolicy"
+                } else {
+                    "CreateUser"
+                };
+                event(&format!("{prefix}{m}"), name, at(m), "alice")
+            })
+            .collect()
+    };
+    let policy_changes = |events: &[String]| {
+        events
+            .iter()
+            .filter(|e| e.contains("PutRolePolicy"))
+            .count()
+    };
+    let first = events("p", -40..0);
+    let done = deliver(
+        engine,
+        &a,
+        vec![object("a1", "us-east-1", &first.iter().collect::<Vec<_>>())],
+    )
+    .await;
+    assert_eq!((done.logged, done.duplicates), (40, 0));
+
+    // The next delivery brings two events met in the first (one a policy change) among new
+    // ones of the same hour, and new ones of the next hour: what it prepared before the write
+    // holds the two, the write must leave them out, and the others are stored as prepared.
+    let second = events("q", -30..30);
+    let repeated = [first[39].clone(), first[10].clone()];
+    assert_eq!(policy_changes(&repeated), 1);
+    let mut objects = vec![object(
+        "a2",
+        "us-east-1",
+        &second[..20].iter().chain(&repeated).collect::<Vec<_>>(),
+    )];
+    objects.push(object(
+        "a3",
+        "us-east-1",
+        &second[20..].iter().collect::<Vec<_>>(),
+    ));
+    let done = deliver(engine, &a, objects).await;
+    assert_eq!((done.events, done.duplicates, done.logged), (62, 2, 60));
+
+    let mut expected: Vec<String> = (-40..0)
+        .map(|m| format!("p{m}"))
+        .chain((-30..30).map(|m| format!("q{m}")))
+        .collect();
+    expected.sort();
+    assert_eq!(logged(engine, "audit").await, expected);
+    let counted = engine
+        .metrics(&home)
+        .get_metric_statistics(GetMetricStatisticsRequest {
+            namespace: "CISBenchmark".into(),
+            metric_name: "PolicyChanges".into(),
+            dimensions: Vec::new(),
+            start_time: (at(-60) / 1000) as f64,
+            end_time: (at(60) / 1000) as f64,
+            period: 3600,
+            statistics: vec!["Sum".into()],
+            unit: None,
+        })
+        .await
+        .expect("the metric's data");
+    let mut sums: Vec<(i64, f64)> = counted
+        .datapoints
+        .iter()
+        .map(|d| (d.timestamp, d.sum.expect("a sum")))
+        .collect();
+    sums.sort_by_key(|&(t, _)| t);
+    let (before, after) = second.split_at(30);
+    assert_eq!(
+        sums,
+        [
+            (
+                at(-60) / 1000,
+                (policy_changes(&first) + policy_changes(before)) as f64
+            ),
+            (at(0) / 1000, policy_changes(after) as f64),
+        ]
+    );
 }

@@ -299,6 +299,8 @@ struct DeliveredBatch {
     events: Vec<usize>,
     /// Shared with a block of the event history that holds the same events.
     encoded: Arc<Vec<u8>>,
+    /// Its metric data, if it was matched (see [`PreparedDelivery::generation`]).
+    data: Option<Vec<Datum>>,
 }
 
 /// Events a service delivers to one stream, prepared off the writer (or on it, when the write
@@ -306,16 +308,44 @@ struct DeliveredBatch {
 /// with the group's filters if they were compiled. It holds no
 /// copy of the events: [`append_delivered`] is given the same list again.
 pub(crate) struct PreparedDelivery {
-    len: usize,
+    /// Where each event's message is, in the delivery's list: which events these are.
+    messages: Vec<usize>,
     batches: Vec<DeliveredBatch>,
-    /// Metric data per batch, with the filter generation it was matched with.
-    matched: Option<(u64, Vec<Vec<Datum>>)>,
+    /// The filter generation the batches' data was matched with.
+    generation: u64,
 }
 
 impl PreparedDelivery {
-    /// How many events it holds.
-    pub(crate) fn len(&self) -> usize {
-        self.len
+    /// What was prepared, for `events`: the same events or some of them, in the same order
+    /// (those of a delivery that reach the write, when the write finds some met before it).
+    /// Only the batches that lost events are encoded again, and matched again on the write;
+    /// `None` when `events` are not among those prepared.
+    pub(crate) fn narrowed(
+        mut self,
+        store: &dyn crate::store::Store,
+        events: &[(i64, &str)],
+    ) -> Option<PreparedDelivery> {
+        // Each prepared event's place in `events`, if it is there.
+        let mut place = vec![None; self.messages.len()];
+        let mut prepared = self.messages.iter().enumerate();
+        for (n, (_, message)) in events.iter().enumerate() {
+            let at = message.as_ptr() as usize;
+            let (i, _) = prepared.find(|&(_, &m)| m == at)?;
+            place[i] = Some(n);
+        }
+        for batch in &mut self.batches {
+            let before = batch.events.len();
+            batch
+                .events
+                .retain_mut(|i| place[*i].map(|n| *i = n).is_some());
+            if batch.events.len() < before {
+                batch.data = None;
+                batch.encoded =
+                    Arc::new(store.encode_events(&mut batch.events.iter().map(|&n| events[n])));
+            }
+        }
+        self.messages = events.iter().map(|(_, m)| m.as_ptr() as usize).collect();
+        Some(self)
     }
 
     /// Its batches, in time order: each one's events (places in the delivery's list) and
@@ -383,14 +413,19 @@ pub(crate) fn prepare_delivered(
                 .collect::<Vec<_>>()
         },
     );
+    let mut matched = matched.map(Vec::into_iter);
     PreparedDelivery {
-        len: events.len(),
+        messages: events.iter().map(|(_, m)| m.as_ptr() as usize).collect(),
         batches: cut
             .into_iter()
             .zip(encoded)
-            .map(|(events, encoded)| DeliveredBatch { events, encoded })
+            .map(|(events, encoded)| DeliveredBatch {
+                events,
+                encoded,
+                data: matched.as_mut().and_then(Iterator::next),
+            })
             .collect(),
-        matched: matched.map(|data| (generation, data)),
+        generation,
     }
 }
 
@@ -412,13 +447,10 @@ pub(crate) fn append_delivered(
     }
     let retained = retained_from(tx, group, ctx.now_ms)?;
     // Matching done before the write counts only if the filters are still those it used.
-    let mut matched = match prepared.matched.take() {
-        Some((generation, data)) if generation == ctx.filter_sets.generation() => Some(data),
-        _ => None,
-    };
+    let current = prepared.generation == ctx.filter_sets.generation();
     let mut stored = 0;
-    for (n, batch) in prepared.batches.iter_mut().enumerate() {
-        let mut data = matched.as_mut().map(|m| std::mem::take(&mut m[n]));
+    for batch in &mut prepared.batches {
+        let mut data = batch.data.take().filter(|_| current);
         if let Some(from) = retained
             && batch.events.first().is_some_and(|&i| events[i].0 < from)
         {

@@ -552,9 +552,13 @@ fn deliver(
                 // In the order prepare met them, as prepared.
                 let events: Vec<(i64, &str)> =
                     events.iter().map(|e| (e.time_ms, e.json())).collect();
-                let mut ready = match prepared.streams.remove(place) {
-                    Some(p) if p.len() == events.len() => p,
-                    _ => crate::logs::prepare_delivered(
+                let narrowed = prepared
+                    .streams
+                    .remove(place)
+                    .and_then(|p| p.narrowed(store, &events));
+                let mut ready = match narrowed {
+                    Some(p) => p,
+                    None => crate::logs::prepare_delivered(
                         store,
                         &ctx.filter_sets,
                         &home,
