@@ -27,8 +27,7 @@ impl MetricStore for SqliteTx<'_> {
                 |r| r.get(0),
             )
             .map_err(storage)?;
-        let resolution = if d.high_resolution { 1 } else { 60 };
-        let bucket = d.timestamp_ms.div_euclid(1000).div_euclid(resolution) * resolution;
+        let bucket = d.period_s();
         let a = d.stats;
         self.conn
             .prepare_cached(

@@ -49,7 +49,24 @@ pub struct Aggregate {
     pub max: f64,
 }
 
+impl Datum {
+    /// The period the store keeps its samples in, as its start in seconds: a minute, or a
+    /// second at high resolution.
+    pub fn period_s(&self) -> i64 {
+        let resolution = if self.high_resolution { 1 } else { 60 };
+        self.timestamp_ms.div_euclid(1000).div_euclid(resolution) * resolution
+    }
+}
+
 impl Aggregate {
+    /// Adds the samples of `other`.
+    pub fn add(&mut self, other: &Aggregate) {
+        self.sum += other.sum;
+        self.count += other.count;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
     /// One sample.
     pub fn one(value: f64) -> Aggregate {
         Aggregate {

@@ -11,7 +11,8 @@ pub(crate) mod datum;
 pub(crate) mod statistics;
 pub mod store;
 
-use std::collections::BTreeSet;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::error::CloudWatchException;
 use crate::paging::{self, Listing};
@@ -45,11 +46,33 @@ pub(crate) fn record(
     ctx: &Context,
     data: &[Datum],
 ) -> Result<Vec<String>, ApiError> {
-    let mut touched = BTreeSet::new();
+    // The store adds samples up per metric, unit and period (see `Datum::period_s`): those of
+    // one are added up here first, as most of a batch's metric-filter matches are, so that
+    // each period costs the store one write.
+    let mut periods: Vec<Datum> = Vec::new();
+    let mut at: HashMap<_, usize> = HashMap::new();
     for d in data {
+        let key = (
+            d.namespace.as_str(),
+            d.metric_name.as_str(),
+            d.dimensions.as_slice(),
+            d.unit.as_str(),
+            d.high_resolution,
+            d.period_s(),
+        );
+        match at.entry(key) {
+            Entry::Occupied(o) => periods[*o.get()].stats.add(&d.stats),
+            Entry::Vacant(v) => {
+                v.insert(periods.len());
+                periods.push(d.clone());
+            }
+        }
+    }
+    let mut touched = BTreeSet::new();
+    for d in periods {
         let dims = dimensions_key(&d.dimensions);
-        tx.record_datum(d, &dims, ctx.now_ms)?;
-        touched.insert((d.namespace.clone(), d.metric_name.clone(), dims));
+        tx.record_datum(&d, &dims, ctx.now_ms)?;
+        touched.insert((d.namespace, d.metric_name, dims));
     }
     let mut evaluated = Vec::new();
     for (namespace, name, dims) in touched {
