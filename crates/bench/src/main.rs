@@ -93,6 +93,11 @@ struct BacklogArgs {
     /// Events per delivery file.
     #[arg(long, default_value_t = 500)]
     per_file: usize,
+    /// Give each file's events times within the five minutes a CloudTrail file covers, file
+    /// after file from 2026-01-01, as a real backlog has them (without it the events keep the
+    /// public samples' times, years apart, so each delivery meets hundreds of hours).
+    #[arg(long)]
+    delivered_times: bool,
 }
 
 #[derive(clap::Args)]
@@ -815,6 +820,17 @@ fn copied_events(lines: &[String], bytes: u64) -> Vec<String> {
     out
 }
 
+/// `event` with its `eventTime` set to `seconds` since the epoch.
+fn with_event_time(event: &str, seconds: i64) -> anyhow::Result<String> {
+    let key = "\"eventTime\":\"";
+    let start = event.find(key).context("an eventTime")? + key.len();
+    let end = start + event[start..].find('"').context("an eventTime's end")?;
+    let time = time::OffsetDateTime::from_unix_timestamp(seconds)?.format(
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"),
+    )?;
+    Ok(format!("{}{time}{}", &event[..start], &event[end..]))
+}
+
 async fn backlog(exe: &Path, args: BacklogArgs) -> anyhow::Result<()> {
     use std::io::Write as _;
     // The corpus's events that a trail delivers: those with an ISO-8601 eventTime (some
@@ -831,7 +847,16 @@ async fn backlog(exe: &Path, args: BacklogArgs) -> anyhow::Result<()> {
             })
         })
         .collect();
-    let events = copied_events(&corpus, args.megabytes * 1_000_000);
+    let mut events = copied_events(&corpus, args.megabytes * 1_000_000);
+    if args.delivered_times {
+        let per_file = args.per_file.max(1);
+        for (n, event) in events.iter_mut().enumerate() {
+            // File f covers [f × 5 min, (f + 1) × 5 min) after 2026-01-01T00:00:00Z.
+            let (file, place) = (n / per_file, n % per_file);
+            let seconds = 1_767_225_600 + 300 * file as i64 + (300 * place / per_file) as i64;
+            *event = with_event_time(event, seconds)?;
+        }
+    }
     let json_bytes: usize = events.iter().map(String::len).sum();
     let server = Server::start_with(exe, &["--s3-dir", "{dir}/buckets"], &[], |dir| {
         std::fs::create_dir_all(dir.join("buckets/bench-trail"))

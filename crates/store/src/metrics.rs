@@ -27,7 +27,7 @@ impl MetricStore for SqliteTx<'_> {
                 |r| r.get(0),
             )
             .map_err(storage)?;
-        let bucket = d.period_s();
+        let bucket = d.bucket_s();
         let a = d.stats;
         self.conn
             .prepare_cached(

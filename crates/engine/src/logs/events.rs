@@ -305,8 +305,9 @@ struct DeliveredBatch {
 
 /// Events a service delivers to one stream, prepared off the writer (or on it, when the write
 /// finds what was prepared no longer holds): sorted, cut into batches, encoded, and matched
-/// with the group's filters if they were compiled. It holds no
-/// copy of the events: [`append_delivered`] is given the same list again.
+/// with the group's filters if they were compiled. It holds no copy of the events:
+/// [`append_delivered`] is given the same list again, or the part of it that reaches the
+/// write, to which [`PreparedDelivery::narrowed`] fits it.
 pub(crate) struct PreparedDelivery {
     /// Where each event's message is, in the delivery's list: which events these are.
     messages: Vec<usize>,
@@ -319,25 +320,25 @@ impl PreparedDelivery {
     /// What was prepared, for `events`: the same events or some of them, in the same order
     /// (those of a delivery that reach the write, when the write finds some met before it).
     /// Only the batches that lost events are encoded again, and matched again on the write;
-    /// `None` when `events` are not among those prepared.
+    /// `None` when `events` are not a part, in the same order, of those prepared.
     pub(crate) fn narrowed(
         mut self,
         store: &dyn crate::store::Store,
         events: &[(i64, &str)],
     ) -> Option<PreparedDelivery> {
-        // Each prepared event's place in `events`, if it is there.
-        let mut place = vec![None; self.messages.len()];
+        // Where each prepared event is in `events`, if it is there.
+        let mut kept_at = vec![None; self.messages.len()];
         let mut prepared = self.messages.iter().enumerate();
         for (n, (_, message)) in events.iter().enumerate() {
             let at = message.as_ptr() as usize;
             let (i, _) = prepared.find(|&(_, &m)| m == at)?;
-            place[i] = Some(n);
+            kept_at[i] = Some(n);
         }
         for batch in &mut self.batches {
             let before = batch.events.len();
             batch
                 .events
-                .retain_mut(|i| place[*i].map(|n| *i = n).is_some());
+                .retain_mut(|i| kept_at[*i].map(|n| *i = n).is_some());
             if batch.events.len() < before {
                 batch.data = None;
                 batch.encoded =
@@ -430,7 +431,8 @@ pub(crate) fn prepare_delivered(
 }
 
 /// Stores events a service delivers to a group (CloudTrail's, for a trail), prepared by
-/// [`prepare_delivered`] from the same `events`, with their metric data, the stream created
+/// [`prepare_delivered`] from the same `events` (or fitted to them, see
+/// [`PreparedDelivery::narrowed`]), with their metric data, the stream created
 /// when it is new. Unlike PutLogEvents' callers, a service is not refused for old events: only
 /// those the group's retention has let go are left out. Answers how many were stored.
 pub(crate) fn append_delivered(

@@ -50,9 +50,9 @@ pub struct Aggregate {
 }
 
 impl Datum {
-    /// The period the store keeps its samples in, as its start in seconds: a minute, or a
+    /// The bucket the store adds its samples up in, as its start in seconds: a minute, or a
     /// second at high resolution.
-    pub fn period_s(&self) -> i64 {
+    pub fn bucket_s(&self) -> i64 {
         let resolution = if self.high_resolution { 1 } else { 60 };
         self.timestamp_ms.div_euclid(1000).div_euclid(resolution) * resolution
     }

@@ -46,10 +46,11 @@ pub(crate) fn record(
     ctx: &Context,
     data: &[Datum],
 ) -> Result<Vec<String>, ApiError> {
-    // The store adds samples up per metric, unit and period (see `Datum::period_s`): those of
-    // one are added up here first, as most of a batch's metric-filter matches are, so that
-    // each period costs the store one write.
-    let mut periods: Vec<Datum> = Vec::new();
+    // The store adds samples up per metric, unit and bucket (see `Datum::bucket_s`). Data of
+    // one bucket are added up here first, so that it costs the store one write: the matches
+    // of a live trail's or PutLogEvents' events, which arrive within a minute or so, mostly
+    // share their buckets.
+    let mut buckets: Vec<(&Datum, Aggregate)> = Vec::new();
     let mut at: HashMap<_, usize> = HashMap::new();
     for d in data {
         let key = (
@@ -58,21 +59,26 @@ pub(crate) fn record(
             d.dimensions.as_slice(),
             d.unit.as_str(),
             d.high_resolution,
-            d.period_s(),
+            d.bucket_s(),
         );
         match at.entry(key) {
-            Entry::Occupied(o) => periods[*o.get()].stats.add(&d.stats),
+            Entry::Occupied(o) => buckets[*o.get()].1.add(&d.stats),
             Entry::Vacant(v) => {
-                v.insert(periods.len());
-                periods.push(d.clone());
+                v.insert(buckets.len());
+                buckets.push((d, d.stats));
             }
         }
     }
     let mut touched = BTreeSet::new();
-    for d in periods {
+    for (d, stats) in buckets {
         let dims = dimensions_key(&d.dimensions);
-        tx.record_datum(&d, &dims, ctx.now_ms)?;
-        touched.insert((d.namespace, d.metric_name, dims));
+        if stats == d.stats {
+            tx.record_datum(d, &dims, ctx.now_ms)?;
+        } else {
+            let added = Datum { stats, ..d.clone() };
+            tx.record_datum(&added, &dims, ctx.now_ms)?;
+        }
+        touched.insert((d.namespace.clone(), d.metric_name.clone(), dims));
     }
     let mut evaluated = Vec::new();
     for (namespace, name, dims) in touched {

@@ -3,7 +3,7 @@
 //! event as met, so that a restart neither reads an object twice nor counts an event twice.
 //! What can be done before the write (the log events sorted, encoded and matched, the history's
 //! blocks encoded) is done off the writer, as if every event were new, and done again on the
-//! writer only for a stream or block that lost an event met before.
+//! writer only for a log batch or history block that lost an event met before.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, btree_map};
@@ -416,10 +416,10 @@ struct HistoryAdded<'e> {
 
 /// Writes a delivery. An event counts for the trail the first time it is met in its place
 /// and hour (see [`TrailStore::sightings`](super::store::TrailStore::sightings)), and enters
-/// the history the first time any trail brings it; what was prepared is written as it is
-/// wherever it holds as many events as reach it here — the same events, since those are
-/// among the ones it holds — and made again otherwise (an event met before this delivery, an
-/// object read already, selectors changed since).
+/// the history the first time any trail brings it. What was prepared is written as it is
+/// wherever it holds the events that reach it here; a log batch or history block that holds
+/// more (an event met before this delivery, an object read already) is made again, and a
+/// stream whose selectors changed since is prepared again whole.
 fn deliver(
     tx: &mut dyn Tx,
     ctx: &Context,
