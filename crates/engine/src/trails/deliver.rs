@@ -189,7 +189,8 @@ pub struct Delivery {
 struct Prepared {
     selection: Selection,
     streams: BTreeMap<String, PreparedDelivery>,
-    history: BTreeMap<HistoryKey, EncodedHistory>,
+    /// An hour's events in one block, or two (see [`prepare`]).
+    history: BTreeMap<HistoryKey, Vec<EncodedHistory>>,
     /// Streams written, kept to be freed off the writer.
     spent: Vec<PreparedDelivery>,
 }
@@ -237,9 +238,18 @@ fn encode_history(store: &dyn Store, events: &mut [&TrailEvent]) -> EncodedHisto
 /// their own; a smaller one (a live trail's file of a few events) is not worth starting one.
 const HISTORY_BESIDE_FROM: usize = 256;
 
-/// A block of the event history as a delivery is prepared: its events, and the stream a
-/// batch of which is expected to hold the same events.
+/// An hour of the event history as a delivery is prepared: its events in the order met,
+/// each with whether `place`, the stream of the first of them logged, logs it (a batch of that
+/// stream may hold exactly those); the others are too large for CloudWatch Logs, not selected,
+/// or another folder's.
 struct Block<'e> {
+    events: Vec<(&'e TrailEvent, bool)>,
+    place: Option<&'e str>,
+}
+
+/// A block of the event history to encode: its events, and the stream a batch of which is
+/// expected to hold the same events.
+struct Part<'e> {
     events: Vec<&'e TrailEvent>,
     place: Option<&'e str>,
 }
@@ -299,7 +309,7 @@ fn prepare(
     // The same walk as the write's, without what the store knows.
     let mut met: HashMap<&str, HashMap<i64, EventIds>> = HashMap::new();
     let mut in_blocks: HashMap<(&str, &str, i64), EventIds> = HashMap::new();
-    let mut blocks: BTreeMap<(&str, &str, i64), Block<'_>> = BTreeMap::new();
+    let mut history_hours: BTreeMap<(&str, &str, i64), Block<'_>> = BTreeMap::new();
     let mut logged: BTreeMap<&str, Vec<(i64, &str)>> = BTreeMap::new();
     let mut logged_in_hour: HashMap<(&str, i64), usize> = HashMap::new();
     for (object, place) in objects.iter().zip(&places) {
@@ -313,15 +323,12 @@ fn prepare(
             if history_region(object, event).is_some() {
                 let key = (&*object.account, &*object.region, hour);
                 if in_blocks.entry(key).or_default().insert_event(event) {
-                    let block = blocks.entry(key).or_insert_with(|| Block {
+                    let block = history_hours.entry(key).or_insert_with(|| Block {
                         events: Vec::new(),
-                        place: Some(place),
+                        place: None,
                     });
-                    block.events.push(event);
-                    // Each of its events logged to one stream, or it shares nothing.
-                    if !logs || block.place != Some(place) {
-                        block.place = None;
-                    }
+                    let in_place = logs && *block.place.get_or_insert(place) == place;
+                    block.events.push((event, in_place));
                 }
             }
             if logs {
@@ -333,26 +340,47 @@ fn prepare(
             }
         }
     }
-    for ((_, _, hour), block) in &mut blocks {
-        block.events.sort_by_key(|e| e.time_ms);
+    // An hour's events make one block of the history, or two when a stream's batch is
+    // expected to hold those it logged but the hour has others too (an event over 256 KB, one
+    // its selectors leave out): the batch's part then shares its encoding.
+    let mut blocks: Vec<((&str, &str, i64), Part<'_>)> = Vec::new();
+    for (key, block) in history_hours {
         // A stream's batch holds the events it logged in the hour, up to PER_BLOCK of them:
-        // the block's if it logged no others.
-        block.place = block.place.filter(|place| {
-            block.events.len() <= crate::logs::PER_BLOCK
-                && logged_in_hour.get(&(*place, *hour)) == Some(&block.events.len())
+        // the block's part if it logged no others.
+        let in_place = block.events.iter().filter(|(_, logged)| *logged).count();
+        let shared = block.place.filter(|place| {
+            in_place <= crate::logs::PER_BLOCK
+                && logged_in_hour.get(&(*place, key.2)) == Some(&in_place)
         });
+        let part = |wanted: Option<bool>| {
+            let mut events: Vec<&TrailEvent> = (block.events.iter())
+                .filter(|(_, logged)| wanted.is_none_or(|w| *logged == w))
+                .map(|(e, _)| *e)
+                .collect();
+            events.sort_by_key(|e| e.time_ms);
+            events
+        };
+        let parts = match shared {
+            Some(_) => [(part(Some(true)), shared), (part(Some(false)), None)],
+            None => [(part(None), None), (Vec::new(), None)],
+        };
+        for (events, place) in parts {
+            if !events.is_empty() {
+                blocks.push((key, Part { events, place }));
+            }
+        }
     }
     // The history's blocks and the log streams are encoded side by side: a backlog's
     // deliveries are prepared one at a time while the one before is written. A block's events
     // are encoded with its attributes unless a batch of a stream is expected to hold the same
-    // events (see `Block::place`); they are then taken from that batch, after.
-    let history_events: usize = blocks.values().map(|b| b.events.len()).sum();
-    let (history, streams) = crate::beside::beside(
+    // events (see `Part::place`); they are then taken from that batch, after.
+    let history_events: usize = blocks.iter().map(|(_, b)| b.events.len()).sum();
+    let (history_encoded, streams) = crate::beside::beside(
         history_events >= HISTORY_BESIDE_FROM,
         || {
             blocks
-                .values()
-                .map(|block| EncodedHistory {
+                .iter()
+                .map(|(_, block)| EncodedHistory {
                     events: match block.place {
                         Some(_) => Arc::default(),
                         None => encode_events(store, &block.events),
@@ -373,24 +401,24 @@ fn prepare(
             streams
         },
     );
-    let history = blocks
-        .into_iter()
-        .zip(history)
-        .map(|((key, block), mut encoded)| {
-            if let Some(place) = block.place {
-                let shared = streams
-                    .get(place)
-                    .zip(logged.get(place))
-                    .and_then(|(stream, logged)| shared_batch(stream, logged, &block.events));
-                // Expected, as stream batches are cut (by the hour, PER_BLOCK at most): a miss
-                // costs an encoding here, after the threads, and no more.
-                debug_assert!(shared.is_some(), "no batch of {place} holds the block");
-                encoded.events = shared.unwrap_or_else(|| encode_events(store, &block.events));
-            }
-            let (account, region, hour) = key;
-            ((account.to_owned(), region.to_owned(), hour), encoded)
-        })
-        .collect();
+    let mut history: BTreeMap<HistoryKey, Vec<EncodedHistory>> = BTreeMap::new();
+    for ((key, block), mut encoded) in blocks.into_iter().zip(history_encoded) {
+        if let Some(place) = block.place {
+            let shared = streams
+                .get(place)
+                .zip(logged.get(place))
+                .and_then(|(stream, logged)| shared_batch(stream, logged, &block.events));
+            // Expected, as stream batches are cut (by the hour, PER_BLOCK at most): a miss
+            // costs an encoding here, after the threads, and no more.
+            debug_assert!(shared.is_some(), "no batch of {place} holds the block");
+            encoded.events = shared.unwrap_or_else(|| encode_events(store, &block.events));
+        }
+        let (account, region, hour) = key;
+        history
+            .entry((account.to_owned(), region.to_owned(), hour))
+            .or_default()
+            .push(encoded);
+    }
     Prepared {
         selection: selection(trail),
         streams,
@@ -528,18 +556,20 @@ fn deliver(
             continue;
         }
         let key = (account.to_owned(), region.to_owned(), hour);
-        let block = match prepared.history.remove(&key) {
-            Some(p) if p.count == added.events.len() => p,
-            _ => encode_history(store, &mut added.events),
+        let blocks = match prepared.history.remove(&key) {
+            Some(p) if p.iter().map(|b| b.count).sum::<usize>() == added.events.len() => p,
+            _ => vec![encode_history(store, &mut added.events)],
         };
         tx.enter(&added.scope);
-        let recorded = tx.record_history(&HistoryBlock {
-            hour,
-            first_ms: block.first_ms,
-            last_ms: block.last_ms,
-            count: block.count,
-            attributes: &block.attributes,
-            events: &block.events,
+        let recorded = blocks.iter().try_for_each(|block| {
+            tx.record_history(&HistoryBlock {
+                hour,
+                first_ms: block.first_ms,
+                last_ms: block.last_ms,
+                count: block.count,
+                attributes: &block.attributes,
+                events: &block.events,
+            })
         });
         tx.enter(&home);
         recorded?;
