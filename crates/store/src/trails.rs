@@ -4,7 +4,8 @@
 //! hour of `eventTime` (a hundred thousand events of a backlog were two hundred thousand rows,
 //! each inserted and indexed by the one writer, which bounded intake): `trail_sighting_blocks`
 //! holds the ids a trail met in one account's and region's folder in the hour, packed (see
-//! [`pack_ids`]); `event_history_blocks` holds a scope's management events of the hour, their
+//! [`pack_ids`]); `event_history_blocks` holds a scope's management events of the hour (in two
+//! rows when a log batch holds only some of them, so that those share its encoding), their
 //! lookup attributes (see [`pack_attributes`]) and their JSON (as log event blocks hold
 //! messages) compressed apart, so that LookupEvents inflates the JSON of the blocks that hold
 //! events it answers only.

@@ -3,7 +3,7 @@
 //! event as met, so that a restart neither reads an object twice nor counts an event twice.
 //! What can be done before the write (the log events sorted, encoded and matched, the history's
 //! blocks encoded) is done off the writer, as if every event were new, and done again on the
-//! writer only for a log batch or history block that lost an event met before.
+//! writer only for a log batch, or an hour of the history, that lost an event met before.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, btree_map};
