@@ -154,8 +154,6 @@ impl<'a> Scanner<'a> {
         })
     }
 
-    /// Skips the object that starts here, calling `member(self, raw key, key has escapes)`
-    /// at each member's value, which it must skip.
     /// The members of the object at the scanner (within `depth` containers) whose key `keep`
     /// accepts, in order: keys decoded, values raw.
     fn kept_members(&mut self, depth: usize, keep: impl Fn(&str) -> bool) -> Option<Members<'a>> {
@@ -170,6 +168,8 @@ impl<'a> Scanner<'a> {
         Some(members)
     }
 
+    /// Skips the object that starts here, calling `member(self, raw key, key has escapes)`
+    /// at each member's value, which it must skip.
     fn object_with(
         &mut self,
         mut member: impl FnMut(&mut Self, &'a str, bool) -> Option<()>,

@@ -212,9 +212,9 @@ CREATE TABLE IF NOT EXISTS trail_sighting_blocks (
 CREATE INDEX IF NOT EXISTS trail_sighting_blocks_in_hour ON trail_sighting_blocks (trail_arn, place, hour);
 CREATE INDEX IF NOT EXISTS trail_sighting_blocks_in_time ON trail_sighting_blocks (recorded_ms);
 -- The event history LookupEvents searches: management events, per scope, a row (or two, see
--- trails.rs) per delivery and hour of eventTime, with their first and last times and their ids; their lookup
--- attributes and their JSON (as log_event_blocks holds messages) LZ4-compressed apart (see
--- trails.rs).
+-- trails.rs) per delivery and hour of eventTime, with their first and last times and their
+-- ids; their lookup attributes and their JSON (as log_event_blocks holds messages)
+-- LZ4-compressed apart (see trails.rs).
 CREATE TABLE IF NOT EXISTS event_history_blocks (
     id         INTEGER PRIMARY KEY,
     scope      TEXT NOT NULL,

@@ -303,6 +303,34 @@ struct DeliveredBatch {
     data: Option<Vec<Datum>>,
 }
 
+impl DeliveredBatch {
+    /// Keeps the events `keep` accepts, which may also move each to its place in `events`.
+    /// A batch that lost events is encoded again from `events`, and its metric data dropped
+    /// for the write to match what is left.
+    fn keep(
+        &mut self,
+        store: &dyn crate::store::Store,
+        events: &[(i64, &str)],
+        keep: impl FnMut(&mut usize) -> bool,
+    ) {
+        let before = self.events.len();
+        self.events.retain_mut(keep);
+        if self.events.len() < before {
+            self.data = None;
+            self.encoded = encoded(store, events, &self.events);
+        }
+    }
+}
+
+/// The encoding of `batch`, places in `events`.
+fn encoded(
+    store: &dyn crate::store::Store,
+    events: &[(i64, &str)],
+    batch: &[usize],
+) -> Arc<Vec<u8>> {
+    Arc::new(store.encode_events(&mut batch.iter().map(|&i| events[i])))
+}
+
 /// Events a service delivers to one stream, prepared off the writer (or on it, when the write
 /// finds what was prepared no longer holds): sorted, cut into batches, encoded, and matched
 /// with the group's filters if they were compiled. It holds no copy of the events:
@@ -335,15 +363,7 @@ impl PreparedDelivery {
             kept_at[i] = Some(n);
         }
         for batch in &mut self.batches {
-            let before = batch.events.len();
-            batch
-                .events
-                .retain_mut(|i| kept_at[*i].map(|n| *i = n).is_some());
-            if batch.events.len() < before {
-                batch.data = None;
-                batch.encoded =
-                    Arc::new(store.encode_events(&mut batch.events.iter().map(|&n| events[n])));
-            }
+            batch.keep(store, events, |i| kept_at[*i].map(|n| *i = n).is_some());
         }
         self.messages = events.iter().map(|(_, m)| m.as_ptr() as usize).collect();
         Some(self)
@@ -410,7 +430,7 @@ pub(crate) fn prepare_delivered(
         },
         || {
             cut.iter()
-                .map(|batch| Arc::new(store.encode_events(&mut batch.iter().map(|&i| events[i]))))
+                .map(|batch| encoded(store, events, batch))
                 .collect::<Vec<_>>()
         },
     );
@@ -452,16 +472,13 @@ pub(crate) fn append_delivered(
     let current = prepared.generation == ctx.filter_sets.generation();
     let mut stored = 0;
     for batch in &mut prepared.batches {
-        let mut data = batch.data.take().filter(|_| current);
         if let Some(from) = retained
             && batch.events.first().is_some_and(|&i| events[i].0 < from)
         {
-            // Rare: events older than the group keeps. What is left is encoded again.
-            batch.events.retain(|&i| events[i].0 >= from);
-            batch.encoded =
-                Arc::new(store.encode_events(&mut batch.events.iter().map(|&i| events[i])));
-            data = None;
+            // Rare: events older than the group keeps.
+            batch.keep(store, events, |i| events[*i].0 >= from);
         }
+        let data = batch.data.take().filter(|_| current);
         let (Some(&first), Some(&last)) = (batch.events.first(), batch.events.last()) else {
             continue;
         };

@@ -352,19 +352,17 @@ fn prepare(
             in_place <= crate::logs::PER_BLOCK
                 && logged_in_hour.get(&(*place, key.2)) == Some(&in_place)
         });
-        let part = |wanted: Option<bool>| {
-            let mut events: Vec<&TrailEvent> = (block.events.iter())
-                .filter(|(_, logged)| wanted.is_none_or(|w| *logged == w))
-                .map(|(e, _)| *e)
-                .collect();
-            events.sort_by_key(|e| e.time_ms);
-            events
-        };
         let parts = match shared {
-            Some(_) => [(part(Some(true)), shared), (part(Some(false)), None)],
-            None => [(part(None), None), (Vec::new(), None)],
+            Some(_) => {
+                let (logged, others): (Vec<_>, Vec<_>) =
+                    block.events.into_iter().partition(|&(_, logged)| logged);
+                vec![(logged, shared), (others, None)]
+            }
+            None => vec![(block.events, None)],
         };
         for (events, place) in parts {
+            let mut events: Vec<&TrailEvent> = events.into_iter().map(|(e, _)| e).collect();
+            events.sort_by_key(|e| e.time_ms);
             if !events.is_empty() {
                 blocks.push((key, Part { events, place }));
             }
