@@ -969,7 +969,7 @@ async fn backlog(exe: &Path, args: BacklogArgs) -> anyhow::Result<()> {
         "trail intake into the log group, 15 CIS filters: {intake:.2} s, {:.0} MB/s of JSON, {:.0} events/s{}",
         rate(intake),
         events.len() as f64 / intake,
-        cpu.map(|c| format!(", server CPU {c:.1} s"))
+        cpu.map(|c| format!(", server CPU {c:.2} s"))
             .unwrap_or_default()
     );
     println!(

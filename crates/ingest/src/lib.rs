@@ -18,8 +18,9 @@ mod shape;
 mod walk;
 
 use std::fmt;
+use std::sync::Arc;
 
-pub use walk::{Unreadable, read_paths, read_stream, stored_bytes};
+pub use walk::{Unreadable, read_bytes, read_paths, read_stream, stored_bytes};
 
 /// Where in a file something was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,8 @@ pub struct Event<'a> {
     /// Its top-level members that the visitor asked for ([`Visitor::fields`]), and its
     /// `eventID` and `eventTime`, where the reader read them on its way.
     pub(crate) members: Option<&'a [(std::borrow::Cow<'a, str>, &'a str)]>,
+    /// The whole text its JSON is a part of, where the reader holds one (a file read whole).
+    pub(crate) document: Option<&'a Arc<String>>,
 }
 
 /// The fields of an event that replay orders and deduplicates on.
@@ -72,7 +75,15 @@ impl<'a> Event<'a> {
             position,
             known: None,
             members: None,
+            document: None,
         }
+    }
+
+    /// The whole text its JSON is a part of (its file, read whole), where the reader holds
+    /// one: a visitor that keeps the event can keep its JSON as a part of this text, shared
+    /// with the file's other events, rather than copy it.
+    pub fn document(&self) -> Option<&'a Arc<String>> {
+        self.document
     }
 
     /// The raw values of its top-level members that the visitor asked for
@@ -151,8 +162,11 @@ pub struct Content {
 pub(crate) enum ContentKind {
     /// A whole file as stored: gzip or not, any shape.
     Stored(Vec<u8>),
-    /// A whole file's content, inflated: a document, an array, or lines.
-    Document(Vec<u8>),
+    /// A whole file's content, inflated: a document, an array, or lines; as text, which the
+    /// events read from it share ([`Event::document`]).
+    Document(Arc<String>),
+    /// A whole file's content, inflated, that is not UTF-8.
+    NotText(Vec<u8>),
     /// Whole lines of a JSON-lines file, the first of them line `first_line`.
     Lines { first_line: usize, text: Chunk },
 }
@@ -160,6 +174,16 @@ pub(crate) enum ContentKind {
 /// A chunk of a large file's lines. Its buffer goes back to the reader that filled it when the
 /// chunk is dropped (once read, on whatever thread), so that reading a large file cycles
 /// through a few buffers rather than asking the kernel for fresh pages for every chunk.
+impl ContentKind {
+    /// A whole file's content, inflated.
+    pub(crate) fn document(bytes: Vec<u8>) -> ContentKind {
+        match String::from_utf8(bytes) {
+            Ok(text) => ContentKind::Document(Arc::new(text)),
+            Err(e) => ContentKind::NotText(e.into_bytes()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Chunk {
     bytes: Vec<u8>,
@@ -232,7 +256,8 @@ impl Content {
     /// Its size in bytes.
     pub fn len(&self) -> usize {
         match &self.kind {
-            ContentKind::Stored(bytes) | ContentKind::Document(bytes) => bytes.len(),
+            ContentKind::Stored(bytes) | ContentKind::NotText(bytes) => bytes.len(),
+            ContentKind::Document(text) => text.len(),
             ContentKind::Lines { text, .. } => text.len(),
         }
     }
@@ -245,7 +270,8 @@ impl Content {
     pub fn read(&self, visitor: &mut dyn Visitor) {
         match &self.kind {
             ContentKind::Stored(bytes) => walk::read_stored(&self.path, bytes, visitor),
-            ContentKind::Document(bytes) => shape::read_content(&self.path, bytes, visitor),
+            ContentKind::Document(text) => shape::read_content(&self.path, text, visitor),
+            ContentKind::NotText(bytes) => shape::not_text(&self.path, bytes, visitor),
             ContentKind::Lines { first_line, text } => {
                 shape::read_line_chunk(&self.path, *first_line, text, visitor)
             }

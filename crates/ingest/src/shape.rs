@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::io::Read;
+use std::sync::Arc;
 
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
@@ -10,7 +11,7 @@ use serde_json::value::RawValue;
 use crate::{Chunk, Content, ContentKind, Event, EventKey, Malformed, Position, Spare, Visitor};
 
 /// Reads the events of one file's content, already inflated if it was gzip'd.
-pub(crate) fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) {
+pub(crate) fn read_content(path: &str, document: &Arc<String>, visitor: &mut dyn Visitor) {
     let malformed = |visitor: &mut dyn Visitor, position, reason: String| {
         visitor.malformed(Malformed {
             path: path.to_owned(),
@@ -18,10 +19,7 @@ pub(crate) fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) 
             reason,
         });
     };
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text.trim_start_matches('\u{feff}'),
-        Err(e) => return malformed(visitor, Position::File, format!("not UTF-8 text: {e}")),
-    };
+    let text = document.trim_start_matches('\u{feff}');
     let body = text.trim_start();
     if body.is_empty() {
         return;
@@ -31,7 +29,15 @@ pub(crate) fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) 
     }
     // One valid document, as CloudTrail writes: read in one pass. What is not (JSON lines, or
     // broken JSON) is told apart below.
-    if body.starts_with('{') && read_scanned(path, body.trim_end(), Position::File, visitor) {
+    if body.starts_with('{')
+        && read_scanned(
+            path,
+            body.trim_end(),
+            Position::File,
+            Some(document),
+            visitor,
+        )
+    {
         return;
     }
     // One document (a Records document or one event), or JSON lines: one value and nothing
@@ -60,6 +66,17 @@ pub(crate) fn read_content(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) 
     }
 }
 
+/// A whole file's content that is not UTF-8 text.
+pub(crate) fn not_text(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        visitor.malformed(Malformed {
+            path: path.to_owned(),
+            position: Position::File,
+            reason: format!("not UTF-8 text: {e}"),
+        });
+    }
+}
+
 /// The top-level members that tell what an object is, and that replay reads.
 const PROBED: [&str; 6] = [
     "Records",
@@ -84,14 +101,21 @@ pub(crate) fn string_value(raw: &str) -> Option<Cow<'_, str>> {
 /// validating scanner checks the whole of its JSON and picks the members that say what it is,
 /// and those of each record that the visitor reads.
 fn read_value(path: &str, json: &str, position: Position, visitor: &mut dyn Visitor) {
-    if !read_scanned(path, json, position, visitor) {
+    if !read_scanned(path, json, position, None, visitor) {
         let error = serde_json::from_str::<IgnoredAny>(json).err();
         not_an_event(path, json, position, error, visitor);
     }
 }
 
 /// [`read_value`] if `json` is one valid JSON object; `false` (and nothing read) otherwise.
-fn read_scanned(path: &str, json: &str, position: Position, visitor: &mut dyn Visitor) -> bool {
+/// `document` is the whole text `json` is a part of, where there is one to share.
+fn read_scanned(
+    path: &str,
+    json: &str,
+    position: Position,
+    document: Option<&Arc<String>>,
+    visitor: &mut dyn Visitor,
+) -> bool {
     let fields = visitor.fields();
     let Some((members, records)) = filter::object_members_and_items(
         json,
@@ -131,6 +155,7 @@ fn read_scanned(path: &str, json: &str, position: Position, visitor: &mut dyn Vi
                     position: at,
                     known: None,
                     members: Some(members),
+                    document,
                 }),
                 None => visitor.malformed(Malformed {
                     path: path.to_owned(),
@@ -154,6 +179,7 @@ fn read_scanned(path: &str, json: &str, position: Position, visitor: &mut dyn Vi
                 event_time: member("eventTime").and_then(string_value),
             }),
             members: None,
+            document,
         });
     } else {
         visitor.malformed(Malformed {
@@ -275,7 +301,7 @@ pub(crate) fn read_stream(
             visitor,
             Content {
                 path: path.to_owned(),
-                kind: ContentKind::Document(buf),
+                kind: ContentKind::document(buf),
             },
         );
         return Ok(());
@@ -351,6 +377,71 @@ pub(crate) fn read_line_chunk(
 
 /// Reads until `buf` holds `want` bytes or the input ends; `true` when it ended. (Through
 /// `read_to_end`, which reads into the spare capacity without zeroing it first.)
+/// [`read_stream`] of a file held whole (an object fetched from a bucket). Gzip is inflated
+/// in one go into a buffer of the size its trailer gives, rather than through a reader, which
+/// must clear each buffer before it fills it: for a backlog, clearing fresh memory cost as
+/// much as inflating.
+pub(crate) fn read_bytes(
+    path: &str,
+    bytes: &[u8],
+    visitor: &mut dyn Visitor,
+) -> std::io::Result<()> {
+    // Not gzip, or broken gzip, which a stream reads up to where it breaks (the lines before
+    // it are events still).
+    let inflated = bytes
+        .starts_with(&[0x1f, 0x8b])
+        .then(|| inflate_gzip(bytes));
+    let Some(Some(text)) = inflated else {
+        return read_stream(path, &mut &bytes[..], visitor);
+    };
+    // As read_stream tells a document from lines too long to read at once.
+    if text.len() > CHUNK && starts_json_lines(&text[..CHUNK]) {
+        return read_stream(path, &mut &text[..], visitor);
+    }
+    crate::hand_over(
+        visitor,
+        Content {
+            path: path.to_owned(),
+            kind: ContentKind::document(text),
+        },
+    );
+    Ok(())
+}
+
+/// Inflates gzip held whole: every member, as concatenated gzip files have several. `None`
+/// if it is broken or cut short.
+fn inflate_gzip(mut input: &[u8]) -> Option<Vec<u8>> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    // The last member's size (modulo 4 GiB) ends the input: room for a one-member file, as
+    // CloudTrail writes, at once. A hint only, held to what deflate can expand to.
+    let trailer = input.len().checked_sub(4).map_or(0, |at| {
+        u32::from_le_bytes(input[at..].try_into().expect("four bytes")) as usize
+    });
+    let mut out = Vec::with_capacity(trailer.min(input.len().saturating_mul(1032)));
+    while !input.is_empty() {
+        let mut member = Decompress::new_gzip(15);
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity().max(64 << 10));
+            }
+            let (read, written) = (member.total_in(), out.len());
+            let status = member
+                .decompress_vec(input, &mut out, FlushDecompress::None)
+                .ok()?;
+            input = &input[(member.total_in() - read) as usize..];
+            match status {
+                Status::StreamEnd => break,
+                // Nothing more to read and room left to write (the input ends mid-stream), or
+                // no headway.
+                _ if input.is_empty() && out.len() < out.capacity() => return None,
+                _ if out.len() == written && member.total_in() == read => return None,
+                _ => {}
+            }
+        }
+    }
+    Some(out)
+}
+
 fn fill(input: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
     let missing = want.saturating_sub(buf.len());
     let read = input.take(missing as u64).read_to_end(buf)?;

@@ -76,6 +76,14 @@ pub fn read_stream(name: &str, stream: &mut dyn Read, visitor: &mut dyn Visitor)
     visitor.file(name, counted.bytes);
 }
 
+/// [`read_stream`] of a file held whole in memory (an object fetched from a bucket).
+pub fn read_bytes(name: &str, bytes: &[u8], visitor: &mut dyn Visitor) {
+    if let Err(e) = shape::read_bytes(name, bytes, visitor) {
+        unreadable(visitor, name, &e);
+    }
+    visitor.file(name, bytes.len() as u64);
+}
+
 /// A reader that counts the bytes it gives.
 struct Counted<'r> {
     inner: &'r mut dyn Read,

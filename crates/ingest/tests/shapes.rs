@@ -487,3 +487,78 @@ fn a_line_is_malformed_exactly_when_serde_json_refuses_it() {
     assert_eq!(malformed, refused);
     assert_eq!(seen.events.len(), lines.len() - refused.len());
 }
+
+#[test]
+fn a_file_held_whole_reads_as_the_same_file_streamed() {
+    use std::io::Write as _;
+    let gzip = |text: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text).expect("gzip");
+        gz.finish().expect("gzip")
+    };
+    let library = shapes().join("processing-library");
+    let document = std::fs::read(library.join("SerializerTestFileCompact.json")).expect("file");
+    let whole = gzip(&document);
+    // Concatenated gzip files: a document in two members.
+    let (first, second) = document.split_at(document.len() / 2);
+    let two_members = [gzip(first), gzip(second)].concat();
+    let lines =
+        std::fs::read(shapes().join("panther/panther_cloudtrail_events.jsonl")).expect("file");
+    // JSON lines longer than what is read at once, gzipped.
+    let long_lines = lines.repeat(1 + (2 << 20) / lines.len());
+    let mut files: Vec<(String, Vec<u8>)> = files_under(&shapes())
+        .into_iter()
+        .map(|p| (p.display().to_string(), std::fs::read(&p).expect("file")))
+        .collect();
+    files.extend([
+        ("whole.json.gz".to_owned(), whole.clone()),
+        ("two.json.gz".to_owned(), two_members),
+        ("cut.json.gz".to_owned(), whole[..whole.len() / 2].to_vec()),
+        ("cut-lines.jsonl.gz".to_owned(), {
+            let g = gzip(&lines);
+            g[..g.len() * 2 / 3].to_vec()
+        }),
+        ("long.jsonl.gz".to_owned(), gzip(&long_lines)),
+        (
+            "latin1.json.gz".to_owned(),
+            gzip(b"{\"Records\":[{\"eventID\":\"\xe9\"}]}"),
+        ),
+        ("empty.json.gz".to_owned(), gzip(b"")),
+        ("not-gzip.json.gz".to_owned(), vec![0x1f, 0x8b, 1, 2, 3]),
+    ]);
+    let mut shared = 0;
+    for (name, bytes) in &files {
+        let mut streamed = Seen::default();
+        read_stream(name, &mut &bytes[..], &mut streamed);
+        let mut held = Seen::default();
+        ingest::read_bytes(name, bytes, &mut held);
+        assert_eq!(held.events, streamed.events, "{name}");
+        assert_eq!(held.malformed, streamed.malformed, "{name}");
+        assert_eq!(held.skipped, streamed.skipped, "{name}");
+        assert_eq!(held.files, streamed.files, "{name}");
+        if name == "whole.json.gz" || name == "two.json.gz" {
+            // The events of a document are parts of its text, which they share.
+            struct Parts(usize);
+            impl Visitor for Parts {
+                fn event(&mut self, e: &Event<'_>) {
+                    let document = e.document().expect("a document");
+                    let start = e.json.as_ptr() as usize - document.as_ptr() as usize;
+                    assert_eq!(&document[start..start + e.json.len()], e.json);
+                    self.0 += 1;
+                }
+                fn malformed(&mut self, problem: Malformed) {
+                    panic!("{problem}");
+                }
+                fn skipped(&mut self, _: &str, _: Skip) {}
+            }
+            let mut parts = Parts(0);
+            ingest::read_bytes(name, bytes, &mut parts);
+            assert_eq!(parts.0, held.events.len());
+            shared += parts.0;
+        }
+    }
+    assert_eq!(
+        shared,
+        2 * independent_count(&library.join("SerializerTestFileCompact.json"))
+    );
+}

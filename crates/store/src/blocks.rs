@@ -14,6 +14,8 @@
 //! the last one it keeps. A batch spans at most 24 hours, which bounds the blocks a window's
 //! index range has to visit.
 
+use std::sync::{Mutex, PoisonError};
+
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params};
 
@@ -25,14 +27,44 @@ use engine::store::StorageError;
 /// Packs events (timestamp, message), in time order, into a block: each as its timestamp
 /// (8 bytes), its length (4 bytes) and its UTF-8, the whole LZ4-compressed.
 pub(crate) fn pack<'a>(events: impl IntoIterator<Item = (i64, &'a str)>) -> Vec<u8> {
-    let mut raw = Vec::new();
+    // The block before and during compression is in buffers kept from one block to the
+    // next: a delivery's blocks are megabytes each, and fresh buffers that size are pages the
+    // kernel hands over and zeroes every time. Only the compressed block, a fraction of the
+    // size, is allocated. (Kept for any thread: blocks are packed on whichever of a pool's
+    // threads prepares a delivery.)
+    let (mut raw, mut out) = SCRATCH
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pop()
+        .unwrap_or_default();
+    raw.clear();
     for (timestamp, message) in events {
         raw.extend_from_slice(&timestamp.to_le_bytes());
         raw.extend_from_slice(&(message.len() as u32).to_le_bytes());
         raw.extend_from_slice(message.as_bytes());
     }
-    lz4_flex::compress_prepend_size(&raw)
+    let most = lz4_flex::block::get_maximum_output_size(raw.len());
+    if out.len() < most {
+        out.resize(most, 0);
+    }
+    let len = lz4_flex::block::compress_into(&raw, &mut out)
+        .expect("room for the largest output LZ4 can make");
+    let mut block = Vec::with_capacity(4 + len);
+    block.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+    block.extend_from_slice(&out[..len]);
+    let mut kept = SCRATCH.lock().unwrap_or_else(PoisonError::into_inner);
+    // A block of very large messages does not hold its memory after it.
+    if kept.len() < SCRATCH_KEPT && raw.capacity() <= SCRATCH_KEPT_BYTES {
+        kept.push((raw, out));
+    }
+    block
 }
+
+/// Buffers [`pack`] keeps for the next blocks: as many as blocks are packed at once (a
+/// delivery's streams and its history, a PutLogEvents), each up to a size.
+static SCRATCH: Mutex<Vec<(Vec<u8>, Vec<u8>)>> = Mutex::new(Vec::new());
+const SCRATCH_KEPT: usize = 4;
+const SCRATCH_KEPT_BYTES: usize = 64 << 20;
 
 /// The events (timestamp, message) of a block written by [`pack`].
 pub(crate) fn unpack(block: &[u8]) -> Result<Vec<(i64, String)>, StorageError> {

@@ -56,6 +56,9 @@ pub(crate) fn pack_ids<'a>(ids: impl IntoIterator<Item = (&'a str, Option<u128>)
 
 /// Adds the ids of a blob written by [`pack_ids`] to `ids`.
 fn unpack_ids(blob: &[u8], ids: &mut EventIds) -> Result<()> {
+    // Room for as many UUIDs as the blob could hold (17 bytes each), as most ids are: the
+    // set of an hour's ids is built once rather than grown again and again.
+    ids.reserve_uuids(blob.len() / 17);
     let mut r = Reader(blob);
     while !r.0.is_empty() {
         match r.take(1)?[0] {

@@ -74,6 +74,11 @@ impl EventIds {
         self.uuids.insert(bits)
     }
 
+    /// Room for `more` ids in a UUID's form.
+    pub fn reserve_uuids(&mut self, more: usize) {
+        self.uuids.reserve(more);
+    }
+
     /// Adds an id that is not in a UUID's form; `false` if it was there.
     pub fn insert_text(&mut self, id: String) -> bool {
         self.texts.insert(id)
@@ -154,27 +159,43 @@ pub struct TrailStatus {
     pub latest_cloud_watch_logs_delivery_error: Option<String>,
 }
 
-/// A stretch of a [`TrailEvent`]'s text: where it starts, and its length.
+/// A field's text among a [`TrailEvent`]'s (see [`EventText`]): where it starts, and its
+/// length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Span {
     start: u32,
     len: u32,
 }
 
-impl Span {
-    fn of(self, text: &str) -> &str {
-        &text[self.start as usize..][..self.len as usize]
+/// Where a [`TrailEvent`]'s texts are kept. Its JSON is a part of a text, either its own or
+/// its delivery file's, read whole and shared by the file's events: a backlog's deliveries
+/// are read, handed along and freed a hundred thousand events at a time, and a copy of each
+/// event was as much work as finding its fields. The texts of its fields (decoded; a user
+/// name worked out) are together in a small allocation of their own: each step of a delivery
+/// reads a few fields of each event, and as stretches of the JSON they were a cache miss
+/// each.
+#[derive(Clone)]
+struct EventText {
+    source: Arc<String>,
+    at: usize,
+    json_len: u32,
+    fields: Box<str>,
+}
+
+impl EventText {
+    fn json(&self) -> &str {
+        &self.source[self.at..][..self.json_len as usize]
+    }
+
+    fn of(&self, span: Span) -> &str {
+        &self.fields[span.start as usize..][..span.len as usize]
     }
 }
 
 /// One CloudTrail event with the fields trailwatch looks at, and its JSON text as written.
-/// Its texts are kept in one allocation — the JSON, then what of its fields is not in the
-/// JSON as it stands (a value with escapes, decoded; a user name worked out) — since a
-/// backlog's deliveries are read, handed along and freed a hundred thousand events at a time.
 #[derive(Clone)]
 pub struct TrailEvent {
-    text: Box<str>,
-    json_len: u32,
+    text: EventText,
     event_id: Span,
     event_id_bits: Option<u128>,
     pub time_ms: i64,
@@ -184,7 +205,7 @@ pub struct TrailEvent {
     event_type: Option<Span>,
     error_code: Option<Span>,
     pub read_only: Option<bool>,
-    pub management_event: Option<bool>,
+    management_event: Option<bool>,
     user_arn: Option<Span>,
     username: Option<Span>,
     access_key_id: Option<Span>,
@@ -192,10 +213,12 @@ pub struct TrailEvent {
     vpc_endpoint_id: Option<Span>,
     /// `resources`: (type, ARN).
     resources: Vec<(Span, Span)>,
+    /// Whether it is a management event, worked out once (see [`TrailEvent::is_management`]).
+    management: bool,
 }
 
 impl PartialEq for TrailEvent {
-    /// The same JSON, and the same fields read from it (wherever in its text each is kept).
+    /// The same JSON, and the same fields read from it (wherever its texts are kept).
     fn eq(&self, other: &TrailEvent) -> bool {
         fn texts(e: &TrailEvent) -> [Option<&str>; 9] {
             [
@@ -387,22 +410,35 @@ fn member<'a, T: Deserialize<'a>>(
     Ok(())
 }
 
-/// Where a [`TrailEvent`]'s texts go: a text that lies within its JSON is found there; any
-/// other is put after it.
-struct Placing<'j> {
-    json: &'j str,
-    extra: String,
+/// [`member`] for a string: one without escapes is taken as it stands, without a parser (the
+/// scan that handed it over checked its JSON).
+fn text_member<'a>(
+    field: &mut Option<Text<'a>>,
+    seen: &mut bool,
+    key: &str,
+    raw: &'a str,
+) -> Result<(), String> {
+    let plain = raw
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .filter(|inner| !inner.contains('\\'));
+    match plain {
+        Some(inner) if !*seen => {
+            *seen = true;
+            *field = Some(Text(Cow::Borrowed(inner)));
+            Ok(())
+        }
+        _ => member(field, seen, key, raw),
+    }
 }
 
-impl Placing<'_> {
+/// A [`TrailEvent`]'s fields' texts, put one after another.
+struct Placing(String);
+
+impl Placing {
     fn place(&mut self, text: &str) -> Span {
-        let (base, at) = (self.json.as_ptr() as usize, text.as_ptr() as usize);
-        let start = if at >= base && at + text.len() <= base + self.json.len() {
-            at - base
-        } else {
-            self.extra.push_str(text);
-            self.json.len() + self.extra.len() - text.len()
-        };
+        let start = self.0.len();
+        self.0.push_str(text);
         Span {
             start: start as u32,
             len: text.len() as u32,
@@ -434,17 +470,10 @@ impl TrailEvent {
 
     /// Reads an event; the reason it is not one otherwise (no `eventID`, no `eventTime`).
     pub fn parse(json: String) -> Result<TrailEvent, String> {
-        let (extra, event) = {
-            let fields: Fields<'_> =
-                serde_json::from_str(&json).map_err(|e| format!("not a CloudTrail event: {e}"))?;
-            TrailEvent::from_fields(&json, fields)?
-        };
-        let mut text = json;
-        text.push_str(&extra);
-        Ok(TrailEvent {
-            text: text.into_boxed_str(),
-            ..event
-        })
+        let source = Arc::new(json);
+        let fields: Fields<'_> =
+            serde_json::from_str(&source).map_err(|e| format!("not a CloudTrail event: {e}"))?;
+        TrailEvent::from_fields(&source, fields, (source.clone(), 0))
     }
 
     /// [`TrailEvent::parse`] of an event whose JSON was checked by a validating scan that
@@ -455,6 +484,30 @@ impl TrailEvent {
         json: &str,
         members: &[(Cow<'_, str>, &str)],
     ) -> Result<TrailEvent, String> {
+        let fields = TrailEvent::fields_of(members)?;
+        TrailEvent::from_fields(json, fields, (Arc::new(json.to_owned()), 0))
+    }
+
+    /// [`TrailEvent::from_members`] of an event whose JSON is a part of `source` (its
+    /// delivery file, read whole): the event keeps its JSON there, sharing `source` with the
+    /// file's other events, rather than in a copy of its own.
+    pub fn from_members_in(
+        source: &Arc<String>,
+        json: &str,
+        members: &[(Cow<'_, str>, &str)],
+    ) -> Result<TrailEvent, String> {
+        let at = (json.as_ptr() as usize)
+            .checked_sub(source.as_ptr() as usize)
+            .filter(|at| at + json.len() <= source.len());
+        let Some(at) = at else {
+            return TrailEvent::from_members(json, members);
+        };
+        let fields = TrailEvent::fields_of(members)?;
+        TrailEvent::from_fields(json, fields, (source.clone(), at))
+    }
+
+    /// The fields of [`TrailEvent::FIELDS`] read from an event's members.
+    fn fields_of<'m>(members: &'m [(Cow<'_, str>, &'m str)]) -> Result<Fields<'m>, String> {
         let mut f = Fields::default();
         let mut seen = [false; TrailEvent::FIELDS.len()];
         for (key, raw) in members {
@@ -464,34 +517,30 @@ impl TrailEvent {
             };
             let seen = &mut seen[n];
             match n {
-                0 => member(&mut f.event_id, seen, key, raw)?,
-                1 => member(&mut f.event_time, seen, key, raw)?,
-                2 => member(&mut f.event_name, seen, key, raw)?,
-                3 => member(&mut f.event_source, seen, key, raw)?,
-                4 => member(&mut f.event_category, seen, key, raw)?,
-                5 => member(&mut f.event_type, seen, key, raw)?,
-                6 => member(&mut f.error_code, seen, key, raw)?,
+                0 => text_member(&mut f.event_id, seen, key, raw)?,
+                1 => text_member(&mut f.event_time, seen, key, raw)?,
+                2 => text_member(&mut f.event_name, seen, key, raw)?,
+                3 => text_member(&mut f.event_source, seen, key, raw)?,
+                4 => text_member(&mut f.event_category, seen, key, raw)?,
+                5 => text_member(&mut f.event_type, seen, key, raw)?,
+                6 => text_member(&mut f.error_code, seen, key, raw)?,
                 7 => member(&mut f.read_only, seen, key, raw)?,
                 8 => member(&mut f.management_event, seen, key, raw)?,
                 9 => member(&mut f.user_identity, seen, key, raw)?,
                 10 => member(&mut f.session_credential_from_console, seen, key, raw)?,
-                11 => member(&mut f.vpc_endpoint_id, seen, key, raw)?,
+                11 => text_member(&mut f.vpc_endpoint_id, seen, key, raw)?,
                 _ => member(&mut f.resources, seen, key, raw)?,
             }
         }
-        let (extra, event) = TrailEvent::from_fields(json, f)?;
-        let mut text = String::with_capacity(json.len() + extra.len());
-        text.push_str(json);
-        text.push_str(&extra);
-        Ok(TrailEvent {
-            text: text.into_boxed_str(),
-            ..event
-        })
+        Ok(f)
     }
 
-    /// The event read from its fields, and the texts to put after its JSON; its own text is
-    /// left empty for the caller to fill.
-    fn from_fields(json: &str, fields: Fields<'_>) -> Result<(String, TrailEvent), String> {
+    /// The event read from its fields, its JSON kept at `at` in `source`.
+    fn from_fields(
+        json: &str,
+        fields: Fields<'_>,
+        (source, at): (Arc<String>, usize),
+    ) -> Result<TrailEvent, String> {
         let event_id = fields
             .event_id
             .filter(|id| !id.is_empty())
@@ -521,13 +570,45 @@ impl TrailEvent {
                     _ => None,
                 })
         });
-        let mut p = Placing {
-            json,
-            extra: String::new(),
-        };
-        let event = TrailEvent {
-            text: Box::default(),
-            json_len: json.len() as u32,
+        let user_arn = identity.as_ref().and_then(|u| u.arn.as_deref());
+        let access_key_id = identity.as_ref().and_then(|u| u.access_key_id.as_deref());
+        let resources = fields.resources.unwrap_or_default();
+        let resources: Vec<(&str, &str)> = resources
+            .iter()
+            .map(|r| {
+                (
+                    r.kind.as_deref().unwrap_or_default(),
+                    r.arn.as_deref().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let texts = [
+            Some(&*event_id),
+            fields.event_name.as_deref(),
+            fields.event_source.as_deref(),
+            fields.event_category.as_deref(),
+            fields.event_type.as_deref(),
+            fields.error_code.as_deref(),
+            user_arn,
+            access_key_id,
+            username,
+            fields.vpc_endpoint_id.as_deref(),
+        ];
+        // Exactly the room they take: the texts are kept as a `Box<str>`, which would
+        // otherwise be moved to fit.
+        let room = texts.iter().flatten().map(|t| t.len()).sum::<usize>()
+            + resources
+                .iter()
+                .map(|(k, a)| k.len() + a.len())
+                .sum::<usize>();
+        let mut p = Placing(String::with_capacity(room));
+        let mut event = TrailEvent {
+            text: EventText {
+                source,
+                at,
+                json_len: json.len() as u32,
+                fields: Box::default(),
+            },
             event_id_bits: crate::format::uuid_bits(&event_id),
             event_id: p.place(&event_id),
             time_ms,
@@ -538,39 +619,35 @@ impl TrailEvent {
             error_code: p.place_some(fields.error_code.as_deref()),
             read_only: fields.read_only.and_then(|f| f.0),
             management_event: fields.management_event,
-            user_arn: p.place_some(identity.as_ref().and_then(|u| u.arn.as_deref())),
-            access_key_id: p.place_some(identity.as_ref().and_then(|u| u.access_key_id.as_deref())),
+            user_arn: p.place_some(user_arn),
+            access_key_id: p.place_some(access_key_id),
             username: p.place_some(username),
             session_credential_from_console: fields
                 .session_credential_from_console
                 .and_then(|f| f.0),
             vpc_endpoint_id: p.place_some(fields.vpc_endpoint_id.as_deref()),
-            resources: fields
-                .resources
-                .unwrap_or_default()
+            resources: resources
                 .iter()
-                .map(|r| {
-                    (
-                        p.place(r.kind.as_deref().unwrap_or_default()),
-                        p.place(r.arn.as_deref().unwrap_or_default()),
-                    )
-                })
+                .map(|(kind, arn)| (p.place(kind), p.place(arn)))
                 .collect(),
+            management: false,
         };
-        Ok((p.extra, event))
+        event.text.fields = p.0.into_boxed_str();
+        event.management = event.category() == "Management";
+        Ok(event)
     }
 
     fn get(&self, span: Option<Span>) -> Option<&str> {
-        span.map(|s| s.of(&self.text))
+        span.map(|s| self.text.of(s))
     }
 
     /// The event's JSON, as written.
     pub fn json(&self) -> &str {
-        &self.text[..self.json_len as usize]
+        self.text.json()
     }
 
     pub fn event_id(&self) -> &str {
-        self.event_id.of(&self.text)
+        self.text.of(self.event_id)
     }
 
     /// The event id's bits, if it is in a UUID's form (see [`crate::format::uuid_bits`]),
@@ -622,7 +699,7 @@ impl TrailEvent {
 
     /// `resources`: each one's type and ARN.
     pub fn resources(&self) -> Resources<'_> {
-        Resources::Spans(&self.text, &self.resources)
+        Resources::Spans(self)
     }
 
     /// `eventCategory`; events written before it existed are management events, unless they
@@ -637,7 +714,7 @@ impl TrailEvent {
 
     /// Whether it is a management event (what the event history keeps).
     pub fn is_management(&self) -> bool {
-        self.category() == "Management"
+        self.management
     }
 }
 
@@ -646,15 +723,15 @@ impl TrailEvent {
 pub enum Resources<'a> {
     /// As texts of their own.
     Texts(&'a [(String, String)]),
-    /// As stretches of an event's text.
-    Spans(&'a str, &'a [(Span, Span)]),
+    /// As stretches of an event's texts.
+    Spans(&'a TrailEvent),
 }
 
 impl<'a> Resources<'a> {
     pub fn len(self) -> usize {
         match self {
             Resources::Texts(r) => r.len(),
-            Resources::Spans(_, r) => r.len(),
+            Resources::Spans(e) => e.resources.len(),
         }
     }
 
@@ -666,7 +743,10 @@ impl<'a> Resources<'a> {
     pub fn iter(self) -> impl Iterator<Item = (&'a str, &'a str)> {
         (0..self.len()).map(move |n| match self {
             Resources::Texts(r) => (r[n].0.as_str(), r[n].1.as_str()),
-            Resources::Spans(text, r) => (r[n].0.of(text), r[n].1.of(text)),
+            Resources::Spans(e) => {
+                let (kind, arn) = e.resources[n];
+                (e.text.of(kind), e.text.of(arn))
+            }
         })
     }
 }

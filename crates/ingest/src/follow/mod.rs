@@ -27,6 +27,8 @@ use tokio::task::JoinHandle;
 
 /// Objects fetched and parsed ahead of the one being delivered.
 const AHEAD: usize = 16;
+/// Deliveries prepared, or being prepared, ahead of the write.
+const PREPARED: usize = 2;
 /// A write delivers at most this many objects, or about this many bytes of events.
 const BATCH_OBJECTS: usize = 64;
 const BATCH_BYTES: usize = 16 << 20;
@@ -317,8 +319,11 @@ impl Follower {
             .into_iter()
             .filter(|k| !read.contains(&format!("{bucket}/{k}")));
         // Objects are fetched and parsed ahead, several at once, and delivered in key order,
-        // as many in one write as are ready: a backlog goes at the pace of the writer.
+        // as many in one write as are ready. Each delivery is prepared on its own task while
+        // the next objects are gathered and the one before is written: a backlog keeps every
+        // processor busy (preparing had waited for the gathering, and the gathering for it).
         let mut ahead: VecDeque<(String, JoinHandle<Result<Read, Unreadable>>)> = VecDeque::new();
+        let mut preparing: VecDeque<Preparing> = VecDeque::new();
         let mut writing: Option<JoinHandle<Result<Delivered, ApiError>>> = None;
         loop {
             self.fetch_ahead(&mut ahead, &mut keys, bucket);
@@ -375,27 +380,35 @@ impl Follower {
                     break;
                 }
             }
-            if batch.is_empty() {
-                break;
+            let last = stop || batch.is_empty();
+            if !batch.is_empty() {
+                let (engine, arn) = (self.engine.clone(), arn.clone());
+                preparing.push_back(tokio::spawn(async move {
+                    engine.prepare_delivery(&arn, batch).await
+                }));
             }
-            // This batch is prepared while the last is written; writes go in key order.
-            let delivery = self
-                .engine
-                .prepare_delivery(arn, batch)
-                .await
-                .map_err(|e| e.to_string())?;
-            if !written(writing.take()).await? {
-                return Ok(());
+            // Writes go in key order, each once the one before is done.
+            while preparing.len() >= PREPARED || (last && !preparing.is_empty()) {
+                let Some(next) = preparing.pop_front() else {
+                    break;
+                };
+                let delivery = next
+                    .await
+                    .map_err(|e| format!("preparing a delivery failed: {e}"))?
+                    .map_err(|e| e.to_string())?;
+                if !written(writing.take()).await? {
+                    return Ok(());
+                }
+                // None: the trail stopped logging, or went; its other objects wait.
+                let Some(delivery) = delivery else {
+                    return Ok(());
+                };
+                let engine = self.engine.clone();
+                writing = Some(tokio::spawn(async move {
+                    engine.commit_delivery(delivery).await
+                }));
             }
-            // None: the trail stopped logging, or went; its other objects wait.
-            let Some(delivery) = delivery else {
-                return Ok(());
-            };
-            let engine = self.engine.clone();
-            writing = Some(tokio::spawn(async move {
-                engine.commit_delivery(delivery).await
-            }));
-            if stop {
+            if last {
                 break;
             }
         }
@@ -432,6 +445,9 @@ impl Follower {
         }
     }
 }
+
+/// A delivery being prepared ([`Engine::prepare_delivery`]).
+type Preparing = JoinHandle<Result<Option<engine::trails::Delivery>, ApiError>>;
 
 /// Waits for a write; whether its objects were taken (no write is a yes).
 async fn written(writing: Option<JoinHandle<Result<Delivered, ApiError>>>) -> Result<bool, String> {
@@ -483,7 +499,10 @@ fn read_object(key: &str, bytes: &[u8]) -> Read {
     impl crate::Visitor for Collect {
         fn event(&mut self, event: &crate::Event<'_>) {
             let read = match event.members() {
-                Some(members) => TrailEvent::from_members(event.json, members),
+                Some(members) => match event.document() {
+                    Some(document) => TrailEvent::from_members_in(document, event.json, members),
+                    None => TrailEvent::from_members(event.json, members),
+                },
                 None => TrailEvent::parse(event.json.to_owned()),
             };
             match read {
@@ -505,7 +524,7 @@ fn read_object(key: &str, bytes: &[u8]) -> Read {
         events: Vec::new(),
         problems: Vec::new(),
     };
-    crate::read_stream(key, &mut &bytes[..], &mut collect);
+    crate::read_bytes(key, bytes, &mut collect);
     Read {
         events: collect.events,
         problems: collect.problems,
