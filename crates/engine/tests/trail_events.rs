@@ -59,9 +59,10 @@ fn every_event_of_the_corpus_reads_the_same_from_its_members() {
 #[test]
 fn the_events_of_a_delivery_file_read_the_same_as_each_on_its_own() {
     // The corpus's events as one Records document, read as a trail's follower reads a
-    // delivery file: each record's members picked in one pass over the whole.
+    // delivery file: each record's members picked in one pass over the whole, and each event
+    // keeping its JSON as a part of the document.
     let lines = corpus();
-    let document = format!(r#"{{"Records":[{}]}}"#, lines.join(","));
+    let document = std::sync::Arc::new(format!(r#"{{"Records":[{}]}}"#, lines.join(",")));
     let (_, items) = filter::object_members_and_items(
         &document,
         |k| k == "Records",
@@ -74,9 +75,11 @@ fn the_events_of_a_delivery_file_read_the_same_as_each_on_its_own() {
     let mut read = 0;
     for (item, line) in items.iter().zip(&lines) {
         let members = item.members.as_ref().expect("an object");
-        let part = TrailEvent::from_members(item.raw, members);
+        let part = TrailEvent::from_members_in(&document, item.raw, members);
+        let copied = TrailEvent::from_members(item.raw, members);
         if let Some(event) = read_alike(line, part, TrailEvent::parse(line.clone())) {
             assert_eq!(event.json(), line);
+            assert_eq!(Some(event), copied.ok());
             read += 1;
         }
     }

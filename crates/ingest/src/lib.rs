@@ -171,9 +171,6 @@ pub(crate) enum ContentKind {
     Lines { first_line: usize, text: Chunk },
 }
 
-/// A chunk of a large file's lines. Its buffer goes back to the reader that filled it when the
-/// chunk is dropped (once read, on whatever thread), so that reading a large file cycles
-/// through a few buffers rather than asking the kernel for fresh pages for every chunk.
 impl ContentKind {
     /// A whole file's content, inflated.
     pub(crate) fn document(bytes: Vec<u8>) -> ContentKind {
@@ -184,6 +181,9 @@ impl ContentKind {
     }
 }
 
+/// A chunk of a large file's lines. Its buffer goes back to the reader that filled it when the
+/// chunk is dropped (once read, on whatever thread), so that reading a large file cycles
+/// through a few buffers rather than asking the kernel for fresh pages for every chunk.
 #[derive(Debug, Clone)]
 pub(crate) struct Chunk {
     bytes: Vec<u8>,

@@ -375,28 +375,37 @@ pub(crate) fn read_line_chunk(
     }
 }
 
-/// Reads until `buf` holds `want` bytes or the input ends; `true` when it ended. (Through
-/// `read_to_end`, which reads into the spare capacity without zeroing it first.)
 /// [`read_stream`] of a file held whole (an object fetched from a bucket). Gzip is inflated
-/// in one go into a buffer of the size its trailer gives, rather than through a reader, which
-/// must clear each buffer before it fills it: for a backlog, clearing fresh memory cost as
-/// much as inflating.
+/// straight into a buffer of the size its trailer gives, rather than through a reader, which
+/// clears each buffer before it fills it: for a backlog, clearing fresh memory cost as much as
+/// inflating. What is told from the first [`CHUNK`] is told as [`read_stream`] tells it: long
+/// JSON lines are read a chunk at a time, from the stream.
 pub(crate) fn read_bytes(
     path: &str,
     bytes: &[u8],
     visitor: &mut dyn Visitor,
 ) -> std::io::Result<()> {
-    // Not gzip, or broken gzip, which a stream reads up to where it breaks (the lines before
-    // it are events still).
-    let inflated = bytes
-        .starts_with(&[0x1f, 0x8b])
-        .then(|| inflate_gzip(bytes));
-    let Some(Some(text)) = inflated else {
-        return read_stream(path, &mut &bytes[..], visitor);
-    };
-    // As read_stream tells a document from lines too long to read at once.
-    if text.len() > CHUNK && starts_json_lines(&text[..CHUNK]) {
-        return read_stream(path, &mut &text[..], visitor);
+    let stream = |visitor: &mut dyn Visitor| read_stream(path, &mut &bytes[..], visitor);
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return stream(visitor);
+    }
+    let mut gzip = Inflating::new(bytes);
+    // Broken gzip is read as a stream, which reads up to where it breaks (lines before it are
+    // events still).
+    if gzip.fill(CHUNK).is_none() {
+        return stream(visitor);
+    }
+    if gzip.out.len() >= CHUNK && starts_json_lines(&gzip.out[..CHUNK]) {
+        return stream(visitor);
+    }
+    if gzip.fill(usize::MAX).is_none() {
+        return stream(visitor);
+    }
+    let mut text = gzip.out;
+    // A trailer that said more than there was (a file cut short and read again later, say)
+    // leaves no room idle in the document, which the events keep.
+    if text.capacity() - text.len() > text.len() / 8 {
+        text.shrink_to_fit();
     }
     crate::hand_over(
         visitor,
@@ -408,40 +417,76 @@ pub(crate) fn read_bytes(
     Ok(())
 }
 
-/// Inflates gzip held whole: every member, as concatenated gzip files have several. `None`
-/// if it is broken or cut short.
-fn inflate_gzip(mut input: &[u8]) -> Option<Vec<u8>> {
-    use flate2::{Decompress, FlushDecompress, Status};
-    // The last member's size (modulo 4 GiB) ends the input: room for a one-member file, as
-    // CloudTrail writes, at once. A hint only, held to what deflate can expand to.
-    let trailer = input.len().checked_sub(4).map_or(0, |at| {
-        u32::from_le_bytes(input[at..].try_into().expect("four bytes")) as usize
-    });
-    let mut out = Vec::with_capacity(trailer.min(input.len().saturating_mul(1032)));
-    while !input.is_empty() {
-        let mut member = Decompress::new_gzip(15);
-        loop {
-            if out.len() == out.capacity() {
-                out.reserve(out.capacity().max(64 << 10));
+/// Gzip held whole, being inflated: every member, as concatenated gzip files have several.
+struct Inflating<'a> {
+    input: &'a [u8],
+    member: Option<flate2::Decompress>,
+    out: Vec<u8>,
+}
+
+/// How much a gzip file's trailer is believed at most: several times what CloudTrail's JSON
+/// inflates to, and a bound on what one file asks for before it has shown it.
+const TRAILER_RATIO: usize = 64;
+const TRAILER_MOST: usize = 256 << 20;
+
+impl<'a> Inflating<'a> {
+    fn new(input: &'a [u8]) -> Inflating<'a> {
+        // The last member's size (modulo 4 GiB) ends the input: room for a one-member file,
+        // as CloudTrail writes, at once. A hint only: the room grows if it is short.
+        let trailer = input.len().checked_sub(4).map_or(0, |at| {
+            u32::from_le_bytes(input[at..].try_into().expect("four bytes")) as usize
+        });
+        let room = trailer
+            .min(input.len().saturating_mul(TRAILER_RATIO))
+            .min(TRAILER_MOST);
+        let mut out = Vec::new();
+        // Refused room is no error: the buffer grows as it is filled instead.
+        let _ = out.try_reserve_exact(room);
+        Inflating {
+            input,
+            member: None,
+            out,
+        }
+    }
+
+    /// Inflates until at least `want` bytes are out or the input is done; `None` if it is
+    /// broken or cut short.
+    fn fill(&mut self, want: usize) -> Option<()> {
+        use flate2::{Decompress, FlushDecompress, Status};
+        while self.out.len() < want {
+            if self.member.is_none() {
+                if self.input.is_empty() {
+                    return Some(());
+                }
+                self.member = Some(Decompress::new_gzip(15));
             }
-            let (read, written) = (member.total_in(), out.len());
+            let member = self.member.as_mut()?;
+            if self.out.len() == self.out.capacity() {
+                self.out.reserve(self.out.capacity().max(64 << 10));
+            }
+            let (read, written) = (member.total_in(), self.out.len());
             let status = member
-                .decompress_vec(input, &mut out, FlushDecompress::None)
+                .decompress_vec(self.input, &mut self.out, FlushDecompress::None)
                 .ok()?;
-            input = &input[(member.total_in() - read) as usize..];
+            let used = (member.total_in() - read) as usize;
+            self.input = &self.input[used..];
             match status {
-                Status::StreamEnd => break,
+                Status::StreamEnd => self.member = None,
                 // Nothing more to read and room left to write (the input ends mid-stream), or
                 // no headway.
-                _ if input.is_empty() && out.len() < out.capacity() => return None,
-                _ if out.len() == written && member.total_in() == read => return None,
+                _ if self.input.is_empty() && self.out.len() < self.out.capacity() => {
+                    return None;
+                }
+                _ if self.out.len() == written && used == 0 => return None,
                 _ => {}
             }
         }
+        Some(())
     }
-    Some(out)
 }
 
+/// Reads until `buf` holds `want` bytes or the input ends; `true` when it ended. (Through
+/// `read_to_end`, which grows `buf` as it reads.)
 fn fill(input: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
     let missing = want.saturating_sub(buf.len());
     let read = input.take(missing as u64).read_to_end(buf)?;
@@ -467,4 +512,74 @@ fn starts_json_lines(head: &[u8]) -> bool {
     !trimmed.starts_with(b"[")
         && std::str::from_utf8(first)
             .is_ok_and(|line| serde_json::from_str::<&RawValue>(line.trim()).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text).expect("gzip");
+        gz.finish().expect("gzip")
+    }
+
+    fn inflated(input: &[u8]) -> Option<Vec<u8>> {
+        let mut gzip = Inflating::new(input);
+        gzip.fill(usize::MAX)?;
+        Some(gzip.out)
+    }
+
+    #[test]
+    fn gzip_held_whole_inflates_every_member_into_the_room_its_trailer_gives() {
+        let text: Vec<u8> = (0..200_000u32)
+            .flat_map(|n| n.to_string().into_bytes())
+            .collect();
+        let one = gzip(&text);
+        let mut whole = Inflating::new(&one);
+        assert_eq!(whole.out.capacity(), text.len());
+        whole.fill(usize::MAX).expect("inflated");
+        assert_eq!(
+            (whole.out.len(), whole.out.capacity()),
+            (text.len(), text.len())
+        );
+        assert_eq!(whole.out, text);
+        // Two members, the last (whose size ends the input) small: filled a part at a time,
+        // then the rest.
+        let (a, b) = text.split_at(text.len() - 12_345);
+        let two = [gzip(a), gzip(b)].concat();
+        let mut parts = Inflating::new(&two);
+        assert_eq!(parts.out.capacity(), 12_345);
+        parts.fill(1000).expect("a part");
+        assert!(parts.out.len() >= 1000 && parts.out.len() < text.len());
+        parts.fill(usize::MAX).expect("the rest");
+        assert_eq!(parts.out, text);
+        assert_eq!(inflated(&gzip(b"")), Some(Vec::new()));
+        // A trailer that lies either way: the room grows, or the text is as long as it is.
+        for size in [1u32, u32::MAX] {
+            let mut lying = one.clone();
+            let at = lying.len() - 4;
+            lying[at..].copy_from_slice(&size.to_le_bytes());
+            let mut gzip = Inflating::new(&lying);
+            assert!(gzip.out.capacity() <= lying.len() * TRAILER_RATIO);
+            // The trailer's size is checked once the member ends: it does not match.
+            assert_eq!(gzip.fill(usize::MAX), None);
+        }
+    }
+
+    #[test]
+    fn broken_or_cut_gzip_is_none_not_a_panic() {
+        let one = gzip(b"{\"Records\":[]}");
+        for cut in 1..one.len() {
+            assert_eq!(inflated(&one[..cut]), None, "cut at {cut}");
+        }
+        assert_eq!(
+            inflated(&[one.clone(), b"not gzip".to_vec()].concat()),
+            None
+        );
+        let mut flipped = one.clone();
+        flipped[12] ^= 0xff;
+        assert_eq!(inflated(&flipped), None);
+    }
 }

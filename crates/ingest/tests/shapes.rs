@@ -519,6 +519,21 @@ fn a_file_held_whole_reads_as_the_same_file_streamed() {
             g[..g.len() * 2 / 3].to_vec()
         }),
         ("long.jsonl.gz".to_owned(), gzip(&long_lines)),
+        // Exactly what is read at once to tell lines from a document, a line of it not
+        // UTF-8: read as lines, that line alone is refused.
+        ("exact.jsonl.gz".to_owned(), {
+            let mut exact = long_lines[..1 << 20].to_vec();
+            let cut = exact.iter().rposition(|&b| b == b'\n').expect("a line") + 1;
+            exact[cut..].fill(b' ');
+            let second = exact.iter().position(|&b| b == b'\n').expect("a line") + 1;
+            let quote = second
+                + exact[second..]
+                    .iter()
+                    .position(|&b| b == b'"')
+                    .expect("a string");
+            exact[quote + 1] = 0xe9;
+            gzip(&exact)
+        }),
         (
             "latin1.json.gz".to_owned(),
             gzip(b"{\"Records\":[{\"eventID\":\"\xe9\"}]}"),

@@ -64,7 +64,7 @@ pub(crate) fn pack<'a>(events: impl IntoIterator<Item = (i64, &'a str)>) -> Vec<
 /// delivery's streams and its history, a PutLogEvents), each up to a size.
 static SCRATCH: Mutex<Vec<(Vec<u8>, Vec<u8>)>> = Mutex::new(Vec::new());
 const SCRATCH_KEPT: usize = 4;
-const SCRATCH_KEPT_BYTES: usize = 64 << 20;
+const SCRATCH_KEPT_BYTES: usize = 16 << 20;
 
 /// The events (timestamp, message) of a block written by [`pack`].
 pub(crate) fn unpack(block: &[u8]) -> Result<Vec<(i64, String)>, StorageError> {

@@ -418,7 +418,7 @@ pub(crate) fn prepare_delivered(
     let generation = sets.generation();
     let filters = sets.cached(scope, group);
     // The batches are matched on another thread while they are encoded: neither needs the
-    // other, and a backlog's deliveries are prepared one at a time.
+    // other, and a backlog's deliveries are prepared two at a time at most.
     let (matched, encoded) = crate::beside::beside(
         filters.is_some() && events.len() >= MATCHED_BESIDE_FROM,
         || {

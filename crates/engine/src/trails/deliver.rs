@@ -369,7 +369,7 @@ fn prepare(
         }
     }
     // The history's blocks and the log streams are encoded side by side: a backlog's
-    // deliveries are prepared one at a time while the one before is written. A block's events
+    // deliveries are prepared two at a time at most, beside the one being written. A block's events
     // are encoded with its attributes unless a batch of a stream is expected to hold the same
     // events (see `Part::place`); they are then taken from that batch, after.
     let history_events: usize = blocks.iter().map(|(_, b)| b.events.len()).sum();

@@ -323,7 +323,7 @@ impl Follower {
         // the next objects are gathered and the one before is written: a backlog keeps every
         // processor busy (preparing had waited for the gathering, and the gathering for it).
         let mut ahead: VecDeque<(String, JoinHandle<Result<Read, Unreadable>>)> = VecDeque::new();
-        let mut preparing: VecDeque<Preparing> = VecDeque::new();
+        let mut preparing = Preparing::default();
         let mut writing: Option<JoinHandle<Result<Delivered, ApiError>>> = None;
         loop {
             self.fetch_ahead(&mut ahead, &mut keys, bucket);
@@ -383,13 +383,13 @@ impl Follower {
             let last = stop || batch.is_empty();
             if !batch.is_empty() {
                 let (engine, arn) = (self.engine.clone(), arn.clone());
-                preparing.push_back(tokio::spawn(async move {
+                preparing.0.push_back(tokio::spawn(async move {
                     engine.prepare_delivery(&arn, batch).await
                 }));
             }
             // Writes go in key order, each once the one before is done.
-            while preparing.len() >= PREPARED || (last && !preparing.is_empty()) {
-                let Some(next) = preparing.pop_front() else {
+            while preparing.0.len() >= PREPARED || (last && !preparing.0.is_empty()) {
+                let Some(next) = preparing.0.pop_front() else {
                     break;
                 };
                 let delivery = next
@@ -446,8 +446,19 @@ impl Follower {
     }
 }
 
-/// A delivery being prepared ([`Engine::prepare_delivery`]).
-type Preparing = JoinHandle<Result<Option<engine::trails::Delivery>, ApiError>>;
+/// Deliveries being prepared ([`Engine::prepare_delivery`]), in key order. Those the
+/// follower does not come to write (it stopped: the trail stopped logging, a write failed)
+/// are called off.
+#[derive(Default)]
+struct Preparing(VecDeque<JoinHandle<Result<Option<engine::trails::Delivery>, ApiError>>>);
+
+impl Drop for Preparing {
+    fn drop(&mut self) {
+        for preparing in &self.0 {
+            preparing.abort();
+        }
+    }
+}
 
 /// Waits for a write; whether its objects were taken (no write is a yes).
 async fn written(writing: Option<JoinHandle<Result<Delivered, ApiError>>>) -> Result<bool, String> {
