@@ -165,8 +165,8 @@ pub(crate) enum ContentKind {
     /// A whole file's content, inflated: a document, an array, or lines; as text, which the
     /// events read from it share ([`Event::document`]).
     Document(Arc<String>),
-    /// A whole file's content, inflated, that is not UTF-8.
-    NotText(Vec<u8>),
+    /// A whole file's content, inflated, that is not UTF-8, and where it is not.
+    NotText(Vec<u8>, std::str::Utf8Error),
     /// Whole lines of a JSON-lines file, the first of them line `first_line`.
     Lines { first_line: usize, text: Chunk },
 }
@@ -176,7 +176,10 @@ impl ContentKind {
     pub(crate) fn document(bytes: Vec<u8>) -> ContentKind {
         match String::from_utf8(bytes) {
             Ok(text) => ContentKind::Document(Arc::new(text)),
-            Err(e) => ContentKind::NotText(e.into_bytes()),
+            Err(e) => {
+                let error = e.utf8_error();
+                ContentKind::NotText(e.into_bytes(), error)
+            }
         }
     }
 }
@@ -256,7 +259,7 @@ impl Content {
     /// Its size in bytes.
     pub fn len(&self) -> usize {
         match &self.kind {
-            ContentKind::Stored(bytes) | ContentKind::NotText(bytes) => bytes.len(),
+            ContentKind::Stored(bytes) | ContentKind::NotText(bytes, _) => bytes.len(),
             ContentKind::Document(text) => text.len(),
             ContentKind::Lines { text, .. } => text.len(),
         }
@@ -271,7 +274,7 @@ impl Content {
         match &self.kind {
             ContentKind::Stored(bytes) => walk::read_stored(&self.path, bytes, visitor),
             ContentKind::Document(text) => shape::read_content(&self.path, text, visitor),
-            ContentKind::NotText(bytes) => shape::not_text(&self.path, bytes, visitor),
+            ContentKind::NotText(_, error) => shape::not_text(&self.path, error, visitor),
             ContentKind::Lines { first_line, text } => {
                 shape::read_line_chunk(&self.path, *first_line, text, visitor)
             }

@@ -67,14 +67,12 @@ pub(crate) fn read_content(path: &str, document: &Arc<String>, visitor: &mut dyn
 }
 
 /// A whole file's content that is not UTF-8 text.
-pub(crate) fn not_text(path: &str, bytes: &[u8], visitor: &mut dyn Visitor) {
-    if let Err(e) = std::str::from_utf8(bytes) {
-        visitor.malformed(Malformed {
-            path: path.to_owned(),
-            position: Position::File,
-            reason: format!("not UTF-8 text: {e}"),
-        });
-    }
+pub(crate) fn not_text(path: &str, error: &std::str::Utf8Error, visitor: &mut dyn Visitor) {
+    visitor.malformed(Malformed {
+        path: path.to_owned(),
+        position: Position::File,
+        reason: format!("not UTF-8 text: {error}"),
+    });
 }
 
 /// The top-level members that tell what an object is, and that replay reads.

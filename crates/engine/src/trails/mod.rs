@@ -583,7 +583,6 @@ impl TrailEvent {
             })
             .collect();
         let texts = [
-            Some(&*event_id),
             fields.event_name.as_deref(),
             fields.event_source.as_deref(),
             fields.event_category.as_deref(),
@@ -596,12 +595,25 @@ impl TrailEvent {
         ];
         // Exactly the room they take: the texts are kept as a `Box<str>`, which would
         // otherwise be moved to fit.
-        let room = texts.iter().flatten().map(|t| t.len()).sum::<usize>()
+        let room = event_id.len()
+            + texts.iter().flatten().map(|t| t.len()).sum::<usize>()
             + resources
                 .iter()
                 .map(|(k, a)| k.len() + a.len())
                 .sum::<usize>();
         let mut p = Placing(String::with_capacity(room));
+        let event_id_span = p.place(&event_id);
+        let [
+            event_name,
+            event_source,
+            event_category,
+            event_type,
+            error_code,
+            user_arn,
+            access_key_id,
+            username,
+            vpc_endpoint_id,
+        ] = texts.map(|t| p.place_some(t));
         let mut event = TrailEvent {
             text: EventText {
                 source,
@@ -610,22 +622,22 @@ impl TrailEvent {
                 fields: Box::default(),
             },
             event_id_bits: crate::format::uuid_bits(&event_id),
-            event_id: p.place(&event_id),
+            event_id: event_id_span,
             time_ms,
-            event_name: p.place_some(fields.event_name.as_deref()),
-            event_source: p.place_some(fields.event_source.as_deref()),
-            event_category: p.place_some(fields.event_category.as_deref()),
-            event_type: p.place_some(fields.event_type.as_deref()),
-            error_code: p.place_some(fields.error_code.as_deref()),
+            event_name,
+            event_source,
+            event_category,
+            event_type,
+            error_code,
             read_only: fields.read_only.and_then(|f| f.0),
             management_event: fields.management_event,
-            user_arn: p.place_some(user_arn),
-            access_key_id: p.place_some(access_key_id),
-            username: p.place_some(username),
+            user_arn,
+            access_key_id,
+            username,
             session_credential_from_console: fields
                 .session_credential_from_console
                 .and_then(|f| f.0),
-            vpc_endpoint_id: p.place_some(fields.vpc_endpoint_id.as_deref()),
+            vpc_endpoint_id,
             resources: resources
                 .iter()
                 .map(|(kind, arn)| (p.place(kind), p.place(arn)))
